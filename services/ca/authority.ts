@@ -1,0 +1,239 @@
+import { createHash, randomBytes, sign, X509Certificate } from "node:crypto";
+import { badCSR, notFound, Problem, rejectedIdentifier, unauthorized } from "../../shared/problem.js";
+import { extensionValue, spkiOf } from "../../shared/x509/cert.js";
+import { unsignedInteger } from "../../shared/x509/der.js";
+import { encodePem } from "../../shared/x509/pem.js";
+import { type ParsedCsr, parseCsr, publicKeyInfo } from "./core/csr.js";
+import { canonicalIp, normalizeDns } from "./core/names.js";
+import { checksFor, runChecks, validityFor, withinConstraints } from "./core/policy.js";
+import { assembleCertificate, buildTbs, type LeafTemplate, leafTemplate } from "./core/profile.js";
+import type {
+  CertificateRecord,
+  CrlRecord,
+  RevocationState,
+  RevokedEntry,
+  TokenRecord,
+} from "./core/types.js";
+import { normalizeSerial } from "./core/types.js";
+import type { CaMaterial } from "./keys/ca.js";
+
+/** What the authority needs from storage; the SQLite store implements it. */
+export interface Store {
+  recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): void;
+  certificates: {
+    bySerial(serial: string): CertificateRecord | null;
+    revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
+    revocationState(): RevocationState;
+    revokedUnexpired(now: number): RevokedEntry[];
+  };
+  crls: {
+    latest(): CrlRecord | null;
+    insert(rec: CrlRecord): boolean;
+  };
+}
+
+export interface Issued {
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  certificate: string;
+  chain: string;
+  fullchain: string;
+}
+
+const SAN_OID = "2.5.29.17";
+
+/** Builds leaves from checked requests and records them; the HTTP layer only calls in here. */
+export class Authority {
+  private readonly template: LeafTemplate;
+
+  constructor(
+    private readonly ca: CaMaterial,
+    private readonly store: Store,
+    crlUrl: string | null,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.template = leafTemplate({
+      subject: ca.intermediateSubject,
+      keyIdentifier: ca.intermediateKeyId,
+      keyKind: ca.intermediateKind,
+      crlUrl,
+    });
+  }
+
+  get chainPem(): string {
+    return this.ca.intermediatePem;
+  }
+
+  /** POST /v1/sign: a CSR under a token's policy and the intermediate's name constraints. */
+  sign(token: TokenRecord, csrDer: Uint8Array, validityMs: number | undefined): Issued {
+    const csr = parseCsr(csrDer);
+    const req = { dns: csr.dns, ips: csr.ips, validityMs };
+    runChecks(checksFor(token.policy, this.ca.constraints), req);
+    const now = this.clock();
+    const validity = validityFor(req, token.policy.maxValidityMs, now);
+    return this.issue(csr, validity, { tokenId: token.id, consumeToken: true, renewedFrom: null }, now);
+  }
+
+  /**
+   * POST /v1/renew: the presented certificate is the credential. It must be ours, current and
+   * unrevoked; the new one has the same names and lifetime, for the CSR's key when one is given.
+   */
+  renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Issued {
+    const { record: current, der: currentDer } = this.authenticateCertificate(presentedDer);
+    const generalNames = extensionValue(currentDer, SAN_OID);
+    if (!generalNames) throw badCSR("the current certificate has no subjectAltName");
+    let key: Pick<ParsedCsr, "spki" | "publicKeyBits" | "keyKind">;
+    if (csrDer) {
+      const csr = parseCsr(csrDer);
+      const same =
+        (csr.dns.length === 0 && csr.ips.length === 0) ||
+        (sameNames(csr.dns.map(normalizeDns), current.dnsNames.map(normalizeDns)) &&
+          sameNames(csr.ips, current.ipAddresses));
+      if (!same)
+        throw rejectedIdentifier(
+          "renewal keeps the names of the current certificate; enrol again for new names",
+        );
+      key = csr;
+    } else {
+      const spki = spkiOf(currentDer);
+      key = { spki, ...publicKeyInfo(spki) };
+    }
+    // The constraints may have been narrowed since the first issue; they bind renewals too.
+    withinConstraints(this.ca.constraints)({ dns: current.dnsNames, ips: current.ipAddresses });
+    const now = this.clock();
+    const lifetime = current.notAfter - current.notBefore;
+    const validity = validityFor({ dns: [], ips: [], validityMs: lifetime }, lifetime, now);
+    const leaf = {
+      ...key,
+      commonName: current.commonName,
+      generalNames,
+      dns: current.dnsNames,
+      ips: current.ipAddresses,
+    };
+    return this.issue(
+      leaf,
+      validity,
+      { tokenId: current.tokenId, consumeToken: false, renewedFrom: current.serial },
+      now,
+    );
+  }
+
+  /** The CA's own serving certificate; not bound to any token, still within the name constraints. */
+  issueServing(leaf: Omit<ParsedCsr, "publicKey">, lifetimeMs: number): Issued {
+    withinConstraints(this.ca.constraints)({ dns: leaf.dns, ips: leaf.ips });
+    const now = this.clock();
+    const validity = validityFor({ dns: [], ips: [], validityMs: lifetimeMs }, lifetimeMs, now);
+    return this.issue(leaf, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now);
+  }
+
+  /** A certificate presented over mutual TLS, if it is one of ours, current and unrevoked. */
+  authenticateCertificate(presentedDer: Uint8Array | null): { record: CertificateRecord; der: Uint8Array } {
+    if (!presentedDer || presentedDer.length === 0) {
+      throw unauthorized("present the current certificate as the TLS client certificate");
+    }
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(presentedDer);
+    } catch {
+      throw unauthorized("the client certificate cannot be parsed");
+    }
+    if (!cert.checkIssued(this.ca.intermediate) || !cert.verify(this.ca.intermediate.publicKey)) {
+      throw unauthorized("the client certificate was not issued by this CA");
+    }
+    const rec = this.store.certificates.bySerial(normalizeSerial(cert.serialNumber));
+    if (!rec) throw unauthorized("the client certificate is not in this CA's inventory");
+    const now = this.clock();
+    if (rec.revokedAt !== null) throw unauthorized(`certificate ${rec.serial} has been revoked`);
+    if (rec.notAfter <= now) {
+      throw unauthorized(
+        `certificate ${rec.serial} expired at ${new Date(rec.notAfter).toISOString()}: enrol again with a token`,
+      );
+    }
+    if (rec.notBefore > now) throw unauthorized(`certificate ${rec.serial} is not valid yet`);
+    return { record: rec, der: presentedDer };
+  }
+
+  revoke(serial: string, reason: number): void {
+    const res = this.store.certificates.revoke(serial, reason, this.clock());
+    if (res === "missing") throw notFound(`no certificate with serial ${serial}`);
+    if (res === "already") throw new Problem("conflict", `certificate ${serial} is already revoked`);
+  }
+
+  private issue(
+    leaf: Omit<ParsedCsr, "publicKey">,
+    validity: { notBefore: Date; notAfter: Date },
+    who: { tokenId: string | null; consumeToken: boolean; renewedFrom: string | null },
+    now: number,
+  ): Issued {
+    const commonName = keptCommonName(leaf.commonName, leaf.dns, leaf.ips);
+    const serialBytes = randomBytes(16);
+    const serialDer = unsignedInteger(serialBytes);
+    const tbs = buildTbs(this.template, {
+      serial: serialDer,
+      notBefore: validity.notBefore,
+      notAfter: validity.notAfter,
+      commonName,
+      spki: leaf.spki,
+      publicKeyBits: leaf.publicKeyBits,
+      rsaKey: leaf.keyKind === "rsa",
+      generalNames: leaf.generalNames,
+    });
+    const signature = sign(this.template.hash, tbs, { key: this.ca.intermediateKey, dsaEncoding: "der" });
+    const der = assembleCertificate(this.template, tbs, signature);
+    const pem = encodePem("CERTIFICATE", der);
+    const serial = serialHex(serialDer);
+    this.store.recordIssued(
+      {
+        serial,
+        tokenId: who.tokenId,
+        renewedFrom: who.renewedFrom,
+        commonName,
+        dnsNames: leaf.dns,
+        ipAddresses: leaf.ips,
+        notBefore: validity.notBefore.getTime(),
+        notAfter: validity.notAfter.getTime(),
+        keyFingerprint: createHash("sha256").update(leaf.spki).digest("hex"),
+        pem,
+        createdAt: now,
+        revokedAt: null,
+        revocationReason: null,
+      },
+      who.consumeToken ? who.tokenId : null,
+      now,
+    );
+    return {
+      serial,
+      notBefore: validity.notBefore.toISOString(),
+      notAfter: validity.notAfter.toISOString(),
+      certificate: pem,
+      chain: this.ca.intermediatePem,
+      fullchain: pem + this.ca.intermediatePem,
+    };
+  }
+}
+
+/** The subject CN survives only if it is one of the certificate's SANs (CA/B BR 7.1.4.3 spirit). */
+function keptCommonName(cn: string | null, dns: readonly string[], ips: readonly string[]): string | null {
+  if (cn === null) return null;
+  if (dns.some((d) => normalizeDns(d) === normalizeDns(cn))) return cn;
+  try {
+    if (ips.includes(canonicalIp(cn))) return cn;
+  } catch {
+    // not an IP address
+  }
+  return null;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
+}
+
+/** The serial's DER INTEGER as canonical hex: the value's bytes, without the sign-padding zero. */
+function serialHex(serialDer: Buffer): string {
+  let content = serialDer.subarray(2);
+  if (content[0] === 0 && content.length > 1) content = content.subarray(1);
+  return content.toString("hex");
+}

@@ -1,0 +1,38 @@
+import { resetAdminToken } from "../admin-token.js";
+import { caPaths, createCa, isInitialised } from "../keys/ca.js";
+import { parseKeyType } from "../keys/keys.js";
+import { openStore } from "../store/index.js";
+import { readPassphrase } from "./options.js";
+
+export interface InitOpts {
+  data: string;
+  name: string;
+  keyType: string;
+  permitDns?: string[];
+  permitIp?: string[];
+  passphraseFile?: string;
+}
+
+/** Creates the CA and the admin token. Returns the admin token's path. */
+export async function init(o: InitOpts): Promise<string> {
+  const paths = caPaths(o.data);
+  if (isInitialised(paths)) {
+    throw new Error(`${o.data} is already initialised; nothing was changed`);
+  }
+  const keyType = parseKeyType(o.keyType);
+  const passphrase = readPassphrase(o.passphraseFile);
+  await createCa(paths, {
+    name: o.name,
+    keyType,
+    permitDns: o.permitDns ?? [],
+    permitIp: o.permitIp ?? [],
+    passphrase,
+  });
+  const store = openStore(paths.database);
+  try {
+    resetAdminToken(paths, store);
+  } finally {
+    store.close();
+  }
+  return paths.adminToken;
+}

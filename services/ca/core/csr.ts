@@ -1,0 +1,218 @@
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { badCSR, badName, badPublicKey, badSignature, rejectedIdentifier } from "../../../shared/problem.js";
+import {
+  bytesOf,
+  children,
+  contentOf,
+  DerError,
+  decodeOid,
+  type Element,
+  expectTag,
+  readElement,
+  Tag,
+} from "../../../shared/x509/der.js";
+import { dnsNameProblem, ipFromBytes } from "./names.js";
+
+/**
+ * PKCS#10 (RFC 2986) requests, parsed just far enough to issue from them, and verified with
+ * node's crypto. Pure: bytes in, a parsed request or a Problem out.
+ */
+
+const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+const OID_RSA = "1.2.840.113549.1.1.1";
+const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
+const OID_SAN = "2.5.29.17";
+const OID_CN = "2.5.4.3";
+
+/** CSR signature algorithms we accept, by OID, with the hash node's crypto.verify needs. */
+const SIGNATURE_ALGORITHMS: Record<string, { hash: string; key: "ec" | "rsa" }> = {
+  "1.2.840.10045.4.3.2": { hash: "sha256", key: "ec" },
+  "1.2.840.10045.4.3.3": { hash: "sha384", key: "ec" },
+  "1.2.840.10045.4.3.4": { hash: "sha512", key: "ec" },
+  "1.2.840.113549.1.1.11": { hash: "sha256", key: "rsa" },
+  "1.2.840.113549.1.1.12": { hash: "sha384", key: "rsa" },
+  "1.2.840.113549.1.1.13": { hash: "sha512", key: "rsa" },
+};
+
+export type KeyKind = "ec-p256" | "ec-p384" | "rsa";
+
+export interface ParsedCsr {
+  /** DER of the SubjectPublicKeyInfo, copied into the certificate unchanged */
+  spki: Buffer;
+  /** contents of the subjectPublicKey BIT STRING (without the unused-bits byte), for the SKI */
+  publicKeyBits: Buffer;
+  keyKind: KeyKind;
+  publicKey: KeyObject;
+  /** the subject's commonName, when it has one */
+  commonName: string | null;
+  dns: string[];
+  ips: string[];
+  /** DER of the requested GeneralNames, copied into the certificate's subjectAltName unchanged */
+  generalNames: Buffer;
+}
+
+export function parseCsr(der: Uint8Array): ParsedCsr {
+  try {
+    return parse(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
+  } catch (e) {
+    if (e instanceof DerError) throw badCSR(`the CSR is not valid DER: ${e.message}`);
+    throw e;
+  }
+}
+
+function parse(buf: Buffer): ParsedCsr {
+  const outer = expectTag(readElement(buf, 0), Tag.SEQUENCE, "a CertificationRequest SEQUENCE");
+  if (outer.end !== buf.length) throw badCSR("trailing bytes after the CSR");
+  const [cri, sigAlg, sig, more] = children(buf, outer);
+  if (more) throw badCSR("the CSR has extra fields");
+  expectTag(cri, Tag.SEQUENCE, "certificationRequestInfo");
+  expectTag(sigAlg, Tag.SEQUENCE, "signatureAlgorithm");
+  expectTag(sig, Tag.BIT_STRING, "signature");
+  const info = children(buf, cri as Element);
+  const [version, subject, spkiEl, attrs] = info;
+  const v = contentOf(buf, expectTag(version, Tag.INTEGER, "version"));
+  if (v.length !== 1 || v[0] !== 0) throw badCSR("only PKCS#10 version 1 (0) requests are accepted");
+  expectTag(subject, Tag.SEQUENCE, "subject Name");
+  expectTag(spkiEl, Tag.SEQUENCE, "subjectPKInfo");
+  const spki = Buffer.from(bytesOf(buf, spkiEl as Element));
+  const { keyKind, publicKey, publicKeyBits } = checkPublicKey(buf, spkiEl as Element, spki);
+
+  const algChildren = children(buf, sigAlg as Element);
+  const algOid = decodeOid(contentOf(buf, expectTag(algChildren[0], Tag.OID, "signature algorithm OID")));
+  const alg = SIGNATURE_ALGORITHMS[algOid];
+  if (!alg) throw badSignature(`CSR signature algorithm ${algOid} is not accepted (use SHA-256 or better)`);
+  if ((alg.key === "rsa") !== (keyKind === "rsa"))
+    throw badSignature("the CSR's signature algorithm does not fit its key");
+  const sigBytes = contentOf(buf, sig as Element);
+  if (sigBytes[0] !== 0) throw badSignature("the CSR's signature has unused bits");
+  const ok = verify(
+    alg.hash,
+    bytesOf(buf, cri as Element),
+    { key: publicKey, dsaEncoding: "der" },
+    sigBytes.subarray(1),
+  );
+  if (!ok) throw badSignature("the CSR's signature does not verify against its public key");
+
+  const names = attrs ? requestedNames(buf, attrs) : { dns: [], ips: [], generalNames: Buffer.alloc(0) };
+  return {
+    spki,
+    publicKeyBits,
+    keyKind,
+    publicKey,
+    commonName: commonName(buf, subject as Element),
+    ...names,
+  };
+}
+
+/** The accepted-key checks for a SubjectPublicKeyInfo found outside a CSR (a certificate being renewed). */
+export function publicKeyInfo(spki: Buffer): {
+  keyKind: KeyKind;
+  publicKey: KeyObject;
+  publicKeyBits: Buffer;
+} {
+  try {
+    return checkPublicKey(spki, readElement(spki, 0), spki);
+  } catch (e) {
+    if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
+    throw e;
+  }
+}
+
+function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
+  const [alg, bits] = children(buf, spkiEl);
+  const algParts = children(buf, expectTag(alg, Tag.SEQUENCE, "key algorithm"));
+  const keyOid = decodeOid(contentOf(buf, expectTag(algParts[0], Tag.OID, "key algorithm OID")));
+  const bitContent = contentOf(buf, expectTag(bits, Tag.BIT_STRING, "subjectPublicKey"));
+  if (keyOid !== OID_EC_PUBLIC_KEY && keyOid !== OID_RSA) {
+    throw badPublicKey(
+      `public key algorithm ${keyOid} is not accepted: use EC P-256, P-384 or RSA 2048-8192`,
+    );
+  }
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: spki, format: "der", type: "spki" });
+  } catch {
+    throw badPublicKey("the CSR's public key cannot be read");
+  }
+  const details = publicKey.asymmetricKeyDetails ?? {};
+  let keyKind: KeyKind;
+  if (keyOid === OID_EC_PUBLIC_KEY) {
+    if (details.namedCurve === "prime256v1") keyKind = "ec-p256";
+    else if (details.namedCurve === "secp384r1") keyKind = "ec-p384";
+    else
+      throw badPublicKey(`EC curve ${details.namedCurve ?? "(unnamed)"} is not accepted: use P-256 or P-384`);
+  } else {
+    const bitsLen = details.modulusLength ?? 0;
+    if (bitsLen < 2048) throw badPublicKey(`RSA key of ${bitsLen} bits is too weak: use at least 2048`);
+    if (bitsLen > 8192) throw badPublicKey(`RSA key of ${bitsLen} bits is too large: at most 8192`);
+    const e = details.publicExponent ?? 0n;
+    if (e < 65537n || e % 2n === 0n) throw badPublicKey("RSA public exponent must be odd and at least 65537");
+    keyKind = "rsa";
+  }
+  if (bitContent[0] !== 0) throw badPublicKey("the public key has unused bits");
+  return { keyKind, publicKey, publicKeyBits: Buffer.from(bitContent.subarray(1)) };
+}
+
+function commonName(buf: Buffer, subject: Element): string | null {
+  let cn: string | null = null;
+  for (const rdn of children(buf, subject)) {
+    for (const atv of children(buf, expectTag(rdn, Tag.SET, "RelativeDistinguishedName"))) {
+      const [type, value] = children(buf, expectTag(atv, Tag.SEQUENCE, "AttributeTypeAndValue"));
+      if (decodeOid(contentOf(buf, expectTag(type, Tag.OID, "attribute type"))) !== OID_CN || !value)
+        continue;
+      if (
+        value.tag !== Tag.UTF8_STRING &&
+        value.tag !== Tag.PRINTABLE_STRING &&
+        value.tag !== Tag.IA5_STRING
+      ) {
+        throw badCSR("the subject commonName must be a UTF8String, PrintableString or IA5String");
+      }
+      if (cn !== null) throw badCSR("the subject has more than one commonName");
+      cn = Buffer.from(contentOf(buf, value)).toString("utf8");
+    }
+  }
+  return cn;
+}
+
+/** The DNS names and IP addresses of the extensionRequest's subjectAltName (RFC 2985 5.4.2). */
+function requestedNames(buf: Buffer, attrs: Element): { dns: string[]; ips: string[]; generalNames: Buffer } {
+  if (attrs.tag !== 0xa0) throw badCSR("expected the CSR's attributes [0]");
+  const dns: string[] = [];
+  const ips: string[] = [];
+  let generalNames = Buffer.alloc(0);
+  let seenSan = false;
+  for (const attr of children(buf, attrs)) {
+    const [type, values] = children(buf, expectTag(attr, Tag.SEQUENCE, "Attribute"));
+    if (decodeOid(contentOf(buf, expectTag(type, Tag.OID, "attribute type"))) !== OID_EXTENSION_REQUEST)
+      continue;
+    for (const exts of children(buf, expectTag(values, Tag.SET, "attribute values"))) {
+      for (const ext of children(buf, expectTag(exts, Tag.SEQUENCE, "Extensions"))) {
+        const parts = children(buf, expectTag(ext, Tag.SEQUENCE, "Extension"));
+        const extOid = decodeOid(contentOf(buf, expectTag(parts[0], Tag.OID, "extension OID")));
+        if (extOid !== OID_SAN) continue;
+        if (seenSan) throw badCSR("the CSR has more than one subjectAltName extension");
+        seenSan = true;
+        const value = expectTag(parts[parts.length - 1], Tag.OCTET_STRING, "extnValue");
+        const inner = readElement(buf, value.contentStart, value.end);
+        if (inner.end !== value.end) throw badCSR("trailing bytes in subjectAltName");
+        generalNames = Buffer.from(bytesOf(buf, inner));
+        for (const gn of children(buf, expectTag(inner, Tag.SEQUENCE, "GeneralNames"))) {
+          const content = contentOf(buf, gn);
+          if (gn.tag === 0x82) {
+            const name = Buffer.from(content).toString("latin1");
+            const problem = dnsNameProblem(name);
+            if (problem) throw name.startsWith("*.") ? rejectedIdentifier(problem) : badName(problem);
+            dns.push(name);
+          } else if (gn.tag === 0x87) {
+            if (content.length !== 4 && content.length !== 16)
+              throw badCSR("an IP address SAN has 4 or 16 octets");
+            ips.push(ipFromBytes(content));
+          } else {
+            throw badCSR("only DNS names and IP addresses are accepted in subjectAltName");
+          }
+        }
+      }
+    }
+  }
+  return { dns, ips, generalNames };
+}

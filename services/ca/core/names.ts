@@ -1,0 +1,141 @@
+import { BlockList, isIPv4, isIPv6 } from "node:net";
+
+/**
+ * Names a certificate may carry, and the patterns a credential allows them through.
+ * DNS names follow RFC 1123 host name syntax (RFC 5280 4.2.1.6 requires "preferred name
+ * syntax" in dNSName); IP addresses are IPv4 or IPv6 (RFC 5280 4.2.1.6 iPAddress).
+ */
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Why `name` is not a valid DNS host name, or null when it is. Wildcards are not host names. */
+export function dnsNameProblem(name: string): string | null {
+  if (name.length === 0) return "empty DNS name";
+  if (name.length > 253) return `DNS name longer than 253 characters: ${name.slice(0, 40)}...`;
+  if (name.startsWith("*.")) return `wildcard name "${name}" is not issued`;
+  const labels = name.toLowerCase().split(".");
+  for (const label of labels) {
+    if (!LABEL.test(label)) return `"${name}" is not a valid DNS name`;
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? ""))
+    return `"${name}" looks like an IP address, not a DNS name`;
+  return null;
+}
+
+export const normalizeDns = (name: string) => name.toLowerCase().replace(/\.$/, "");
+
+/** A DNS pattern of a credential: `registry.lan`, `*.lan` (one label), `**.lan` (any depth). */
+export type DnsPattern = { kind: "exact"; name: string } | { kind: "one" | "any"; suffix: string };
+
+export function parseDnsPattern(text: string): DnsPattern {
+  const p = normalizeDns(text.trim());
+  const [kind, rest] = p.startsWith("**.")
+    ? (["any", p.slice(3)] as const)
+    : p.startsWith("*.")
+      ? (["one", p.slice(2)] as const)
+      : (["exact", p] as const);
+  const problem = dnsNameProblem(rest);
+  if (problem) throw new RangeError(`invalid DNS pattern "${text}": ${problem}`);
+  return kind === "exact" ? { kind, name: rest } : { kind, suffix: rest };
+}
+
+export function formatDnsPattern(p: DnsPattern): string {
+  return p.kind === "exact" ? p.name : `${p.kind === "one" ? "*" : "**"}.${p.suffix}`;
+}
+
+export function dnsPatternMatches(pattern: DnsPattern, name: string): boolean {
+  const n = normalizeDns(name);
+  if (pattern.kind === "exact") return n === pattern.name;
+  if (!n.endsWith(`.${pattern.suffix}`)) return false;
+  const head = n.slice(0, n.length - pattern.suffix.length - 1);
+  return head.length > 0 && (pattern.kind === "any" || !head.includes("."));
+}
+
+export type IpFamily = "ipv4" | "ipv6";
+
+export function ipFamily(address: string): IpFamily | null {
+  if (isIPv4(address)) return "ipv4";
+  if (isIPv6(address)) return "ipv6";
+  return null;
+}
+
+/** An address or CIDR of a credential: `10.0.0.5`, `10.0.0.0/24`, `fd00::/8`. */
+export interface IpRange {
+  address: string;
+  prefix: number;
+  family: IpFamily;
+}
+
+export function parseIpRange(text: string): IpRange {
+  const [addr = "", bits, extra] = text.trim().split("/");
+  const family = ipFamily(addr);
+  if (!family || extra !== undefined) throw new RangeError(`invalid IP address or CIDR "${text}"`);
+  const max = family === "ipv4" ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (!/^\d+$/.test(bits ?? String(max)) || prefix > max)
+    throw new RangeError(`invalid prefix length in "${text}"`);
+  return { address: canonicalIp(addr), prefix, family };
+}
+
+export const formatIpRange = (r: IpRange) =>
+  r.prefix === (r.family === "ipv4" ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`;
+
+export function ipRangesBlockList(ranges: readonly IpRange[]): BlockList {
+  const list = new BlockList();
+  for (const r of ranges) list.addSubnet(r.address, r.prefix, r.family);
+  return list;
+}
+
+/** The text form of an iPAddress SAN's 4 or 16 octets (RFC 5952 for IPv6). */
+export function ipFromBytes(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join(".");
+  if (bytes.length !== 16) throw new RangeError(`an IP address has 4 or 16 octets, not ${bytes.length}`);
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  return compressIpv6(groups);
+}
+
+function compressIpv6(groups: number[]): string {
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  const left = hex.slice(0, bestStart).join(":");
+  const right = hex.slice(bestStart + bestLen).join(":");
+  return `${left}::${right}`;
+}
+
+/** The octets of an IPv4 or IPv6 address in text form. */
+export function ipToBytes(address: string): Buffer {
+  const family = ipFamily(address);
+  if (family === "ipv4") return Buffer.from(address.split(".").map(Number));
+  if (family !== "ipv6") throw new RangeError(`invalid IP address "${address}"`);
+  let text = address;
+  const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  let tailBytes: number[] = [];
+  if (v4tail?.[1]) {
+    tailBytes = v4tail[1].split(".").map(Number);
+    text = text.slice(0, -v4tail[1].length) + "0:0";
+  }
+  const [head = "", tail] = text.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const zeros = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill("0");
+  const groups = [...h, ...zeros, ...t].map((g) => Number.parseInt(g, 16));
+  const out = Buffer.alloc(16);
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(g, i * 2);
+  if (tailBytes.length === 4) out.set(tailBytes, 12);
+  return out;
+}
+
+export const canonicalIp = (address: string) => ipFromBytes(ipToBytes(address));

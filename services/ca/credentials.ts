@@ -1,0 +1,68 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import bcrypt from "bcryptjs";
+import { unauthorized } from "../../shared/problem.js";
+import type { Policy } from "./core/policy.js";
+import type { TokenKind, TokenRecord } from "./core/types.js";
+
+/**
+ * Tokens are `cyt_<id>_<secret>`: the id finds the row without scanning, the secret is stored
+ * only as a bcrypt hash. bcrypt is paid once per token and process: after a secret has matched
+ * its hash, a SHA-256 of it is kept in memory and later requests compare against that in
+ * constant time. Nothing weaker than bcrypt is ever stored.
+ */
+export const BCRYPT_COST = 12;
+const PREFIX = "cyt_";
+const ID_HEX = 16;
+
+export interface NewToken {
+  name: string;
+  kind: TokenKind;
+  policy: Policy;
+  expiresAt: number | null;
+  usesLeft: number | null;
+  rateLimit: number;
+  rateWindowMs: number;
+}
+
+export function mintToken(t: NewToken, now: number): { record: TokenRecord; secret: string } {
+  const id = randomBytes(ID_HEX / 2).toString("hex");
+  const secretPart = randomBytes(32).toString("base64url");
+  const record: TokenRecord = {
+    ...t,
+    id,
+    secretHash: bcrypt.hashSync(secretPart, BCRYPT_COST),
+    createdAt: now,
+    revokedAt: null,
+  };
+  return { record, secret: `${PREFIX}${id}_${secretPart}` };
+}
+
+export function parseToken(presented: string): { id: string; secret: string } | null {
+  const t = presented.trim();
+  if (!t.startsWith(PREFIX) || t.charAt(PREFIX.length + ID_HEX) !== "_") return null;
+  const id = t.slice(PREFIX.length, PREFIX.length + ID_HEX);
+  const secret = t.slice(PREFIX.length + ID_HEX + 1);
+  if (!/^[0-9a-f]+$/.test(id) || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return null;
+  return { id, secret };
+}
+
+export type TokenVerifier = (presented: string, kind: TokenKind, now: number) => Promise<TokenRecord>;
+
+export function tokenVerifier(lookup: (id: string) => TokenRecord | null): TokenVerifier {
+  const verified = new Map<string, Buffer>();
+  return async (presented, kind, now) => {
+    const parsed = parseToken(presented);
+    if (!parsed) throw unauthorized("malformed token");
+    const rec = lookup(parsed.id);
+    if (!rec || rec.kind !== kind)
+      throw unauthorized(kind === "admin" ? "not the admin token" : "unknown token");
+    if (rec.revokedAt !== null) throw unauthorized("the token has been revoked");
+    if (rec.expiresAt !== null && rec.expiresAt <= now) throw unauthorized("the token has expired");
+    const digest = createHash("sha256").update(parsed.secret).digest();
+    const known = verified.get(rec.id);
+    if (known && timingSafeEqual(known, digest)) return rec;
+    if (!(await bcrypt.compare(parsed.secret, rec.secretHash))) throw unauthorized("wrong token secret");
+    verified.set(rec.id, digest);
+    return rec;
+  };
+}

@@ -1,0 +1,35 @@
+import type { HttpBindings } from "@hono/node-server";
+import type { Logger } from "pino";
+import type { Authority } from "../authority.js";
+import type { CertificateRecord, TokenRecord } from "../core/types.js";
+import type { TokenVerifier } from "../credentials.js";
+import type { CrlPublisher } from "../crl.js";
+import type { NewTokenRequest } from "../tokens.js";
+
+/** What the HTTP layer is handed by main: parts built elsewhere, no database handle. */
+export interface AppDeps {
+  authority: Authority;
+  crl: CrlPublisher;
+  verifyToken: TokenVerifier;
+  createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
+  listCertificates(opts: { expiringBefore?: number }): CertificateRecord[];
+  health(): void;
+  rootPem: string;
+  rootFingerprint: string;
+  log: Logger;
+  clock: () => number;
+}
+
+export type AppEnv = {
+  Bindings: Partial<HttpBindings>;
+  Variables: { token: TokenRecord };
+};
+
+/** The DER of the TLS client certificate of this request, if one was presented. */
+export function peerCertificate(env: Partial<HttpBindings> | undefined): Uint8Array | null {
+  const socket = env?.incoming?.socket as
+    | { getPeerCertificate?: (detailed: boolean) => { raw?: Buffer } }
+    | undefined;
+  const raw = socket?.getPeerCertificate?.(false)?.raw;
+  return raw && raw.length > 0 ? raw : null;
+}

@@ -1,0 +1,36 @@
+import type { MiddlewareHandler } from "hono";
+import { unauthorized } from "../../../../shared/problem.js";
+import type { TokenKind } from "../../core/types.js";
+import type { TokenVerifier } from "../../credentials.js";
+import type { AppEnv } from "../context.js";
+
+/** Bearer-token auth backed by the verifier main passes in; sets `token` for the route. */
+export function bearerAuth(
+  verify: TokenVerifier,
+  kind: TokenKind,
+  clock: () => number,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m?.[1]) {
+      throw unauthorized(
+        `send ${kind === "admin" ? "the admin token" : "a token"} as "Authorization: Bearer <token>"`,
+      );
+    }
+    c.set("token", await verify(m[1], kind, clock()));
+    await next();
+  };
+}
+
+/** The token of the request if it is the admin token, else null; for routes open to two kinds of caller. */
+export async function optionalAdmin(
+  verify: TokenVerifier,
+  header: string | undefined,
+  now: number,
+): Promise<boolean> {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!m?.[1]) return false;
+  await verify(m[1], "admin", now);
+  return true;
+}

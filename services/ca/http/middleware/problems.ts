@@ -1,0 +1,40 @@
+import { randomUUID } from "node:crypto";
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { isProblem, malformed, notFound, Problem } from "../../../../shared/problem.js";
+import type { AppEnv } from "../context.js";
+
+/** Writes a Problem as application/problem+json (RFC 9457), with Retry-After for 429. */
+export function problemResponse(c: Context, p: Problem): Response {
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  const retry = p.extra.retryAfter;
+  if (typeof retry === "number") headers["retry-after"] = String(retry);
+  return c.body(JSON.stringify(p.toJSON()), p.status as 400, headers);
+}
+
+/** The one place errors become responses. An unknown error is a 500 with only a request id. */
+export function onError(log: Logger): ErrorHandler<AppEnv> {
+  return (err, c) => {
+    if (isProblem(err)) return problemResponse(c, err);
+    if (err instanceof z.ZodError) return problemResponse(c, malformed(describeZod(err)));
+    if (err instanceof RangeError) return problemResponse(c, malformed(err.message));
+    if (err instanceof HTTPException && err.status < 500) {
+      return problemResponse(
+        c,
+        new Problem(err.status === 413 ? "payloadTooLarge" : "malformed", err.message),
+      );
+    }
+    const requestId = randomUUID();
+    log.error({ err, requestId, path: c.req.path }, "unhandled error");
+    return problemResponse(c, new Problem("internal", "internal error; quote the request id", { requestId }));
+  };
+}
+
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  problemResponse(c, notFound(`no route for ${c.req.method} ${c.req.path}`));
+
+export function describeZod(err: z.ZodError): string {
+  return err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}

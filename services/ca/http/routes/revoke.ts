@@ -1,0 +1,28 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { forbidden } from "../../../../shared/problem.js";
+import { normalizeSerial, parseReason } from "../../core/types.js";
+import { jsonBody } from "../body.js";
+import { type AppDeps, type AppEnv, peerCertificate } from "../context.js";
+import { optionalAdmin } from "../middleware/auth.js";
+
+const revokeSchema = z.object({ serial: z.string().min(1), reason: z.string().optional() }).strict();
+
+/** POST /v1/revoke: by the admin token, or by the certificate itself over mutual TLS. */
+export function revokeRoute(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  app.post("/v1/revoke", async (c) => {
+    const body = await jsonBody(c, revokeSchema);
+    const serial = normalizeSerial(body.serial);
+    const reason = parseReason(body.reason);
+    const isAdmin = await optionalAdmin(deps.verifyToken, c.req.header("authorization"), deps.clock());
+    if (!isAdmin) {
+      const { record } = deps.authority.authenticateCertificate(peerCertificate(c.env));
+      if (record.serial !== serial) throw forbidden("a certificate may revoke only itself");
+    }
+    deps.authority.revoke(serial, reason);
+    deps.log.info({ serial, reason, by: isAdmin ? "admin" : "self" }, "revoked");
+    return c.json({ serial, status: "revoked" });
+  });
+  return app;
+}

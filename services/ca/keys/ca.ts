@@ -1,0 +1,239 @@
+import { createPublicKey, type KeyObject, X509Certificate as NodeX509, webcrypto } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { syncDir, writeNewFile } from "../../../shared/fs.js";
+import { bytesOf, children, readElement } from "../../../shared/x509/der.js";
+import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
+import { formatIpRange, type IpRange, parseIpRange } from "../core/names.js";
+import type { Constraints } from "../core/policy.js";
+import { keyIdentifier } from "../core/profile.js";
+import {
+  exportPrivateKey,
+  generateKey,
+  type KeyType,
+  keyKindOf,
+  loadPrivateKey,
+  type SigningKeyKind,
+  signingAlgorithm,
+  toWebKeyPair,
+} from "./keys.js";
+import { nameConstraintsExtension } from "./name-constraints.js";
+
+/** Where the CA keeps its material inside the data directory. */
+export function caPaths(dataDir: string) {
+  return {
+    dataDir,
+    rootCert: join(dataDir, "root.crt"),
+    rootKey: join(dataDir, "root.key"),
+    intermediateCert: join(dataDir, "intermediate.crt"),
+    intermediateKey: join(dataDir, "intermediate.key"),
+    config: join(dataDir, "ca.json"),
+    adminToken: join(dataDir, "admin-token"),
+    database: join(dataDir, "certyard.db"),
+    tlsDir: join(dataDir, "tls"),
+  };
+}
+export type CaPaths = ReturnType<typeof caPaths>;
+
+export interface CaConfig {
+  name: string;
+  keyType: KeyType;
+  permitDns: string[];
+  permitIp: string[];
+  encrypted: boolean;
+  createdAt: string;
+}
+
+export interface CaMaterial {
+  config: CaConfig;
+  rootPem: string;
+  rootDer: Buffer;
+  rootFingerprint: string;
+  intermediatePem: string;
+  intermediateDer: Buffer;
+  intermediate: NodeX509;
+  intermediateKey: KeyObject;
+  intermediateKind: SigningKeyKind;
+  /** DER of the intermediate's subject, the issuer of every leaf */
+  intermediateSubject: Buffer;
+  intermediateKeyId: Buffer;
+  constraints: Constraints;
+}
+
+export const isInitialised = (paths: CaPaths) => existsSync(paths.config) || existsSync(paths.rootCert);
+
+const YEAR_MS = 365 * 86_400_000;
+
+export interface InitOptions {
+  name: string;
+  keyType: KeyType;
+  permitDns: string[];
+  permitIp: string[];
+  passphrase?: string;
+}
+
+/**
+ * Makes the root and the intermediate. Every file is created in a staging folder and moved
+ * into place only when all exist, ca.json last, so a failed init leaves nothing half made.
+ */
+export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void> {
+  if (isInitialised(paths)) {
+    throw new Error(`${paths.dataDir} is already initialised (found ${paths.config}); nothing was changed`);
+  }
+  const ranges: IpRange[] = opts.permitIp.map(parseIpRange);
+  const x509 = await loadX509();
+  mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+  const staging = join(paths.dataDir, `.init-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  try {
+    const now = Date.now();
+    const notBefore = new Date(now - 60_000);
+    const rootKey = generateKey(opts.keyType);
+    const rootPair = await toWebKeyPair(rootKey);
+    const kind = keyKindOf(rootKey);
+    const rootSki = skiOf(rootKey);
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: randomSerialHex(),
+      name: [{ CN: [opts.name] }],
+      notBefore,
+      notAfter: new Date(now + 20 * YEAR_MS),
+      keys: rootPair,
+      signingAlgorithm: signingAlgorithm(kind),
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        new x509.SubjectKeyIdentifierExtension(rootSki.toString("hex")),
+      ],
+    });
+
+    const interKey = generateKey(opts.keyType);
+    const interPair = await toWebKeyPair(interKey);
+    const extensions: InstanceType<typeof x509.Extension>[] = [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
+      new x509.SubjectKeyIdentifierExtension(skiOf(interKey).toString("hex")),
+      new x509.AuthorityKeyIdentifierExtension(rootSki.toString("hex")),
+    ];
+    if (opts.permitDns.length > 0 || ranges.length > 0) {
+      extensions.push(
+        new x509.Extension("2.5.29.30", true, nameConstraintsExtension(opts.permitDns, ranges)),
+      );
+    }
+    const intermediate = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerialHex(),
+      subject: [{ CN: [intermediateName(opts.name)] }],
+      issuer: root.subjectName,
+      notBefore,
+      notAfter: new Date(now + 10 * YEAR_MS),
+      publicKey: interPair.publicKey,
+      signingKey: rootPair.privateKey,
+      signingAlgorithm: signingAlgorithm(kind),
+      extensions,
+    });
+
+    const config: CaConfig = {
+      name: opts.name,
+      keyType: opts.keyType,
+      permitDns: opts.permitDns.map((d) => d.replace(/^\./, "").toLowerCase()),
+      permitIp: ranges.map(formatIpRange),
+      encrypted: opts.passphrase !== undefined,
+      createdAt: new Date(now).toISOString(),
+    };
+    const staged = {
+      rootCert: root.toString("pem"),
+      rootKey: exportPrivateKey(rootKey, opts.passphrase),
+      intermediateCert: intermediate.toString("pem"),
+      intermediateKey: exportPrivateKey(interKey, opts.passphrase),
+    };
+    for (const [name, content] of Object.entries(staged)) {
+      writeNewFile(join(staging, name), `${content.trim()}\n`, name.endsWith("Key") ? 0o600 : 0o644);
+    }
+    writeNewFile(join(staging, "config"), `${JSON.stringify(config, null, 2)}\n`, 0o644);
+    syncDir(staging);
+    for (const name of ["rootCert", "rootKey", "intermediateCert", "intermediateKey", "config"] as const) {
+      renameSync(join(staging, name), paths[name]);
+    }
+    syncDir(paths.dataDir);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+export function intermediateName(rootName: string): string {
+  return /root ca$/i.test(rootName)
+    ? rootName.replace(/root ca$/i, "Intermediate CA")
+    : `${rootName} Intermediate CA`;
+}
+
+export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
+  if (!existsSync(paths.config)) throw new Error(`${paths.dataDir} is not initialised: run certyard-ca init`);
+  const config = JSON.parse(readFileSync(paths.config, "utf8")) as CaConfig;
+  const rootPem = readFileSync(paths.rootCert, "utf8");
+  const intermediatePem = readFileSync(paths.intermediateCert, "utf8");
+  const [rootDer] = certificatesFromPem(rootPem);
+  const [intermediateDer] = certificatesFromPem(intermediatePem);
+  if (!rootDer || !intermediateDer) throw new Error(`cannot read the CA certificates in ${paths.dataDir}`);
+  const intermediateKey = loadPrivateKey(
+    readFileSync(paths.intermediateKey, "utf8"),
+    paths.intermediateKey,
+    passphrase,
+  );
+  const intermediate = new NodeX509(intermediateDer);
+  if (!intermediate.checkPrivateKey(intermediateKey))
+    throw new Error(`${paths.intermediateKey} does not match the intermediate`);
+  return {
+    config,
+    rootPem,
+    rootDer,
+    rootFingerprint: fingerprint(rootDer),
+    intermediatePem,
+    intermediateDer,
+    intermediate,
+    intermediateKey,
+    intermediateKind: keyKindOf(intermediateKey),
+    intermediateSubject: subjectDer(intermediateDer),
+    intermediateKeyId: skiOf(intermediateKey),
+    constraints: { dns: config.permitDns, ips: config.permitIp.map(parseIpRange) },
+  };
+}
+
+export function loadRootKey(paths: CaPaths, passphrase?: string): KeyObject {
+  return loadPrivateKey(readFileSync(paths.rootKey, "utf8"), paths.rootKey, passphrase);
+}
+
+/** The subject Name of a certificate, as DER: the sixth field of its TBSCertificate. */
+export function subjectDer(certDer: Buffer): Buffer {
+  const cert = readElement(certDer, 0);
+  const [tbs] = children(certDer, cert);
+  if (!tbs) throw new Error("bad certificate");
+  const subject = children(certDer, tbs)[5];
+  if (!subject) throw new Error("bad certificate");
+  return Buffer.from(bytesOf(certDer, subject));
+}
+
+function skiOf(key: KeyObject): Buffer {
+  const spki = createPublicKey(key).export({ type: "spki", format: "der" });
+  const [, bits] = children(spki, readElement(spki, 0));
+  if (!bits) throw new Error("bad public key");
+  return keyIdentifier(spki.subarray(bits.contentStart + 1, bits.end));
+}
+
+function randomSerialHex(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  return Buffer.from(bytes).toString("hex");
+}
+
+/** @peculiar/x509 is loaded only where CA certificates are made, to keep CLI start-up quick. */
+export async function loadX509() {
+  // @peculiar/x509 resolves its parts through tsyringe, which needs the Reflect metadata API.
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  // node's webcrypto implements the WebCrypto interface @peculiar/x509 expects; the types differ only nominally.
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  return x509;
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { dataFlag, flag, listFlag } from "./cli/options.js";
+
+/**
+ * certyard-ca: the CLI. Each command loads only what it needs, so quick commands such as
+ * `fingerprint` start fast. Errors are one line on stderr and a non-zero exit.
+ */
+const program = new Command("certyard-ca")
+  .description("A small private CA for Docker registries")
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+const keyTypeHelp = "key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096";
+
+program
+  .command("init")
+  .description("create the root and intermediate CA and the admin token")
+  .addOption(dataFlag())
+  .addOption(flag("--name <name>", "the root's common name").default("certyard Root CA"))
+  .addOption(flag("--key-type <type>", keyTypeHelp).default("ec-p256"))
+  .addOption(listFlag("--permit-dns <suffix>", "name constraint on the intermediate (repeatable)"))
+  .addOption(listFlag("--permit-ip <cidr>", "name constraint on the intermediate (repeatable)"))
+  .addOption(flag("--passphrase-file <file>", "encrypt the CA keys with the passphrase in this file"))
+  .action(async (o) => {
+    const { init } = await import("./cli/init.js");
+    const tokenPath = await init(o);
+    const { caPaths, loadCa } = await import("./keys/ca.js");
+    const { readPassphrase } = await import("./cli/options.js");
+    const ca = loadCa(caPaths(o.data), readPassphrase(o.passphraseFile));
+    process.stdout.write(
+      `initialised ${o.data}\nroot fingerprint: ${ca.rootFingerprint}\nadmin token: ${tokenPath}\n`,
+    );
+  });
+
+program
+  .command("serve")
+  .description("serve the CA over HTTPS (runs init first on an empty data directory)")
+  .addOption(dataFlag())
+  .addOption(flag("--listen <host:port>", "address to listen on").default("0.0.0.0:8443"))
+  .addOption(listFlag("--tls-dns <name>", "DNS name of the serving certificate (repeatable)"))
+  .addOption(listFlag("--tls-ip <ip>", "IP address of the serving certificate (repeatable)"))
+  .addOption(flag("--url <url>", "public base URL of the CA (CRL distribution point of leaves)"))
+  .addOption(
+    flag("--name <name>", "the root's common name, when serve initialises").default("certyard Root CA"),
+  )
+  .addOption(flag("--key-type <type>", `${keyTypeHelp}, when serve initialises`).default("ec-p256"))
+  .addOption(listFlag("--permit-dns <suffix>", "name constraint, when serve initialises"))
+  .addOption(listFlag("--permit-ip <cidr>", "name constraint, when serve initialises"))
+  .addOption(flag("--passphrase-file <file>", "passphrase of the CA keys"))
+  .addOption(flag("--workers <n>", "worker processes (default: one per core)"))
+  .addOption(flag("--log-level <level>", "pino log level").default("info"))
+  .addOption(flag("--acme-http-port <port>", "port http-01 validation connects to").default("80"))
+  .addOption(flag("--acme-tls-port <port>", "port tls-alpn-01 validation connects to").default("443"))
+  .addOption(flag("--acme-dns-resolver <host:port>", "DNS server dns-01 validation asks"))
+  .action(async (o) => {
+    const { serveCommand } = await import("./cli/serve.js");
+    await serveCommand(o);
+  });
+
+program
+  .command("fingerprint")
+  .description("print the root certificate's SHA-256 fingerprint")
+  .addOption(dataFlag())
+  .action(async (o: { data: string }) => {
+    const { readFileSync } = await import("node:fs");
+    const { caPaths } = await import("./keys/ca.js");
+    const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
+    const [der] = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"));
+    if (!der) throw new Error("no root certificate found");
+    process.stdout.write(`${fingerprint(der)}\n`);
+  });
+
+const token = program.command("token").description("enrolment tokens");
+token
+  .command("create")
+  .description("create a token and print its secret (stored only as a bcrypt hash)")
+  .addOption(dataFlag())
+  .addOption(flag("--name <name>", "a unique name for the token").makeOptionMandatory())
+  .addOption(listFlag("--dns <pattern>", "allowed DNS names: registry.lan, *.lan, **.lan (repeatable)"))
+  .addOption(listFlag("--ip <ip-or-cidr>", "allowed IP addresses or CIDRs (repeatable)"))
+  .addOption(flag("--max-validity <dur>", "longest certificate lifetime").default("30d"))
+  .addOption(flag("--expires <dur>", "the token expires after this long"))
+  .addOption(flag("--uses <n>", "how many certificates it may sign"))
+  .addOption(flag("--rate <n/dur>", "rate limit, e.g. 60/1m").default("60/1m"))
+  .action(async (o) => {
+    const { tokenCreate } = await import("./cli/admin-cmds.js");
+    process.stdout.write(`${tokenCreate(o)}\n`);
+  });
+token
+  .command("list")
+  .description("list tokens")
+  .addOption(dataFlag())
+  .addOption(new Option("--json", "JSON output"))
+  .action(async (o) => {
+    const { tokenList } = await import("./cli/admin-cmds.js");
+    process.stdout.write(`${tokenList(o)}\n`);
+  });
+token
+  .command("revoke <name>")
+  .description("revoke a token")
+  .addOption(dataFlag())
+  .action(async (name: string, o: { data: string }) => {
+    const { tokenRevoke } = await import("./cli/admin-cmds.js");
+    tokenRevoke({ ...o, name });
+    process.stdout.write(`revoked token ${name}\n`);
+  });
+
+program
+  .command("certs")
+  .description("the inventory of issued certificates")
+  .command("list")
+  .addOption(dataFlag())
+  .addOption(flag("--expiring <dur>", "only those expiring within this duration"))
+  .addOption(new Option("--json", "JSON output"))
+  .action(async (o) => {
+    const { certsList } = await import("./cli/admin-cmds.js");
+    process.stdout.write(`${certsList(o)}\n`);
+  });
+
+program
+  .command("revoke <serial>")
+  .description("revoke a certificate by serial (hex)")
+  .addOption(dataFlag())
+  .addOption(flag("--reason <reason>", "keyCompromise, superseded, cessationOfOperation, ..."))
+  .action(async (serial: string, o: { data: string; reason?: string }) => {
+    const { revokeSerial } = await import("./cli/admin-cmds.js");
+    revokeSerial({ ...o, serial });
+    process.stdout.write(`revoked ${serial}\n`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`certyard-ca: ${msg.split("\n")[0]}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import { serve } from "@hono/node-server";
+import type { Logger } from "../../shared/log.js";
+import { resetAdminToken } from "./admin-token.js";
+import { Authority } from "./authority.js";
+import { tokenVerifier } from "./credentials.js";
+import { CrlPublisher } from "./crl.js";
+import { createApp } from "./http/app.js";
+import { type CaPaths, loadCa } from "./keys/ca.js";
+import { ensureServingCert, issueServingCert, type ServingNames, servingDue } from "./serving.js";
+import { openStore } from "./store/index.js";
+import { buildToken } from "./tokens.js";
+
+export interface ServeConfig {
+  paths: CaPaths;
+  passphrase?: string;
+  host: string;
+  port: number;
+  /** public base URL, for the CRL distribution point */
+  url: string;
+  servingNames: ServingNames;
+  log: Logger;
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  rootFingerprint: string;
+  close(): Promise<void>;
+}
+
+/** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
+export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
+  const store = openStore(cfg.paths.database);
+  const ca = loadCa(cfg.paths, cfg.passphrase);
+  const clock = Date.now;
+  const authority = new Authority(ca, store, `${cfg.url.replace(/\/$/, "")}/crl`, clock);
+  const crl = new CrlPublisher(ca, store, clock);
+  ensureAdminToken(cfg.paths, store);
+
+  let serving = ensureServingCert(authority, cfg.paths.dataDir, cfg.servingNames, clock());
+  const app = createApp({
+    authority,
+    crl,
+    verifyToken: tokenVerifier((id) => store.tokens.byId(id)),
+    createToken: (req) => {
+      const minted = buildToken(req, clock());
+      store.tokens.create(minted.record);
+      return minted;
+    },
+    listCertificates: (opts) => store.certificates.list(opts),
+    health: () => store.ping(),
+    rootPem: ca.rootPem,
+    rootFingerprint: ca.rootFingerprint,
+    log: cfg.log,
+    clock,
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        createServer,
+        serverOptions: {
+          key: serving.keyPem,
+          cert: serving.certPem,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        hostname: cfg.host,
+        port: cfg.port,
+      },
+      () => resolve(s as Server),
+    ) as Server;
+    s.once("error", reject);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : cfg.port;
+
+  // The serving certificate renews itself at two thirds of its life, without a restart.
+  const timer = setInterval(() => {
+    try {
+      if (!servingDue(serving, clock())) return;
+      serving = issueServingCert(authority, cfg.paths.dataDir, cfg.servingNames);
+      server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
+      cfg.log.info({ serial: serving.serial }, "serving certificate renewed");
+    } catch (err) {
+      cfg.log.error({ err }, "serving certificate renewal failed");
+    }
+  }, 3_600_000);
+  timer.unref();
+
+  return {
+    server,
+    port,
+    rootFingerprint: ca.rootFingerprint,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(timer);
+        server.close(() => {
+          store.close();
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A lost admin-token file is replaced at start (the old token stops working). */
+function ensureAdminToken(paths: CaPaths, store: ReturnType<typeof openStore>): void {
+  if (!existsSync(paths.adminToken)) resetAdminToken(paths, store);
+}

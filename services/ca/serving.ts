@@ -1,0 +1,120 @@
+import { createPublicKey } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { hostname, networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../shared/fs.js";
+import { seq, tlv } from "../../shared/x509/der.js";
+import type { Authority } from "./authority.js";
+import { publicKeyInfo } from "./core/csr.js";
+import { canonicalIp, dnsNameProblem, ipFamily, ipRangesBlockList, ipToBytes } from "./core/names.js";
+import { type Constraints, dnsWithinSubtree } from "./core/policy.js";
+import { exportPrivateKey, generateKey } from "./keys/keys.js";
+
+/** The CA's own TLS certificate: issued by itself, kept in DATA/tls, renewed at two thirds of its life. */
+export const SERVING_LIFETIME_MS = 30 * 86_400_000;
+
+export interface ServingNames {
+  dns: string[];
+  ips: string[];
+}
+
+export interface ServingCert {
+  keyPem: string;
+  certPem: string;
+  serial: string;
+  notBefore: number;
+  notAfter: number;
+  names: ServingNames;
+}
+
+/** The host name, localhost, 127.0.0.1, ::1 and this host's other addresses, within the constraints. */
+export function defaultServingNames(constraints: Constraints): ServingNames {
+  const dns = [...new Set([hostname().toLowerCase(), "localhost"])].filter((n) => dnsNameProblem(n) === null);
+  const ips = new Set(["127.0.0.1", "::1"]);
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? [])
+      if (!a.internal && !a.address.startsWith("fe80")) ips.add(canonicalIp(a.address));
+  }
+  const ipList = ipRangesBlockList(constraints.ips);
+  return {
+    dns: dns.filter(
+      (d) => constraints.dns.length === 0 || constraints.dns.some((s) => dnsWithinSubtree(d, s)),
+    ),
+    ips: [...ips].filter((ip) => constraints.ips.length === 0 || ipList.check(ip, ipFamily(ip) ?? "ipv4")),
+  };
+}
+
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export function servingDue(cert: ServingCert, now: number): boolean {
+  return now >= cert.notBefore + ((cert.notAfter - cert.notBefore) * 2) / 3;
+}
+
+/** Reuses DATA/tls when it is for the same names and not due; otherwise issues and stores a new one. */
+export function ensureServingCert(
+  authority: Authority,
+  dataDir: string,
+  names: ServingNames,
+  now: number,
+): ServingCert {
+  const dir = join(dataDir, "tls");
+  const metaPath = join(dir, "server.json");
+  if (existsSync(metaPath)) {
+    const meta = JSON.parse(readFileSync(metaPath, "utf8")) as Omit<ServingCert, "keyPem" | "certPem">;
+    const current: ServingCert = {
+      ...meta,
+      keyPem: readFileSync(join(dir, "server.key"), "utf8"),
+      certPem: readFileSync(join(dir, "server.crt"), "utf8"),
+    };
+    if (
+      sameList(meta.names.dns, names.dns) &&
+      sameList(meta.names.ips, names.ips) &&
+      !servingDue(current, now)
+    ) {
+      return current;
+    }
+  }
+  return issueServingCert(authority, dataDir, names);
+}
+
+export function issueServingCert(authority: Authority, dataDir: string, names: ServingNames): ServingCert {
+  if (names.dns.length === 0 && names.ips.length === 0) {
+    throw new Error(
+      "no name for the serving certificate: give --tls-dns or --tls-ip within the CA's constraints",
+    );
+  }
+  const key = generateKey("ec-p256");
+  const spki = createPublicKey(key).export({ type: "spki", format: "der" });
+  const generalNames = seq(
+    ...names.dns.map((d) => tlv(0x82, Buffer.from(d, "ascii"))),
+    ...names.ips.map((ip) => tlv(0x87, ipToBytes(ip))),
+  );
+  const { keyKind, publicKeyBits } = publicKeyInfo(spki);
+  const issued = authority.issueServing(
+    {
+      spki,
+      publicKeyBits,
+      keyKind,
+      commonName: names.dns[0] ?? null,
+      dns: names.dns,
+      ips: names.ips,
+      generalNames,
+    },
+    SERVING_LIFETIME_MS,
+  );
+  const dir = join(dataDir, "tls");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const cert: ServingCert = {
+    keyPem: exportPrivateKey(key),
+    certPem: issued.fullchain,
+    serial: issued.serial,
+    notBefore: Date.parse(issued.notBefore),
+    notAfter: Date.parse(issued.notAfter),
+    names,
+  };
+  writeFileAtomic(join(dir, "server.key"), cert.keyPem, 0o600);
+  writeFileAtomic(join(dir, "server.crt"), cert.certPem);
+  const { keyPem: _k, certPem: _c, ...meta } = cert;
+  writeFileAtomic(join(dir, "server.json"), `${JSON.stringify(meta, null, 2)}\n`);
+  return cert;
+}

@@ -1,0 +1,72 @@
+import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max } from "drizzle-orm";
+import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
+import type { Db } from "./db.js";
+import { certificates } from "./schema.js";
+
+export function certificateStore(db: Db) {
+  return {
+    insert(tx: Pick<Db, "insert">, rec: CertificateRecord): void {
+      tx.insert(certificates).values(rec).run();
+    },
+
+    bySerial(serial: string): CertificateRecord | null {
+      return db.select().from(certificates).where(eq(certificates.serial, serial)).get() ?? null;
+    },
+
+    /** Unrevoked certificates, soonest expiry first; with `expiringBefore`, only those ending by then. */
+    list(
+      opts: { expiringBefore?: number; includeRevoked?: boolean; limit?: number } = {},
+    ): CertificateRecord[] {
+      const conds = [];
+      if (opts.expiringBefore !== undefined) conds.push(lte(certificates.notAfter, opts.expiringBefore));
+      if (!opts.includeRevoked) conds.push(isNull(certificates.revokedAt));
+      const q = db
+        .select()
+        .from(certificates)
+        .where(and(...conds))
+        .orderBy(asc(certificates.notAfter));
+      return opts.limit ? q.limit(opts.limit).all() : q.all();
+    },
+
+    revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing" {
+      const row = db
+        .select({ revokedAt: certificates.revokedAt })
+        .from(certificates)
+        .where(eq(certificates.serial, serial))
+        .get();
+      if (!row) return "missing";
+      if (row.revokedAt !== null) return "already";
+      db.update(certificates)
+        .set({ revokedAt: at, revocationReason: reason })
+        .where(and(eq(certificates.serial, serial), isNull(certificates.revokedAt)))
+        .run();
+      return "revoked";
+    },
+
+    revocationState(): RevocationState {
+      const row = db
+        .select({ n: count(), last: max(certificates.revokedAt) })
+        .from(certificates)
+        .where(isNotNull(certificates.revokedAt))
+        .get();
+      return { count: row?.n ?? 0, lastRevokedAt: row?.last ?? 0 };
+    },
+
+    /** Revoked certificates that have not expired yet: expired ones may leave the CRL (RFC 5280 3.3). */
+    revokedUnexpired(now: number): RevokedEntry[] {
+      return db
+        .select({
+          serial: certificates.serial,
+          revokedAt: certificates.revokedAt,
+          reason: certificates.revocationReason,
+        })
+        .from(certificates)
+        .where(and(isNotNull(certificates.revokedAt), gt(certificates.notAfter, now)))
+        .orderBy(desc(certificates.revokedAt))
+        .all()
+        .filter((r) => r.revokedAt !== null)
+        .map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? now, reason: r.reason }));
+    },
+  };
+}
+export type CertificateStore = ReturnType<typeof certificateStore>;

@@ -1,0 +1,121 @@
+import { eq } from "drizzle-orm";
+import { conflict, rateLimited, unauthorized } from "../../../shared/problem.js";
+import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
+import type { TokenRecord } from "../core/types.js";
+import type { Db } from "./db.js";
+import { tokens } from "./schema.js";
+
+type Row = typeof tokens.$inferSelect;
+
+function toRecord(r: Row): TokenRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    secretHash: r.secretHash,
+    policy: {
+      dns: r.dnsPatterns.map(parseDnsPattern),
+      ips: r.ipRanges.map(parseIpRange),
+      maxValidityMs: r.maxValidityMs,
+    },
+    expiresAt: r.expiresAt,
+    usesLeft: r.usesLeft,
+    rateLimit: r.rateLimit,
+    rateWindowMs: r.rateWindowMs,
+    createdAt: r.createdAt,
+    revokedAt: r.revokedAt,
+  };
+}
+
+export function tokenStore(db: Db) {
+  return {
+    create(t: TokenRecord): void {
+      const existing = db.select({ id: tokens.id }).from(tokens).where(eq(tokens.name, t.name)).get();
+      if (existing) throw conflict(`a token named "${t.name}" already exists`);
+      db.insert(tokens)
+        .values({
+          id: t.id,
+          name: t.name,
+          kind: t.kind,
+          secretHash: t.secretHash,
+          dnsPatterns: t.policy.dns.map(formatDnsPattern),
+          ipRanges: t.policy.ips.map(formatIpRange),
+          maxValidityMs: t.policy.maxValidityMs,
+          expiresAt: t.expiresAt,
+          usesLeft: t.usesLeft,
+          rateLimit: t.rateLimit,
+          rateWindowMs: t.rateWindowMs,
+          createdAt: t.createdAt,
+          revokedAt: t.revokedAt,
+        })
+        .run();
+    },
+
+    /** Replaces the admin token (init, or a new admin token on demand). */
+    replaceAdmin(t: TokenRecord): void {
+      db.transaction((tx) => {
+        tx.delete(tokens).where(eq(tokens.kind, "admin")).run();
+        tx.insert(tokens)
+          .values({
+            id: t.id,
+            name: t.name,
+            kind: "admin",
+            secretHash: t.secretHash,
+            dnsPatterns: [],
+            ipRanges: [],
+            maxValidityMs: 0,
+            rateLimit: t.rateLimit,
+            rateWindowMs: t.rateWindowMs,
+            createdAt: t.createdAt,
+          })
+          .run();
+      });
+    },
+
+    byId(id: string): TokenRecord | null {
+      const row = db.select().from(tokens).where(eq(tokens.id, id)).get();
+      return row ? toRecord(row) : null;
+    },
+
+    list(): TokenRecord[] {
+      return db.select().from(tokens).orderBy(tokens.createdAt).all().map(toRecord);
+    },
+
+    revoke(name: string, at: number): boolean {
+      const res = db.update(tokens).set({ revokedAt: at }).where(eq(tokens.name, name)).run();
+      return res.changes > 0;
+    },
+
+    /**
+     * Inside the issuing transaction: the token must still be usable; one use and one slot of
+     * its rate window are consumed.
+     */
+    consume(tx: Pick<Db, "select" | "update">, id: string, now: number): void {
+      const t = tx.select().from(tokens).where(eq(tokens.id, id)).get();
+      if (!t || t.revokedAt !== null) throw unauthorized("the token has been revoked");
+      if (t.expiresAt !== null && t.expiresAt <= now) throw unauthorized("the token has expired");
+      if (t.usesLeft !== null && t.usesLeft <= 0) throw unauthorized("the token has no uses left");
+      let { windowStart, windowCount } = t;
+      if (now - windowStart >= t.rateWindowMs) {
+        windowStart = now;
+        windowCount = 0;
+      }
+      if (windowCount >= t.rateLimit) {
+        const retry = Math.max(1, Math.ceil((windowStart + t.rateWindowMs - now) / 1000));
+        throw rateLimited(
+          `token "${t.name}" allows ${t.rateLimit} requests per ${t.rateWindowMs / 1000}s`,
+          retry,
+        );
+      }
+      tx.update(tokens)
+        .set({
+          usesLeft: t.usesLeft === null ? null : t.usesLeft - 1,
+          windowStart,
+          windowCount: windowCount + 1,
+        })
+        .where(eq(tokens.id, id))
+        .run();
+    },
+  };
+}
+export type TokenStore = ReturnType<typeof tokenStore>;

@@ -1,0 +1,32 @@
+import { formatDnsPattern, formatIpRange } from "./core/names.js";
+import type { CertificateRecord, TokenRecord } from "./core/types.js";
+
+/** The JSON shapes of inventory rows and tokens, shared by the HTTP API and the CLI. */
+export function certificateView(r: CertificateRecord) {
+  return {
+    serial: r.serial,
+    commonName: r.commonName,
+    dns: r.dnsNames,
+    ips: r.ipAddresses,
+    notBefore: new Date(r.notBefore).toISOString(),
+    notAfter: new Date(r.notAfter).toISOString(),
+    keySha256: r.keyFingerprint,
+    tokenId: r.tokenId,
+    renewedFrom: r.renewedFrom,
+    revoked: r.revokedAt !== null,
+  };
+}
+
+export function tokenView(t: TokenRecord) {
+  return {
+    id: t.id,
+    name: t.name,
+    dns: t.policy.dns.map(formatDnsPattern),
+    ip: t.policy.ips.map(formatIpRange),
+    maxValidityMs: t.policy.maxValidityMs,
+    expiresAt: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+    usesLeft: t.usesLeft,
+    rate: { limit: t.rateLimit, windowMs: t.rateWindowMs },
+    revoked: t.revokedAt !== null,
+  };
+}
