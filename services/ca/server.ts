@@ -21,6 +21,8 @@ export interface ServeConfig {
   url: string;
   servingNames: ServingNames;
   log: Logger;
+  /** the CA's notion of now; tests move it forward to see certificates expire */
+  clock?: () => number;
 }
 
 export interface RunningServer {
@@ -34,7 +36,7 @@ export interface RunningServer {
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const store = openStore(cfg.paths.database);
   const ca = loadCa(cfg.paths, cfg.passphrase);
-  const clock = Date.now;
+  const clock = cfg.clock ?? Date.now;
   const authority = new Authority(ca, store, `${cfg.url.replace(/\/$/, "")}/crl`, clock);
   const crl = new CrlPublisher(ca, store, clock);
   ensureAdminToken(cfg.paths, store);

@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { init } from "../../services/ca/cli/init.js";
+import { caPaths } from "../../services/ca/keys/ca.js";
+import { type RunningServer, startServer } from "../../services/ca/server.js";
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  json<T = Record<string, unknown>>(): T;
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** raw body bytes, sent as they are */
+  raw?: string | Buffer;
+  token?: string;
+  /** client certificate (PEM chain) and key for mutual TLS */
+  cert?: string;
+  key?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestCa {
+  url: string;
+  port: number;
+  dataDir: string;
+  rootPem: string;
+  adminToken: string;
+  server: RunningServer;
+  request(path: string, opts?: RequestOptions): Promise<HttpResult>;
+  /** POST /v1/tokens with the admin token; returns the secret */
+  createToken(fields: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  permitDns?: string[];
+  permitIp?: string[];
+  keyType?: string;
+  clock?: () => number;
+}
+
+/** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
+export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
+  const dataDir = mkdtempSync(join(tmpdir(), "certyard-test-"));
+  await init({
+    data: dataDir,
+    name: "Test Root CA",
+    keyType: opts.keyType ?? "ec-p256",
+    permitDns: opts.permitDns,
+    permitIp: opts.permitIp,
+  });
+  const paths = caPaths(dataDir);
+  const server = await startServer({
+    paths,
+    host: "127.0.0.1",
+    port: 0,
+    url: "https://127.0.0.1:0",
+    servingNames: { dns: ["localhost"], ips: ["127.0.0.1"] },
+    log: pino({ level: "silent" }),
+    clock: opts.clock,
+  });
+  const rootPem = readFileSync(paths.rootCert, "utf8");
+  const adminToken = readFileSync(paths.adminToken, "utf8").trim();
+  const url = `https://127.0.0.1:${server.port}`;
+  const ca: TestCa = {
+    url,
+    port: server.port,
+    dataDir,
+    rootPem,
+    adminToken,
+    server,
+    request: (path, o = {}) => httpsRequest(url + path, rootPem, o),
+    async createToken(fields) {
+      const res = await ca.request("/v1/tokens", { method: "POST", body: fields, token: adminToken });
+      if (res.status !== 201) throw new Error(`token create failed: ${res.status} ${res.body.toString()}`);
+      return res.json<{ token: string }>().token;
+    },
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return ca;
+}
+
+export function httpsRequest(url: string, rootPem: string, o: RequestOptions = {}): Promise<HttpResult> {
+  const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
+  const headers: Record<string, string> = { ...o.headers };
+  if (payload !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: o.method ?? (payload === undefined ? "GET" : "POST"),
+        ca: rootPem,
+        cert: o.cert,
+        key: o.key,
+        headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body.toString()) as T,
+          });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { startCa } from "../helpers/ca.js";
+import { makeCsr } from "../helpers/openssl.js";
+
+const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("certyard-ca CLI", () => {
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), "certyard-cli-"));
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("init makes 0600 keys and an admin token, and refuses to run twice without touching anything", () => {
+    const data = join(tmp(), "data");
+    const first = cli(["init", "--data", data, "--name", "Org Root CA", "--permit-dns", "lan"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /root fingerprint: [0-9a-f]{64}/);
+    for (const f of ["root.key", "intermediate.key", "admin-token"]) {
+      assert.equal(statSync(join(data, f)).mode & 0o777, 0o600, f);
+    }
+    assert.match(readFileSync(join(data, "root.key"), "utf8"), /BEGIN PRIVATE KEY/);
+    const before = Object.fromEntries(readdirSync(data).map((f) => [f, readFileSync(join(data, f))]));
+    const second = cli(["init", "--data", data]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /^certyard-ca: .*already initialised.*\n$/);
+    for (const [f, content] of Object.entries(before)) {
+      if (!f.startsWith("certyard.db")) assert.deepEqual(readFileSync(join(data, f)), content, f);
+    }
+  });
+
+  test("--passphrase-file encrypts the CA keys; fingerprint prints one line; flags come from CERTYARD_*", () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "pass"), "correct horse\n");
+    const data = join(dir, "data");
+    const r = cli(["init", "--passphrase-file", join(dir, "pass"), "--key-type", "rsa-2048"], {
+      CERTYARD_DATA: data,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(join(data, "intermediate.key"), "utf8"), /BEGIN ENCRYPTED PRIVATE KEY/);
+    const fp = cli(["fingerprint"], { CERTYARD_DATA: data });
+    assert.match(fp.stdout, /^[0-9a-f]{64}\n$/);
+    assert.ok(r.stdout.includes(fp.stdout.trim()));
+  });
+
+  test("bad input is a one-line error and a non-zero exit", () => {
+    const data = join(tmp(), "data");
+    for (const args of [
+      ["init", "--data", data, "--key-type", "dsa"],
+      ["init", "--data", data, "--permit-ip", "10.0.0.0/99"],
+      ["fingerprint", "--data", join(data, "nope")],
+      ["token", "create", "--data", data, "--name", "x", "--dns", "a.lan"],
+    ]) {
+      const r = cli(args);
+      assert.notEqual(r.code, 0, args.join(" "));
+      assert.match(r.stderr, /^certyard-ca: .+\n$/, args.join(" "));
+    }
+  });
+
+  test("token, certs and revoke work on the data directory while serve runs", async () => {
+    const ca = await startCa();
+    try {
+      const data = ca.dataDir;
+      const created = cli([
+        "token",
+        "create",
+        "--data",
+        data,
+        "--name",
+        "reg",
+        "--dns",
+        "*.lan",
+        "--ip",
+        "10.0.0.0/24",
+        "--uses",
+        "2",
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const secret = created.stdout.trim();
+      assert.match(secret, /^cyt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+      assert.ok(
+        !readFileSync(join(data, "certyard.db")).includes(secret.slice(21)),
+        "the secret is not stored",
+      );
+
+      const dup = cli(["token", "create", "--data", data, "--name", "reg", "--dns", "*.lan"]);
+      assert.equal(dup.code, 1);
+      assert.match(dup.stderr, /already exists/);
+
+      const csr = makeCsr({ san: ["DNS:box.lan", "IP:10.0.0.3"] });
+      const signed = await ca.request("/v1/sign", { body: { csr: csr.csrPem }, token: secret });
+      assert.equal(signed.status, 201);
+      const serial = signed.json<{ serial: string }>().serial;
+
+      const list = cli(["token", "list", "--data", data]);
+      assert.match(list.stdout, /reg\tactive\t\*\.lan,10\.0\.0\.0\/24\tuses=1\t/);
+      const certs = JSON.parse(cli(["certs", "list", "--data", data, "--json"]).stdout) as {
+        serial: string;
+      }[];
+      assert.ok(certs.some((c) => c.serial === serial));
+      const expiring = JSON.parse(
+        cli(["certs", "list", "--data", data, "--json", "--expiring", "1h"]).stdout,
+      );
+      assert.deepEqual(expiring, []);
+
+      const rev = cli(["revoke", serial.toUpperCase(), "--data", data, "--reason", "superseded"]);
+      assert.equal(rev.code, 0, rev.stderr);
+      assert.equal(cli(["revoke", serial, "--data", data]).code, 1);
+      assert.match(
+        cli(["revoke", serial, "--data", data, "--reason", "bogus"]).stderr,
+        /unknown revocation reason/,
+      );
+      const crl = await ca.request("/crl");
+      assert.ok(crl.body.includes(Buffer.from(serial, "hex")), "the CLI revocation reaches the served CRL");
+
+      assert.equal(cli(["token", "revoke", "reg", "--data", data]).code, 0);
+      const after = await ca.request("/v1/sign", { body: { csr: csr.csrPem }, token: secret });
+      assert.equal(after.status, 401);
+    } finally {
+      await ca.close();
+    }
+  });
+});
