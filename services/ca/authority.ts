@@ -5,7 +5,7 @@ import { unsignedInteger } from "../../shared/x509/der.js";
 import { encodePem } from "../../shared/x509/pem.js";
 import { type ParsedCsr, parseCsr, publicKeyInfo } from "./core/csr.js";
 import { canonicalIp, normalizeDns } from "./core/names.js";
-import { checksFor, runChecks, validityFor, withinConstraints } from "./core/policy.js";
+import { type Check, checksFor, runChecks, validityFor, withinConstraints } from "./core/policy.js";
 import { assembleCertificate, buildTbs, type LeafTemplate, leafTemplate } from "./core/profile.js";
 import type {
   CertificateRecord,
@@ -19,7 +19,7 @@ import type { CaMaterial } from "./keys/ca.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
 export interface Store {
-  recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): void;
+  recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void>;
   certificates: {
     bySerial(serial: string): CertificateRecord | null;
     revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
@@ -46,6 +46,8 @@ const SAN_OID = "2.5.29.17";
 /** Builds leaves from checked requests and records them; the HTTP layer only calls in here. */
 export class Authority {
   private readonly template: LeafTemplate;
+  /** A token's checks, built once: its policy never changes. */
+  private readonly checks = new Map<string, Check[]>();
 
   constructor(
     private readonly ca: CaMaterial,
@@ -66,10 +68,15 @@ export class Authority {
   }
 
   /** POST /v1/sign: a CSR under a token's policy and the intermediate's name constraints. */
-  sign(token: TokenRecord, csrDer: Uint8Array, validityMs: number | undefined): Issued {
+  sign(token: TokenRecord, csrDer: Uint8Array, validityMs: number | undefined): Promise<Issued> {
     const csr = parseCsr(csrDer);
     const req = { dns: csr.dns, ips: csr.ips, validityMs };
-    runChecks(checksFor(token.policy, this.ca.constraints), req);
+    let checks = this.checks.get(token.id);
+    if (!checks) {
+      checks = checksFor(token.policy, this.ca.constraints);
+      this.checks.set(token.id, checks);
+    }
+    runChecks(checks, req);
     const now = this.clock();
     const validity = validityFor(req, token.policy.maxValidityMs, now);
     return this.issue(csr, validity, { tokenId: token.id, consumeToken: true, renewedFrom: null }, now);
@@ -79,7 +86,7 @@ export class Authority {
    * POST /v1/renew: the presented certificate is the credential. It must be ours, current and
    * unrevoked; the new one has the same names and lifetime, for the CSR's key when one is given.
    */
-  renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Issued {
+  renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Promise<Issued> {
     const { record: current, der: currentDer } = this.authenticateCertificate(presentedDer);
     const generalNames = extensionValue(currentDer, SAN_OID);
     if (!generalNames) throw badCSR("the current certificate has no subjectAltName");
@@ -120,7 +127,7 @@ export class Authority {
   }
 
   /** The CA's own serving certificate; not bound to any token, still within the name constraints. */
-  issueServing(leaf: Omit<ParsedCsr, "publicKey">, lifetimeMs: number): Issued {
+  issueServing(leaf: Omit<ParsedCsr, "publicKey">, lifetimeMs: number): Promise<Issued> {
     withinConstraints(this.ca.constraints)({ dns: leaf.dns, ips: leaf.ips });
     const now = this.clock();
     const validity = validityFor({ dns: [], ips: [], validityMs: lifetimeMs }, lifetimeMs, now);
@@ -165,7 +172,7 @@ export class Authority {
     validity: { notBefore: Date; notAfter: Date },
     who: { tokenId: string | null; consumeToken: boolean; renewedFrom: string | null },
     now: number,
-  ): Issued {
+  ): Promise<Issued> {
     const commonName = keptCommonName(leaf.commonName, leaf.dns, leaf.ips);
     const serialBytes = randomBytes(16);
     const serialDer = unsignedInteger(serialBytes);
@@ -183,7 +190,15 @@ export class Authority {
     const der = assembleCertificate(this.template, tbs, signature);
     const pem = encodePem("CERTIFICATE", der);
     const serial = serialHex(serialDer);
-    this.store.recordIssued(
+    const issued: Issued = {
+      serial,
+      notBefore: validity.notBefore.toISOString(),
+      notAfter: validity.notAfter.toISOString(),
+      certificate: pem,
+      chain: this.ca.intermediatePem,
+      fullchain: pem + this.ca.intermediatePem,
+    };
+    const record = this.store.recordIssued(
       {
         serial,
         tokenId: who.tokenId,
@@ -202,14 +217,7 @@ export class Authority {
       who.consumeToken ? who.tokenId : null,
       now,
     );
-    return {
-      serial,
-      notBefore: validity.notBefore.toISOString(),
-      notAfter: validity.notAfter.toISOString(),
-      certificate: pem,
-      chain: this.ca.intermediatePem,
-      fullchain: pem + this.ca.intermediatePem,
-    };
+    return record.then(() => issued);
   }
 }
 

@@ -49,20 +49,31 @@ export function parseToken(presented: string): { id: string; secret: string } | 
 export type TokenVerifier = (presented: string, kind: TokenKind, now: number) => Promise<TokenRecord>;
 
 export function tokenVerifier(lookup: (id: string) => TokenRecord | null): TokenVerifier {
-  const verified = new Map<string, Buffer>();
+  // Enrolment tokens whose secret has matched: the record (its policy never changes) and a
+  // SHA-256 of the secret. Whether the token is still revoked-free, unexpired and has uses left
+  // is checked again in the transaction that records the certificate.
+  const verified = new Map<string, { digest: Buffer; rec: TokenRecord }>();
+  // A burst of first requests with the same secret shares one bcrypt comparison.
+  const inFlight = new Map<string, Promise<boolean>>();
   return async (presented, kind, now) => {
     const parsed = parseToken(presented);
     if (!parsed) throw unauthorized("malformed token");
-    const rec = lookup(parsed.id);
+    const digest = createHash("sha256").update(parsed.secret).digest();
+    const known = kind === "enrol" ? verified.get(parsed.id) : undefined;
+    const rec = known && timingSafeEqual(known.digest, digest) ? known.rec : lookup(parsed.id);
     if (!rec || rec.kind !== kind)
       throw unauthorized(kind === "admin" ? "not the admin token" : "unknown token");
     if (rec.revokedAt !== null) throw unauthorized("the token has been revoked");
     if (rec.expiresAt !== null && rec.expiresAt <= now) throw unauthorized("the token has expired");
-    const digest = createHash("sha256").update(parsed.secret).digest();
-    const known = verified.get(rec.id);
-    if (known && timingSafeEqual(known, digest)) return rec;
-    if (!(await bcrypt.compare(parsed.secret, rec.secretHash))) throw unauthorized("wrong token secret");
-    verified.set(rec.id, digest);
+    if (known?.rec === rec) return rec;
+    const key = `${rec.id}:${digest.toString("hex")}`;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = bcrypt.compare(parsed.secret, rec.secretHash).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    if (!(await pending)) throw unauthorized("wrong token secret");
+    if (kind === "enrol") verified.set(rec.id, { digest, rec });
     return rec;
   };
 }

@@ -8,7 +8,7 @@ import { tokenVerifier } from "./credentials.js";
 import { CrlPublisher } from "./crl.js";
 import { createApp } from "./http/app.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
-import { ensureServingCert, issueServingCert, type ServingNames, servingDue } from "./serving.js";
+import { ensureServingCert, type ServingNames } from "./serving.js";
 import { openStore } from "./store/index.js";
 import { buildToken } from "./tokens.js";
 
@@ -23,6 +23,9 @@ export interface ServeConfig {
   log: Logger;
   /** the CA's notion of now; tests move it forward to see certificates expire */
   clock?: () => number;
+  /** whether this process issues the serving certificate when it is due (the first worker does) */
+  issuesServingCert?: boolean;
+  servingCheckMs?: number;
 }
 
 export interface RunningServer {
@@ -41,7 +44,13 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const crl = new CrlPublisher(ca, store, clock);
   ensureAdminToken(cfg.paths, store);
 
-  let serving = ensureServingCert(authority, cfg.paths.dataDir, cfg.servingNames, clock());
+  let serving = await ensureServingCert(
+    authority,
+    cfg.paths.dataDir,
+    cfg.servingNames,
+    clock(),
+    cfg.issuesServingCert ?? true,
+  );
   const app = createApp({
     authority,
     crl,
@@ -81,16 +90,19 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const port = typeof address === "object" && address ? address.port : cfg.port;
 
   // The serving certificate renews itself at two thirds of its life, without a restart.
-  const timer = setInterval(() => {
+  // In a cluster only the first worker issues; the others load what it stored.
+  const mayIssue = cfg.issuesServingCert ?? true;
+  const timer = setInterval(async () => {
     try {
-      if (!servingDue(serving, clock())) return;
-      serving = issueServingCert(authority, cfg.paths.dataDir, cfg.servingNames);
+      const next = await ensureServingCert(authority, cfg.paths.dataDir, cfg.servingNames, clock(), mayIssue);
+      if (next.serial === serving.serial) return;
+      serving = next;
       server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
       cfg.log.info({ serial: serving.serial }, "serving certificate renewed");
     } catch (err) {
       cfg.log.error({ err }, "serving certificate renewal failed");
     }
-  }, 3_600_000);
+  }, cfg.servingCheckMs ?? 600_000);
   timer.unref();
 
   return {

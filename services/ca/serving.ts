@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../../shared/fs.js";
 import { seq, tlv } from "../../shared/x509/der.js";
 import type { Authority } from "./authority.js";
 import { publicKeyInfo } from "./core/csr.js";
-import { canonicalIp, dnsNameProblem, ipFamily, ipRangesBlockList, ipToBytes } from "./core/names.js";
+import { canonicalIp, dnsNameProblem, ipMatcher, ipToBytes } from "./core/names.js";
 import { type Constraints, dnsWithinSubtree } from "./core/policy.js";
 import { exportPrivateKey, generateKey } from "./keys/keys.js";
 
@@ -35,12 +35,12 @@ export function defaultServingNames(constraints: Constraints): ServingNames {
     for (const a of list ?? [])
       if (!a.internal && !a.address.startsWith("fe80")) ips.add(canonicalIp(a.address));
   }
-  const ipList = ipRangesBlockList(constraints.ips);
+  const ipAllowed = ipMatcher(constraints.ips);
   return {
     dns: dns.filter(
       (d) => constraints.dns.length === 0 || constraints.dns.some((s) => dnsWithinSubtree(d, s)),
     ),
-    ips: [...ips].filter((ip) => constraints.ips.length === 0 || ipList.check(ip, ipFamily(ip) ?? "ipv4")),
+    ips: [...ips].filter((ip) => constraints.ips.length === 0 || ipAllowed(ip)),
   };
 }
 
@@ -51,33 +51,43 @@ export function servingDue(cert: ServingCert, now: number): boolean {
 }
 
 /** Reuses DATA/tls when it is for the same names and not due; otherwise issues and stores a new one. */
-export function ensureServingCert(
+/** The serving certificate stored in DATA/tls, or null. */
+export function readServingCert(dataDir: string): ServingCert | null {
+  const dir = join(dataDir, "tls");
+  const metaPath = join(dir, "server.json");
+  if (!existsSync(metaPath)) return null;
+  const meta = JSON.parse(readFileSync(metaPath, "utf8")) as Omit<ServingCert, "keyPem" | "certPem">;
+  return {
+    ...meta,
+    keyPem: readFileSync(join(dir, "server.key"), "utf8"),
+    certPem: readFileSync(join(dir, "server.crt"), "utf8"),
+  };
+}
+
+/**
+ * The certificate to serve now: the stored one while it is for these names and not due,
+ * otherwise (when this process may issue) a new one. Processes that may not issue pick up
+ * what the issuing process stored.
+ */
+export async function ensureServingCert(
   authority: Authority,
   dataDir: string,
   names: ServingNames,
   now: number,
-): ServingCert {
-  const dir = join(dataDir, "tls");
-  const metaPath = join(dir, "server.json");
-  if (existsSync(metaPath)) {
-    const meta = JSON.parse(readFileSync(metaPath, "utf8")) as Omit<ServingCert, "keyPem" | "certPem">;
-    const current: ServingCert = {
-      ...meta,
-      keyPem: readFileSync(join(dir, "server.key"), "utf8"),
-      certPem: readFileSync(join(dir, "server.crt"), "utf8"),
-    };
-    if (
-      sameList(meta.names.dns, names.dns) &&
-      sameList(meta.names.ips, names.ips) &&
-      !servingDue(current, now)
-    ) {
-      return current;
-    }
-  }
+  mayIssue = true,
+): Promise<ServingCert> {
+  const current = readServingCert(dataDir);
+  const fits =
+    current !== null && sameList(current.names.dns, names.dns) && sameList(current.names.ips, names.ips);
+  if (current && (!mayIssue || (fits && !servingDue(current, now)))) return current;
   return issueServingCert(authority, dataDir, names);
 }
 
-export function issueServingCert(authority: Authority, dataDir: string, names: ServingNames): ServingCert {
+export async function issueServingCert(
+  authority: Authority,
+  dataDir: string,
+  names: ServingNames,
+): Promise<ServingCert> {
   if (names.dns.length === 0 && names.ips.length === 0) {
     throw new Error(
       "no name for the serving certificate: give --tls-dns or --tls-ip within the CA's constraints",
@@ -90,7 +100,7 @@ export function issueServingCert(authority: Authority, dataDir: string, names: S
     ...names.ips.map((ip) => tlv(0x87, ipToBytes(ip))),
   );
   const { keyKind, publicKeyBits } = publicKeyInfo(spki);
-  const issued = authority.issueServing(
+  const issued = await authority.issueServing(
     {
       spki,
       publicKeyBits,

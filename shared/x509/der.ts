@@ -67,13 +67,14 @@ export function smallInteger(n: number): Buffer {
 export function oid(dotted: string): Buffer {
   const arcs = dotted.split(".").map((s) => Number(s));
   const [a = 0, b = 0, ...rest] = arcs;
-  const body: number[] = [40 * a + b];
-  for (const arc of rest) {
-    const chunk: number[] = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
-    body.push(...chunk);
-  }
-  return tlv(Tag.OID, Buffer.from(body));
+  // X.690 8.19: the first two arcs share one subidentifier; every subidentifier is base-128.
+  return tlv(Tag.OID, Buffer.from([40 * a + b, ...rest].flatMap(base128)));
+}
+
+function base128(arc: number): number[] {
+  const chunk: number[] = [arc & 0x7f];
+  for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
+  return chunk;
 }
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));

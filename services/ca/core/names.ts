@@ -45,6 +45,7 @@ export function formatDnsPattern(p: DnsPattern): string {
 
 export function dnsPatternMatches(pattern: DnsPattern, name: string): boolean {
   const n = normalizeDns(name);
+  if (dnsNameProblem(n) !== null) return false;
   if (pattern.kind === "exact") return n === pattern.name;
   if (!n.endsWith(`.${pattern.suffix}`)) return false;
   const head = n.slice(0, n.length - pattern.suffix.length - 1);
@@ -80,10 +81,22 @@ export function parseIpRange(text: string): IpRange {
 export const formatIpRange = (r: IpRange) =>
   r.prefix === (r.family === "ipv4" ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`;
 
-export function ipRangesBlockList(ranges: readonly IpRange[]): BlockList {
-  const list = new BlockList();
-  for (const r of ranges) list.addSubnet(r.address, r.prefix, r.family);
-  return list;
+/**
+ * A matcher for a set of ranges. Each family is matched only against ranges of its own family:
+ * an IPv4-mapped IPv6 address is 16 octets and is not inside a 4-octet range (RFC 5280
+ * 4.2.1.10), though node's BlockList alone would say it is.
+ */
+export function ipMatcher(ranges: readonly IpRange[]): (ip: string) => boolean {
+  const lists = { ipv4: new BlockList(), ipv6: new BlockList() };
+  const counts = { ipv4: 0, ipv6: 0 };
+  for (const r of ranges) {
+    lists[r.family].addSubnet(r.address, r.prefix, r.family);
+    counts[r.family]++;
+  }
+  return (ip) => {
+    const family = ipFamily(ip);
+    return family !== null && counts[family] > 0 && lists[family].check(ip, family);
+  };
 }
 
 /** The text form of an iPAddress SAN's 4 or 16 octets (RFC 5952 for IPv6). */
@@ -125,7 +138,7 @@ export function ipToBytes(address: string): Buffer {
   let tailBytes: number[] = [];
   if (v4tail?.[1]) {
     tailBytes = v4tail[1].split(".").map(Number);
-    text = text.slice(0, -v4tail[1].length) + "0:0";
+    text = `${text.slice(0, -v4tail[1].length)}0:0`;
   }
   const [head = "", tail] = text.split("::");
   const h = head ? head.split(":") : [];

@@ -1,4 +1,3 @@
-import type { BlockList } from "node:net";
 import { formatDuration } from "../../../shared/duration.js";
 import { malformed, Problem, rejectedIdentifier } from "../../../shared/problem.js";
 import {
@@ -6,8 +5,7 @@ import {
   dnsPatternMatches,
   formatDnsPattern,
   type IpRange,
-  ipFamily,
-  ipRangesBlockList,
+  ipMatcher,
   normalizeDns,
 } from "./names.js";
 
@@ -51,7 +49,7 @@ export function namesNonEmpty(req: SignRequest): void {
 }
 
 export function allowedByPolicy(policy: Policy): Check {
-  const ipList = ipRangesBlockList(policy.ips);
+  const ipAllowed = ipMatcher(policy.ips);
   return (req) => {
     for (const name of req.dns) {
       if (!policy.dns.some((p) => dnsPatternMatches(p, name))) {
@@ -62,7 +60,7 @@ export function allowedByPolicy(policy: Policy): Check {
       }
     }
     for (const ip of req.ips) {
-      if (!ipAllowed(ipList, policy.ips.length, ip)) {
+      if (!ipAllowed(ip)) {
         throw rejectedIdentifier(`IP address ${ip} is not allowed by this credential`);
       }
     }
@@ -71,7 +69,7 @@ export function allowedByPolicy(policy: Policy): Check {
 
 export function withinConstraints(constraints: Constraints): Check {
   if (constraints.dns.length === 0 && constraints.ips.length === 0) return () => {};
-  const ipList = ipRangesBlockList(constraints.ips);
+  const ipAllowed = ipMatcher(constraints.ips);
   return (req) => {
     if (constraints.dns.length > 0) {
       for (const name of req.dns) {
@@ -82,7 +80,7 @@ export function withinConstraints(constraints: Constraints): Check {
     }
     if (constraints.ips.length > 0) {
       for (const ip of req.ips) {
-        if (!ipAllowed(ipList, constraints.ips.length, ip)) {
+        if (!ipAllowed(ip)) {
           throw rejectedIdentifier(`IP address ${ip} is outside the CA's name constraints`);
         }
       }
@@ -109,11 +107,6 @@ export function dnsWithinSubtree(name: string, subtree: string): boolean {
   return n === s || n.endsWith(`.${s}`);
 }
 
-function ipAllowed(list: BlockList, count: number, ip: string): boolean {
-  const family = ipFamily(ip);
-  return count > 0 && family !== null && list.check(ip, family);
-}
-
 export function checksFor(policy: Policy, constraints: Constraints): Check[] {
   return [
     namesNonEmpty,
@@ -133,7 +126,7 @@ export function validityFor(
   maxValidityMs: number,
   now: number,
 ): { notBefore: Date; notAfter: Date } {
-  const lifetime = req.validityMs ?? Math.min(DEFAULT_VALIDITY_MS, maxValidityMs);
+  const lifetime = Math.min(req.validityMs ?? DEFAULT_VALIDITY_MS, maxValidityMs);
   // Whole seconds, as certificates carry them; the backdating comes out of the lifetime so that
   // notAfter - notBefore never exceeds what the credential allows.
   const notBefore = Math.floor(now / 1000) * 1000 - BACKDATE_MS;

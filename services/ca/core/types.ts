@@ -70,7 +70,9 @@ export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
 export function parseReason(text: string | undefined): number {
   if (text === undefined) return 0;
-  const code = (REVOCATION_REASONS as Record<string, number>)[text];
+  const code = Object.hasOwn(REVOCATION_REASONS, text)
+    ? (REVOCATION_REASONS as Record<string, number>)[text]
+    : undefined;
   if (code === undefined) {
     throw new RangeError(
       `unknown revocation reason "${text}": use one of ${Object.keys(REVOCATION_REASONS).join(", ")}`,

@@ -10,20 +10,60 @@ export function openStore(path: string) {
   const tokens = tokenStore(db);
   const certs = certificateStore(db);
   const crl = crlStore(db);
+
+  interface Pending {
+    rec: CertificateRecord;
+    tokenId: string | null;
+    now: number;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }
+  const queue: Pending[] = [];
+  const recordOne = sqlite.transaction((p: Pending) => {
+    if (p.tokenId !== null) tokens.consume(db, p.tokenId, p.now);
+    certs.insert(db, p.rec);
+  });
+  const recordBatch = sqlite.transaction((batch: Pending[]) =>
+    batch.map((p) => {
+      try {
+        recordOne(p);
+        return null;
+      } catch (e) {
+        return e;
+      }
+    }),
+  );
+  function flush(): void {
+    const batch = queue.splice(0);
+    let outcomes: unknown[];
+    try {
+      outcomes = recordBatch.immediate(batch);
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const err = outcomes[i];
+      if (err) p.reject(err);
+      else p.resolve();
+    });
+  }
+
   return {
     tokens,
     certificates: certs,
     crls: crl,
     /**
-     * Records an issued certificate and, for a token, consumes one use and one rate slot, all in
-     * one IMMEDIATE transaction: either everything is stored or nothing is.
+     * Records an issued certificate and, for a token, consumes one use and one rate slot.
+     * Group commit: records arriving in the same turn of the event loop are written in one
+     * IMMEDIATE transaction, each in its own savepoint, so one request's failure (a token out
+     * of uses) rolls back only that request, and the promise settles after the commit.
      */
-    recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): void {
-      const run = sqlite.transaction(() => {
-        if (tokenId !== null) tokens.consume(db, tokenId, now);
-        certs.insert(db, rec);
+    recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void> {
+      return new Promise((resolve, reject) => {
+        queue.push({ rec, tokenId, now, resolve, reject });
+        if (queue.length === 1) setImmediate(flush);
       });
-      run.immediate();
     },
     ping(): void {
       sqlite.prepare("select 1").get();

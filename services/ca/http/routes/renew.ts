@@ -10,7 +10,7 @@ export function renewRoute(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   app.post("/v1/renew", async (c) => {
     const body = await jsonBody(c, renewSchema, true);
-    const issued = deps.authority.renew(peerCertificate(c.env), body.csr ? csrDer(body.csr) : null);
+    const issued = await deps.authority.renew(peerCertificate(c.env), body.csr ? csrDer(body.csr) : null);
     deps.log.info({ serial: issued.serial, notAfter: issued.notAfter }, "renewed");
     return c.json(issued, 201);
   });

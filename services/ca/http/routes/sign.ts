@@ -14,7 +14,7 @@ export function signRoute(deps: AppDeps) {
     const body = await jsonBody(c, signSchema);
     const validityMs = body.validity === undefined ? undefined : parseDuration(body.validity);
     const token = c.get("token");
-    const issued = deps.authority.sign(token, csrDer(body.csr), validityMs);
+    const issued = await deps.authority.sign(token, csrDer(body.csr), validityMs);
     deps.log.info({ serial: issued.serial, token: token.name, notAfter: issued.notAfter }, "issued");
     return c.json(issued, 201);
   });
