@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { createPublicKey } from "node:crypto";
+import { describe, test } from "node:test";
+import { parseCsr } from "../../../../../services/ca/core/csr.js";
+import { Problem, type ProblemKind } from "../../../../../shared/problem.js";
+import { children, readElement } from "../../../../../shared/x509/der.js";
+import { decodePem } from "../../../../../shared/x509/pem.js";
+import { type CsrKey, makeCsr } from "../../../../helpers/openssl.js";
+
+function expectProblem(fn: () => unknown, kind: ProblemKind): Problem {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown instanceof Problem, `expected a ${kind} Problem, got ${String(thrown)}`);
+  assert.equal(thrown.kind, kind, thrown.message);
+  assert.equal(thrown.status, kind === "rejectedIdentifier" ? 403 : 400);
+  return thrown;
+}
+
+function csrDer(opts: Parameters<typeof makeCsr>[0]): { der: Buffer; keyPem: string } {
+  const { csrPem, keyPem } = makeCsr(opts);
+  const blocks = decodePem(csrPem);
+  assert.equal(blocks.length, 1);
+  const [block] = blocks;
+  assert.equal(block?.label, "CERTIFICATE REQUEST");
+  return { der: block?.der ?? Buffer.alloc(0), keyPem };
+}
+
+/** The [cri, sigAlg, signature] elements of a CertificationRequest. */
+function parts(der: Buffer) {
+  const [cri, sigAlg, sig] = children(der, readElement(der, 0));
+  assert.ok(cri && sigAlg && sig);
+  return { cri, sigAlg, sig };
+}
+
+describe("parseCsr: accepted keys", () => {
+  const accepted: Array<[CsrKey, string]> = [
+    ["ec-p256", "ec-p256"],
+    ["ec-p384", "ec-p384"],
+    ["rsa-2048", "rsa"],
+  ];
+  for (const [key, kind] of accepted) {
+    test(`${key}: names, commonName and key`, () => {
+      const { der, keyPem } = csrDer({
+        key,
+        subject: "/O=Example/CN=registry.lan",
+        san: ["DNS:registry.lan", "DNS:mirror.registry.lan", "IP:10.0.0.5", "IP:2001:db8:0:0:0:0:0:1"],
+      });
+      const csr = parseCsr(der);
+      assert.equal(csr.keyKind, kind);
+      assert.equal(csr.commonName, "registry.lan");
+      assert.deepEqual(csr.dns, ["registry.lan", "mirror.registry.lan"]);
+      assert.deepEqual(csr.ips, ["10.0.0.5", "2001:db8::1"]);
+      const expectedSpki = createPublicKey(keyPem).export({ type: "spki", format: "der" });
+      assert.deepEqual(csr.spki, expectedSpki);
+      assert.ok(csr.publicKey.equals(createPublicKey(keyPem)));
+      assert.equal(csr.generalNames[0], 0x30);
+      assert.equal(readElement(csr.generalNames, 0).end, csr.generalNames.length);
+    });
+  }
+
+  test("the EC public key bits are the uncompressed point", () => {
+    const csr = parseCsr(csrDer({ key: "ec-p256", san: ["DNS:a.lan"] }).der);
+    assert.equal(csr.publicKeyBits.length, 65);
+    assert.equal(csr.publicKeyBits[0], 0x04);
+  });
+
+  test("a CSR without subjectAltName or CN parses with no names", () => {
+    const csr = parseCsr(csrDer({ subject: "/O=Example" }).der);
+    assert.equal(csr.commonName, null);
+    assert.deepEqual(csr.dns, []);
+    assert.deepEqual(csr.ips, []);
+    assert.equal(csr.generalNames.length, 0);
+  });
+
+  test("the DER may be a view into a larger buffer", () => {
+    const { der } = csrDer({ san: ["DNS:a.lan"] });
+    const big = Buffer.concat([Buffer.alloc(7, 0xee), der, Buffer.alloc(5, 0xee)]);
+    const view = new Uint8Array(big.buffer, big.byteOffset + 7, der.length);
+    assert.deepEqual(parseCsr(view).dns, ["a.lan"]);
+  });
+});
+
+describe("parseCsr: rejected keys", () => {
+  for (const key of ["ec-p521", "rsa-1024", "ed25519"] as const) {
+    test(`${key} is badPublicKey`, () => {
+      const { der } = csrDer({ key, san: ["DNS:registry.lan"] });
+      expectProblem(() => parseCsr(der), "badPublicKey");
+    });
+  }
+});
+
+describe("parseCsr: signatures", () => {
+  test("a flipped byte in an EC signature is badSignature", () => {
+    const { der } = csrDer({ key: "ec-p256", san: ["DNS:registry.lan"] });
+    const { sig } = parts(der);
+    for (const pos of [sig.end - 1, sig.contentStart + 6, sig.contentStart + 40]) {
+      const bad = Buffer.from(der);
+      bad[pos] = (bad[pos] ?? 0) ^ 0x01;
+      expectProblem(() => parseCsr(bad), "badSignature");
+    }
+  });
+
+  test("a flipped byte in an RSA signature is badSignature", () => {
+    const { der } = csrDer({ key: "rsa-2048", san: ["DNS:registry.lan"] });
+    const bad = Buffer.from(der);
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 0x80;
+    expectProblem(() => parseCsr(bad), "badSignature");
+  });
+
+  test("a changed name in the signed request is badSignature", () => {
+    const { der } = csrDer({ san: ["DNS:registry.lan"] });
+    const at = der.indexOf("registry.lan", 0, "latin1");
+    assert.ok(at > 0);
+    const bad = Buffer.from(der);
+    bad.write("registrz", at, "latin1");
+    expectProblem(() => parseCsr(bad), "badSignature");
+  });
+
+  test("a SHA-1 signature is badSignature", () => {
+    const { der } = csrDer({ key: "ec-p256", san: ["DNS:registry.lan"], digest: "sha1" });
+    expectProblem(() => parseCsr(der), "badSignature");
+  });
+
+  test("an RSA signature over SHA-1 is badSignature", () => {
+    const { der } = csrDer({ key: "rsa-2048", san: ["DNS:registry.lan"], digest: "sha1" });
+    expectProblem(() => parseCsr(der), "badSignature");
+  });
+});
+
+describe("parseCsr: malformed DER", () => {
+  const good = () => csrDer({ san: ["DNS:registry.lan"] }).der;
+
+  test("truncated DER is badCSR", () => {
+    const der = good();
+    for (const len of [0, 1, 2, 10, der.length - 1]) {
+      expectProblem(() => parseCsr(der.subarray(0, len)), "badCSR");
+    }
+  });
+
+  test("trailing garbage is badCSR", () => {
+    const der = good();
+    expectProblem(() => parseCsr(Buffer.concat([der, Buffer.from([0x00])])), "badCSR");
+    expectProblem(() => parseCsr(Buffer.concat([der, Buffer.from([0x05, 0x00])])), "badCSR");
+  });
+
+  test("something that is not a SEQUENCE is badCSR", () => {
+    expectProblem(() => parseCsr(Buffer.from([0x04, 0x02, 0x01, 0x02])), "badCSR");
+    expectProblem(() => parseCsr(Buffer.from("not a csr at all", "latin1")), "badCSR");
+  });
+});
+
+describe("parseCsr: subjectAltName contents", () => {
+  test("an email SAN is badCSR", () => {
+    const { der } = csrDer({ san: ["DNS:registry.lan", "email:a@b.c"] });
+    expectProblem(() => parseCsr(der), "badCSR");
+  });
+
+  test("a URI SAN is badCSR", () => {
+    const { der } = csrDer({ san: ["URI:https://registry.lan/"] });
+    expectProblem(() => parseCsr(der), "badCSR");
+  });
+
+  test("a wildcard DNS SAN is rejectedIdentifier", () => {
+    const { der } = csrDer({ san: ["DNS:*.lan"] });
+    expectProblem(() => parseCsr(der), "rejectedIdentifier");
+  });
+
+  test("an invalid DNS SAN is badName", () => {
+    const { der } = csrDer({ san: ["DNS:bad_name.lan"] });
+    const p = expectProblem(() => parseCsr(der), "badName");
+    assert.match(p.message, /bad_name\.lan/);
+  });
+
+  test("an all-numeric DNS SAN is badName", () => {
+    const { der } = csrDer({ san: ["DNS:10.0.0.5"] });
+    expectProblem(() => parseCsr(der), "badName");
+  });
+});
