@@ -89,8 +89,8 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : cfg.port;
 
-  // The serving certificate renews itself at two thirds of its life, without a restart.
-  // In a cluster only the first worker issues; the others load what it stored.
+  // Housekeeping: the serving certificate renews itself at two thirds of its life, without a
+  // restart. In a cluster only the first worker issues; the others load what it stored.
   const mayIssue = cfg.issuesServingCert ?? true;
   const timer = setInterval(async () => {
     try {
@@ -102,6 +102,8 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     } catch (err) {
       cfg.log.error({ err }, "serving certificate renewal failed");
     }
+    // The CRL is remade well before its nextUpdate even when nobody asks for it.
+    if (mayIssue) await crl.current().catch((err) => cfg.log.error({ err }, "CRL refresh failed"));
   }, cfg.servingCheckMs ?? 600_000);
   timer.unref();
 

@@ -59,6 +59,13 @@ describe("certyard-ca CLI", () => {
     const fp = cli(["fingerprint"], { CERTYARD_DATA: data });
     assert.match(fp.stdout, /^[0-9a-f]{64}\n$/);
     assert.ok(r.stdout.includes(fp.stdout.trim()));
+    const noPass = cli(["serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "1"]);
+    assert.equal(noPass.code, 1);
+    assert.match(noPass.stderr, /^certyard-ca: .*intermediate\.key is encrypted: give --passphrase-file\n$/);
+    writeFileSync(join(dir, "wrong"), "battery staple\n");
+    const wrong = cli(["serve", "--data", data, "--listen", "127.0.0.1:0", "--passphrase-file", join(dir, "wrong")]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /wrong passphrase/);
   });
 
   test("bad input is a one-line error and a non-zero exit", () => {
