@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { unauthorized } from "../../shared/problem.js";
 import type { Policy } from "./core/policy.js";
-import type { TokenKind, TokenRecord } from "./core/types.js";
+import type { TokenKind, TokenRecord, TokenState } from "./core/types.js";
 
 /**
  * Tokens are `cyt_<id>_<secret>`: the id finds the row without scanning, the secret is stored
@@ -48,24 +48,33 @@ export function parseToken(presented: string): { id: string; secret: string } | 
 
 export type TokenVerifier = (presented: string, kind: TokenKind, now: number) => Promise<TokenRecord>;
 
-export function tokenVerifier(lookup: (id: string) => TokenRecord | null): TokenVerifier {
-  // Enrolment tokens whose secret has matched: the record (its policy never changes) and a
-  // SHA-256 of the secret. Whether the token is still revoked-free, unexpired and has uses left
-  // is checked again in the transaction that records the certificate.
+export interface TokenLookup {
+  /** the whole record, with its parsed policy; read once per token and process */
+  record(id: string): TokenRecord | null;
+  /** what can change after creation; read on every request */
+  state(id: string): TokenState | null;
+}
+
+export function tokenVerifier(lookup: TokenLookup): TokenVerifier {
+  // Tokens whose secret has matched: the record (its policy never changes) and a SHA-256 of
+  // the secret. Revocation and expiry are read from the database on every request; uses and
+  // the rate limit again in the transaction that records the certificate.
   const verified = new Map<string, { digest: Buffer; rec: TokenRecord }>();
   // A burst of first requests with the same secret shares one bcrypt comparison.
   const inFlight = new Map<string, Promise<boolean>>();
   return async (presented, kind, now) => {
     const parsed = parseToken(presented);
     if (!parsed) throw unauthorized("malformed token");
-    const digest = createHash("sha256").update(parsed.secret).digest();
-    const known = kind === "enrol" ? verified.get(parsed.id) : undefined;
-    const rec = known && timingSafeEqual(known.digest, digest) ? known.rec : lookup(parsed.id);
-    if (!rec || rec.kind !== kind)
+    const state = lookup.state(parsed.id);
+    if (!state || state.kind !== kind)
       throw unauthorized(kind === "admin" ? "not the admin token" : "unknown token");
-    if (rec.revokedAt !== null) throw unauthorized("the token has been revoked");
-    if (rec.expiresAt !== null && rec.expiresAt <= now) throw unauthorized("the token has expired");
-    if (known?.rec === rec) return rec;
+    if (state.revokedAt !== null) throw unauthorized("the token has been revoked");
+    if (state.expiresAt !== null && state.expiresAt <= now) throw unauthorized("the token has expired");
+    const digest = createHash("sha256").update(parsed.secret).digest();
+    const known = verified.get(parsed.id);
+    if (known && timingSafeEqual(known.digest, digest)) return known.rec;
+    const rec = lookup.record(parsed.id);
+    if (!rec) throw unauthorized("unknown token");
     const key = `${rec.id}:${digest.toString("hex")}`;
     let pending = inFlight.get(key);
     if (!pending) {
@@ -73,7 +82,7 @@ export function tokenVerifier(lookup: (id: string) => TokenRecord | null): Token
       inFlight.set(key, pending);
     }
     if (!(await pending)) throw unauthorized("wrong token secret");
-    if (kind === "enrol") verified.set(rec.id, { digest, rec });
+    verified.set(rec.id, { digest, rec });
     return rec;
   };
 }

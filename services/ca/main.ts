@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
+import { failAndExit } from "../../shared/cli.js";
 import { dataFlag, flag, listFlag } from "./cli/options.js";
 
 /**
@@ -83,6 +84,8 @@ token
   .addOption(flag("--expires <dur>", "the token expires after this long"))
   .addOption(flag("--uses <n>", "how many certificates it may sign"))
   .addOption(flag("--rate <n/dur>", "rate limit, e.g. 60/1m").default("60/1m"))
+  .addOption(new Option("--join", "print a join string (CA URL, root fingerprint, token) instead"))
+  .addOption(flag("--url <url>", "the CA's public URL for --join (default: what serve printed)"))
   .action(async (o) => {
     const { tokenCreate } = await import("./cli/admin-cmds.js");
     process.stdout.write(`${tokenCreate(o)}\n`);
@@ -129,8 +132,4 @@ program
     process.stdout.write(`revoked ${serial}\n`);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`certyard-ca: ${msg.split("\n")[0]}\n`);
-  process.exit(1);
-});
+program.parseAsync(process.argv).catch((err: unknown) => failAndExit("certyard-ca", err));

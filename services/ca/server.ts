@@ -54,7 +54,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const app = createApp({
     authority,
     crl,
-    verifyToken: tokenVerifier((id) => store.tokens.byId(id)),
+    verifyToken: tokenVerifier({
+      record: (id) => store.tokens.byId(id),
+      state: (id) => store.tokens.state(id),
+    }),
     createToken: (req) => {
       const minted = buildToken(req, clock());
       store.tokens.create(minted.record);

@@ -44,6 +44,8 @@ export interface StartOptions {
   permitIp?: string[];
   keyType?: string;
   clock?: () => number;
+  /** names of the serving certificate (default localhost and 127.0.0.1) */
+  servingNames?: { dns: string[]; ips: string[] };
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -62,7 +64,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     host: "127.0.0.1",
     port: 0,
     url: "https://127.0.0.1:0",
-    servingNames: { dns: ["localhost"], ips: ["127.0.0.1"] },
+    servingNames: opts.servingNames ?? { dns: ["localhost"], ips: ["127.0.0.1"] },
     log: pino({ level: "silent" }),
     clock: opts.clock,
   });

@@ -63,7 +63,15 @@ describe("certyard-ca CLI", () => {
     assert.equal(noPass.code, 1);
     assert.match(noPass.stderr, /^certyard-ca: .*intermediate\.key is encrypted: give --passphrase-file\n$/);
     writeFileSync(join(dir, "wrong"), "battery staple\n");
-    const wrong = cli(["serve", "--data", data, "--listen", "127.0.0.1:0", "--passphrase-file", join(dir, "wrong")]);
+    const wrong = cli([
+      "serve",
+      "--data",
+      data,
+      "--listen",
+      "127.0.0.1:0",
+      "--passphrase-file",
+      join(dir, "wrong"),
+    ]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /wrong passphrase/);
   });

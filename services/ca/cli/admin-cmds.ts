@@ -1,4 +1,8 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseDuration } from "../../../shared/duration.js";
+import { encodeJoin } from "../../../shared/join.js";
+import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
 import { caPaths, isInitialised } from "../keys/ca.js";
@@ -22,6 +26,8 @@ export interface TokenCreateOpts {
   expires?: string;
   uses?: string;
   rate?: string;
+  join?: boolean;
+  url?: string;
 }
 
 export function tokenCreate(o: TokenCreateOpts): string {
@@ -40,13 +46,26 @@ export function tokenCreate(o: TokenCreateOpts): string {
     },
     Date.now(),
   );
+  const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
   const s = store(o.data);
   try {
     s.tokens.create(record);
   } finally {
     s.close();
   }
-  return secret;
+  if (joinUrl === undefined) return secret;
+  const root = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"))[0];
+  if (!root) throw new Error("cannot read the root certificate");
+  return encodeJoin({ url: joinUrl, fingerprint: fingerprint(root), token: secret });
+}
+
+/** The CA's public URL: --url, else what `serve` recorded at its last start. */
+function caUrl(dataDir: string, url: string | undefined): string {
+  if (url) return url.replace(/\/$/, "");
+  const recorded = join(dataDir, "serve.json");
+  if (!existsSync(recorded))
+    throw new Error("give --url (the CA's public URL): serve has not run on this data directory");
+  return (JSON.parse(readFileSync(recorded, "utf8")) as { url: string }).url;
 }
 
 export function tokenList(o: { data: string; json?: boolean }): string {

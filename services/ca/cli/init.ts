@@ -1,6 +1,6 @@
+import { parseKeyType } from "../../../shared/keys.js";
 import { resetAdminToken } from "../admin-token.js";
 import { caPaths, createCa, isInitialised } from "../keys/ca.js";
-import { parseKeyType } from "../keys/keys.js";
 import { openStore } from "../store/index.js";
 import { readPassphrase } from "./options.js";
 

@@ -1,5 +1,7 @@
 import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../../shared/fs.js";
 import { createLogger, type Logger } from "../../../shared/log.js";
 import { canonicalIp, dnsNameProblem } from "../core/names.js";
 import { type CaPaths, caPaths, isInitialised, loadCa } from "../keys/ca.js";
@@ -54,6 +56,8 @@ export async function serveCommand(o: ServeOpts): Promise<void> {
   const ca = loadCa(paths, passphrase);
   const servingNames = chooseServingNames(o, ca.constraints);
   const url = publicUrl(o, servingNames, port);
+  // `token create --join` reads the public URL from here.
+  writeFileAtomic(join(paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
   if (workers === 1) {
     const running = await runServer(o, paths, host, port, log, true);
     announce(host, running.port, url, running.rootFingerprint, paths.adminToken);

@@ -18,6 +18,8 @@ export interface TokenRecord {
   revokedAt: number | null;
 }
 
+export type TokenState = Pick<TokenRecord, "kind" | "revokedAt" | "expiresAt">;
+
 export interface CertificateRecord {
   serial: string;
   tokenId: string | null;

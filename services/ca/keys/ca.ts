@@ -2,11 +2,6 @@ import { createPublicKey, type KeyObject, X509Certificate as NodeX509, webcrypto
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { syncDir, writeNewFile } from "../../../shared/fs.js";
-import { bytesOf, children, readElement } from "../../../shared/x509/der.js";
-import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
-import { formatIpRange, type IpRange, parseIpRange } from "../core/names.js";
-import type { Constraints } from "../core/policy.js";
-import { keyIdentifier } from "../core/profile.js";
 import {
   exportPrivateKey,
   generateKey,
@@ -16,7 +11,13 @@ import {
   type SigningKeyKind,
   signingAlgorithm,
   toWebKeyPair,
-} from "./keys.js";
+} from "../../../shared/keys.js";
+import { bytesOf, children, readElement } from "../../../shared/x509/der.js";
+import { loadX509 } from "../../../shared/x509/peculiar.js";
+import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
+import { formatIpRange, type IpRange, parseIpRange } from "../core/names.js";
+import type { Constraints } from "../core/policy.js";
+import { keyIdentifier } from "../core/profile.js";
 import { nameConstraintsExtension } from "./name-constraints.js";
 
 /** Where the CA keeps its material inside the data directory. */
@@ -226,14 +227,4 @@ function randomSerialHex(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f;
   return Buffer.from(bytes).toString("hex");
-}
-
-/** @peculiar/x509 is loaded only where CA certificates are made, to keep CLI start-up quick. */
-export async function loadX509() {
-  // @peculiar/x509 resolves its parts through tsyringe, which needs the Reflect metadata API.
-  await import("reflect-metadata");
-  const x509 = await import("@peculiar/x509");
-  // node's webcrypto implements the WebCrypto interface @peculiar/x509 expects; the types differ only nominally.
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  return x509;
 }

@@ -1,7 +1,7 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { conflict, rateLimited, unauthorized } from "../../../shared/problem.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
-import type { TokenRecord } from "../core/types.js";
+import type { TokenRecord, TokenState } from "../core/types.js";
 import type { Db } from "./db.js";
 import { tokens } from "./schema.js";
 
@@ -28,7 +28,18 @@ function toRecord(r: Row): TokenRecord {
 }
 
 export function tokenStore(db: Db) {
+  // Asked on every authenticated request: a prepared statement, no query building.
+  const stateQuery = db
+    .select({ kind: tokens.kind, revokedAt: tokens.revokedAt, expiresAt: tokens.expiresAt })
+    .from(tokens)
+    .where(eq(tokens.id, sql.placeholder("id")))
+    .prepare();
   return {
+    /** The mutable part of a token: whether it still exists, is revoked or expired. */
+    state(id: string): TokenState | null {
+      return stateQuery.get({ id }) ?? null;
+    },
+
     create(t: TokenRecord): void {
       const existing = db.select({ id: tokens.id }).from(tokens).where(eq(tokens.name, t.name)).get();
       if (existing) throw conflict(`a token named "${t.name}" already exists`);

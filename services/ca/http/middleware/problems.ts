@@ -11,6 +11,8 @@ export function problemResponse(c: Context, p: Problem): Response {
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   const retry = p.extra.retryAfter;
   if (typeof retry === "number") headers["retry-after"] = String(retry);
+  // RFC 9110 15.5.2: a 401 names the scheme the client should use.
+  if (p.status === 401) headers["www-authenticate"] = 'Bearer realm="certyard"';
   return c.body(JSON.stringify(p.toJSON()), p.status as 400, headers);
 }
 

@@ -1,0 +1,132 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { writeFileAtomic } from "../../shared/fs.js";
+
+/**
+ * The agent's home: which CA it trusts (URL and root, pinned at bootstrap) and which
+ * certificates it manages. Every file is replaced atomically.
+ */
+export const DEFAULT_HOME = "/var/lib/certyard-agent";
+
+const caSchema = z.object({ url: z.string().url(), fingerprint: z.string() });
+export type CaRef = z.infer<typeof caSchema>;
+
+const reloadSchema = z.union([
+  z.object({ kind: z.literal("docker"), container: z.string().min(1) }),
+  z.object({ kind: z.literal("exec"), command: z.string().min(1) }),
+]);
+export type ReloadAction = z.infer<typeof reloadSchema>;
+
+const resultSchema = z.object({ at: z.string(), ok: z.boolean(), message: z.string() });
+
+export const managedSchema = z.object({
+  name: z.string(),
+  issuer: z.union([
+    z.object({ kind: z.literal("ca") }),
+    z.object({
+      kind: z.literal("acme"),
+      directory: z.string(),
+      email: z.string().optional(),
+      challenge: z.record(z.string(), z.string()).optional(),
+      caCertFile: z.string().optional(),
+    }),
+  ]),
+  dns: z.array(z.string()),
+  ips: z.array(z.string()),
+  keyType: z.string(),
+  certFile: z.string(),
+  keyFile: z.string(),
+  reload: z.array(reloadSchema),
+  verify: z.string().optional(),
+  serial: z.string(),
+  notBefore: z.string(),
+  notAfter: z.string(),
+  /** when the next renewal is due; fixed at issue time, with jitter */
+  renewAt: z.string(),
+  /** the ACME server's renewal window, when it gave one */
+  renewalInfo: z.object({ start: z.string(), end: z.string() }).optional(),
+  lastResult: resultSchema.optional(),
+});
+export type Managed = z.infer<typeof managedSchema>;
+
+export class AgentHome {
+  constructor(readonly dir: string) {}
+
+  private path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  ensure(): void {
+    mkdirSync(this.path("certs"), { recursive: true, mode: 0o700 });
+  }
+
+  isBootstrapped(): boolean {
+    return existsSync(this.path("ca.json")) && existsSync(this.path("root.pem"));
+  }
+
+  ca(): CaRef & { rootPem: string } {
+    if (!this.isBootstrapped()) {
+      throw new Error(
+        `${this.dir} is not bootstrapped: run certyard-agent bootstrap --ca URL --fingerprint FP (or --join)`,
+      );
+    }
+    const ref = caSchema.parse(JSON.parse(readFileSync(this.path("ca.json"), "utf8")));
+    return { ...ref, rootPem: readFileSync(this.path("root.pem"), "utf8") };
+  }
+
+  /** The root certificate the agent trusts, PEM. */
+  rootPem(): string {
+    return this.ca().rootPem;
+  }
+
+  saveCa(ref: CaRef, rootPem: string): void {
+    this.ensure();
+    writeFileAtomic(this.path("root.pem"), rootPem);
+    writeFileAtomic(this.path("ca.json"), `${JSON.stringify(ref, null, 2)}\n`);
+  }
+
+  list(): Managed[] {
+    const dir = this.path("certs");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+      .map((f) => managedSchema.parse(JSON.parse(readFileSync(join(dir, f), "utf8"))));
+  }
+
+  get(name: string): Managed | null {
+    const p = this.path("certs", `${safeName(name)}.json`);
+    return existsSync(p) ? managedSchema.parse(JSON.parse(readFileSync(p, "utf8"))) : null;
+  }
+
+  save(m: Managed): void {
+    this.ensure();
+    writeFileAtomic(this.path("certs", `${safeName(m.name)}.json`), `${JSON.stringify(m, null, 2)}\n`, 0o600);
+  }
+
+  remove(name: string): void {
+    rmSync(this.path("certs", `${safeName(name)}.json`), { force: true });
+  }
+
+  /** Where the previous files of a certificate are kept while a deployment is checked. */
+  backupDir(name: string): string {
+    const d = this.path("backup", safeName(name));
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    return d;
+  }
+
+  /** The ACME account key and URL for a directory, kept 0600. */
+  accountDir(): string {
+    const d = this.path("acme");
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    return d;
+  }
+}
+
+export function safeName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    throw new RangeError(`invalid --name "${name}": letters, digits, dot, dash and underscore`);
+  }
+  return name;
+}
