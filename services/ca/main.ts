@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { failAndExit } from "../../shared/cli.js";
+import { failAndExit, splitEnvLists } from "../../shared/cli.js";
 import { dataFlag, flag, listFlag } from "./cli/options.js";
 
 /**
@@ -10,6 +10,7 @@ import { dataFlag, flag, listFlag } from "./cli/options.js";
 const program = new Command("certyard-ca")
   .description("A small private CA for Docker registries")
   .showHelpAfterError()
+  .hook("preAction", splitEnvLists)
   .configureOutput({ outputError: (str, write) => write(str) });
 
 const keyTypeHelp = "key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096";

@@ -8,7 +8,7 @@
 # Idempotent: a second run changes nothing and takes about a second. Any failure exits
 # non-zero with a message saying what is missing (with CI=true as without).
 # The docker client that works with this engine is written to /tmp/cy-docker-client.
-set -euo pipefail
+set -Eeuo pipefail
 
 readonly DOCKER_DATA_ROOT=/tmp/cy-docker
 readonly DOCKERD_LOG=/tmp/cy-dockerd.log
@@ -73,7 +73,9 @@ if ((${#missing[@]} > 0)); then
 fi
 # docker-compose is optional: installed when Debian has it.
 if ! installed docker-compose; then
-  if ! has_candidate docker-compose && ((apt_updated == 0)) && [[ -z $(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial -e auxfiles) ]]; then
+  # Without package lists (a fresh image) apt-cache knows nothing: update first.
+  if ! has_candidate docker-compose && ((apt_updated == 0)) &&
+    ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
     apt_update
   fi
   if has_candidate docker-compose; then
@@ -109,24 +111,28 @@ if ! engine_up; then
   setsid dockerd --iptables=false --ip-masq=false --bridge=none --storage-driver=vfs \
     --data-root "$DOCKER_DATA_ROOT" >"$DOCKERD_LOG" 2>&1 </dev/null &
   dockerd_pid=$!
+  echo "$dockerd_pid" >"$DOCKERD_PIDFILE"
   deadline=$((SECONDS + DOCKERD_DEADLINE))
   until engine_up; do
     if ! kill -0 "$dockerd_pid" 2>/dev/null; then
+      rm -f "$DOCKERD_PIDFILE"
       die "dockerd exited during start-up; last lines of $DOCKERD_LOG:
 $(tail -20 "$DOCKERD_LOG")"
     fi
     if ((SECONDS >= deadline)); then
+      kill -TERM "$dockerd_pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+      rm -f "$DOCKERD_PIDFILE"
       die "dockerd did not answer 'docker info' within ${DOCKERD_DEADLINE}s; last lines of $DOCKERD_LOG:
 $(tail -20 "$DOCKERD_LOG")"
     fi
     sleep 0.3
   done
-  echo "$dockerd_pid" >"$DOCKERD_PIDFILE"
   log "dockerd up (pid $dockerd_pid)"
 fi
 
 # Pick the client: it must negotiate the API with this engine and do real work (list
-# containers with a label filter, inspect an image), not just print its own version.
+# containers with a label filter, report the engine), not just print its own version.
 client_works() {
   local c=$1
   "$c" version --format '{{.Server.Version}}' >/dev/null 2>&1 &&
@@ -150,9 +156,8 @@ server_version=$("$DOCKER" version --format '{{.Server.Version}}')
 insecure=$("$DOCKER" info --format '{{json .RegistryConfig.InsecureRegistryCIDRs}}')
 python3 - "$insecure" "$TEST_ADDR" <<'EOF' || die "the engine treats $TEST_ADDR as an insecure registry ($insecure): TLS would not be checked"
 import ipaddress, json, sys
-cidrs = [c if isinstance(c, str) else "%s/%d" % (c["IP"], bin(int.from_bytes(__import__("base64").b64decode(c["Mask"]), "big")).count("1")) for c in json.loads(sys.argv[1]) or []]
 addr = ipaddress.ip_address(sys.argv[2])
-sys.exit(1 if any(addr in ipaddress.ip_network(c, strict=False) for c in cidrs) else 0)
+sys.exit(any(addr in ipaddress.ip_network(c, strict=False) for c in json.loads(sys.argv[1]) or []))
 EOF
 
 # --- 3. registry:2 image from Debian's docker-registry ------------------------------------------

@@ -1,0 +1,21 @@
+import { spawn } from "node:child_process";
+
+/** Runs a reload command through the shell; its output goes to the agent's stderr. */
+export function runCommand(
+  command: string,
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("/bin/sh", ["-c", command], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, ...env },
+      timeout: timeoutMs,
+    });
+    child.on("error", (e) => reject(new Error(`cannot run "${command}": ${e.message}`)));
+    child.on("exit", (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`"${command}" failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`));
+    });
+  });
+}

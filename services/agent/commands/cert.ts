@@ -1,0 +1,99 @@
+import { join } from "node:path";
+import { parseKeyType } from "../../../shared/keys.js";
+import { deploy, preflight } from "../deploy.js";
+import type { IssuedCert } from "../issuers/ca-client.js";
+import { keyAndCsr } from "../keygen.js";
+import { canonicalIpText, dnsNameText } from "../names.js";
+import { renewalTime } from "../schedule.js";
+import { type Managed, type ReloadAction, safeName } from "../state.js";
+import { bootstrapFromJoin } from "./bootstrap.js";
+import { type AgentContext, clientFor } from "./context.js";
+
+export interface CertOpts {
+  name: string;
+  token?: string;
+  join?: string;
+  dns?: string[];
+  ip?: string[];
+  out: string;
+  certFile?: string;
+  keyFile?: string;
+  keyType: string;
+  reload?: string[];
+  verify?: string;
+  validity?: string;
+}
+
+export function parseReload(spec: string): ReloadAction {
+  if (spec.startsWith("docker:") && spec.length > 7) return { kind: "docker", container: spec.slice(7) };
+  if (spec.startsWith("exec:") && spec.length > 5) return { kind: "exec", command: spec.slice(5) };
+  throw new RangeError(`invalid --reload "${spec}": use docker:CONTAINER or exec:COMMAND`);
+}
+
+/** `cert` with a token: key here, CSR, /v1/sign, files, reload, verify, record for renewal. */
+export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Managed> {
+  const name = safeName(o.name);
+  const dns = (o.dns ?? []).map(dnsNameText);
+  const ips = (o.ip ?? []).map(canonicalIpText);
+  if (dns.length === 0 && ips.length === 0) throw new RangeError("give at least one --dns or --ip");
+  const keyType = parseKeyType(o.keyType);
+  const reload = (o.reload ?? []).map(parseReload);
+  let token = o.token;
+  if (o.join) token = await bootstrapFromJoin(ctx.home, o.join);
+  if (!token) throw new RangeError("give --token (or --join)");
+  const { ca, client } = clientFor(ctx);
+  const plan = {
+    certFile: join(o.out, o.certFile ?? "domain.crt"),
+    keyFile: join(o.out, o.keyFile ?? "domain.key"),
+    reload,
+    verify: o.verify,
+  };
+  await preflight(plan, deployDeps(ctx, ca.rootPem, name));
+  const { keyPem, csrPem } = await keyAndCsr(keyType, { dns, ips });
+  const issued = await client.sign(token, csrPem, o.validity);
+  const managed: Managed = {
+    name,
+    issuer: { kind: "ca" },
+    dns,
+    ips,
+    keyType,
+    ...plan,
+    ...issuedFields(issued, ctx.random()),
+  };
+  try {
+    await deploy(plan, { cert: issued.fullchain, key: keyPem }, deployDeps(ctx, ca.rootPem, name));
+  } catch (err) {
+    ctx.home.save({ ...managed, lastResult: result(ctx, false, (err as Error).message) });
+    throw err;
+  }
+  const saved = { ...managed, lastResult: result(ctx, true, `issued ${issued.serial}`) };
+  ctx.home.save(saved);
+  return saved;
+}
+
+export function issuedFields(issued: IssuedCert, random: number) {
+  const notBefore = Date.parse(issued.notBefore);
+  const notAfter = Date.parse(issued.notAfter);
+  return {
+    serial: issued.serial,
+    notBefore: issued.notBefore,
+    notAfter: issued.notAfter,
+    renewAt: new Date(renewalTime(notBefore, notAfter, random)).toISOString(),
+  };
+}
+
+export function deployDeps(ctx: AgentContext, rootPem: string, name: string) {
+  return {
+    docker: ctx.docker,
+    log: ctx.log,
+    rootPem,
+    backupDir: ctx.home.backupDir(name),
+    verifyDeadlineMs: ctx.verifyTimeoutMs,
+  };
+}
+
+export const result = (ctx: AgentContext, ok: boolean, message: string) => ({
+  at: new Date(ctx.now()).toISOString(),
+  ok,
+  message,
+});

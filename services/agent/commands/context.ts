@@ -1,0 +1,32 @@
+import { parseDuration } from "../../../shared/duration.js";
+import { createLogger, type Logger } from "../../../shared/log.js";
+import { type DockerClient, dockerClient, dockerEndpoint } from "../actions/docker.js";
+import { caClient } from "../issuers/ca-client.js";
+import { AgentHome } from "../state.js";
+
+/** What every agent command is built from, read once from flags and the environment. */
+export interface AgentContext {
+  home: AgentHome;
+  docker: DockerClient;
+  log: Logger;
+  now: () => number;
+  random: () => number;
+  /** how long --verify waits for the new certificate to be served */
+  verifyTimeoutMs: number;
+}
+
+export function agentContext(o: { home: string; logLevel?: string; verifyTimeout?: string }): AgentContext {
+  return {
+    verifyTimeoutMs: parseDuration(o.verifyTimeout ?? "60s"),
+    home: new AgentHome(o.home),
+    docker: dockerClient(dockerEndpoint(process.env.DOCKER_HOST)),
+    log: createLogger("certyard-agent", o.logLevel ?? "info"),
+    now: Date.now,
+    random: Math.random,
+  };
+}
+
+export function clientFor(ctx: AgentContext) {
+  const ca = ctx.home.ca();
+  return { ca, client: caClient({ url: ca.url, rootPem: ca.rootPem }) };
+}

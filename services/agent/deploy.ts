@@ -1,0 +1,100 @@
+import { X509Certificate } from "node:crypto";
+import type { Logger } from "../../shared/log.js";
+import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
+import { type DockerClient, DockerError } from "./actions/docker.js";
+import { runCommand } from "./actions/exec.js";
+import { backupCertFiles, type CertFiles, type FileContents, writeCertFiles } from "./actions/files.js";
+import { waitForServed } from "./actions/verify.js";
+import type { ReloadAction } from "./state.js";
+
+export interface DeployDeps {
+  docker: DockerClient;
+  log: Logger;
+  /** the root the verifying handshake trusts */
+  rootPem: string;
+  backupDir: string;
+  verifyDeadlineMs?: number;
+}
+
+export interface DeployPlan extends CertFiles {
+  reload: ReloadAction[];
+  verify?: string;
+}
+
+/** Throws when a deployment failed; the message says what was seen and what was restored. */
+export class DeployError extends Error {}
+
+/** Before touching files: every engine a reload needs must answer. */
+export async function preflight(plan: DeployPlan, deps: DeployDeps): Promise<void> {
+  if (plan.reload.some((r) => r.kind === "docker")) await deps.docker.ping();
+}
+
+async function reloadAll(plan: DeployPlan, deps: DeployDeps): Promise<{ skippedVerify: boolean }> {
+  let skippedVerify = false;
+  for (const action of plan.reload) {
+    if (action.kind === "docker") {
+      const r = await deps.docker.restart(action.container);
+      if (r === "missing") {
+        deps.log.warn(
+          { container: action.container },
+          "container does not exist yet: restart and verify skipped",
+        );
+        skippedVerify = true;
+      } else deps.log.info({ container: action.container }, "container restarted");
+    } else {
+      await runCommand(action.command);
+      deps.log.info({ command: action.command }, "reload command ran");
+    }
+  }
+  return { skippedVerify };
+}
+
+/**
+ * Writes the new files, runs the reload actions and, with a verify target, checks that the new
+ * leaf is what is served. If it is not, the previous files go back, the reloads run again, and
+ * a DeployError says what was seen.
+ */
+export async function deploy(plan: DeployPlan, next: FileContents, deps: DeployDeps): Promise<void> {
+  const previous = backupCertFiles(plan, deps.backupDir);
+  writeCertFiles(plan, next);
+  let skippedVerify = false;
+  try {
+    ({ skippedVerify } = await reloadAll(plan, deps));
+  } catch (err) {
+    await rollback(plan, previous, deps, `reload failed: ${(err as Error).message}`);
+  }
+  if (!plan.verify || skippedVerify) return;
+  const leaf = certificatesFromPem(next.cert)[0];
+  if (!leaf) throw new DeployError("the new certificate file holds no certificate");
+  const result = await waitForServed(plan.verify, deps.rootPem, fingerprint(leaf), deps.verifyDeadlineMs);
+  if (result.ok) {
+    deps.log.info(
+      { target: plan.verify, serial: new X509Certificate(leaf).serialNumber },
+      "new certificate is served",
+    );
+    return;
+  }
+  await rollback(
+    plan,
+    previous,
+    deps,
+    `${plan.verify} did not serve the new certificate: it served ${result.saw}`,
+  );
+}
+
+async function rollback(
+  plan: DeployPlan,
+  previous: FileContents | null,
+  deps: DeployDeps,
+  why: string,
+): Promise<never> {
+  if (!previous) throw new DeployError(`${why}; there were no previous files to restore`);
+  writeCertFiles(plan, previous);
+  try {
+    await reloadAll(plan, deps);
+  } catch (err) {
+    const detail = err instanceof DockerError || err instanceof Error ? err.message : String(err);
+    throw new DeployError(`${why}; previous files restored, but reloading them failed: ${detail}`);
+  }
+  throw new DeployError(`${why}; previous files restored and reloaded`);
+}

@@ -1,0 +1,133 @@
+import { FetchError, ofetch } from "ofetch";
+import { Agent } from "undici";
+import type { ProblemDocument } from "../../../shared/problem.js";
+import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
+
+/** A certificate as the CA returns it (CONTRACT: issued certificate). */
+export interface IssuedCert {
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  certificate: string;
+  chain: string;
+  fullchain: string;
+}
+
+/** An error from the CA, with the problem document it sent when it sent one. */
+export class CaError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly problem: ProblemDocument | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "CaError";
+  }
+}
+
+function toCaError(what: string, err: unknown): CaError {
+  if (err instanceof FetchError) {
+    const data = err.data as Partial<ProblemDocument> | undefined;
+    if (err.status && data && typeof data.detail === "string") {
+      return new CaError(`${what}: ${data.detail} (${err.status})`, err.status, data as ProblemDocument, {
+        cause: err,
+      });
+    }
+    const cause = (err.cause as { cause?: { message?: string }; message?: string } | undefined) ?? {};
+    const reason = cause.cause?.message ?? cause.message ?? err.message;
+    return new CaError(`${what}: ${err.status ? `HTTP ${err.status}` : reason}`, err.status, undefined, {
+      cause: err,
+    });
+  }
+  return new CaError(`${what}: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined, {
+    cause: err,
+  });
+}
+
+export interface CaClientOptions {
+  url: string;
+  /** the pinned root: the only certificate the client trusts */
+  rootPem: string;
+  timeoutMs?: number;
+}
+
+/** The CA's HTTP API through ofetch, trusting only the pinned root. */
+export function caClient(o: CaClientOptions) {
+  const base = { baseURL: o.url, retry: 0 as const, timeout: o.timeoutMs ?? 30_000 };
+  const pinned = ofetch.create({ ...base, dispatcher: new Agent({ connect: { ca: o.rootPem } }) });
+  return {
+    async sign(token: string, csrPem: string, validity?: string): Promise<IssuedCert> {
+      try {
+        return await pinned<IssuedCert>("/v1/sign", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: { csr: csrPem, ...(validity ? { validity } : {}) },
+        });
+      } catch (err) {
+        throw toCaError("the CA refused to sign", err);
+      }
+    },
+
+    /** Renewal over mutual TLS: the current certificate and key are the credential. */
+    async renew(current: { certPem: string; keyPem: string }, csrPem?: string): Promise<IssuedCert> {
+      const mtls = new Agent({ connect: { ca: o.rootPem, cert: current.certPem, key: current.keyPem } });
+      try {
+        return await ofetch<IssuedCert>("/v1/renew", {
+          ...base,
+          dispatcher: mtls,
+          method: "POST",
+          body: csrPem ? { csr: csrPem } : {},
+        });
+      } catch (err) {
+        throw toCaError("renewal failed", err);
+      } finally {
+        await mtls.close();
+      }
+    },
+
+    async root(): Promise<{ pem: string; sha256: string }> {
+      try {
+        return await pinned<{ pem: string; sha256: string }>("/v1/root");
+      } catch (err) {
+        throw toCaError("cannot fetch the root", err);
+      }
+    },
+  };
+}
+export type CaClient = ReturnType<typeof caClient>;
+
+/**
+ * First contact: the root is fetched before anything is trusted, so it is checked against the
+ * fingerprint the user copied from the CA; then the CA's TLS certificate must chain to it.
+ */
+export async function fetchPinnedRoot(url: string, expectedFingerprint: string): Promise<string> {
+  const expected = normalizeFingerprint(expectedFingerprint);
+  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+  let pem: string;
+  try {
+    pem = (
+      await ofetch<{ pem: string }>("/v1/root", {
+        baseURL: url,
+        dispatcher: insecure,
+        retry: 0,
+        timeout: 30_000,
+      })
+    ).pem;
+  } catch (err) {
+    throw toCaError(`cannot reach the CA at ${url}`, err);
+  } finally {
+    await insecure.close();
+  }
+  const der = certificatesFromPem(pem)[0];
+  if (!der) throw new Error(`the CA at ${url} sent no root certificate`);
+  const got = fingerprint(der);
+  if (got !== expected) {
+    throw new Error(
+      `root fingerprint mismatch: expected ${expected}, the CA at ${url} has ${got}; nothing was stored`,
+    );
+  }
+  // Now the channel itself must be authenticated by that root.
+  await caClient({ url, rootPem: pem }).root();
+  return pem;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { envFlags, failAndExit, splitEnvLists } from "../../shared/cli.js";
+import { DEFAULT_HOME } from "./state.js";
+
+/**
+ * certyard-agent: the CLI. Commands load what they need; errors are one line on stderr and a
+ * non-zero exit.
+ */
+const { flag, listFlag } = envFlags("CERTYARD_AGENT");
+const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
+const logFlag = () => flag("--log-level <level>", "pino log level").default("info");
+
+const program = new Command("certyard-agent")
+  .description("Gets and renews certificates from certyard, restarts registry:2, installs trust")
+  .showHelpAfterError()
+  .hook("preAction", splitEnvLists);
+
+program
+  .command("bootstrap")
+  .description("pin the CA: fetch its root and check it against the fingerprint")
+  .addOption(flag("--ca <url>", "the CA's URL"))
+  .addOption(flag("--fingerprint <sha256>", "the root's SHA-256 fingerprint, as certyard-ca prints it"))
+  .addOption(flag("--join <string>", "a join string from certyard-ca token create --join"))
+  .addOption(homeFlag())
+  .action(async (o: { ca?: string; fingerprint?: string; join?: string; home: string }) => {
+    const { AgentHome } = await import("./state.js");
+    const { bootstrap, bootstrapFromJoin } = await import("./commands/bootstrap.js");
+    const home = new AgentHome(o.home);
+    if (o.join) await bootstrapFromJoin(home, o.join);
+    else if (o.ca && o.fingerprint) await bootstrap(home, o.ca, o.fingerprint);
+    else throw new Error("give --ca URL --fingerprint FP, or --join STRING");
+    const ca = home.ca();
+    process.stdout.write(`bootstrapped ${o.home}: CA ${ca.url}, root ${ca.fingerprint}\n`);
+  });
+
+program
+  .command("cert")
+  .description("make a key here, get a certificate, write it, reload and verify")
+  .addOption(flag("--name <id>", "the name this certificate is managed under").makeOptionMandatory())
+  .addOption(flag("--token <token>", "an enrolment token"))
+  .addOption(flag("--join <string>", "a join string (bootstraps this host first)"))
+  .addOption(listFlag("--dns <name>", "DNS name (repeatable)"))
+  .addOption(listFlag("--ip <ip>", "IP address (repeatable)"))
+  .addOption(flag("--out <dir>", "where the files go").makeOptionMandatory())
+  .addOption(flag("--cert-file <file>", "certificate file name (full chain), in --out"))
+  .addOption(flag("--key-file <file>", "key file name, in --out"))
+  .addOption(flag("--key-type <type>", "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096").default("ec-p256"))
+  .addOption(listFlag("--reload <action>", "docker:CONTAINER or exec:COMMAND (repeatable)"))
+  .addOption(flag("--verify <host:port>", "check that this endpoint serves the new certificate"))
+  .addOption(flag("--validity <dur>", "requested lifetime, e.g. 720h"))
+  .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
+  .addOption(flag("--acme <url>", "an ACME directory URL instead of certyard's token API"))
+  .addOption(homeFlag())
+  .addOption(logFlag())
+  .action(async (o) => {
+    if (o.acme) throw new Error("--acme is not available in this version yet");
+    const { agentContext } = await import("./commands/context.js");
+    const { certWithToken } = await import("./commands/cert.js");
+    const m = await certWithToken(agentContext(o), o);
+    process.stdout.write(`${m.name}: serial ${m.serial}, expires ${m.notAfter}, renews after ${m.renewAt}\n`);
+    process.stdout.write(`wrote ${m.certFile} and ${m.keyFile}\n`);
+  });
+
+program
+  .command("renew")
+  .description("renew the managed certificates that are due (for cron or a systemd timer)")
+  .addOption(flag("--name <id>", "only this one"))
+  .addOption(new Option("--force", "renew even if not due"))
+  .addOption(new Option("--keep-key", "keep the current key instead of making a new one"))
+  .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
+  .addOption(homeFlag())
+  .addOption(logFlag())
+  .action(async (o) => {
+    const { agentContext } = await import("./commands/context.js");
+    const { renewAll } = await import("./commands/renew.js");
+    const outcomes = await renewAll(agentContext(o), o);
+    for (const r of outcomes)
+      process.stdout.write(`${r.name}: ${r.status === "failed" ? "FAILED: " : ""}${r.message}\n`);
+    if (outcomes.some((r) => r.status === "failed")) process.exitCode = 1;
+  });
+
+program
+  .command("run")
+  .description("the daemon: renew on time, retry with backoff, stop on SIGTERM")
+  .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
+  .addOption(homeFlag())
+  .addOption(logFlag())
+  .action(async (o) => {
+    const { agentContext } = await import("./commands/context.js");
+    const { runDaemon } = await import("./commands/run.js");
+    const stop = new AbortController();
+    process.once("SIGTERM", () => stop.abort());
+    process.once("SIGINT", () => stop.abort());
+    await runDaemon(agentContext(o), stop.signal);
+  });
+
+program
+  .command("status")
+  .description("the managed certificates, their expiry, next renewal and last result")
+  .addOption(new Option("--json", "JSON output"))
+  .addOption(homeFlag())
+  .action(async (o: { home: string; json?: boolean }) => {
+    const { agentContext } = await import("./commands/context.js");
+    const { status } = await import("./commands/status.js");
+    process.stdout.write(`${status(agentContext(o), o.json ?? false)}\n`);
+  });
+
+async function main() {
+  const { registerClientCommands } = await import("./cli/client-cmds.js");
+  registerClientCommands(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => failAndExit("certyard-agent", err));

@@ -1,0 +1,298 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { servedLeaf } from "../../services/agent/actions/verify.js";
+import { startCa, type TestCa } from "../helpers/ca.js";
+
+const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
+const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+const FILE_SERVER = fileURLToPath(new URL("../helpers/tls-file-server.js", import.meta.url));
+const run = promisify(execFile);
+
+async function cli(bin: string, args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await run(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** A TLS server on 127.0.0.1 serving the files; SIGHUP makes it read them again, like a restart. */
+async function fileServer(certFile: string, keyFile: string): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [FILE_SERVER, certFile, keyFile], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once("exit", (code) => reject(new Error(`file server exited ${code}`)));
+  });
+  return { port, child };
+}
+
+/** A self-signed placeholder, as a registry host has before certyard. */
+function placeholder(dir: string): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const cert = join(dir, "domain.crt");
+  const key = join(dir, "domain.key");
+  const r = spawnOpenssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-subj",
+    "/CN=old",
+    "-days",
+    "2",
+  ]);
+  assert.equal(r, 0);
+  return { cert, key };
+}
+
+function spawnOpenssl(args: string[]): number | null {
+  return spawnSync("openssl", args, { stdio: "ignore" }).status;
+}
+
+describe("certyard-agent against a real CA (exec reloads, real TLS verification)", () => {
+  let ca: TestCa;
+  let fingerprint: string;
+  const servers: ChildProcess[] = [];
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), "certyard-agent-"));
+    dirs.push(d);
+    return d;
+  };
+  before(async () => {
+    ca = await startCa();
+    fingerprint = (await ca.request("/v1/root")).json<{ sha256: string }>().sha256;
+  });
+  after(async () => {
+    for (const s of servers) s.kill("SIGTERM");
+    await ca.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("bootstrap refuses a wrong fingerprint, prints both and stores nothing", async () => {
+    const home = join(tmp(), "home");
+    const wrong = "ab".repeat(32);
+    const r = await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", wrong, "--home", home]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`^certyard-agent: root fingerprint mismatch: expected ${wrong}, .* has ${fingerprint}`),
+    );
+    assert.equal(existsSync(join(home, "ca.json")), false);
+    const ok = await cli(AGENT, [
+      "bootstrap",
+      "--ca",
+      ca.url,
+      "--fingerprint",
+      fingerprint.toUpperCase().match(/../g)?.join(":") ?? "",
+      "--home",
+      home,
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(readFileSync(join(home, "root.pem"), "utf8"), ca.rootPem);
+  });
+
+  test("cert, reload and verify; renew --force serves a new key; not-due renew does nothing", async () => {
+    const dir = tmp();
+    const home = join(dir, "home");
+    const out = join(dir, "certs");
+    await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
+    const token = await ca.createToken({ name: "agent-host", dns: ["registry.lan"], ip: ["127.0.0.1"] });
+    // A self-signed placeholder where registry:2 would read its files, served as it would be.
+    const old = placeholder(tmp());
+    mkdirSync(out, { recursive: true });
+    copyFileSync(old.cert, join(out, "domain.crt"));
+    copyFileSync(old.key, join(out, "domain.key"));
+    const server = await fileServer(join(out, "domain.crt"), join(out, "domain.key"));
+    servers.push(server.child);
+    const target = `127.0.0.1:${server.port}`;
+
+    const issued = await cli(AGENT, [
+      "cert",
+      "--name",
+      "registry",
+      "--token",
+      token,
+      "--dns",
+      "registry.lan",
+      "--ip",
+      "127.0.0.1",
+      "--out",
+      out,
+      "--reload",
+      `exec:kill -HUP ${server.child.pid}`,
+      "--verify",
+      target,
+      "--home",
+      home,
+    ]);
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.equal(statSync(join(out, "domain.key")).mode & 0o777, 0o600);
+    const leaf = new X509Certificate(readFileSync(join(out, "domain.crt")));
+    assert.equal(leaf.subjectAltName, "DNS:registry.lan, IP Address:127.0.0.1");
+    const served = await servedLeaf(target, ca.rootPem);
+    assert.equal(served.serial, leaf.serialNumber.toLowerCase());
+    assert.equal(
+      readFileSync(join(out, "domain.crt"), "utf8").match(/BEGIN CERTIFICATE/g)?.length,
+      2,
+      "full chain",
+    );
+
+    const notDue = await cli(AGENT, ["renew", "--home", home]);
+    assert.equal(notDue.code, 0);
+    assert.match(notDue.stdout, /registry: not due until/);
+
+    const renewed = await cli(AGENT, ["renew", "--force", "--home", home]);
+    assert.equal(renewed.code, 0, renewed.stderr);
+    const next = new X509Certificate(readFileSync(join(out, "domain.crt")));
+    assert.notEqual(next.serialNumber, leaf.serialNumber);
+    assert.equal(next.publicKey.equals(leaf.publicKey), false, "a new key each time");
+    assert.equal((await servedLeaf(target, ca.rootPem)).serial, next.serialNumber.toLowerCase());
+
+    const status = JSON.parse((await cli(AGENT, ["status", "--json", "--home", home])).stdout) as {
+      name: string;
+      serial: string;
+      lastResult: { ok: boolean };
+    }[];
+    assert.equal(status[0]?.serial, next.serialNumber.toLowerCase());
+    assert.equal(status[0]?.lastResult.ok, true);
+  });
+
+  test("a reload that leaves the old certificate served: files restored, exit 1, saying what was seen", async () => {
+    const dir = tmp();
+    const home = join(dir, "home");
+    const out = join(dir, "certs");
+    const old = placeholder(out);
+    const before = { cert: readFileSync(old.cert), key: readFileSync(old.key) };
+    const server = await fileServer(old.cert, old.key);
+    servers.push(server.child);
+    await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
+    const token = await ca.createToken({ name: "stuck-host", dns: ["registry.lan"] });
+    const r = await cli(AGENT, [
+      "cert",
+      "--name",
+      "stuck",
+      "--token",
+      token,
+      "--dns",
+      "registry.lan",
+      "--out",
+      out,
+      "--reload",
+      "exec:true",
+      "--verify",
+      `127.0.0.1:${server.port}`,
+      "--verify-timeout",
+      "2s",
+      "--home",
+      home,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /did not serve the new certificate: it served a different certificate \(serial .+\); previous files restored and reloaded/,
+    );
+    assert.deepEqual(readFileSync(old.cert), before.cert);
+    assert.deepEqual(readFileSync(old.key), before.key);
+  });
+
+  test("an unreachable Docker engine fails the renewal before any file changes", async () => {
+    const dir = tmp();
+    const home = join(dir, "home");
+    const out = join(dir, "certs");
+    await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
+    const token = await ca.createToken({ name: "docker-host", dns: ["registry.lan"] });
+    const env = { DOCKER_HOST: `unix://${join(dir, "no-such.sock")}` };
+    const first = await cli(
+      AGENT,
+      [
+        "cert",
+        "--name",
+        "reg",
+        "--token",
+        token,
+        "--dns",
+        "registry.lan",
+        "--out",
+        out,
+        "--reload",
+        "docker:registry",
+        "--home",
+        home,
+      ],
+      env,
+    );
+    assert.equal(first.code, 1);
+    assert.match(first.stderr, /cannot reach the Docker engine/);
+    assert.equal(existsSync(join(out, "domain.crt")), false, "nothing written when the engine is down");
+  });
+
+  test("an expired certificate cannot renew and says how to enrol again; join strings bootstrap in one step", async () => {
+    const dir = tmp();
+    const home = join(dir, "home");
+    const out = join(dir, "certs");
+    // The CLI needs the CA's URL for --join; the test CA did not run `serve`.
+    writeFileSync(join(ca.dataDir, "serve.json"), JSON.stringify({ url: ca.url }));
+    const join1 = await cli(CA_CLI, [
+      "token",
+      "create",
+      "--data",
+      ca.dataDir,
+      "--name",
+      "joiner",
+      "--dns",
+      "old.lan",
+      "--join",
+    ]);
+    assert.equal(join1.code, 0, join1.stderr);
+    assert.match(join1.stdout, /^cyj1_[A-Za-z0-9_-]+\n$/);
+    // A 1s lifetime with the one-minute backdating is born expired: a real expired certificate.
+    const r = await cli(AGENT, [
+      "cert",
+      "--name",
+      "old",
+      "--join",
+      join1.stdout.trim(),
+      "--dns",
+      "old.lan",
+      "--out",
+      out,
+      "--validity",
+      "1s",
+      "--home",
+      home,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(readFileSync(join(home, "ca.json"), "utf8")).fingerprint, fingerprint);
+    const renew = await cli(AGENT, ["renew", "--force", "--home", home]);
+    assert.equal(renew.code, 1);
+    assert.match(renew.stdout, /old: FAILED: the certificate expired at .*enrol again with a new token/);
+  });
+});
