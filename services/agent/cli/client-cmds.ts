@@ -1,4 +1,105 @@
-import type { Command } from "commander";
+import { Argument, type Command } from "commander";
+import { envFlags } from "../../../shared/cli.js";
+import {
+  DEFAULT_CONTAINERS_CERTS_DIR,
+  DEFAULT_DOCKER_CERTS_DIR,
+  DEFAULT_HOSTS_FILE,
+} from "../actions/trust.js";
+import { DEFAULT_HOME } from "../state.js";
 
-/** Placeholder until htpasswd, trust and doctor land (being written now). */
-export function registerClientCommands(_program: Command): void {}
+/**
+ * The Docker-client side of the agent: htpasswd, trust, doctor. Each action loads its module
+ * when it runs; errors are thrown as one-line Errors for main.ts to print, and a "no" answer
+ * (a wrong password, a problem found) sets process.exitCode = 1 after printing.
+ */
+
+const { flag, listFlag } = envFlags("CERTYARD_AGENT");
+
+const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
+
+export function registerClientCommands(program: Command): void {
+  program
+    .command("htpasswd")
+    .description("add, remove or check a bcrypt entry of the registry's htpasswd file (password on stdin)")
+    .addArgument(new Argument("<op>", "what to do").choices(["add", "remove", "verify"]))
+    .argument("<user>", "user name (no ':' or whitespace)")
+    .addOption(flag("--file <path>", "the htpasswd file").makeOptionMandatory())
+    .addOption(flag("--cost <n>", "bcrypt cost").default("10"))
+    .action(async (op: "add" | "remove" | "verify", user: string, o: { file: string; cost: string }) => {
+      const h = await import("../actions/htpasswd.js");
+      h.validateUser(user);
+      const cost = h.parseCost(o.cost);
+      const password = op === "remove" ? undefined : await h.readPasswordLine(process.stdin);
+      const result = h.applyHtpasswd(op, { file: o.file, user, password, cost });
+      if (result.ok) process.stdout.write(`${result.message}\n`);
+      else {
+        process.stderr.write(`${result.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command("trust")
+    .description("install the CA's root for Docker (certs.d), podman, the OS store and /etc/hosts")
+    .addOption(listFlag("--registry <host:port>", "registry clients pull from (repeatable)"))
+    .addOption(flag("--system", "also install the root into the OS trust store"))
+    .addOption(listFlag("--hosts <name=ip>", "keep a managed /etc/hosts line (repeatable)"))
+    .addOption(
+      flag("--docker-certs-dir <dir>", "Docker's certificate directory").default(DEFAULT_DOCKER_CERTS_DIR),
+    )
+    .addOption(
+      flag("--containers-certs-dir <dir>", "podman's, used when it exists").default(
+        DEFAULT_CONTAINERS_CERTS_DIR,
+      ),
+    )
+    .addOption(flag("--hosts-file <file>", "the hosts file").default(DEFAULT_HOSTS_FILE))
+    .addOption(homeFlag())
+    .action(
+      async (o: {
+        registry?: string[];
+        system?: boolean;
+        hosts?: string[];
+        dockerCertsDir: string;
+        containersCertsDir: string;
+        hostsFile: string;
+        home: string;
+      }) => {
+        const { AgentHome } = await import("../state.js");
+        const { trust } = await import("../actions/trust.js");
+        const { lines, warnings } = trust({
+          rootPem: new AgentHome(o.home).rootPem(),
+          registries: o.registry ?? [],
+          system: o.system === true,
+          hosts: o.hosts ?? [],
+          dockerCertsDir: o.dockerCertsDir,
+          containersCertsDir: o.containersCertsDir,
+          hostsFile: o.hostsFile,
+        });
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(lines.map((l) => `${l}\n`).join(""));
+      },
+    );
+
+  program
+    .command("doctor")
+    .description(
+      "connect to a registry and explain what a Docker client would say about its TLS, and the fix",
+    )
+    .argument("<host:port>", "the registry, as in the image name")
+    .addOption(flag("--ca-file <file>", "check against this root instead of the agent's"))
+    .addOption(
+      flag("--docker-certs-dir <dir>", "Docker's certificate directory").default(DEFAULT_DOCKER_CERTS_DIR),
+    )
+    .addOption(homeFlag())
+    .action(async (target: string, o: { caFile?: string; dockerCertsDir: string; home: string }) => {
+      const { doctor } = await import("../doctor.js");
+      const report = await doctor({
+        target,
+        caFile: o.caFile,
+        home: o.home,
+        dockerCertsDir: o.dockerCertsDir,
+      });
+      process.stdout.write(report.lines.map((l) => `${l}\n`).join(""));
+      if (!report.ok) process.exitCode = 1;
+    });
+}
