@@ -72,8 +72,20 @@ const OID = {
 const NULL = Buffer.from([Tag.NULL, 0]);
 const VERSION_3 = explicit(0, smallInteger(2));
 
+const encodedOids = new Map<string, Buffer>();
+/** OIDs are encoded once: the per-leaf extensions use the same few every time. */
+function cachedOid(id: string): Buffer {
+  let der = encodedOids.get(id);
+  if (!der) {
+    der = oid(id);
+    encodedOids.set(id, der);
+  }
+  return der;
+}
+
 export function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
-  return critical ? seq(oid(id), BOOLEAN_TRUE, octets(value)) : seq(oid(id), octets(value));
+  const name = cachedOid(id);
+  return critical ? seq(name, BOOLEAN_TRUE, octets(value)) : seq(name, octets(value));
 }
 
 export function signatureAlgorithmFor(kind: IssuerKeyKind): { hash: "sha256" | "sha384"; der: Buffer } {
@@ -110,7 +122,7 @@ export function keyIdentifier(publicKeyBits: Uint8Array): Buffer {
 
 export function subjectName(commonName: string | null): Buffer {
   if (commonName === null) return seq();
-  return seq(set(seq(oid(OID.commonName), tlv(Tag.UTF8_STRING, Buffer.from(commonName, "utf8")))));
+  return seq(set(seq(cachedOid(OID.commonName), tlv(Tag.UTF8_STRING, Buffer.from(commonName, "utf8")))));
 }
 
 export function buildTbs(t: LeafTemplate, f: LeafFields): Buffer {

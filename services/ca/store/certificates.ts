@@ -1,12 +1,34 @@
-import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, sql } from "drizzle-orm";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
 import type { Db } from "./db.js";
 import { certificates } from "./schema.js";
 
+const COLUMNS = [
+  "serial",
+  "tokenId",
+  "renewedFrom",
+  "commonName",
+  "dnsNames",
+  "ipAddresses",
+  "notBefore",
+  "notAfter",
+  "keyFingerprint",
+  "pem",
+  "createdAt",
+  "revokedAt",
+  "revocationReason",
+] as const satisfies readonly (keyof CertificateRecord)[];
+
 export function certificateStore(db: Db) {
+  // Prepared once: it runs for every certificate issued. Placeholder values go through each
+  // column's mapping, so the JSON columns take arrays as usual.
+  const insertStmt = db
+    .insert(certificates)
+    .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as CertificateRecord)
+    .prepare();
   return {
-    insert(tx: Pick<Db, "insert">, rec: CertificateRecord): void {
-      tx.insert(certificates).values(rec).run();
+    insert(rec: CertificateRecord): void {
+      insertStmt.run({ ...rec });
     },
 
     bySerial(serial: string): CertificateRecord | null {

@@ -20,8 +20,8 @@ export function openStore(path: string) {
   }
   const queue: Pending[] = [];
   const recordOne = sqlite.transaction((p: Pending) => {
-    if (p.tokenId !== null) tokens.consume(db, p.tokenId, p.now);
-    certs.insert(db, p.rec);
+    if (p.tokenId !== null) tokens.consume(p.tokenId, p.now);
+    certs.insert(p.rec);
   });
   const recordBatch = sqlite.transaction((batch: Pending[]) =>
     batch.map((p) => {

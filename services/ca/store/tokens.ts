@@ -34,6 +34,30 @@ export function tokenStore(db: Db) {
     .from(tokens)
     .where(eq(tokens.id, sql.placeholder("id")))
     .prepare();
+  // The recording transaction's statements, prepared once: they run for every certificate.
+  const consumeSelect = db
+    .select({
+      name: tokens.name,
+      revokedAt: tokens.revokedAt,
+      expiresAt: tokens.expiresAt,
+      usesLeft: tokens.usesLeft,
+      rateLimit: tokens.rateLimit,
+      rateWindowMs: tokens.rateWindowMs,
+      windowStart: tokens.windowStart,
+      windowCount: tokens.windowCount,
+    })
+    .from(tokens)
+    .where(eq(tokens.id, sql.placeholder("id")))
+    .prepare();
+  const consumeUpdate = db
+    .update(tokens)
+    .set({
+      usesLeft: sql`${sql.placeholder("usesLeft")}`,
+      windowStart: sql`${sql.placeholder("windowStart")}`,
+      windowCount: sql`${sql.placeholder("windowCount")}`,
+    })
+    .where(eq(tokens.id, sql.placeholder("id")))
+    .prepare();
   return {
     /** The mutable part of a token: whether it still exists, is revoked or expired. */
     state(id: string): TokenState | null {
@@ -101,8 +125,8 @@ export function tokenStore(db: Db) {
      * Inside the issuing transaction: the token must still be usable; one use and one slot of
      * its rate window are consumed.
      */
-    consume(tx: Pick<Db, "select" | "update">, id: string, now: number): void {
-      const t = tx.select().from(tokens).where(eq(tokens.id, id)).get();
+    consume(id: string, now: number): void {
+      const t = consumeSelect.get({ id });
       if (!t || t.revokedAt !== null) throw unauthorized("the token has been revoked");
       if (t.expiresAt !== null && t.expiresAt <= now) throw unauthorized("the token has expired");
       if (t.usesLeft !== null && t.usesLeft <= 0) throw unauthorized("the token has no uses left");
@@ -118,14 +142,12 @@ export function tokenStore(db: Db) {
           retry,
         );
       }
-      tx.update(tokens)
-        .set({
-          usesLeft: t.usesLeft === null ? null : t.usesLeft - 1,
-          windowStart,
-          windowCount: windowCount + 1,
-        })
-        .where(eq(tokens.id, id))
-        .run();
+      consumeUpdate.run({
+        id,
+        usesLeft: t.usesLeft === null ? null : t.usesLeft - 1,
+        windowStart,
+        windowCount: windowCount + 1,
+      });
     },
   };
 }
