@@ -2,7 +2,6 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 
 /** Helpers for the e2e tests: real processes, the real Docker engine, the test address. */
 
@@ -10,8 +9,6 @@ export const TEST_ADDR = "10.203.0.1";
 export const LABEL = "certyard-e2e=1";
 export const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 export const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
-
-const exec = promisify(execFile);
 
 export interface RunResult {
   code: number;
