@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,14 @@ import { startCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
 
 const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+
+function childPids(pid: number): number[] {
+  const r = spawnSync("ps", ["--ppid", String(pid), "-o", "pid="], { encoding: "utf8" });
+  return r.stdout
+    .split("\n")
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+}
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
@@ -74,6 +82,42 @@ describe("certyard-ca CLI", () => {
     ]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /wrong passphrase/);
+  });
+
+  test("serve with two workers: one announcement, both serve, a killed worker is replaced, SIGTERM stops all", async () => {
+    const data = join(tmp(), "data");
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "2"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    after(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", () => out.includes("admin token:") && resolve());
+    });
+    assert.equal(out.match(/root fingerprint:/g)?.length, 1);
+    const workers = childPids(child.pid ?? 0);
+    assert.equal(workers.length, 2);
+    process.kill(workers[0] ?? 0, "SIGKILL");
+    await new Promise<void>((resolve) => {
+      child.stderr.on("data", () => err.includes("worker exited; starting another") && resolve());
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    assert.deepEqual(childPids(child.pid ?? 0), []);
   });
 
   test("bad input is a one-line error and a non-zero exit", () => {

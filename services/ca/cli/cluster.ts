@@ -1,0 +1,57 @@
+import cluster, { type Worker } from "node:cluster";
+import type { Ready } from "./serve.js";
+import { onSignal } from "./serve.js";
+
+/**
+ * The cluster's primary: starts worker 0 (it initialises the data directory and the serving
+ * certificate), then the others; restarts a worker that dies after it was serving; stops them
+ * all on SIGTERM. A worker that fails before serving has printed why; the primary then stops
+ * the rest and exits 1.
+ */
+export async function runPrimary(n: number, host: string, announce: (r: Ready) => void): Promise<void> {
+  let stopping = false;
+  const serving = new Set<Worker>();
+
+  const start = (index: number): Promise<Ready> =>
+    new Promise((resolve) => {
+      const worker = cluster.fork({ CERTYARD_WORKER_INDEX: String(index) });
+      worker.on("message", (msg: { type?: string } & Ready) => {
+        if (msg?.type !== "ready") return;
+        serving.add(worker);
+        resolve(msg);
+      });
+      worker.on("exit", (code, signal) => {
+        if (stopping) return;
+        if (!serving.has(worker)) {
+          // It printed its own one-line error; nothing more to add.
+          stopAll().then(() => process.exit(code || 1));
+          return;
+        }
+        serving.delete(worker);
+        // pino is loaded only now: an idle primary stays small.
+        void import("../../../shared/log.js").then(({ createLogger }) =>
+          createLogger("certyard-ca").error({ index, code, signal }, "worker exited; starting another"),
+        );
+        void start(index);
+      });
+    });
+
+  const stopAll = async () => {
+    stopping = true;
+    await Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (!w || w.isDead()) return resolve();
+            w.once("exit", () => resolve());
+            w.process.kill("SIGTERM");
+          }),
+      ),
+    );
+  };
+  onSignal(stopAll);
+
+  const first = await start(0);
+  await Promise.all(Array.from({ length: n - 1 }, (_, i) => start(i + 1)));
+  announce({ ...first, host });
+}
