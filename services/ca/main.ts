@@ -110,6 +110,20 @@ token
     process.stdout.write(`revoked token ${name}\n`);
   });
 
+const eab = program.command("eab").description("ACME External Account Bindings");
+eab
+  .command("create")
+  .description("create an External Account Binding and print `KID HMAC` (HMAC key base64url)")
+  .addOption(dataFlag())
+  .addOption(flag("--name <name>", "a unique name for the binding").makeOptionMandatory())
+  .addOption(listFlag("--dns <pattern>", "allowed DNS names: registry.lan, *.lan, **.lan (repeatable)"))
+  .addOption(listFlag("--ip <ip-or-cidr>", "allowed IP addresses or CIDRs (repeatable)"))
+  .addOption(flag("--max-validity <dur>", "longest certificate lifetime").default("30d"))
+  .action(async (o) => {
+    const { eabCreate } = await import("./cli/eab-cmds.js");
+    process.stdout.write(`${eabCreate(o)}\n`);
+  });
+
 program
   .command("certs")
   .description("the inventory of issued certificates")

@@ -1,4 +1,5 @@
 import type { CertificateRecord } from "../core/types.js";
+import { acmeStore } from "./acme.js";
 import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
 import { openDb } from "./db.js";
@@ -53,6 +54,7 @@ export function openStore(path: string) {
     tokens,
     certificates: certs,
     crls: crl,
+    acme: acmeStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one

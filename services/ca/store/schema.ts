@@ -55,3 +55,84 @@ export const crls = sqliteTable("crls", {
   revokedCount: integer("revoked_count").notNull(),
   lastRevokedAt: integer("last_revoked_at").notNull(),
 });
+
+/**
+ * ACME External Account Bindings (RFC 8555 7.3.4). The HMAC key is a MAC key: the server must
+ * recompute the MAC to verify an EAB, so it is stored as it is (base64url), not hashed. The data
+ * directory is 0700 and `eab create` keeps the database file 0600; treat it like the CA keys.
+ */
+export const acmeEab = sqliteTable("acme_eab", {
+  kid: text("kid").primaryKey(),
+  name: text("name").notNull().unique(),
+  hmacKey: text("hmac_key").notNull(),
+  dnsPatterns: text("dns_patterns", { mode: "json" }).$type<string[]>().notNull(),
+  ipRanges: text("ip_ranges", { mode: "json" }).$type<string[]>().notNull(),
+  maxValidityMs: integer("max_validity_ms").notNull(),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
+/** RFC 8555 7.1.2 accounts, keyed by id; the key's RFC 7638 thumbprint finds them by key. */
+export const acmeAccounts = sqliteTable("acme_accounts", {
+  id: text("id").primaryKey(),
+  thumbprint: text("thumbprint").notNull().unique(),
+  jwk: text("jwk", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  status: text("status", { enum: ["valid", "deactivated", "revoked"] }).notNull(),
+  contact: text("contact", { mode: "json" }).$type<string[]>().notNull(),
+  eabKid: text("eab_kid").notNull(),
+  createdAt: integer("created_at").notNull(),
+  windowStart: integer("window_start").notNull().default(0),
+  windowCount: integer("window_count").notNull().default(0),
+});
+
+/** RFC 8555 7.1.3 orders. `status` holds only what authorizations cannot tell (7.1.6). */
+export const acmeOrders = sqliteTable(
+  "acme_orders",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    status: text("status", { enum: ["pending", "processing", "valid", "invalid"] }).notNull(),
+    identifiers: text("identifiers", { mode: "json" })
+      .$type<{ type: "dns" | "ip"; value: string }[]>()
+      .notNull(),
+    authzIds: text("authz_ids", { mode: "json" }).$type<string[]>().notNull(),
+    expires: integer("expires").notNull(),
+    error: text("error", { mode: "json" }).$type<Record<string, unknown>>(),
+    certSerial: text("cert_serial"),
+    /** RFC 9773 4.2: the certificate this order replaces (its ARI CertID) */
+    replaces: text("replaces"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("acme_orders_account").on(t.accountId)],
+);
+
+/** RFC 8555 7.1.4 authorizations, with their challenges (7.1.5) inline. */
+export const acmeAuthzs = sqliteTable("acme_authzs", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  identifierType: text("identifier_type", { enum: ["dns", "ip"] }).notNull(),
+  identifierValue: text("identifier_value").notNull(),
+  status: text("status", { enum: ["pending", "valid", "invalid", "deactivated", "revoked"] }).notNull(),
+  expires: integer("expires").notNull(),
+  challenges: text("challenges", { mode: "json" })
+    .$type<
+      {
+        type: string;
+        token: string;
+        status: "pending" | "processing" | "valid" | "invalid";
+        validated?: number;
+        error?: Record<string, unknown>;
+      }[]
+    >()
+    .notNull(),
+});
+
+/** RFC 8555 7.2 nonces, shared by all workers; a nonce is used once, then deleted. */
+export const acmeNonces = sqliteTable(
+  "acme_nonces",
+  {
+    nonce: text("nonce").primaryKey(),
+    expires: integer("expires").notNull(),
+  },
+  (t) => [index("acme_nonces_expires").on(t.expires)],
+);

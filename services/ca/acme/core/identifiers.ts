@@ -1,0 +1,80 @@
+import {
+  AcmeProblem,
+  acmeMalformed,
+  acmeRejectedIdentifier,
+  unsupportedIdentifier,
+} from "../../../../shared/acme/problems.js";
+import type { Identifier } from "../../../../shared/acme/types.js";
+import { isProblem } from "../../../../shared/problem.js";
+import { canonicalIp, dnsNameProblem, normalizeDns } from "../../core/names.js";
+import { allowedByPolicy, type Constraints, type Policy, withinConstraints } from "../../core/policy.js";
+
+/**
+ * newOrder's identifiers (RFC 8555 7.4; RFC 8738 for "ip"), normalised, de-duplicated and
+ * checked against the account's EAB policy and the intermediate's name constraints. Pure.
+ */
+export function checkIdentifiers(
+  input: readonly { type: string; value: string }[],
+  policy: Policy,
+  constraints: Constraints,
+): Identifier[] {
+  if (input.length === 0) throw acmeMalformed("an order needs at least one identifier");
+  if (input.length > 100) throw acmeMalformed("at most 100 identifiers per order");
+  const seen = new Set<string>();
+  const out: Identifier[] = [];
+  for (const id of input) {
+    const norm = normalizeIdentifier(id);
+    const key = `${norm.type}:${norm.value}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(norm);
+  }
+  const req = {
+    dns: out.filter((i) => i.type === "dns").map((i) => i.value),
+    ips: out.filter((i) => i.type === "ip").map((i) => i.value),
+  };
+  try {
+    allowedByPolicy(policy)(req);
+    withinConstraints(constraints)(req);
+  } catch (e) {
+    if (isProblem(e) && e.kind === "rejectedIdentifier") throw acmeRejectedIdentifier(e.message);
+    throw e;
+  }
+  return out;
+}
+
+export function normalizeIdentifier(id: { type: string; value: string }): Identifier {
+  if (id.type === "dns") {
+    if (id.value.startsWith("*.")) {
+      throw new AcmeProblem("rejectedIdentifier", `wildcard identifier "${id.value}" is not issued`, {
+        extra: { identifier: { type: "dns", value: id.value } },
+      });
+    }
+    const problem = dnsNameProblem(normalizeDns(id.value));
+    if (problem) {
+      throw new AcmeProblem("rejectedIdentifier", problem, { extra: { identifier: id } });
+    }
+    return { type: "dns", value: normalizeDns(id.value) };
+  }
+  if (id.type === "ip") {
+    try {
+      // RFC 8738 3: the textual form of RFC 1123 2.1 (IPv4) or RFC 5952 4 (IPv6).
+      return { type: "ip", value: canonicalIp(id.value) };
+    } catch {
+      throw acmeMalformed(`"${id.value}" is not an IP address`);
+    }
+  }
+  throw unsupportedIdentifier(`identifier type "${id.type}" is not supported: use dns or ip`);
+}
+
+/** RFC 8555 7.4: the CSR must ask for exactly the order's identifiers. */
+export function csrMatchesOrder(
+  csr: { dns: readonly string[]; ips: readonly string[] },
+  identifiers: readonly Identifier[],
+): boolean {
+  const want = new Set(identifiers.map((i) => `${i.type}:${i.value}`));
+  const got = new Set<string>();
+  for (const d of csr.dns) got.add(`dns:${normalizeDns(d)}`);
+  for (const ip of csr.ips) got.add(`ip:${ip}`);
+  return want.size === got.size && [...want].every((k) => got.has(k));
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type JWK } from "jose";
+import { z } from "zod";
+import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
+import { parseDuration } from "../../../shared/duration.js";
+import { parseDnsPattern, parseIpRange } from "../core/names.js";
+import { DEFAULT_VALIDITY_MS } from "../core/policy.js";
+import type { EabRecord } from "./core/types.js";
+
+/** What `eab create` takes: the same name and pattern syntax as tokens. */
+export const newEabSchema = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9._@-]+$/, "letters, digits and . _ @ - only"),
+    dns: z.array(z.string()).default([]),
+    ip: z.array(z.string()).default([]),
+    maxValidity: z.string().optional(),
+  })
+  .strict();
+
+/** A new External Account Binding: a key id and a 256-bit HMAC key (RFC 8555 7.3.4). */
+export function buildEab(
+  input: z.input<typeof newEabSchema>,
+  now: number,
+): { record: EabRecord; hmac: string } {
+  const req = newEabSchema.parse(input);
+  const dns = req.dns.map(parseDnsPattern);
+  const ips = req.ip.map(parseIpRange);
+  if (dns.length === 0 && ips.length === 0) {
+    throw new RangeError("an EAB needs at least one --dns pattern or --ip address/CIDR");
+  }
+  const maxValidityMs = req.maxValidity ? parseDuration(req.maxValidity) : DEFAULT_VALIDITY_MS;
+  if (maxValidityMs < 60_000) throw new RangeError("max validity must be at least 1m");
+  const hmacKey = randomBytes(32);
+  const record: EabRecord = {
+    kid: `kid-${randomBytes(12).toString("base64url")}`,
+    name: req.name,
+    hmacKey,
+    policy: { dns, ips, maxValidityMs },
+    createdAt: now,
+    revokedAt: null,
+  };
+  return { record, hmac: hmacKey.toString("base64url") };
+}
+
+const eabJwsSchema = z.object({ protected: z.string(), payload: z.string(), signature: z.string() });
+const MAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
+
+/**
+ * RFC 8555 7.3.4: the externalAccountBinding of a newAccount request is a JWS over the account's
+ * public JWK, MACed with the EAB key, with "kid" the EAB key id, "url" the newAccount URL and no
+ * nonce. Returns the EAB it binds to.
+ */
+export async function verifyEab(
+  binding: unknown,
+  accountJwk: Record<string, unknown>,
+  newAccountUrl: string,
+  lookup: (kid: string) => EabRecord | null,
+): Promise<EabRecord> {
+  if (binding === undefined) throw externalAccountRequired("this CA requires an External Account Binding");
+  const parsed = eabJwsSchema.safeParse(binding);
+  if (!parsed.success) throw acmeMalformed("externalAccountBinding must be a flattened JWS");
+  const jws = parsed.data;
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(jws) as Record<string, unknown>;
+  } catch {
+    throw acmeMalformed("externalAccountBinding has an unreadable protected header");
+  }
+  if (typeof header.alg !== "string" || !MAC_ALGORITHMS.includes(header.alg)) {
+    throw acmeMalformed("externalAccountBinding must use HS256, HS384 or HS512");
+  }
+  if ("nonce" in header) throw acmeMalformed("externalAccountBinding must not carry a nonce");
+  if (header.url !== newAccountUrl)
+    throw acmeUnauthorized("externalAccountBinding url is not the newAccount URL");
+  if (typeof header.kid !== "string") throw acmeMalformed("externalAccountBinding has no kid");
+  const eab = lookup(header.kid);
+  if (!eab || eab.revokedAt !== null) throw acmeUnauthorized(`unknown or revoked EAB key id ${header.kid}`);
+  let payload: Uint8Array;
+  try {
+    ({ payload } = await flattenedVerify(jws, eab.hmacKey, { algorithms: MAC_ALGORITHMS }));
+  } catch {
+    throw acmeUnauthorized("externalAccountBinding signature does not verify with the EAB key");
+  }
+  let boundJwk: unknown;
+  try {
+    boundJwk = JSON.parse(Buffer.from(payload).toString("utf8"));
+  } catch {
+    throw acmeMalformed("externalAccountBinding payload is not a JWK");
+  }
+  const same =
+    typeof boundJwk === "object" &&
+    boundJwk !== null &&
+    (await thumbprint(boundJwk as JWK).catch(() => "")) === (await thumbprint(accountJwk as JWK));
+  if (!same) throw acmeUnauthorized("externalAccountBinding binds a different key than the account key");
+  return eab;
+}
+
+export const thumbprint = (jwk: JWK) => calculateJwkThumbprint(jwk, "sha256");

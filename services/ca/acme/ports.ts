@@ -1,0 +1,65 @@
+import type { Constraints, Policy } from "../core/policy.js";
+import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "./core/types.js";
+
+/**
+ * What the ACME server needs from storage, declared here by its user (as step-ca's acme/db.go);
+ * the SQLite store implements it. Missing rows are null.
+ */
+export interface AcmeStore {
+  eab(kid: string): EabRecord | null;
+  nonces: {
+    add(nonce: string, expires: number): void;
+    /** true when the nonce existed and was current; it is gone afterwards either way */
+    consume(nonce: string, now: number): boolean;
+  };
+  accounts: {
+    byId(id: string): AccountRecord | null;
+    byThumbprint(thumbprint: string): AccountRecord | null;
+    create(rec: AccountRecord): void;
+    update(
+      id: string,
+      fields: Partial<Pick<AccountRecord, "status" | "contact" | "jwk" | "thumbprint">>,
+    ): void;
+    /** takes one slot of the account's rate window: 0 when allowed, else seconds until the next slot */
+    takeRateSlot(id: string, now: number, limit: number, windowMs: number): number;
+  };
+  orders: {
+    create(order: OrderRecord, authzs: AuthzRecord[]): void;
+    byId(id: string): OrderRecord | null;
+    byCertSerial(serial: string): OrderRecord | null;
+    update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void;
+    /** moves a pending order to processing; false when another request already did */
+    claim(id: string): boolean;
+  };
+  authzs: {
+    byId(id: string): AuthzRecord | null;
+    save(authz: AuthzRecord): void;
+  };
+}
+
+export interface IssuedCert {
+  serial: string;
+  fullchain: string;
+}
+
+/** What the ACME server needs from the Authority: the same profile and inventory as /v1/sign. */
+export interface AcmeIssuer {
+  issueForAcme(
+    csrDer: Uint8Array,
+    policy: Policy,
+    names: { dns: string[]; ips: string[] },
+  ): Promise<IssuedCert>;
+  /** the certificate and its chain, PEM, as downloaded (RFC 8555 7.4.2) */
+  chainOf(serial: string): {
+    pem: string;
+    chain: string;
+    notBefore: number;
+    notAfter: number;
+    revoked: boolean;
+    der: Uint8Array;
+  } | null;
+  revoke(serial: string, reason: number): void;
+  constraints: Constraints;
+  /** the intermediate's key identifier, the ARI CertID's AKI (RFC 9773 4.1) */
+  issuerKeyId: Uint8Array;
+}

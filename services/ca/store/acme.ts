@@ -1,0 +1,160 @@
+import { and, eq, lte, sql } from "drizzle-orm";
+import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../acme/core/types.js";
+import type { AcmeStore } from "../acme/ports.js";
+import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
+import type { Db } from "./db.js";
+import { acmeAccounts, acmeAuthzs, acmeEab, acmeNonces, acmeOrders } from "./schema.js";
+
+type EabRow = typeof acmeEab.$inferSelect;
+type AccountRow = typeof acmeAccounts.$inferSelect;
+type AuthzRow = typeof acmeAuthzs.$inferSelect;
+
+const eabRecord = (r: EabRow): EabRecord => ({
+  kid: r.kid,
+  name: r.name,
+  hmacKey: Buffer.from(r.hmacKey, "base64url"),
+  policy: {
+    dns: r.dnsPatterns.map(parseDnsPattern),
+    ips: r.ipRanges.map(parseIpRange),
+    maxValidityMs: r.maxValidityMs,
+  },
+  createdAt: r.createdAt,
+  revokedAt: r.revokedAt,
+});
+
+const accountRecord = ({ windowStart: _s, windowCount: _c, ...r }: AccountRow): AccountRecord => r;
+
+const authzRecord = (r: AuthzRow): AuthzRecord => ({
+  id: r.id,
+  accountId: r.accountId,
+  identifier: { type: r.identifierType, value: r.identifierValue },
+  status: r.status,
+  expires: r.expires,
+  challenges: r.challenges as AuthzRecord["challenges"],
+});
+
+/** The ACME tables; implements the AcmeStore the ACME server declares, plus EAB management. */
+export function acmeStore(db: Db) {
+  const store = {
+    eab(kid: string): EabRecord | null {
+      const row = db.select().from(acmeEab).where(eq(acmeEab.kid, kid)).get();
+      return row ? eabRecord(row) : null;
+    },
+    eabs: {
+      create(rec: EabRecord): void {
+        db.insert(acmeEab)
+          .values({
+            kid: rec.kid,
+            name: rec.name,
+            hmacKey: Buffer.from(rec.hmacKey).toString("base64url"),
+            dnsPatterns: rec.policy.dns.map(formatDnsPattern),
+            ipRanges: rec.policy.ips.map(formatIpRange),
+            maxValidityMs: rec.policy.maxValidityMs,
+            createdAt: rec.createdAt,
+            revokedAt: rec.revokedAt,
+          })
+          .run();
+      },
+      byName(name: string): EabRecord | null {
+        const row = db.select().from(acmeEab).where(eq(acmeEab.name, name)).get();
+        return row ? eabRecord(row) : null;
+      },
+    },
+    nonces: {
+      add(nonce: string, expires: number): void {
+        db.insert(acmeNonces).values({ nonce, expires }).run();
+      },
+      consume(nonce: string, now: number): boolean {
+        const gone = db.delete(acmeNonces).where(eq(acmeNonces.nonce, nonce)).returning().get();
+        // Expired nonces are swept now and then, not on every request.
+        if (Math.random() < 0.01) db.delete(acmeNonces).where(lte(acmeNonces.expires, now)).run();
+        return gone !== undefined && gone.expires > now;
+      },
+    },
+    accounts: {
+      byId(id: string): AccountRecord | null {
+        const row = db.select().from(acmeAccounts).where(eq(acmeAccounts.id, id)).get();
+        return row ? accountRecord(row) : null;
+      },
+      byThumbprint(thumbprint: string): AccountRecord | null {
+        const row = db.select().from(acmeAccounts).where(eq(acmeAccounts.thumbprint, thumbprint)).get();
+        return row ? accountRecord(row) : null;
+      },
+      create(rec: AccountRecord): void {
+        db.insert(acmeAccounts).values(rec).run();
+      },
+      update(
+        id: string,
+        fields: Partial<Pick<AccountRecord, "status" | "contact" | "jwk" | "thumbprint">>,
+      ): void {
+        db.update(acmeAccounts).set(fields).where(eq(acmeAccounts.id, id)).run();
+      },
+      takeRateSlot(id: string, now: number, limit: number, windowMs: number): number {
+        // One statement, so that workers sharing the database count together.
+        const row = db
+          .update(acmeAccounts)
+          .set({
+            windowStart: sql`case when ${acmeAccounts.windowStart} + ${windowMs} <= ${now} then ${now} else ${acmeAccounts.windowStart} end`,
+            windowCount: sql`case when ${acmeAccounts.windowStart} + ${windowMs} <= ${now} then 1 else ${acmeAccounts.windowCount} + 1 end`,
+          })
+          .where(eq(acmeAccounts.id, id))
+          .returning({ start: acmeAccounts.windowStart, count: acmeAccounts.windowCount })
+          .get();
+        if (!row || row.count <= limit) return 0;
+        return Math.max(1, Math.ceil((row.start + windowMs - now) / 1000));
+      },
+    },
+    orders: {
+      create(order: OrderRecord, authzs: AuthzRecord[]): void {
+        db.transaction((tx) => {
+          for (const a of authzs) {
+            tx.insert(acmeAuthzs)
+              .values({
+                id: a.id,
+                accountId: a.accountId,
+                identifierType: a.identifier.type,
+                identifierValue: a.identifier.value,
+                status: a.status,
+                expires: a.expires,
+                challenges: a.challenges,
+              })
+              .run();
+          }
+          tx.insert(acmeOrders).values(order).run();
+        });
+      },
+      byId(id: string): OrderRecord | null {
+        return db.select().from(acmeOrders).where(eq(acmeOrders.id, id)).get() ?? null;
+      },
+      byCertSerial(serial: string): OrderRecord | null {
+        return db.select().from(acmeOrders).where(eq(acmeOrders.certSerial, serial)).get() ?? null;
+      },
+      update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void {
+        db.update(acmeOrders).set(fields).where(eq(acmeOrders.id, id)).run();
+      },
+      /** finalize's compare-and-set: only one request moves an order from pending to processing */
+      claim(id: string): boolean {
+        const r = db
+          .update(acmeOrders)
+          .set({ status: "processing" })
+          .where(and(eq(acmeOrders.id, id), eq(acmeOrders.status, "pending")))
+          .run();
+        return r.changes === 1;
+      },
+    },
+    authzs: {
+      byId(id: string): AuthzRecord | null {
+        const row = db.select().from(acmeAuthzs).where(eq(acmeAuthzs.id, id)).get();
+        return row ? authzRecord(row) : null;
+      },
+      save(a: AuthzRecord): void {
+        db.update(acmeAuthzs)
+          .set({ status: a.status, expires: a.expires, challenges: a.challenges })
+          .where(eq(acmeAuthzs.id, a.id))
+          .run();
+      },
+    },
+  } satisfies AcmeStore & Record<string, unknown>;
+  return store;
+}
+export type SqliteAcmeStore = ReturnType<typeof acmeStore>;

@@ -1,0 +1,108 @@
+/**
+ * ACME problem documents (RFC 8555 6.7): RFC 7807/9457 problems whose type is
+ * `urn:ietf:params:acme:error:<name>`. One constructor per error type, as pebble's
+ * acme/problems.go; the client side reads the same shape back.
+ */
+export const ACME_ERROR_NS = "urn:ietf:params:acme:error:";
+
+/** RFC 8555 6.7 (and RFC 8738, 9773) error types with the status each is sent with. */
+export const acmeErrorStatus = {
+  accountDoesNotExist: 400,
+  alreadyRevoked: 400,
+  badCSR: 400,
+  badNonce: 400,
+  badPublicKey: 400,
+  badRevocationReason: 400,
+  badSignatureAlgorithm: 400,
+  caa: 403,
+  connection: 400,
+  dns: 400,
+  externalAccountRequired: 400,
+  incorrectResponse: 403,
+  invalidContact: 400,
+  malformed: 400,
+  orderNotReady: 403,
+  rateLimited: 429,
+  rejectedIdentifier: 403,
+  serverInternal: 500,
+  tls: 400,
+  unauthorized: 403,
+  unsupportedContact: 400,
+  unsupportedIdentifier: 400,
+  userActionRequired: 403,
+  /** not an ACME type: a resource that does not exist is a plain 404 */
+  notFound: 404,
+} as const;
+export type AcmeErrorType = keyof typeof acmeErrorStatus;
+
+export interface AcmeProblemDocument {
+  type: string;
+  detail: string;
+  status: number;
+  title?: string;
+  subproblems?: AcmeProblemDocument[];
+  identifier?: { type: string; value: string };
+  algorithms?: string[];
+}
+
+export class AcmeProblem extends Error {
+  readonly acmeType: AcmeErrorType;
+  readonly status: number;
+  /** seconds, sent as Retry-After (RFC 8555 6.6) */
+  readonly retryAfter: number | undefined;
+  readonly extra: Partial<AcmeProblemDocument>;
+
+  constructor(
+    type: AcmeErrorType,
+    detail: string,
+    opts: { retryAfter?: number; extra?: Partial<AcmeProblemDocument> } = {},
+  ) {
+    super(detail);
+    this.name = "AcmeProblem";
+    this.acmeType = type;
+    this.status = acmeErrorStatus[type];
+    this.retryAfter = opts.retryAfter;
+    this.extra = opts.extra ?? {};
+  }
+
+  toJSON(): AcmeProblemDocument {
+    return {
+      ...this.extra,
+      type: this.acmeType === "notFound" ? "about:blank" : ACME_ERROR_NS + this.acmeType,
+      detail: this.message,
+      status: this.status,
+    };
+  }
+}
+
+const ctor =
+  (type: AcmeErrorType) =>
+  (detail: string): AcmeProblem =>
+    new AcmeProblem(type, detail);
+
+export const acmeMalformed = ctor("malformed");
+export const badNonce = ctor("badNonce");
+export const badCsr = ctor("badCSR");
+export const acmeUnauthorized = ctor("unauthorized");
+export const accountDoesNotExist = ctor("accountDoesNotExist");
+export const externalAccountRequired = ctor("externalAccountRequired");
+export const orderNotReady = ctor("orderNotReady");
+export const unsupportedIdentifier = ctor("unsupportedIdentifier");
+export const acmeRejectedIdentifier = ctor("rejectedIdentifier");
+export const incorrectResponse = ctor("incorrectResponse");
+export const connectionProblem = ctor("connection");
+export const dnsProblem = ctor("dns");
+export const tlsProblem = ctor("tls");
+export const alreadyRevoked = ctor("alreadyRevoked");
+export const badRevocationReason = ctor("badRevocationReason");
+export const invalidContact = ctor("invalidContact");
+export const acmeNotFound = ctor("notFound");
+export const serverInternal = ctor("serverInternal");
+export const badSignatureAlgorithm = (detail: string, algorithms: string[]) =>
+  new AcmeProblem("badSignatureAlgorithm", detail, { extra: { algorithms } });
+export const acmeRateLimited = (detail: string, retryAfterSeconds: number) =>
+  new AcmeProblem("rateLimited", detail, { retryAfter: retryAfterSeconds });
+
+export function isAcmeProblem(e: unknown): e is AcmeProblem {
+  return e instanceof AcmeProblem;
+}

@@ -1,0 +1,61 @@
+/** ACME wire types (RFC 8555 7.1), shared by the CA's server and any client. */
+
+export type IdentifierType = "dns" | "ip";
+export interface Identifier {
+  type: IdentifierType;
+  value: string;
+}
+
+export type ChallengeType = "http-01" | "tls-alpn-01" | "dns-01";
+export type ChallengeStatus = "pending" | "processing" | "valid" | "invalid";
+export type AuthzStatus = "pending" | "valid" | "invalid" | "deactivated" | "expired" | "revoked";
+export type OrderStatus = "pending" | "ready" | "processing" | "valid" | "invalid";
+export type AccountStatus = "valid" | "deactivated" | "revoked";
+
+export interface DirectoryDoc {
+  newNonce: string;
+  newAccount: string;
+  newOrder: string;
+  revokeCert: string;
+  keyChange: string;
+  renewalInfo?: string;
+  meta: {
+    externalAccountRequired: boolean;
+    termsOfService?: string;
+    website?: string;
+  };
+}
+
+export interface ChallengeDoc {
+  type: ChallengeType;
+  url: string;
+  token: string;
+  status: ChallengeStatus;
+  validated?: string;
+  error?: unknown;
+}
+
+export interface AuthzDoc {
+  identifier: Identifier;
+  status: AuthzStatus;
+  expires: string;
+  challenges: ChallengeDoc[];
+  wildcard?: boolean;
+}
+
+export interface OrderDoc {
+  status: OrderStatus;
+  expires: string;
+  identifiers: Identifier[];
+  authorizations: string[];
+  finalize: string;
+  certificate?: string;
+  error?: unknown;
+  replaces?: string;
+}
+
+/** RFC 9773 4.2 */
+export interface RenewalInfoDoc {
+  suggestedWindow: { start: string; end: string };
+  explanationURL?: string;
+}
