@@ -6,7 +6,8 @@ import { connect } from "node:tls";
 import { extensionValue } from "../../shared/x509/cert.js";
 import { children, readElement } from "../../shared/x509/der.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
-import { DEFAULT_DOCKER_CERTS_DIR, parseRegistry } from "./actions/trust.js";
+import { parseRegistry } from "./actions/trust.js";
+import { DEFAULT_DOCKER_CERTS_DIR } from "./config.js";
 import { AgentHome } from "./state.js";
 
 /**

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
 import { envFlags, failAndExit, splitEnvLists } from "../../shared/cli.js";
-import { DEFAULT_HOME } from "./state.js";
+import { registerClientCommands } from "./cli/client-cmds.js";
+import { DEFAULT_HOME } from "./config.js";
 
 /**
- * certyard-agent: the CLI. Commands load what they need; errors are one line on stderr and a
- * non-zero exit.
+ * certyard-agent: the CLI. Only commander and the defaults load before a command is chosen;
+ * each command imports what it needs when it runs, so `run`, the long-lived daemon, never
+ * loads the schemas, the HTTP client or the X.509 code its children use. Errors are one line
+ * on stderr and a non-zero exit.
  */
 const { flag, listFlag } = envFlags("CERTYARD_AGENT");
 const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
@@ -82,17 +85,34 @@ program
 
 program
   .command("run")
-  .description("the daemon: renew on time, retry with backoff, stop on SIGTERM")
+  .description("the daemon: renew on time, retry with backoff, check the root daily, stop on SIGTERM")
   .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
   .addOption(homeFlag())
   .addOption(logFlag())
-  .action(async (o) => {
-    const { agentContext } = await import("./commands/context.js");
+  .action(async (o: { home: string; logLevel: string; verifyTimeout: string }) => {
+    const { parseDuration } = await import("../../shared/duration.js");
+    const { createLogger } = await import("../../shared/log.js");
     const { runDaemon } = await import("./commands/run.js");
-    const stop = new AbortController();
-    process.once("SIGTERM", () => stop.abort());
-    process.once("SIGINT", () => stop.abort());
-    await runDaemon(agentContext(o), stop.signal);
+    await runDaemon({
+      home: o.home,
+      logLevel: o.logLevel,
+      verifyTimeout: o.verifyTimeout,
+      verifyTimeoutMs: parseDuration(o.verifyTimeout),
+      log: createLogger("certyard-agent", o.logLevel),
+    });
+  });
+
+program
+  .command("check-root")
+  .description("check that the CA still serves the pinned root; exit 1 if it cannot be fetched or differs")
+  .addOption(homeFlag())
+  .addOption(logFlag())
+  .action(async (o: { home: string; logLevel: string }) => {
+    const { agentContext } = await import("./commands/context.js");
+    const { checkRoot } = await import("./commands/check-root.js");
+    const r = await checkRoot(agentContext(o));
+    process.stdout.write(`${r.message}\n`);
+    if (!r.ok) process.exitCode = 1;
   });
 
 program
@@ -106,10 +126,5 @@ program
     process.stdout.write(`${status(agentContext(o), o.json ?? false)}\n`);
   });
 
-async function main() {
-  const { registerClientCommands } = await import("./cli/client-cmds.js");
-  registerClientCommands(program);
-  await program.parseAsync(process.argv);
-}
-
-main().catch((err: unknown) => failAndExit("certyard-agent", err));
+registerClientCommands(program);
+program.parseAsync(process.argv).catch((err: unknown) => failAndExit("certyard-agent", err));

@@ -2,13 +2,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:f
 import { join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../../shared/fs.js";
+import { homeLayout } from "./config.js";
 
 /**
  * The agent's home: which CA it trusts (URL and root, pinned at bootstrap) and which
  * certificates it manages. Every file is replaced atomically.
  */
-export const DEFAULT_HOME = "/var/lib/certyard-agent";
-
 const caSchema = z.object({ url: z.string().url(), fingerprint: z.string() });
 export type CaRef = z.infer<typeof caSchema>;
 
@@ -51,18 +50,22 @@ export const managedSchema = z.object({
 export type Managed = z.infer<typeof managedSchema>;
 
 export class AgentHome {
-  constructor(readonly dir: string) {}
+  private readonly layout: ReturnType<typeof homeLayout>;
+
+  constructor(readonly dir: string) {
+    this.layout = homeLayout(dir);
+  }
 
   private path(...parts: string[]): string {
     return join(this.dir, ...parts);
   }
 
   ensure(): void {
-    mkdirSync(this.path("certs"), { recursive: true, mode: 0o700 });
+    mkdirSync(this.layout.certs, { recursive: true, mode: 0o700 });
   }
 
   isBootstrapped(): boolean {
-    return existsSync(this.path("ca.json")) && existsSync(this.path("root.pem"));
+    return existsSync(this.layout.caJson) && existsSync(this.layout.rootPem);
   }
 
   ca(): CaRef & { rootPem: string } {
@@ -71,8 +74,8 @@ export class AgentHome {
         `${this.dir} is not bootstrapped: run certyard-agent bootstrap --ca URL --fingerprint FP (or --join)`,
       );
     }
-    const ref = caSchema.parse(JSON.parse(readFileSync(this.path("ca.json"), "utf8")));
-    return { ...ref, rootPem: readFileSync(this.path("root.pem"), "utf8") };
+    const ref = caSchema.parse(JSON.parse(readFileSync(this.layout.caJson, "utf8")));
+    return { ...ref, rootPem: readFileSync(this.layout.rootPem, "utf8") };
   }
 
   /** The root certificate the agent trusts, PEM. */
@@ -82,12 +85,12 @@ export class AgentHome {
 
   saveCa(ref: CaRef, rootPem: string): void {
     this.ensure();
-    writeFileAtomic(this.path("root.pem"), rootPem);
-    writeFileAtomic(this.path("ca.json"), `${JSON.stringify(ref, null, 2)}\n`);
+    writeFileAtomic(this.layout.rootPem, rootPem);
+    writeFileAtomic(this.layout.caJson, `${JSON.stringify(ref, null, 2)}\n`);
   }
 
   list(): Managed[] {
-    const dir = this.path("certs");
+    const dir = this.layout.certs;
     if (!existsSync(dir)) return [];
     return readdirSync(dir)
       .filter((f) => f.endsWith(".json"))
@@ -96,17 +99,21 @@ export class AgentHome {
   }
 
   get(name: string): Managed | null {
-    const p = this.path("certs", `${safeName(name)}.json`);
+    const p = join(this.layout.certs, `${safeName(name)}.json`);
     return existsSync(p) ? managedSchema.parse(JSON.parse(readFileSync(p, "utf8"))) : null;
   }
 
   save(m: Managed): void {
     this.ensure();
-    writeFileAtomic(this.path("certs", `${safeName(m.name)}.json`), `${JSON.stringify(m, null, 2)}\n`, 0o600);
+    writeFileAtomic(
+      join(this.layout.certs, `${safeName(m.name)}.json`),
+      `${JSON.stringify(m, null, 2)}\n`,
+      0o600,
+    );
   }
 
   remove(name: string): void {
-    rmSync(this.path("certs", `${safeName(name)}.json`), { force: true });
+    rmSync(join(this.layout.certs, `${safeName(name)}.json`), { force: true });
   }
 
   /** Where the previous files of a certificate are kept while a deployment is checked. */

@@ -4,6 +4,7 @@ import { isIP, isIPv4, isIPv6 } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { writeFileAtomic } from "../../../shared/fs.js";
 import { certificatesFromPem, encodePem, fingerprint } from "../../../shared/x509/pem.js";
+import { DEFAULT_CONTAINERS_CERTS_DIR, DEFAULT_DOCKER_CERTS_DIR, DEFAULT_HOSTS_FILE } from "../config.js";
 import { type HostsEntry, mergeHosts, parseHostsEntry } from "./hosts.js";
 
 /**
@@ -13,10 +14,6 @@ import { type HostsEntry, mergeHosts, parseHostsEntry } from "./hosts.js";
  * it may touch and returns what each should contain; apply() writes only what differs, so a
  * second run leaves every file (and its mtime) alone.
  */
-
-export const DEFAULT_DOCKER_CERTS_DIR = "/etc/docker/certs.d";
-export const DEFAULT_CONTAINERS_CERTS_DIR = "/etc/containers/certs.d";
-export const DEFAULT_HOSTS_FILE = "/etc/hosts";
 
 export interface Registry {
   host: string;

@@ -3,9 +3,9 @@ import { envFlags } from "../../../shared/cli.js";
 import {
   DEFAULT_CONTAINERS_CERTS_DIR,
   DEFAULT_DOCKER_CERTS_DIR,
+  DEFAULT_HOME,
   DEFAULT_HOSTS_FILE,
-} from "../actions/trust.js";
-import { DEFAULT_HOME } from "../state.js";
+} from "../config.js";
 
 /**
  * The Docker-client side of the agent: htpasswd, trust, doctor. Each action loads its module

@@ -21,8 +21,8 @@ export type RenewOutcome = { name: string; status: "renewed" | "not-due" | "fail
  * (or puts them back) and is recorded; the others still run.
  */
 export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOutcome[]> {
-  const all = ctx.home.list();
-  const chosen = o.name ? all.filter((m) => m.name === o.name) : all;
+  // With --name only that record is read, so one damaged record does not stop the others.
+  const chosen = o.name ? [ctx.home.get(o.name)].filter((m) => m !== null) : ctx.home.list();
   if (o.name && chosen.length === 0) throw new Error(`no managed certificate named "${o.name}"`);
   const outcomes: RenewOutcome[] = [];
   for (const m of chosen) {
