@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import type { TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { trust } from "../../services/agent/actions/trust.js";
-import { doctor } from "../../services/agent/doctor.js";
+import { doctor } from "../../services/agent/doctor/index.js";
 import { AgentHome } from "../../services/agent/state.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";

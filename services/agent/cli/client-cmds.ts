@@ -92,7 +92,7 @@ export function registerClientCommands(program: Command): void {
     )
     .addOption(homeFlag())
     .action(async (target: string, o: { caFile?: string; dockerCertsDir: string; home: string }) => {
-      const { doctor } = await import("../doctor.js");
+      const { doctor } = await import("../doctor/index.js");
       const report = await doctor({
         target,
         caFile: o.caFile,

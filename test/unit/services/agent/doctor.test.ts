@@ -4,13 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  buildChain,
-  diagnose,
-  dockerTrustFinding,
-  formatGoIp,
-  subjectAltNames,
-} from "../../../../services/agent/doctor.js";
+import { buildChain, diagnose, dockerTrustFinding } from "../../../../services/agent/doctor/diagnose.js";
+import { formatGoIp, subjectAltNames } from "../../../../services/agent/doctor/sans.js";
 import { certificatesFromPem } from "../../../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../../../helpers/ca.js";
 import { makeCsr } from "../../../helpers/openssl.js";

@@ -1,18 +1,12 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { join } from "node:path";
-import { connect } from "node:tls";
-import { extensionValue } from "../../shared/x509/cert.js";
-import { children, readElement } from "../../shared/x509/der.js";
-import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
-import { parseRegistry } from "./actions/trust.js";
-import { DEFAULT_DOCKER_CERTS_DIR } from "./config.js";
-import { AgentHome } from "./state.js";
+import { fingerprint } from "../../../shared/x509/pem.js";
+import { parseRegistry } from "../actions/trust.js";
+import { matchHostnames, type Sans, subjectAltNames } from "./sans.js";
 
 /**
- * `doctor HOST:PORT`: what a Docker client would say about the certificates a registry serves,
- * and the fix. Docker verifies with Go's crypto/x509 (through crypto/tls), so the messages are
+ * The analysis behind `doctor HOST:PORT`, pure (no network, no files): what a Docker client
+ * would say about the certificates a registry serves, and the fix. Docker verifies with Go's crypto/x509 (through crypto/tls), so the messages are
  * Go's, word for word, and the findings come in the order Go's Certificate.Verify checks:
  * the leaf's validity period, then the host name, then the chain to a trusted root, then the
  * extended key usage. Go stops at the first; doctor lists them all, the first being what
@@ -43,14 +37,13 @@ export interface Finding {
 export type RootSource = "ca-file" | "home" | "docker-certs" | "system" | "none";
 
 const UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority";
-const OID_SAN = "2.5.29.17";
 const EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 const EKU_ANY = "2.5.29.37.0";
 
 /** Go's time.RFC3339 in UTC: no fractional seconds. */
-const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+export const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 const notBefore = (c: X509Certificate) => new Date(c.validFrom);
-const notAfter = (c: X509Certificate) => new Date(c.validTo);
+export const notAfter = (c: X509Certificate) => new Date(c.validTo);
 
 function commonName(c: X509Certificate): string {
   const cns = c.subject.split("\n").filter((l) => l.startsWith("CN="));
@@ -63,55 +56,8 @@ function goCertName(c: X509Certificate): string {
   return commonName(c) || org?.slice(2) || `serial:${BigInt(`0x${c.serialNumber}`).toString()}`;
 }
 
-const named = (c: X509Certificate) => `"${goCertName(c)}" (sha256 ${fingerprint(c.raw).slice(0, 16)}…)`;
-
-interface Sans {
-  present: boolean;
-  dns: string[];
-  /** formatted as Go's net.IP.String() */
-  ips: string[];
-}
-
-export function subjectAltNames(der: Uint8Array): Sans {
-  const value = extensionValue(der, OID_SAN);
-  if (!value) return { present: false, dns: [], ips: [] };
-  const dns: string[] = [];
-  const ips: string[] = [];
-  for (const el of children(value, readElement(value, 0))) {
-    const content = value.subarray(el.contentStart, el.end);
-    if (el.tag === 0x82) dns.push(Buffer.from(content).toString("latin1"));
-    if (el.tag === 0x87) ips.push(formatGoIp(content));
-  }
-  return { present: true, dns, ips };
-}
-
-/** net.IP.String(): dotted quad for IPv4 (and IPv4-mapped IPv6), RFC 5952 for IPv6. */
-export function formatGoIp(b: Uint8Array): string {
-  if (b.length === 4) return [...b].join(".");
-  if (b.length !== 16) return `?${Buffer.from(b).toString("hex")}`;
-  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)
-    return [...b.subarray(12)].join(".");
-  const groups = Array.from({ length: 8 }, (_, i) => ((b[2 * i] ?? 0) << 8) | (b[2 * i + 1] ?? 0));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
-}
-
-/** Go's matchHostnames: case-insensitive, a `*` allowed as the whole first label. */
-function matchHostnames(pattern: string, host: string): boolean {
-  const p = pattern.toLowerCase().split(".");
-  const h = host.toLowerCase().replace(/\.$/, "").split(".");
-  if (!pattern || !host || p.length !== h.length) return false;
-  return p.every((part, i) => (i === 0 && part === "*") || part === h[i]);
-}
+export const named = (c: X509Certificate) =>
+  `"${goCertName(c)}" (sha256 ${fingerprint(c.raw).slice(0, 16)}…)`;
 
 function validityFinding(c: X509Certificate, now: Date): Finding | null {
   const start = notBefore(c);
@@ -356,172 +302,4 @@ export function dockerTrustFinding(
     explanation: `the chain is valid for the CA's root, but Docker on this host does not trust that root for ${target}: it is neither in ${where} nor in the system store`,
     fix: `certyard-agent trust --registry ${target}`,
   };
-}
-
-/** The certificates the server presents, leaf first, as node saw them in the handshake. */
-export function fetchChain(
-  target: string,
-  o: { connectHost?: string; timeoutMs?: number } = {},
-): Promise<Buffer[]> {
-  const { host, port } = parseRegistry(target);
-  const timeoutMs = o.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
-    const socket = connect({
-      host: o.connectHost ?? host,
-      port,
-      // Go sends SNI only for names, never for an IP address (RFC 6066 3)
-      servername: isIP(host) ? undefined : host,
-      rejectUnauthorized: false,
-    });
-    socket.setTimeout(timeoutMs, () =>
-      socket.destroy(Object.assign(new Error("timeout"), { code: "ETIMEDOUT" })),
-    );
-    socket.once("secureConnect", () => {
-      const ders: Buffer[] = [];
-      const seen = new Set<object>();
-      for (let c = socket.getPeerCertificate(true); c?.raw && !seen.has(c); c = c.issuerCertificate) {
-        seen.add(c);
-        ders.push(c.raw);
-      }
-      socket.end();
-      if (ders.length === 0) reject(new Error(`${target} completed the TLS handshake without a certificate`));
-      else resolve(ders);
-    });
-    socket.once("error", (e: NodeJS.ErrnoException) => reject(connectionError(e, target, host, timeoutMs)));
-  });
-}
-
-function connectionError(e: NodeJS.ErrnoException, target: string, host: string, timeoutMs: number): Error {
-  switch (e.code) {
-    case "ECONNREFUSED":
-      return new Error(
-        `cannot connect to ${target}: connection refused (is the registry running and publishing that port?)`,
-      );
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new Error(`cannot resolve ${host} (add it to DNS, or: certyard-agent trust --hosts ${host}=IP)`);
-    case "ETIMEDOUT":
-      return new Error(`no answer from ${target} within ${timeoutMs / 1000}s`);
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new Error(`cannot reach ${target}: ${e.code}`);
-  }
-  const plain = /wrong version number|packet length too long|http request/i.test(e.message);
-  const hint = plain
-    ? "; it does not speak TLS there (Docker would say: http: server gave HTTP response to HTTPS client)"
-    : "";
-  return new Error(`TLS handshake with ${target} failed: ${e.message.split("\n")[0]}${hint}`);
-}
-
-/** Go's system bundle candidates on Linux; the first that exists is read. */
-export const SYSTEM_BUNDLES = [
-  "/etc/ssl/certs/ca-certificates.crt",
-  "/etc/pki/tls/certs/ca-bundle.crt",
-  "/etc/ssl/ca-bundle.pem",
-  "/etc/pki/tls/cacert.pem",
-  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-  "/etc/ssl/cert.pem",
-];
-
-export interface DoctorOptions {
-  target: string;
-  caFile?: string;
-  home?: string;
-  dockerCertsDir?: string;
-  systemBundles?: string[];
-  /** connect here instead of resolving HOST (tests; like curl --resolve) */
-  connectHost?: string;
-  now?: Date;
-  timeoutMs?: number;
-}
-
-function readCerts(file: string): Buffer[] {
-  return certificatesFromPem(readFileSync(file, "utf8"));
-}
-
-function dockerCertsFiles(o: DoctorOptions): { dir: string; files: string[] } {
-  const dir = join(o.dockerCertsDir ?? DEFAULT_DOCKER_CERTS_DIR, parseRegistry(o.target).dirName);
-  const files = existsSync(dir)
-    ? readdirSync(dir)
-        .filter((f) => f.endsWith(".crt"))
-        .sort()
-    : [];
-  return { dir, files: files.map((f) => join(dir, f)) };
-}
-
-function systemBundle(o: DoctorOptions): string | null {
-  return (o.systemBundles ?? SYSTEM_BUNDLES).find((f) => existsSync(f)) ?? null;
-}
-
-/** The roots to judge the chain by: --ca-file, else the agent's root, else what Docker has. */
-export function loadRoots(o: DoctorOptions): { roots: Buffer[]; from: RootSource; label: string } {
-  if (o.caFile) {
-    const roots = readCerts(o.caFile);
-    if (!roots.length) throw new Error(`no certificate in ${o.caFile}`);
-    return { roots, from: "ca-file", label: `--ca-file ${o.caFile}` };
-  }
-  const home = o.home ? new AgentHome(o.home) : null;
-  if (home?.isBootstrapped()) {
-    return {
-      roots: certificatesFromPem(home.rootPem()),
-      from: "home",
-      label: `the agent's root (${home.dir})`,
-    };
-  }
-  const certs = dockerCertsFiles(o);
-  if (certs.files.length) {
-    return { roots: certs.files.flatMap(readCerts), from: "docker-certs", label: `Docker's ${certs.dir}` };
-  }
-  const bundle = systemBundle(o);
-  if (bundle) return { roots: readCerts(bundle), from: "system", label: `the system store (${bundle})` };
-  return { roots: [], from: "none", label: "no root at all" };
-}
-
-export interface DoctorReport {
-  ok: boolean;
-  findings: Finding[];
-  lines: string[];
-}
-
-/** Connects, diagnoses and words the report; connection failures throw a one-line Error. */
-export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
-  const { host, port } = parseRegistry(o.target);
-  const { roots, from, label } = loadRoots(o);
-  const chainDers = await fetchChain(o.target, o);
-  const now = o.now ?? new Date();
-  const findings = diagnose(chainDers, roots, o.target, now, { rootsFrom: from });
-  // Docker's own roots matter once the chain is sound for the CA's root, whatever else is wrong
-  if ((from === "home" || from === "ca-file") && buildChain(chainDers, roots, now).anchored) {
-    const certs = dockerCertsFiles(o);
-    const bundle = systemBundle(o);
-    const dockerRoots = [...certs.files.flatMap(readCerts), ...(bundle ? readCerts(bundle) : [])];
-    const f = dockerTrustFinding(chainDers, dockerRoots, o.target, now, `${certs.dir}/*.crt`);
-    if (f) findings.push(f);
-  }
-  const lines = [`${o.target}: the server sent ${chainDers.length} certificate(s); checked against ${label}`];
-  if (findings.length === 0) {
-    const chain = buildChain(chainDers, roots, now);
-    const leaf = chain.path[0] as X509Certificate;
-    const end = notAfter(leaf);
-    const days = Math.floor((end.getTime() - now.getTime()) / 86_400_000);
-    const root = chain.path[chain.path.length - 1] as X509Certificate;
-    lines.push(
-      `ok: ${o.target} serves a valid chain for ${host} (${chain.path.length} certificates up to the root ${named(root)}), expiring ${rfc3339(end)} (in ${days} days)`,
-    );
-  } else {
-    findings.forEach((f, i) => {
-      lines.push(`problem ${i + 1}: ${f.dockerMessage}`, `  why: ${f.explanation}`, `  fix: ${f.fix}`);
-    });
-    const url = `https://${port === 443 ? parseRegistry(o.target).dirName : o.target}/v2/`;
-    const first = findings[0] as Finding;
-    lines.push(
-      `docker login/pull would fail with: Get "${url}": tls: failed to verify certificate: ${first.dockerMessage}`,
-    );
-  }
-  if (/^127\./.test(host) || host === "::1" || host === "localhost") {
-    lines.push(
-      "note: Docker treats 127.0.0.0/8 as an insecure registry and does not verify TLS there; the above is what it says for any other address",
-    );
-  }
-  return { ok: findings.length === 0, findings, lines };
 }
