@@ -40,7 +40,7 @@ export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOu
     } catch (err) {
       const message = (err as Error).message;
       ctx.home.save({ ...m, lastResult: result(ctx, false, message) });
-      ctx.log.error({ name: m.name, err: message }, "renewal failed");
+      ctx.log.error({ cert: m.name, err: message }, "renewal failed");
       outcomes.push({ name: m.name, status: "failed", message });
     }
   }
@@ -73,6 +73,6 @@ export async function renewOne(ctx: AgentContext, m: Managed, keepKey: boolean):
   await deploy(m, { cert: issued.fullchain, key: next.keyPem }, deps);
   const saved = { ...updated, lastResult: result(ctx, true, `renewed ${issued.serial}`) };
   ctx.home.save(saved);
-  ctx.log.info({ name: m.name, serial: issued.serial, notAfter: issued.notAfter }, "renewed");
+  ctx.log.info({ cert: m.name, serial: issued.serial, notAfter: issued.notAfter }, "renewed");
   return saved;
 }

@@ -105,7 +105,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       } else {
         const entry = entries.find((e) => e.name === step.name);
         log.info(
-          { name: step.name, renewAt: new Date(entry?.renewAt ?? 0).toISOString(), attempt: step.attempt },
+          { cert: step.name, renewAt: new Date(entry?.renewAt ?? 0).toISOString(), attempt: step.attempt },
           "renewal due",
         );
         const exit = await run(
@@ -120,7 +120,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
           const abnormal = exit.code !== 1;
           log[abnormal ? "error" : "warn"](
             {
-              name: step.name,
+              cert: step.name,
               attempt: hold.failures,
               retryInMs: hold.until - Date.now(),
               exit: describe(exit),
