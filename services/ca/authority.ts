@@ -2,10 +2,18 @@ import { createHash, randomBytes, sign, X509Certificate } from "node:crypto";
 import { badCSR, notFound, Problem, rejectedIdentifier, unauthorized } from "../../shared/problem.js";
 import { extensionValue, spkiOf } from "../../shared/x509/cert.js";
 import { unsignedInteger } from "../../shared/x509/der.js";
-import { encodePem } from "../../shared/x509/pem.js";
+import { certificatesFromPem, encodePem } from "../../shared/x509/pem.js";
 import { type ParsedCsr, parseCsr, publicKeyInfo } from "./core/csr.js";
 import { canonicalIp, normalizeDns } from "./core/names.js";
-import { type Check, checksFor, runChecks, validityFor, withinConstraints } from "./core/policy.js";
+import {
+  type Check,
+  type Constraints,
+  checksFor,
+  type Policy,
+  runChecks,
+  validityFor,
+  withinConstraints,
+} from "./core/policy.js";
 import { assembleCertificate, buildTbs, type LeafTemplate, leafTemplate } from "./core/profile.js";
 import type {
   CertificateRecord,
@@ -124,6 +132,41 @@ export class Authority {
       { tokenId: current.tokenId, consumeToken: false, renewedFrom: current.serial },
       now,
     );
+  }
+
+  /**
+   * ACME finalize (RFC 8555 7.4): the CSR under the account's EAB policy and the intermediate's
+   * name constraints, through the same checks, profile and inventory as POST /v1/sign.
+   */
+  issueForAcme(csrDer: Uint8Array, policy: Policy): Promise<Issued> {
+    const csr = parseCsr(csrDer);
+    runChecks(checksFor(policy, this.ca.constraints), { dns: csr.dns, ips: csr.ips });
+    const now = this.clock();
+    const validity = validityFor({ dns: [], ips: [] }, policy.maxValidityMs, now);
+    return this.issue(csr, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now);
+  }
+
+  /** An issued certificate with its chain, for ACME download, revocation and renewal info. */
+  chainOf(serial: string) {
+    const rec = this.store.certificates.bySerial(serial);
+    if (!rec) return null;
+    const der = certificatesFromPem(rec.pem)[0] ?? new Uint8Array();
+    return {
+      pem: rec.pem,
+      chain: this.ca.intermediatePem,
+      notBefore: rec.notBefore,
+      notAfter: rec.notAfter,
+      revoked: rec.revokedAt !== null,
+      der,
+    };
+  }
+
+  get constraints(): Constraints {
+    return this.ca.constraints;
+  }
+
+  get issuerKeyId(): Uint8Array {
+    return this.ca.intermediateKeyId;
   }
 
   /** The CA's own serving certificate; not bound to any token, still within the name constraints. */

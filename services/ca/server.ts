@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { serve } from "@hono/node-server";
 import type { Logger } from "../../shared/log.js";
+import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/context.js";
+import { challengeValidator, type ValidationConfig } from "./acme/validate/index.js";
 import { resetAdminToken } from "./admin-token.js";
 import { Authority } from "./authority.js";
 import { tokenVerifier } from "./credentials.js";
@@ -26,6 +28,8 @@ export interface ServeConfig {
   /** whether this process issues the serving certificate when it is due (the first worker does) */
   issuesServingCert?: boolean;
   servingCheckMs?: number;
+  /** where ACME challenge validation connects (--acme-*), and limits for tests */
+  acme?: Partial<ValidationConfig> & { limits?: Partial<AcmeLimits> };
 }
 
 export interface RunningServer {
@@ -51,25 +55,39 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     clock(),
     cfg.issuesServingCert ?? true,
   );
-  const app = createApp({
-    authority,
-    crl,
-    verifyToken: tokenVerifier({
-      record: (id) => store.tokens.byId(id),
-      state: (id) => store.tokens.state(id),
-    }),
-    createToken: (req) => {
-      const minted = buildToken(req, clock());
-      store.tokens.create(minted.record);
-      return minted;
+  const app = createApp(
+    {
+      authority,
+      crl,
+      verifyToken: tokenVerifier({
+        record: (id) => store.tokens.byId(id),
+        state: (id) => store.tokens.state(id),
+      }),
+      createToken: (req) => {
+        const minted = buildToken(req, clock());
+        store.tokens.create(minted.record);
+        return minted;
+      },
+      listCertificates: (opts) => store.certificates.list(opts),
+      health: () => store.ping(),
+      rootPem: ca.rootPem,
+      rootFingerprint: ca.rootFingerprint,
+      log: cfg.log,
+      clock,
     },
-    listCertificates: (opts) => store.certificates.list(opts),
-    health: () => store.ping(),
-    rootPem: ca.rootPem,
-    rootFingerprint: ca.rootFingerprint,
-    log: cfg.log,
-    clock,
-  });
+    {
+      store: store.acme,
+      issuer: authority,
+      validate: challengeValidator({
+        httpPort: cfg.acme?.httpPort ?? 80,
+        tlsPort: cfg.acme?.tlsPort ?? 443,
+        dnsResolver: cfg.acme?.dnsResolver,
+      }),
+      clock,
+      log: cfg.log,
+      limits: { ...DEFAULT_LIMITS, ...cfg.acme?.limits },
+    },
+  );
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(

@@ -44,11 +44,7 @@ export interface IssuedCert {
 
 /** What the ACME server needs from the Authority: the same profile and inventory as /v1/sign. */
 export interface AcmeIssuer {
-  issueForAcme(
-    csrDer: Uint8Array,
-    policy: Policy,
-    names: { dns: string[]; ips: string[] },
-  ): Promise<IssuedCert>;
+  issueForAcme(csrDer: Uint8Array, policy: Policy): Promise<IssuedCert>;
   /** the certificate and its chain, PEM, as downloaded (RFC 8555 7.4.2) */
   chainOf(serial: string): {
     pem: string;

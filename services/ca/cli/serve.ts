@@ -18,6 +18,9 @@ export interface ServeOpts {
   passphraseFile?: string;
   workers?: string;
   logLevel: string;
+  acmeHttpPort?: string;
+  acmeTlsPort?: string;
+  acmeDnsResolver?: string;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -82,9 +85,21 @@ async function startWorker(o: ServeOpts, host: string, port: number, first: bool
     servingNames,
     log: createLogger("certyard-ca", o.logLevel),
     issuesServingCert: first,
+    acme: {
+      httpPort: portFlag("--acme-http-port", o.acmeHttpPort ?? "80"),
+      tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
+      dnsResolver: o.acmeDnsResolver,
+    },
   });
   onSignal(() => running.close());
   return { host, port: running.port, url, fingerprint: running.rootFingerprint, tokenPath: paths.adminToken };
+}
+
+function portFlag(name: string, text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RangeError(`${name} takes a port number`);
+  return port;
 }
 
 function publicUrl(o: ServeOpts, names: ServingNames, port: number): string {

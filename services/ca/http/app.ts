@@ -1,4 +1,6 @@
 import { Hono } from "hono";
+import { acmeApp } from "../acme/app.js";
+import type { AcmeDeps } from "../acme/context.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { onError, onNotFound } from "./middleware/problems.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -7,13 +9,14 @@ import { renewRoute } from "./routes/renew.js";
 import { revokeRoute } from "./routes/revoke.js";
 import { signRoute } from "./routes/sign.js";
 
-export function createApp(deps: AppDeps) {
+export function createApp(deps: AppDeps, acme?: AcmeDeps) {
   const app = new Hono<AppEnv>();
   app.route("/", publicRoutes(deps));
   app.route("/", signRoute(deps));
   app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));
+  if (acme) app.route("/acme", acmeApp(acme));
   app.onError(onError(deps.log));
   app.notFound(onNotFound);
   return app;

@@ -1,0 +1,69 @@
+import type { Context } from "hono";
+import type { Logger } from "pino";
+import type { AppEnv } from "../http/context.js";
+import type { AcmeIssuer, AcmeStore } from "./ports.js";
+import type { ChallengeValidator } from "./validate/index.js";
+
+export interface AcmeLimits {
+  orderLifetimeMs: number;
+  authzLifetimeMs: number;
+  nonceLifetimeMs: number;
+  /** newOrder requests per account per window (429 rateLimited beyond) */
+  rateLimit: number;
+  rateWindowMs: number;
+  /** how long a challenge POST waits for its validation before answering "processing" */
+  validationWaitMs: number;
+}
+
+export const DEFAULT_LIMITS: AcmeLimits = {
+  orderLifetimeMs: 3_600_000,
+  authzLifetimeMs: 3_600_000,
+  nonceLifetimeMs: 3_600_000,
+  rateLimit: 300,
+  rateWindowMs: 3_600_000,
+  validationWaitMs: 10_000,
+};
+
+/** What the ACME routes are handed: the store they declared, the issuer, the validator. */
+export interface AcmeDeps {
+  store: AcmeStore;
+  issuer: AcmeIssuer;
+  validate: ChallengeValidator;
+  clock: () => number;
+  log: Logger;
+  limits: AcmeLimits;
+}
+
+/** The ACME base URL as the client addressed it: JWS "url" headers must match it (RFC 8555 6.4). */
+export function acmeBase(c: Context<AppEnv>): string {
+  return `${new URL(c.req.url).origin}/acme`;
+}
+
+/** The resource URLs of RFC 8555 7.1, under one base. */
+export const urls = (base: string) => ({
+  directory: `${base}/directory`,
+  newNonce: `${base}/new-nonce`,
+  newAccount: `${base}/new-account`,
+  newOrder: `${base}/new-order`,
+  revokeCert: `${base}/revoke-cert`,
+  keyChange: `${base}/key-change`,
+  renewalInfo: `${base}/renewal-info`,
+  account: (id: string) => `${base}/acct/${id}`,
+  orders: (id: string) => `${base}/acct/${id}/orders`,
+  order: (id: string) => `${base}/order/${id}`,
+  finalize: (id: string) => `${base}/order/${id}/finalize`,
+  authz: (id: string) => `${base}/authz/${id}`,
+  challenge: (authzId: string, type: string) => `${base}/chall/${authzId}/${type}`,
+  certificate: (serial: string) => `${base}/cert/${serial}`,
+});
+export type Urls = ReturnType<typeof urls>;
+
+/** A JSON response with ACME's usual headers. */
+export function acmeJson(
+  c: Context<AppEnv>,
+  body: unknown,
+  status: 200 | 201 = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return c.body(JSON.stringify(body), status, { "content-type": "application/json", ...headers });
+}

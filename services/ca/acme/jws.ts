@@ -1,0 +1,99 @@
+import type { Context } from "hono";
+import { decodeProtectedHeader, flattenedVerify, importJWK, type JWK } from "jose";
+import { z } from "zod";
+import {
+  accountDoesNotExist,
+  acmeMalformed,
+  acmeUnauthorized,
+  badNonce,
+} from "../../../shared/acme/problems.js";
+import { bodyText } from "../http/body.js";
+import type { AppEnv } from "../http/context.js";
+import { type AcmeDeps, acmeBase, urls } from "./context.js";
+import { checkProtectedHeader, type KeyMode, type ProtectedHeader } from "./core/jws-header.js";
+import type { AccountRecord } from "./core/types.js";
+
+/** RFC 8555 6.2: flattened JSON serialization only, without an unprotected header. */
+const flattenedSchema = z
+  .object({ protected: z.string().min(1), payload: z.string(), signature: z.string().min(1) })
+  .strict();
+
+export interface Verified {
+  header: ProtectedHeader;
+  /** null for POST-as-GET (RFC 8555 6.3: the payload is the empty string) */
+  payload: unknown;
+  /** the account of a "kid" request */
+  account: AccountRecord | null;
+  /** the key of a "jwk" request */
+  jwk: JWK | null;
+}
+
+/**
+ * Verifies an ACME request's JWS (RFC 8555 6.2-6.5): its header, its nonce (used once), its
+ * signature by the account key or the embedded jwk (with jose), and parses the payload.
+ */
+export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMode): Promise<Verified> {
+  const type = c.req.header("content-type")?.split(";")[0]?.trim();
+  if (type !== "application/jose+json") throw acmeMalformed("the content type must be application/jose+json");
+  let jws: z.output<typeof flattenedSchema>;
+  try {
+    jws = flattenedSchema.parse(JSON.parse(await bodyText(c)));
+  } catch {
+    throw acmeMalformed("the body must be a flattened JSON JWS");
+  }
+  let rawHeader: unknown;
+  try {
+    rawHeader = decodeProtectedHeader(jws);
+  } catch {
+    throw acmeMalformed("the JWS protected header is unreadable");
+  }
+  const header = checkProtectedHeader(rawHeader, c.req.url, mode);
+  if (!deps.store.nonces.consume(header.nonce, deps.clock())) {
+    throw badNonce("the nonce is unknown, expired or already used: get a fresh one");
+  }
+  let account: AccountRecord | null = null;
+  let jwk: JWK | null = null;
+  if (header.kid !== undefined) {
+    const prefix = urls(acmeBase(c)).account("");
+    const id = header.kid.startsWith(prefix) ? header.kid.slice(prefix.length) : "";
+    account = id && !id.includes("/") ? deps.store.accounts.byId(id) : null;
+    if (!account) throw accountDoesNotExist(`no account at ${header.kid}`);
+    // RFC 8555 7.3.6: requests signed by a deactivated account are refused.
+    if (account.status !== "valid") throw acmeUnauthorized(`account ${header.kid} is ${account.status}`);
+    jwk = account.jwk as JWK;
+  } else {
+    jwk = header.jwk as JWK;
+  }
+  try {
+    const key = await importJWK(jwk, header.alg);
+    await flattenedVerify(jws, key, { algorithms: [header.alg] });
+  } catch {
+    throw acmeMalformed("the JWS signature does not verify with the account key");
+  }
+  let payload: unknown = null;
+  if (jws.payload !== "") {
+    try {
+      payload = JSON.parse(Buffer.from(jws.payload, "base64url").toString("utf8"));
+    } catch {
+      throw acmeMalformed("the JWS payload is not JSON");
+    }
+  }
+  return { header, payload, account, jwk: header.jwk ? (header.jwk as JWK) : null };
+}
+
+/** The account of a "kid" request; verifyJws guarantees one is there. */
+export function accountOf(v: Verified): AccountRecord {
+  if (!v.account) throw acmeMalformed("this request must be signed by an account");
+  return v.account;
+}
+
+/** Parses a payload with a schema; failures are ACME malformed problems. */
+export function payloadAs<T extends z.ZodType>(v: Verified, schema: T): z.output<T> {
+  const r = schema.safeParse(v.payload ?? {});
+  if (!r.success) {
+    throw acmeMalformed(
+      r.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; "),
+    );
+  }
+  return r.data;
+}

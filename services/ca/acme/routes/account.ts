@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import { Hono } from "hono";
+import { decodeProtectedHeader, flattenedVerify, importJWK, type JWK } from "jose";
+import { z } from "zod";
+import {
+  AcmeProblem,
+  accountDoesNotExist,
+  acmeMalformed,
+  acmeUnauthorized,
+  invalidContact,
+} from "../../../../shared/acme/problems.js";
+import type { AppEnv } from "../../http/context.js";
+import { type AcmeDeps, acmeBase, acmeJson, type Urls, urls } from "../context.js";
+import type { AccountRecord } from "../core/types.js";
+import { thumbprint, verifyEab } from "../eab.js";
+import { accountOf, payloadAs, verifyJws } from "../jws.js";
+
+const contactSchema = z.array(z.string().max(300)).max(10);
+
+const newAccountSchema = z.object({
+  contact: contactSchema.optional(),
+  termsOfServiceAgreed: z.boolean().optional(),
+  onlyReturnExisting: z.boolean().optional(),
+  externalAccountBinding: z.unknown().optional(),
+});
+
+const updateSchema = z.object({
+  contact: contactSchema.optional(),
+  status: z.literal("deactivated").optional(),
+});
+
+/** RFC 8555 7.3: contacts are mailto: URLs; this CA sends no mail, but keeps them. */
+function checkContacts(contact: string[]): string[] {
+  for (const c of contact) {
+    if (!/^mailto:[^@\s,]+@[^@\s,]+$/.test(c))
+      throw invalidContact(`"${c}" is not a mailto: URL with one address`);
+  }
+  return contact;
+}
+
+export function accountView(a: AccountRecord, u: Urls) {
+  return {
+    status: a.status,
+    contact: a.contact,
+    orders: u.orders(a.id),
+    createdAt: new Date(a.createdAt).toISOString(),
+  };
+}
+
+export function accountRoutes(deps: AcmeDeps) {
+  const app = new Hono<AppEnv>();
+
+  // RFC 8555 7.3 newAccount, 7.3.1 finding an account by key, 7.3.4 external account binding.
+  app.post("/new-account", async (c) => {
+    const u = urls(acmeBase(c));
+    const v = await verifyJws(c, deps, "jwk");
+    const req = payloadAs(v, newAccountSchema);
+    const jwk = v.jwk as JWK;
+    const tp = await thumbprint(jwk);
+    const existing = deps.store.accounts.byThumbprint(tp);
+    if (existing) return acmeJson(c, accountView(existing, u), 200, { location: u.account(existing.id) });
+    if (req.onlyReturnExisting) throw accountDoesNotExist("no account exists with this key");
+    const contact = checkContacts(req.contact ?? []);
+    const eab = await verifyEab(
+      req.externalAccountBinding,
+      jwk as Record<string, unknown>,
+      u.newAccount,
+      (kid) => deps.store.eab(kid),
+    );
+    const account: AccountRecord = {
+      id: randomBytes(12).toString("base64url"),
+      thumbprint: tp,
+      jwk: publicJwk(jwk),
+      status: "valid",
+      contact,
+      eabKid: eab.kid,
+      createdAt: deps.clock(),
+    };
+    deps.store.accounts.create(account);
+    deps.log.info({ account: account.id, eab: eab.name }, "ACME account created");
+    return acmeJson(c, accountView(account, u), 201, { location: u.account(account.id) });
+  });
+
+  // RFC 8555 7.3.2 update, 7.3.6 deactivation; POST-as-GET reads the account.
+  app.post("/acct/:id", async (c) => {
+    const u = urls(acmeBase(c));
+    const v = await verifyJws(c, deps, "kid");
+    const account = accountOf(v);
+    if (account.id !== c.req.param("id"))
+      throw acmeUnauthorized("the account URL is not the signing account");
+    if (v.payload !== null) {
+      const req = payloadAs(v, updateSchema);
+      const fields: Partial<AccountRecord> = {};
+      if (req.contact) fields.contact = checkContacts(req.contact);
+      if (req.status === "deactivated") fields.status = "deactivated";
+      deps.store.accounts.update(account.id, fields);
+      Object.assign(account, fields);
+    }
+    return acmeJson(c, accountView(account, u), 200, { location: u.account(account.id) });
+  });
+
+  // The orders list (7.1.2.1) is not kept per account; an empty list is a valid answer.
+  app.post("/acct/:id/orders", async (c) => {
+    const v = await verifyJws(c, deps, "kid");
+    if (accountOf(v).id !== c.req.param("id")) throw acmeUnauthorized("not your account");
+    return acmeJson(c, { orders: [] });
+  });
+
+  // RFC 8555 7.3.5 key change: an inner JWS, signed by the new key, names the account and old key.
+  app.post("/key-change", async (c) => {
+    const u = urls(acmeBase(c));
+    const v = await verifyJws(c, deps, "kid");
+    const account = accountOf(v);
+    const inner = z
+      .object({ protected: z.string(), payload: z.string(), signature: z.string() })
+      .strict()
+      .safeParse(v.payload);
+    if (!inner.success) throw acmeMalformed("keyChange payload must be a flattened JWS");
+    const h = decodeProtectedHeader(inner.data) as Record<string, unknown>;
+    if (typeof h.jwk !== "object" || h.jwk === null || "kid" in h)
+      throw acmeMalformed('the inner JWS needs "jwk"');
+    if ("nonce" in h) throw acmeMalformed("the inner JWS must not have a nonce");
+    if (h.url !== v.header.url) throw acmeMalformed("the inner JWS url must equal the outer url");
+    if (typeof h.alg !== "string") throw acmeMalformed("the inner JWS has no alg");
+    const newJwk = h.jwk as JWK;
+    let payload: Uint8Array;
+    try {
+      ({ payload } = await flattenedVerify(inner.data, await importJWK(newJwk, h.alg), {
+        algorithms: [h.alg],
+      }));
+    } catch {
+      throw acmeMalformed("the inner JWS does not verify with the new key");
+    }
+    const body = z
+      .object({ account: z.string(), oldKey: z.record(z.string(), z.unknown()) })
+      .safeParse(JSON.parse(Buffer.from(payload).toString("utf8")));
+    if (!body.success) throw acmeMalformed('the inner payload needs "account" and "oldKey"');
+    if (body.data.account !== u.account(account.id))
+      throw acmeUnauthorized("the inner JWS names another account");
+    if ((await thumbprint(body.data.oldKey as JWK)) !== account.thumbprint) {
+      throw acmeUnauthorized("oldKey is not the account's current key");
+    }
+    const tp = await thumbprint(newJwk);
+    const holder = deps.store.accounts.byThumbprint(tp);
+    if (holder) {
+      // 7.3.5: the new key is already an account's: 409 with that account's URL.
+      return c.body(
+        JSON.stringify(new AcmeProblem("malformed", "the new key is already in use by an account").toJSON()),
+        409,
+        { "content-type": "application/problem+json", location: u.account(holder.id) },
+      );
+    }
+    deps.store.accounts.update(account.id, { jwk: publicJwk(newJwk), thumbprint: tp });
+    return acmeJson(c, accountView({ ...account, thumbprint: tp }, u), 200, {
+      location: u.account(account.id),
+    });
+  });
+
+  return app;
+}
+
+/** Only the public members of a JWK are kept. */
+function publicJwk(jwk: JWK): Record<string, unknown> {
+  const { kty, crv, x, y, n, e } = jwk;
+  return Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from "node:crypto";
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  acmeMalformed,
+  acmeNotFound,
+  acmeRateLimited,
+  acmeUnauthorized,
+  badCsr,
+  orderNotReady,
+  serverInternal,
+} from "../../../../shared/acme/problems.js";
+import { parseCsr } from "../../core/csr.js";
+import type { AppEnv } from "../../http/context.js";
+import { type AcmeDeps, acmeBase, acmeJson, urls } from "../context.js";
+import { checkIdentifiers, csrMatchesOrder } from "../core/identifiers.js";
+import { challengeTypesFor } from "../core/state.js";
+import type { AuthzRecord, OrderRecord } from "../core/types.js";
+import { accountOf, payloadAs, verifyJws } from "../jws.js";
+import { currentOrderStatus, orderView } from "../views.js";
+import { certIdSerial } from "./certificate.js";
+
+const newOrderSchema = z.object({
+  identifiers: z.array(z.object({ type: z.string(), value: z.string() })),
+  notBefore: z.string().optional(),
+  notAfter: z.string().optional(),
+  replaces: z.string().optional(),
+});
+
+const finalizeSchema = z.object({ csr: z.string().regex(/^[A-Za-z0-9_-]+$/, "base64url DER") });
+
+export function orderRoutes(deps: AcmeDeps) {
+  const app = new Hono<AppEnv>();
+
+  // RFC 8555 7.4 newOrder; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
+  app.post("/new-order", async (c) => {
+    const u = urls(acmeBase(c));
+    const v = await verifyJws(c, deps, "kid");
+    const account = accountOf(v);
+    const req = payloadAs(v, newOrderSchema);
+    if (req.notBefore || req.notAfter) throw acmeMalformed("notBefore and notAfter are not supported");
+    const now = deps.clock();
+    const wait = deps.store.accounts.takeRateSlot(
+      account.id,
+      now,
+      deps.limits.rateLimit,
+      deps.limits.rateWindowMs,
+    );
+    if (wait > 0)
+      throw acmeRateLimited(`at most ${deps.limits.rateLimit} new orders per account per window`, wait);
+    const eab = deps.store.eab(account.eabKid);
+    if (!eab || eab.revokedAt !== null)
+      throw acmeUnauthorized("the account's external account binding is revoked");
+    const identifiers = checkIdentifiers(req.identifiers, eab.policy, deps.issuer.constraints);
+    if (req.replaces !== undefined) {
+      const serial = certIdSerial(req.replaces, deps.issuer.issuerKeyId);
+      const prev = serial ? deps.store.orders.byCertSerial(serial) : null;
+      if (!prev || prev.accountId !== account.id) {
+        throw acmeMalformed("replaces does not name a certificate this account was issued");
+      }
+    }
+    const authzs: AuthzRecord[] = identifiers.map((identifier) => ({
+      id: randomBytes(12).toString("base64url"),
+      accountId: account.id,
+      identifier,
+      status: "pending",
+      expires: now + deps.limits.authzLifetimeMs,
+      challenges: challengeTypesFor(identifier.type).map((type) => ({
+        type,
+        token: randomBytes(32).toString("base64url"),
+        status: "pending",
+      })),
+    }));
+    const order: OrderRecord = {
+      id: randomBytes(12).toString("base64url"),
+      accountId: account.id,
+      status: "pending",
+      identifiers,
+      authzIds: authzs.map((a) => a.id),
+      expires: now + deps.limits.orderLifetimeMs,
+      error: null,
+      certSerial: null,
+      replaces: req.replaces ?? null,
+      createdAt: now,
+    };
+    deps.store.orders.create(order, authzs);
+    return acmeJson(c, orderView(deps.store, order, u, now), 201, { location: u.order(order.id) });
+  });
+
+  // RFC 8555 7.1.3: POST-as-GET on an order.
+  app.post("/order/:id", async (c) => {
+    const u = urls(acmeBase(c));
+    const v = await verifyJws(c, deps, "kid");
+    const order = ownOrder(deps, c.req.param("id"), accountOf(v).id);
+    return acmeJson(c, orderView(deps.store, order, u, deps.clock()), 200, { location: u.order(order.id) });
+  });
+
+  // RFC 8555 7.4 finalize: synchronous, so the order is "valid" in the response.
+  app.post("/order/:id/finalize", async (c) => {
+    const u = urls(acmeBase(c));
+    const v = await verifyJws(c, deps, "kid");
+    const account = accountOf(v);
+    const order = ownOrder(deps, c.req.param("id"), account.id);
+    const now = deps.clock();
+    const status = currentOrderStatus(deps.store, order, now);
+    if (status !== "ready") throw orderNotReady(`the order is ${status}, not ready`);
+    const req = payloadAs(v, finalizeSchema);
+    const der = Buffer.from(req.csr, "base64url");
+    const csr = parseCsr(der);
+    if (!csrMatchesOrder(csr, order.identifiers)) {
+      throw badCsr("the CSR's names must be exactly the order's identifiers");
+    }
+    const eab = deps.store.eab(account.eabKid);
+    if (!eab) throw serverInternal("the account's external account binding is gone");
+    if (!deps.store.orders.claim(order.id)) throw orderNotReady("the order is already being finalized");
+    try {
+      const issued = await deps.issuer.issueForAcme(der, eab.policy);
+      deps.store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
+      order.status = "valid";
+      order.certSerial = issued.serial;
+    } catch (e) {
+      // The request failed before anything was stored: the order stays ready for another CSR.
+      deps.store.orders.update(order.id, { status: "pending" });
+      throw e;
+    }
+    return acmeJson(c, orderView(deps.store, order, u, deps.clock()), 200, { location: u.order(order.id) });
+  });
+
+  return app;
+}
+
+function ownOrder(deps: AcmeDeps, id: string, accountId: string): OrderRecord {
+  const order = deps.store.orders.byId(id);
+  if (!order) throw acmeNotFound(`no order ${id}`);
+  if (order.accountId !== accountId) throw acmeUnauthorized("the order belongs to another account");
+  return order;
+}

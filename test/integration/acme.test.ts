@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { calculateJwkThumbprint } from "jose";
+import pino from "pino";
+import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
+import { init } from "../../services/ca/cli/init.js";
+import { caPaths } from "../../services/ca/keys/ca.js";
+import { type RunningServer, startServer } from "../../services/ca/server.js";
+import { openStore } from "../../services/ca/store/index.js";
+import { decodePem } from "../../shared/x509/pem.js";
+import { TestAcmeClient } from "../helpers/acme-client.js";
+import { httpsRequest } from "../helpers/ca.js";
+import { makeCsr, opensslVerify } from "../helpers/openssl.js";
+
+/** The ACME server over real HTTPS, with http-01 answered by a real HTTP server on loopback. */
+describe("ACME server", () => {
+  let dir: string;
+  let server: RunningServer;
+  let rootPem: string;
+  let directoryUrl: string;
+  let challengeServer: Server;
+  const answers = new Map<string, string>();
+  let kid: string;
+  let hmac: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "certyard-acme-"));
+    challengeServer = createServer((req, res) => {
+      const token = req.url?.split("/").pop() ?? "";
+      const answer = answers.get(token);
+      res.writeHead(answer ? 200 : 404).end(answer ?? "");
+    });
+    await new Promise<void>((r) => challengeServer.listen(0, "127.0.0.1", r));
+    const address = challengeServer.address();
+    const httpPort = typeof address === "object" && address ? address.port : 0;
+    const data = join(dir, "data");
+    await init({ data, name: "ACME Test Root", keyType: "ec-p256" });
+    [kid, hmac] = eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"] }).split(" ") as [
+      string,
+      string,
+    ];
+    const paths = caPaths(data);
+    server = await startServer({
+      paths,
+      host: "127.0.0.1",
+      port: 0,
+      url: "https://127.0.0.1:0",
+      servingNames: { dns: ["localhost"], ips: ["127.0.0.1"] },
+      log: pino({ level: "silent" }),
+      acme: { httpPort, limits: { rateLimit: 5 } },
+    });
+    rootPem = readFileSync(paths.rootCert, "utf8");
+    directoryUrl = `https://127.0.0.1:${server.port}/acme/directory`;
+  });
+  after(async () => {
+    await server.close();
+    challengeServer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("directory requires EAB and lists every resource; nonces on every response", async () => {
+    const res = await httpsRequest(directoryUrl, rootPem);
+    assert.equal(res.status, 200);
+    const d = res.json<Record<string, unknown>>();
+    for (const k of ["newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo"]) {
+      assert.match(String(d[k]), /^https:\/\/127\.0\.0\.1:\d+\/acme\//);
+    }
+    assert.deepEqual(d.meta, { externalAccountRequired: true });
+    assert.ok(res.headers["replay-nonce"]);
+    const head = await httpsRequest(String(d.newNonce), rootPem, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.ok(head.headers["replay-nonce"]);
+  });
+
+  test("account without EAB is refused; with a wrong HMAC too", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    const none = await client.post(
+      client.url("newAccount"),
+      { termsOfServiceAgreed: true },
+      { useJwk: true },
+    );
+    assert.equal(none.status, 400);
+    assert.equal(none.json().type, "urn:ietf:params:acme:error:externalAccountRequired");
+    assert.equal(none.headers["content-type"], "application/problem+json");
+    const wrong = await client.register(kid, Buffer.alloc(32, 1).toString("base64url"));
+    assert.equal(wrong.status, 403);
+    assert.equal(wrong.json().type, "urn:ietf:params:acme:error:unauthorized");
+  });
+
+  test("account + EAB, order for 127.0.0.1, http-01, finalize, download: the chain verifies", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    const acct = await client.register(kid, hmac);
+    assert.equal(acct.status, 201, acct.body.toString());
+    assert.equal(acct.json().status, "valid");
+    const again = await client.post(client.url("newAccount"), { onlyReturnExisting: true }, { useJwk: true });
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.location, client.accountUrl);
+
+    const order = await client.post(client.url("newOrder"), {
+      identifiers: [{ type: "ip", value: "127.0.0.1" }],
+    });
+    assert.equal(order.status, 201, order.body.toString());
+    const orderUrl = String(order.headers.location);
+    const o = order.json<{ status: string; authorizations: string[]; finalize: string }>();
+    assert.equal(o.status, "pending");
+    const authz = await client.post(String(o.authorizations[0]), null);
+    const a = authz.json<{ status: string; challenges: { type: string; url: string; token: string }[] }>();
+    assert.equal(a.status, "pending");
+    assert.deepEqual(a.challenges.map((c) => c.type).sort(), ["http-01", "tls-alpn-01"]);
+    const http01 = a.challenges.find((c) => c.type === "http-01");
+    assert.ok(http01);
+    answers.set(http01.token, `${http01.token}.${await calculateJwkThumbprint(client.jwk)}`);
+    const started = Date.now();
+    const ch = await client.post(http01.url, {});
+    assert.equal(ch.status, 200, ch.body.toString());
+    assert.equal(ch.json().status, "valid", "validated before the response");
+    assert.ok(Date.now() - started < 3000);
+    const ready = await client.post(orderUrl, null);
+    assert.equal(ready.json().status, "ready");
+
+    const csr = makeCsr({ san: ["IP:127.0.0.1"] });
+    const der = decodePem(csr.csrPem)[0]?.der;
+    assert.ok(der);
+    const fin = await client.post(o.finalize, { csr: Buffer.from(der).toString("base64url") });
+    assert.equal(fin.status, 200, fin.body.toString());
+    const done = fin.json<{ status: string; certificate: string }>();
+    assert.equal(done.status, "valid");
+    const cert = await client.post(done.certificate, null);
+    assert.equal(cert.status, 200);
+    assert.equal(cert.headers["content-type"], "application/pem-certificate-chain");
+    const pems =
+      cert.body.toString().match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g) ?? [];
+    assert.equal(pems.length, 2);
+    const v = opensslVerify(String(pems[0]), String(pems[1]), rootPem);
+    assert.ok(v.ok, v.output);
+
+    // the same inventory as /v1/sign
+    const store = openStore(join(dir, "data", "certyard.db"));
+    try {
+      const serial = done.certificate.split("/").pop() ?? "";
+      assert.deepEqual(store.certificates.bySerial(serial)?.ipAddresses, ["127.0.0.1"]);
+    } finally {
+      store.close();
+    }
+
+    // revocation by the ordering account
+    const certDer = decodePem(String(pems[0]))[0]?.der;
+    assert.ok(certDer);
+    const rev = await client.post(client.url("revokeCert"), {
+      certificate: Buffer.from(certDer).toString("base64url"),
+    });
+    assert.equal(rev.status, 200, rev.body.toString());
+    const rev2 = await client.post(client.url("revokeCert"), {
+      certificate: Buffer.from(certDer).toString("base64url"),
+    });
+    assert.equal(rev2.json().type, "urn:ietf:params:acme:error:alreadyRevoked");
+  });
+
+  test("a name outside the EAB policy is rejectedIdentifier (403); a wildcard too", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    assert.equal((await client.register(kid, hmac)).status, 201);
+    for (const value of ["evil.example", "*.lan", "10.1.2.3"]) {
+      const type = value.startsWith("10.") ? "ip" : "dns";
+      const res = await client.post(client.url("newOrder"), { identifiers: [{ type, value }] });
+      assert.equal(res.status, 403, value);
+      assert.equal(res.json().type, "urn:ietf:params:acme:error:rejectedIdentifier");
+    }
+  });
+
+  test("a replayed nonce is badNonce, and the error carries a fresh nonce", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    const body = await client.sign(client.url("newAccount"), { onlyReturnExisting: true }, { useJwk: true });
+    const first = await client.send(client.url("newAccount"), body);
+    assert.equal(first.json().type, "urn:ietf:params:acme:error:accountDoesNotExist");
+    const replay = await client.send(client.url("newAccount"), body);
+    assert.equal(replay.status, 400);
+    assert.equal(replay.json().type, "urn:ietf:params:acme:error:badNonce");
+    assert.ok(replay.headers["replay-nonce"]);
+  });
+
+  test("the JWS url must be the request URL; finalize before validation is orderNotReady", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    assert.equal((await client.register(kid, hmac)).status, 201);
+    const wrong = await client.send(client.url("newOrder"), await client.sign(client.url("revokeCert"), {}));
+    assert.equal(wrong.json().type, "urn:ietf:params:acme:error:unauthorized");
+    const order = await client.post(client.url("newOrder"), {
+      identifiers: [{ type: "dns", value: "reg.lan" }],
+    });
+    assert.equal(order.status, 201);
+    const fin = await client.post(order.json<{ finalize: string }>().finalize, { csr: "AAAA" });
+    assert.equal(fin.status, 403);
+    assert.equal(fin.json().type, "urn:ietf:params:acme:error:orderNotReady");
+  });
+
+  test("per-account rate limit: 429 rateLimited with Retry-After", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    assert.equal((await client.register(kid, hmac)).status, 201);
+    const statuses: number[] = [];
+    let last = null;
+    for (let i = 0; i < 6; i++) {
+      last = await client.post(client.url("newOrder"), { identifiers: [{ type: "dns", value: "a.lan" }] });
+      statuses.push(last.status);
+    }
+    assert.deepEqual(statuses, [201, 201, 201, 201, 201, 429]);
+    assert.equal(last?.json().type, "urn:ietf:params:acme:error:rateLimited");
+    assert.ok(Number(last?.headers["retry-after"]) > 0);
+  });
+});
