@@ -149,7 +149,7 @@ describe("certyard-agent run: the daemon against a real CA", () => {
     daemons.push(daemon);
     await daemon.waitFor('"root checked"', msg("root checked"));
     const due = await daemon.waitFor('"renewal due"', msg("renewal due"));
-    assert.equal(due.name, "daemon");
+    assert.equal(due.cert, "daemon");
     assert.equal(due.pid, daemon.child.pid);
     const renewed = await daemon.waitFor('"renewed" from the renewal', msg("renewed"), daemon.index(due));
     assert.notEqual(renewed.pid, daemon.child.pid, "the renewal ran in a child process");
