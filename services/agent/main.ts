@@ -54,13 +54,28 @@ program
   .addOption(flag("--validity <dur>", "requested lifetime, e.g. 720h"))
   .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
   .addOption(flag("--acme <url>", "an ACME directory URL instead of certyard's token API"))
+  .addOption(flag("--email <email>", "ACME account contact"))
+  .addOption(flag("--eab-kid <kid>", "ACME External Account Binding key id"))
+  .addOption(flag("--eab-hmac-key <key>", "ACME External Account Binding MAC key, base64url"))
+  .addOption(flag("--http-01-port <port>", "answer http-01 with a listener on this port (default 80)"))
+  .addOption(flag("--webroot <dir>", "answer http-01 by writing into DIR/.well-known/acme-challenge"))
+  .addOption(
+    flag("--dns-01-hook <command>", "answer dns-01 with this command (see CERTYARD_ACME_* in its env)"),
+  )
+  .addOption(flag("--acme-ca-cert <file>", "trust this CA for the ACME server's own TLS"))
+  .addOption(flag("--verify-ca <file>", "with --acme: the root --verify trusts (default: the system store)"))
   .addOption(homeFlag())
   .addOption(logFlag())
   .action(async (o) => {
-    if (o.acme) throw new Error("--acme is not available in this version yet");
     const { agentContext } = await import("./commands/context.js");
-    const { certWithToken } = await import("./commands/cert.js");
-    const m = await certWithToken(agentContext(o), o);
+    let m: import("./state.js").Managed;
+    if (o.acme) {
+      const { certWithAcme } = await import("./commands/acme.js");
+      m = await certWithAcme(agentContext(o), o);
+    } else {
+      const { certWithToken } = await import("./commands/cert.js");
+      m = await certWithToken(agentContext(o), o);
+    }
     process.stdout.write(`${m.name}: serial ${m.serial}, expires ${m.notAfter}, renews after ${m.renewAt}\n`);
     process.stdout.write(`wrote ${m.certFile} and ${m.keyFile}\n`);
   });

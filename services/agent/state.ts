@@ -29,6 +29,8 @@ export const managedSchema = z.object({
       email: z.string().optional(),
       challenge: z.record(z.string(), z.string()).optional(),
       caCertFile: z.string().optional(),
+      /** the root --verify trusts for this certificate; the system store when absent */
+      verifyCaFile: z.string().optional(),
     }),
   ]),
   dns: z.array(z.string()),

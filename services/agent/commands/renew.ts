@@ -48,7 +48,10 @@ export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOu
 }
 
 export async function renewOne(ctx: AgentContext, m: Managed, keepKey: boolean): Promise<Managed> {
-  if (m.issuer.kind !== "ca") throw new Error("ACME renewal is not available in this version");
+  if (m.issuer.kind === "acme") {
+    const { renewAcme } = await import("./acme.js");
+    return renewAcme(ctx, m);
+  }
   const current = readCertFiles(m);
   if (!current) {
     throw new Error(

@@ -1,0 +1,224 @@
+import type { Logger } from "../../../../shared/log.js";
+import { loadOrCreateAccount, saveAccount } from "./account.js";
+import {
+  type Directory,
+  downloadCertificate,
+  finalizeOrder,
+  getAuthorization,
+  getDirectory,
+  getOrder,
+  type Identifier,
+  newAccount,
+  newOrder,
+  type Order,
+  respondToChallenge,
+} from "./api.js";
+import type { Solver } from "./challenges.js";
+import { AcmeError, type AcmeFetch, AcmeSession, acmeFetch } from "./http.js";
+import { accountKeyFrom, keyAuthorization } from "./jws.js";
+
+/*
+ * The flows on top of the endpoint functions in api.ts: open the account (RFC 8555 7.3), then
+ * order, authorize, finalize and download (7.4, 7.5, 7.5.1, 7.4.2).
+ */
+
+export interface AcmeAccountOptions {
+  directoryUrl: string;
+  /** where account keys live (0600), one per directory URL */
+  accountDir: string;
+  caPem?: string;
+  email?: string;
+  eab?: { kid: string; hmacKey: string };
+  fetch?: typeof globalThis.fetch;
+  log: Logger;
+}
+
+export interface AcmeAccount {
+  dir: Directory;
+  session: AcmeSession;
+  $fetch: AcmeFetch;
+  close(): Promise<void>;
+}
+
+export async function openAccount(o: AcmeAccountOptions): Promise<AcmeAccount> {
+  const { $fetch, close } = acmeFetch({ caPem: o.caPem, fetch: o.fetch });
+  try {
+    const dir = await getDirectory($fetch, o.directoryUrl);
+    const stored = loadOrCreateAccount(o.accountDir, o.directoryUrl);
+    const key = await accountKeyFrom(stored.key);
+    const session = new AcmeSession($fetch, dir.newNonce, key);
+    if (stored.url) {
+      session.kid = stored.url;
+    } else {
+      let url: string | undefined;
+      try {
+        url = (await newAccount(session, dir, { onlyReturnExisting: true })).url;
+      } catch (err) {
+        if (!(err instanceof AcmeError) || !err.problem?.type?.endsWith(":accountDoesNotExist")) throw err;
+      }
+      if (!url) {
+        if (dir.meta?.externalAccountRequired && !o.eab) {
+          throw new AcmeError(
+            `${o.directoryUrl} requires an External Account Binding: give --eab-kid and --eab-hmac-key`,
+            undefined,
+            undefined,
+          );
+        }
+        url = (await newAccount(session, dir, { email: o.email, eab: o.eab })).url;
+        o.log.info({ account: url }, "ACME account created");
+      }
+      session.kid = url;
+      saveAccount(o.accountDir, {
+        directory: o.directoryUrl,
+        url,
+        keyPem: stored.key.export({ type: "pkcs8", format: "pem" }).toString(),
+      });
+    }
+    return { dir, session, $fetch, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** RFC 8555 7.1.6 / 6.6: Retry-After as seconds or an HTTP date; clamped so polling stays bounded. */
+export function retryDelayMs(retryAfter: string | null, fallbackMs: number, now = Date.now()): number {
+  let ms = fallbackMs;
+  if (retryAfter) {
+    const secs = Number(retryAfter);
+    if (Number.isFinite(secs)) ms = secs * 1000;
+    else if (!Number.isNaN(Date.parse(retryAfter))) ms = Date.parse(retryAfter) - now;
+  }
+  return Math.min(Math.max(ms, 100), 10_000);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function poll<T>(
+  what: string,
+  fetchOnce: () => Promise<{ value: T; retryAfter: string | null }>,
+  done: (v: T) => boolean,
+  deadlineMs: number,
+): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  let fallback = 250;
+  for (;;) {
+    const { value, retryAfter } = await fetchOnce();
+    if (done(value)) return value;
+    const delay = retryDelayMs(retryAfter, fallback);
+    if (Date.now() + delay > end)
+      throw new AcmeError(`${what}: still pending after ${deadlineMs / 1000} s`, undefined, undefined);
+    await sleep(delay);
+    fallback = Math.min(fallback * 2, 5000);
+  }
+}
+
+const problemText = (e: { type?: string; detail?: string } | undefined) =>
+  e
+    ? `${e.type?.replace("urn:ietf:params:acme:error:", "") ?? "error"}: ${e.detail ?? ""}`
+    : "no reason given";
+
+export interface ObtainOptions {
+  identifiers: Identifier[];
+  csrDer: Uint8Array;
+  solver: Solver;
+  /** RFC 9773 5: the certID of the certificate this order replaces */
+  replaces?: string;
+  log: Logger;
+  deadlineMs?: number;
+}
+
+/** Order, authorize every identifier with the solver, finalize, download: the PEM chain. */
+export async function obtainCertificate(a: AcmeAccount, o: ObtainOptions): Promise<string> {
+  const deadline = o.deadlineMs ?? 120_000;
+  const s = a.session;
+  const { url: orderUrl, order } = await newOrder(s, a.dir, {
+    identifiers: o.identifiers,
+    replaces: o.replaces,
+  });
+  if (order.status === "pending") {
+    await o.solver.start();
+    try {
+      for (const authzUrl of order.authorizations) await authorize(a, authzUrl, o, deadline);
+    } finally {
+      await o.solver.stop();
+    }
+  }
+  const ready = await poll<Order>(
+    "order",
+    async () => {
+      const r = await getOrder(s, orderUrl);
+      return { value: r.order, retryAfter: r.retryAfter };
+    },
+    (v) => v.status !== "pending",
+    deadline,
+  );
+  if (ready.status === "invalid")
+    throw new AcmeError(`the order failed: ${problemText(ready.error)}`, undefined, undefined);
+  let final = ready;
+  if (ready.status === "ready") final = (await finalizeOrder(s, ready.finalize, o.csrDer)).order;
+  if (final.status !== "valid") {
+    final = await poll<Order>(
+      "finalize",
+      async () => {
+        const r = await getOrder(s, orderUrl);
+        return { value: r.order, retryAfter: r.retryAfter };
+      },
+      (v) => v.status === "valid" || v.status === "invalid",
+      deadline,
+    );
+  }
+  if (final.status !== "valid" || !final.certificate) {
+    throw new AcmeError(`the order was not issued: ${problemText(final.error)}`, undefined, undefined);
+  }
+  return downloadCertificate(s, final.certificate);
+}
+
+async function authorize(
+  a: AcmeAccount,
+  authzUrl: string,
+  o: ObtainOptions,
+  deadline: number,
+): Promise<void> {
+  const s = a.session;
+  const { authz } = await getAuthorization(s, authzUrl);
+  if (authz.status === "valid") return;
+  const name = `${authz.wildcard ? "*." : ""}${authz.identifier.value}`;
+  const challenge = authz.challenges.find((c) => c.type === o.solver.type);
+  if (!challenge) {
+    const offered = authz.challenges.map((c) => c.type).join(", ");
+    throw new AcmeError(
+      `the server offers no ${o.solver.type} challenge for ${name} (only ${offered})`,
+      undefined,
+      undefined,
+    );
+  }
+  const keyAuth = await keyAuthorization(challenge.token, s.key.jwk);
+  const id = { ...authz.identifier, value: name };
+  await o.solver.present(id, challenge.token, keyAuth);
+  try {
+    await respondToChallenge(s, challenge.url);
+    const done = await poll(
+      `validation of ${name}`,
+      async () => {
+        const r = await getAuthorization(s, authzUrl);
+        return { value: r.authz, retryAfter: r.retryAfter };
+      },
+      (v) => v.status !== "pending",
+      deadline,
+    );
+    if (done.status !== "valid") {
+      const failed = done.challenges.find((c) => c.type === o.solver.type);
+      throw new AcmeError(
+        `${o.solver.type} for ${name} failed: ${problemText(failed?.error)}`,
+        undefined,
+        undefined,
+      );
+    }
+    o.log.info({ identifier: name, challenge: o.solver.type }, "authorization valid");
+  } finally {
+    await o.solver
+      .cleanup(id, challenge.token, keyAuth)
+      .catch((e: unknown) => o.log.warn({ identifier: name, err: String(e) }, "challenge clean-up failed"));
+  }
+}

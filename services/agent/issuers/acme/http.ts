@@ -1,0 +1,137 @@
+import { createFetch, FetchError, type FetchOptions, type FetchResponse } from "ofetch";
+import { Agent } from "undici";
+import type { AccountKey } from "./jws.js";
+import { signRequest } from "./jws.js";
+
+/** RFC 8555 6.7: an ACME problem document. */
+export interface AcmeProblem {
+  type?: string;
+  detail?: string;
+  status?: number;
+  subproblems?: AcmeProblem[];
+}
+
+/** An error from the ACME server, carrying its problem document when it sent one. */
+export class AcmeError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly problem: AcmeProblem | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "AcmeError";
+  }
+}
+
+export function toAcmeError(what: string, err: unknown): AcmeError {
+  if (err instanceof AcmeError) return err;
+  if (err instanceof FetchError) {
+    const data = err.data as AcmeProblem | undefined;
+    if (err.status && data && typeof data === "object" && (data.detail || data.type)) {
+      const type = data.type?.replace("urn:ietf:params:acme:error:", "") ?? "error";
+      return new AcmeError(`${what}: ${type}: ${data.detail ?? ""} (${err.status})`, err.status, data, {
+        cause: err,
+      });
+    }
+    const cause = (err.cause as { cause?: { message?: string }; message?: string } | undefined) ?? {};
+    const reason = cause.cause?.message ?? cause.message ?? err.message;
+    return new AcmeError(`${what}: ${err.status ? `HTTP ${err.status}` : reason}`, err.status, undefined, {
+      cause: err,
+    });
+  }
+  return new AcmeError(`${what}: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined, {
+    cause: err,
+  });
+}
+
+export interface AcmeHttpOptions {
+  /** PEM: the only CA trusted for the ACME server's own TLS; else the system store */
+  caPem?: string;
+  /** injected for tests; the global fetch otherwise */
+  fetch?: typeof globalThis.fetch;
+  timeoutMs?: number;
+}
+
+/** The transport: ofetch over the given fetch, with a dispatcher that trusts `caPem` when set. */
+export function acmeFetch(o: AcmeHttpOptions = {}) {
+  const dispatcher = o.caPem ? new Agent({ connect: { ca: o.caPem } }) : undefined;
+  const $fetch = createFetch({ fetch: o.fetch ?? globalThis.fetch }).create({
+    retry: 0,
+    timeout: o.timeoutMs ?? 30_000,
+    ...(dispatcher ? { dispatcher } : {}),
+  });
+  return {
+    $fetch,
+    close: async () => dispatcher?.close(),
+  };
+}
+export type AcmeFetch = ReturnType<typeof acmeFetch>["$fetch"];
+
+export interface SignedResponse<T> {
+  status: number;
+  headers: Headers;
+  data: T;
+}
+
+/**
+ * Signed POSTs for one account key. Keeps the last Replay-Nonce (RFC 8555 7.2) so a request
+ * needs no extra round trip, and retries once with a fresh nonce on badNonce (6.5).
+ */
+export class AcmeSession {
+  private nonce: string | undefined;
+  kid: string | undefined;
+
+  constructor(
+    readonly $fetch: AcmeFetch,
+    readonly newNonceUrl: string,
+    readonly key: AccountKey,
+  ) {}
+
+  private keep(headers: Headers | undefined): void {
+    const n = headers?.get("replay-nonce");
+    if (n) this.nonce = n;
+  }
+
+  /** RFC 8555 7.2: HEAD newNonce. */
+  async freshNonce(): Promise<string> {
+    try {
+      const res = await this.$fetch.raw(this.newNonceUrl, { method: "HEAD" });
+      const n = res.headers.get("replay-nonce");
+      if (!n) throw new Error("no Replay-Nonce header");
+      return n;
+    } catch (err) {
+      throw toAcmeError("cannot get a nonce", err);
+    }
+  }
+
+  async post<T>(
+    what: string,
+    url: string,
+    payload: unknown,
+    o: { accept?: string; text?: boolean } = {},
+  ): Promise<SignedResponse<T>> {
+    for (let attempt = 0; ; attempt++) {
+      const nonce = this.nonce ?? (await this.freshNonce());
+      this.nonce = undefined;
+      const jws = await signRequest(this.key, { url, nonce, kid: this.kid, payload });
+      try {
+        const options = {
+          method: "POST",
+          headers: { "content-type": "application/jose+json", ...(o.accept ? { accept: o.accept } : {}) },
+          body: JSON.stringify(jws),
+          ...(o.text ? { responseType: "text" as const } : {}),
+        };
+        // ofetch types responseType per call; the text download is the only non-JSON one.
+        const res: FetchResponse<T> = await this.$fetch.raw<T>(url, options as FetchOptions<"json">);
+        this.keep(res.headers);
+        return { status: res.status, headers: res.headers, data: res._data as T };
+      } catch (err) {
+        if (err instanceof FetchError) this.keep(err.response?.headers);
+        const e = toAcmeError(what, err);
+        if (attempt === 0 && e.problem?.type === "urn:ietf:params:acme:error:badNonce") continue;
+        throw e;
+      }
+    }
+  }
+}
