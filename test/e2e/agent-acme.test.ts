@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -37,6 +47,7 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
   let pebbleRoot: string;
   let rootFile: string;
   let httpPort: number;
+  let challtest: string;
   let registryPort: number;
 
   const agent = (args: string[]) => node(AGENT, [...args, "--home", home, "--log-level", "warn"]);
@@ -150,6 +161,7 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
       });
       return res.ok;
     });
+    challtest = `http://127.0.0.1:${ctsMgmt}`;
     const config = join(work, "pebble.json");
     writeFileSync(
       config,
@@ -281,5 +293,87 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
     const served = await servedLeaf(target, pebbleRoot);
     assert.equal(served.serial, leaf.serialNumber.toLowerCase());
     assert.equal(served.chainError, null);
+  });
+
+  test("3. dns-01 through a hook that sets and clears the TXT record in pebble-challtestsrv", async () => {
+    const hook = join(work, "dns-hook.sh");
+    const calls = join(work, "dns-hook.log");
+    writeFileSync(
+      hook,
+      [
+        "#!/bin/sh",
+        "set -e",
+        `echo "$CERTYARD_ACME_ACTION $CERTYARD_ACME_RECORD_NAME $CERTYARD_ACME_RECORD_VALUE" >> '${calls}'`,
+        'if [ "$CERTYARD_ACME_ACTION" = present ]; then',
+        `  curl -sf -X POST -d "{\\"host\\":\\"$CERTYARD_ACME_RECORD_NAME.\\",\\"value\\":\\"$CERTYARD_ACME_RECORD_VALUE\\"}" ${challtest}/set-txt`,
+        "else",
+        `  curl -sf -X POST -d "{\\"host\\":\\"$CERTYARD_ACME_RECORD_NAME.\\"}" ${challtest}/clear-txt`,
+        "fi",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const dnsOut = join(work, "dns-certs");
+    const r = await agent([
+      "cert",
+      "--name",
+      "pebble-dns",
+      "--acme",
+      directory,
+      "--acme-ca-cert",
+      tlsCa,
+      "--dns",
+      "dns.registry.test",
+      "--dns-01-hook",
+      hook,
+      "--out",
+      dnsOut,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = readFileSync(calls, "utf8").trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] ?? "", /^present _acme-challenge\.dns\.registry\.test [A-Za-z0-9_-]{43}$/);
+    assert.match(lines[1] ?? "", /^cleanup _acme-challenge\.dns\.registry\.test /);
+    const leaf = new X509Certificate(readFileSync(join(dnsOut, "fullchain.pem")));
+    assert.match(leaf.subjectAltName ?? "", /DNS:dns\.registry\.test/);
+  });
+
+  test("4. --webroot: the file is written where a web server on the http-01 port serves it, then removed", async () => {
+    const webroot = join(work, "www");
+    mkdirSync(webroot, { recursive: true });
+    const served: string[] = [];
+    const server = createServer((req, res) => {
+      const file = join(webroot, (req.url ?? "/").split("?")[0] ?? "/");
+      if (!file.startsWith(webroot) || !existsSync(file)) return void res.writeHead(404).end();
+      served.push(req.url ?? "");
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(httpPort, "127.0.0.1", resolve));
+    try {
+      const r = await agent([
+        "cert",
+        "--name",
+        "pebble-webroot",
+        "--acme",
+        directory,
+        "--acme-ca-cert",
+        tlsCa,
+        "--dns",
+        "www.registry.test",
+        "--webroot",
+        webroot,
+        "--out",
+        join(work, "www-certs"),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    assert.ok(
+      served.some((u) => u.startsWith("/.well-known/acme-challenge/")),
+      "pebble fetched the token",
+    );
+    assert.deepEqual(readdirSync(join(webroot, ".well-known", "acme-challenge")), []);
   });
 });
