@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { AGENT, CA_CLI, freePort, node, sh, until } from "./support.js";
+
+/**
+ * The agent against this project's own ACME directory: External Account Binding, an IP
+ * identifier validated over http-01, and the CA's renewal info (RFC 9773) setting renewAt.
+ */
+describe("agent cert --acme against certyard's own /acme/directory", { concurrency: false }, () => {
+  const work = mkdtempSync(join(tmpdir(), "certyard-acme-own-"));
+  const data = join(work, "ca");
+  const home = join(work, "home");
+  const out = join(work, "certs");
+  let child: ChildProcess;
+  let url: string;
+  let httpPort: number;
+
+  const agent = (args: string[]) => node(AGENT, [...args, "--home", home, "--log-level", "warn"]);
+
+  before(async () => {
+    const port = await freePort();
+    httpPort = await freePort();
+    child = spawn(
+      process.execPath,
+      [
+        CA_CLI,
+        "serve",
+        "--data",
+        data,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--workers",
+        "1",
+        "--tls-ip",
+        "127.0.0.1",
+        "--acme-http-port",
+        String(httpPort),
+        "--log-level",
+        "warn",
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let text = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      text += d.toString();
+    });
+    await until("the CA to listen", async () => text.includes("root fingerprint:"), 60_000);
+    url = `https://127.0.0.1:${port}`;
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test("EAB account, IP identifier over http-01, renewal window from renewal info; renew sends replaces", async () => {
+    const eab = await node(CA_CLI, ["eab", "create", "--name", "agent", "--ip", "127.0.0.1", "--data", data]);
+    assert.equal(eab.code, 0, eab.stderr);
+    const [kid = "", hmac = ""] = eab.stdout.trim().split(/\s+/);
+    const root = join(data, "root.crt");
+    const args = [
+      "--acme",
+      `${url}/acme/directory`,
+      "--acme-ca-cert",
+      root,
+      "--eab-kid",
+      kid,
+      "--eab-hmac-key",
+      hmac,
+    ];
+    const r = await agent([
+      "cert",
+      "--name",
+      "own",
+      ...args,
+      "--ip",
+      "127.0.0.1",
+      "--http-01-port",
+      String(httpPort),
+      "--out",
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = await sh("openssl", [
+      "verify",
+      "-CAfile",
+      root,
+      "-untrusted",
+      join(out, "fullchain.pem"),
+      join(out, "fullchain.pem"),
+    ]);
+    assert.equal(v.code, 0, v.stderr + v.stdout);
+    const rec = JSON.parse(readFileSync(join(home, "certs", "own.json"), "utf8"));
+    assert.ok(rec.renewalInfo, "the CA's renewal window was recorded");
+    const at = Date.parse(rec.renewAt);
+    assert.ok(
+      at >= Date.parse(rec.renewalInfo.start) && at <= Date.parse(rec.renewalInfo.end),
+      "renewAt inside the window",
+    );
+    const first = new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber;
+
+    const renewed = await agent(["renew", "--name", "own", "--force"]);
+    assert.equal(renewed.code, 0, renewed.stderr + renewed.stdout);
+    assert.notEqual(new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber, first);
+  });
+});
