@@ -1,4 +1,5 @@
 import { createHash, randomBytes, sign, X509Certificate } from "node:crypto";
+import type { IssuedCertificate } from "../../shared/api.js";
 import { badCSR, notFound, Problem, rejectedIdentifier, unauthorized } from "../../shared/problem.js";
 import { extensionValue, spkiOf } from "../../shared/x509/cert.js";
 import { unsignedInteger } from "../../shared/x509/der.js";
@@ -40,14 +41,7 @@ export interface Store {
   };
 }
 
-export interface Issued {
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  certificate: string;
-  chain: string;
-  fullchain: string;
-}
+export type Issued = IssuedCertificate;
 
 const SAN_OID = "2.5.29.17";
 

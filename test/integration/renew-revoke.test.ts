@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import type { IssuedCertificate as Issued } from "../../shared/api.js";
 import { encodePem } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { makeCsr, opensslCrlText, opensslVerify } from "../helpers/openssl.js";
-
-interface Issued {
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  certificate: string;
-  chain: string;
-  fullchain: string;
-}
 
 describe("renewal over mutual TLS, revocation and the CRL", () => {
   let ca: TestCa;

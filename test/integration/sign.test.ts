@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import type { IssuedCertificate as Issued } from "../../shared/api.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { type CsrKey, makeCsr, opensslText, opensslVerify } from "../helpers/openssl.js";
-
-interface Issued {
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  certificate: string;
-  chain: string;
-  fullchain: string;
-}
 
 describe("POST /v1/sign over real HTTPS", () => {
   let ca: TestCa;

@@ -1,17 +1,10 @@
 import { FetchError, ofetch } from "ofetch";
 import { Agent } from "undici";
+import type { IssuedCertificate } from "../../../shared/api.js";
 import type { ProblemDocument } from "../../../shared/problem.js";
 import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
 
-/** A certificate as the CA returns it (CONTRACT: issued certificate). */
-export interface IssuedCert {
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  certificate: string;
-  chain: string;
-  fullchain: string;
-}
+export type IssuedCert = IssuedCertificate;
 
 /** An error from the CA, with the problem document it sent when it sent one. */
 export class CaError extends Error {

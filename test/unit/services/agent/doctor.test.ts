@@ -6,16 +6,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildChain, diagnose, dockerTrustFinding } from "../../../../services/agent/doctor/diagnose.js";
 import { formatGoIp, subjectAltNames } from "../../../../services/agent/doctor/sans.js";
+import type { IssuedCertificate as Issued } from "../../../../shared/api.js";
 import { certificatesFromPem } from "../../../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../../../helpers/ca.js";
 import { makeCsr } from "../../../helpers/openssl.js";
-
-interface Issued {
-  certificate: string;
-  chain: string;
-  notBefore: string;
-  notAfter: string;
-}
 
 const der = (pem: string) => {
   const [d] = certificatesFromPem(pem);
