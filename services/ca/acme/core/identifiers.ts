@@ -6,7 +6,7 @@ import {
 } from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
 import { isProblem } from "../../../../shared/problem.js";
-import { canonicalIp, dnsNameProblem, normalizeDns } from "../../core/names.js";
+import { canonicalIp, dnsNameProblem, ipFamily, normalizeDns } from "../../core/names.js";
 import { allowedByPolicy, type Constraints, type Policy, withinConstraints } from "../../core/policy.js";
 
 /**
@@ -44,6 +44,11 @@ export function checkIdentifiers(
 }
 
 export function normalizeIdentifier(id: { type: string; value: string }): Identifier {
+  if (id.type === "dns" && ipFamily(id.value) !== null) {
+    // Older clients (lego 4.9) send an IP address as a "dns" identifier; RFC 8738 3 says it is
+    // an "ip" identifier, and it is validated and issued as one.
+    return normalizeIdentifier({ type: "ip", value: id.value });
+  }
   if (id.type === "dns") {
     if (id.value.startsWith("*.")) {
       throw new AcmeProblem("rejectedIdentifier", `wildcard identifier "${id.value}" is not issued`, {

@@ -83,6 +83,11 @@ describe("identifiers (RFC 8555 7.4, RFC 8738)", () => {
       acmeType("rejectedIdentifier"),
     );
   });
+  test("an IP address sent as a dns identifier (lego 4.9) is an ip identifier (RFC 8738 3)", () => {
+    assert.deepEqual(checkIdentifiers([{ type: "dns", value: "10.0.0.7" }], policy, none), [
+      { type: "ip", value: "10.0.0.7" },
+    ]);
+  });
   test("the CSR must name exactly the order's identifiers", () => {
     const ids = [
       { type: "dns" as const, value: "a.lan" },
