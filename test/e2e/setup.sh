@@ -154,11 +154,13 @@ server_version=$("$DOCKER" version --format '{{.Server.Version}}')
 
 # The trust check only means something if 10.203.0.1 is not an insecure registry address.
 insecure=$("$DOCKER" info --format '{{json .RegistryConfig.InsecureRegistryCIDRs}}')
-python3 - "$insecure" "$TEST_ADDR" <<'EOF' || die "the engine treats $TEST_ADDR as an insecure registry ($insecure): TLS would not be checked"
+covered=$(python3 - "$insecure" "$TEST_ADDR" <<'EOF'
 import ipaddress, json, sys
 addr = ipaddress.ip_address(sys.argv[2])
-sys.exit(any(addr in ipaddress.ip_network(c, strict=False) for c in json.loads(sys.argv[1]) or []))
+print(int(any(addr in ipaddress.ip_network(c, strict=False) for c in json.loads(sys.argv[1]) or [])))
 EOF
+)
+[[ $covered == 0 ]] || die "the engine treats $TEST_ADDR as an insecure registry ($insecure): TLS would not be checked"
 
 # --- 3. registry:2 image from Debian's docker-registry ------------------------------------------
 build_registry_image() {

@@ -2,25 +2,11 @@ import { randomBytes } from "node:crypto";
 import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type JWK } from "jose";
 import { z } from "zod";
 import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
-import { parseDuration } from "../../../shared/duration.js";
-import { parseDnsPattern, parseIpRange } from "../core/names.js";
-import { DEFAULT_VALIDITY_MS } from "../core/policy.js";
+import { credentialFields, policyFrom } from "../credential-policy.js";
 import type { EabRecord } from "./core/types.js";
 
 /** What `eab create` takes: the same name and pattern syntax as tokens. */
-export const newEabSchema = z
-  .object({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(100)
-      .regex(/^[A-Za-z0-9._@-]+$/, "letters, digits and . _ @ - only"),
-    dns: z.array(z.string()).default([]),
-    ip: z.array(z.string()).default([]),
-    maxValidity: z.string().optional(),
-  })
-  .strict();
+export const newEabSchema = z.object(credentialFields).strict();
 
 /** A new External Account Binding: a key id and a 256-bit HMAC key (RFC 8555 7.3.4). */
 export function buildEab(
@@ -28,19 +14,13 @@ export function buildEab(
   now: number,
 ): { record: EabRecord; hmac: string } {
   const req = newEabSchema.parse(input);
-  const dns = req.dns.map(parseDnsPattern);
-  const ips = req.ip.map(parseIpRange);
-  if (dns.length === 0 && ips.length === 0) {
-    throw new RangeError("an EAB needs at least one --dns pattern or --ip address/CIDR");
-  }
-  const maxValidityMs = req.maxValidity ? parseDuration(req.maxValidity) : DEFAULT_VALIDITY_MS;
-  if (maxValidityMs < 60_000) throw new RangeError("max validity must be at least 1m");
+  const policy = policyFrom(req, "an EAB");
   const hmacKey = randomBytes(32);
   const record: EabRecord = {
     kid: `kid-${randomBytes(12).toString("base64url")}`,
     name: req.name,
     hmacKey,
-    policy: { dns, ips, maxValidityMs },
+    policy,
     createdAt: now,
     revokedAt: null,
   };

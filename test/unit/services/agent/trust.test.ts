@@ -305,7 +305,7 @@ describe("trust on disk", () => {
     assert.deepEqual(plan.updateCommand, ["update-ca-certificates"]);
     const failing = {
       ...plan,
-      updateCommand: [process.execPath, "-e", "console.error('no permission'); process.exit(3)"],
+      updateCommand: [process.execPath, "-e", "console.error('no permission'); process.exitCode = 3"],
     };
     assert.throws(() => applyTrust(failing), /failed: no permission/);
   });

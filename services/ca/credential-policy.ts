@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { parseDuration } from "../../shared/duration.js";
+import { parseDnsPattern, parseIpRange } from "./core/names.js";
+import { DEFAULT_VALIDITY_MS, type Policy } from "./core/policy.js";
+
+/**
+ * The fields every credential (enrolment token, ACME External Account Binding) is created
+ * with: a name and a name policy, in one syntax for the CLI and the API.
+ */
+export const credentialFields = {
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9._@-]+$/, "letters, digits and . _ @ - only"),
+  dns: z.array(z.string()).default([]),
+  ip: z.array(z.string()).default([]),
+  maxValidity: z.string().optional(),
+};
+
+/** The policy of a credential; RangeErrors name what was wrong. */
+export function policyFrom(req: { dns: string[]; ip: string[]; maxValidity?: string }, what: string): Policy {
+  const dns = req.dns.map(parseDnsPattern);
+  const ips = req.ip.map(parseIpRange);
+  if (dns.length === 0 && ips.length === 0) {
+    throw new RangeError(`${what} needs at least one --dns pattern or --ip address/CIDR`);
+  }
+  const maxValidityMs = req.maxValidity ? parseDuration(req.maxValidity) : DEFAULT_VALIDITY_MS;
+  if (maxValidityMs < 60_000) throw new RangeError("max validity must be at least 1m");
+  return { dns, ips, maxValidityMs };
+}
