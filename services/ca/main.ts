@@ -66,7 +66,7 @@ program
   .addOption(dataFlag())
   .action(async (o: { data: string }) => {
     const { readFileSync } = await import("node:fs");
-    const { caPaths } = await import("./keys/ca.js");
+    const { caPaths } = await import("./keys/paths.js");
     const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
     const [der] = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"));
     if (!der) throw new Error("no root certificate found");

@@ -2,6 +2,7 @@ import { createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { z } from "zod";
 import { writeFileAtomic } from "../../shared/fs.js";
 import { exportPrivateKey, generateKey } from "../../shared/keys.js";
 import { seq, tlv } from "../../shared/x509/der.js";
@@ -12,6 +13,13 @@ import { type Constraints, dnsWithinSubtree } from "./core/policy.js";
 
 /** The CA's own TLS certificate: issued by itself, kept in DATA/tls, renewed at two thirds of its life. */
 export const SERVING_LIFETIME_MS = 30 * 86_400_000;
+
+const servingMetaSchema = z.object({
+  serial: z.string(),
+  notBefore: z.number(),
+  notAfter: z.number(),
+  names: z.object({ dns: z.array(z.string()), ips: z.array(z.string()) }),
+});
 
 export interface ServingNames {
   dns: string[];
@@ -56,7 +64,7 @@ export function readServingCert(dataDir: string): ServingCert | null {
   const dir = join(dataDir, "tls");
   const metaPath = join(dir, "server.json");
   if (!existsSync(metaPath)) return null;
-  const meta = JSON.parse(readFileSync(metaPath, "utf8")) as Omit<ServingCert, "keyPem" | "certPem">;
+  const meta = servingMetaSchema.parse(JSON.parse(readFileSync(metaPath, "utf8")));
   return {
     ...meta,
     keyPem: readFileSync(join(dir, "server.key"), "utf8"),

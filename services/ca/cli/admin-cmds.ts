@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
 import { encodeJoin } from "../../../shared/join.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
@@ -65,7 +66,7 @@ function caUrl(dataDir: string, url: string | undefined): string {
   const recorded = join(dataDir, "serve.json");
   if (!existsSync(recorded))
     throw new Error("give --url (the CA's public URL): serve has not run on this data directory");
-  return (JSON.parse(readFileSync(recorded, "utf8")) as { url: string }).url;
+  return z.object({ url: z.string() }).parse(JSON.parse(readFileSync(recorded, "utf8"))).url;
 }
 
 export function tokenList(o: { data: string; json?: boolean }): string {

@@ -1,10 +1,12 @@
 import { createPublicKey, type KeyObject, X509Certificate as NodeX509, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { syncDir, writeNewFile } from "../../../shared/fs.js";
 import {
   exportPrivateKey,
   generateKey,
+  KEY_TYPES,
   type KeyType,
   keyKindOf,
   loadPrivateKey,
@@ -20,30 +22,19 @@ import type { Constraints } from "../core/policy.js";
 import { keyIdentifier } from "../core/profile.js";
 import { nameConstraintsExtension } from "./name-constraints.js";
 
-/** Where the CA keeps its material inside the data directory. */
-export function caPaths(dataDir: string) {
-  return {
-    dataDir,
-    rootCert: join(dataDir, "root.crt"),
-    rootKey: join(dataDir, "root.key"),
-    intermediateCert: join(dataDir, "intermediate.crt"),
-    intermediateKey: join(dataDir, "intermediate.key"),
-    config: join(dataDir, "ca.json"),
-    adminToken: join(dataDir, "admin-token"),
-    database: join(dataDir, "certyard.db"),
-    tlsDir: join(dataDir, "tls"),
-  };
-}
-export type CaPaths = ReturnType<typeof caPaths>;
+import { type CaPaths, caPaths } from "./paths.js";
 
-export interface CaConfig {
-  name: string;
-  keyType: KeyType;
-  permitDns: string[];
-  permitIp: string[];
-  encrypted: boolean;
-  createdAt: string;
-}
+export { type CaPaths, caPaths };
+
+const caConfigSchema = z.object({
+  name: z.string(),
+  keyType: z.enum(KEY_TYPES),
+  permitDns: z.array(z.string()),
+  permitIp: z.array(z.string()),
+  encrypted: z.boolean(),
+  createdAt: z.string(),
+});
+export type CaConfig = z.infer<typeof caConfigSchema>;
 
 export interface CaMaterial {
   config: CaConfig;
@@ -172,7 +163,7 @@ export function intermediateName(rootName: string): string {
 
 export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
   if (!existsSync(paths.config)) throw new Error(`${paths.dataDir} is not initialised: run certyard-ca init`);
-  const config = JSON.parse(readFileSync(paths.config, "utf8")) as CaConfig;
+  const config = caConfigSchema.parse(JSON.parse(readFileSync(paths.config, "utf8")));
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const intermediatePem = readFileSync(paths.intermediateCert, "utf8");
   const [rootDer] = certificatesFromPem(rootPem);

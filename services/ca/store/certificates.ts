@@ -24,6 +24,7 @@ export function certificateStore(db: Db) {
   // column's mapping, so the JSON columns take arrays as usual.
   const insertStmt = db
     .insert(certificates)
+    // drizzle types values() by the columns' own types; a placeholder stands in for each.
     .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as CertificateRecord)
     .prepare();
   return {

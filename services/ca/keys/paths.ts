@@ -1,0 +1,17 @@
+import { join } from "node:path";
+
+/** Where the CA keeps its material inside the data directory. */
+export function caPaths(dataDir: string) {
+  return {
+    dataDir,
+    rootCert: join(dataDir, "root.crt"),
+    rootKey: join(dataDir, "root.key"),
+    intermediateCert: join(dataDir, "intermediate.crt"),
+    intermediateKey: join(dataDir, "intermediate.key"),
+    config: join(dataDir, "ca.json"),
+    adminToken: join(dataDir, "admin-token"),
+    database: join(dataDir, "certyard.db"),
+    tlsDir: join(dataDir, "tls"),
+  };
+}
+export type CaPaths = ReturnType<typeof caPaths>;
