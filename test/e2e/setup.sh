@@ -30,7 +30,7 @@ trap 'rc=$?; echo "e2e setup: FAILED (exit $rc) at line $LINENO: $BASH_COMMAND" 
 
 # --- 1. Debian packages ---------------------------------------------------------------------
 readonly PACKAGES=(docker.io docker-registry skopeo pebble certbot lego apache2-utils faketime
-  iproute2 openssl jq curl)
+  iproute2 openssl jq curl caddy)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 has_candidate() {
@@ -87,7 +87,7 @@ if ! installed docker-compose; then
   fi
 fi
 for cmd in dockerd docker-registry skopeo pebble pebble-challtestsrv certbot lego htpasswd \
-  faketime ip openssl jq curl python3; do
+  faketime ip openssl jq curl python3 caddy; do
   command -v "$cmd" >/dev/null || die "command '$cmd' not found after installing packages"
 done
 
