@@ -133,7 +133,8 @@ export class Authority {
    * name constraints, through the same checks, profile and inventory as POST /v1/sign.
    */
   issueForAcme(csrDer: Uint8Array, policy: Policy): Promise<Issued> {
-    const csr = parseCsr(csrDer);
+    // An IP literal sent as a dNSName (lego 4.9) is certified as an iPAddress: ACME only.
+    const csr = parseCsr(csrDer, { ipLiteralDnsNamesAsIps: true });
     runChecks(checksFor(policy, this.ca.constraints), { dns: csr.dns, ips: csr.ips });
     const now = this.clock();
     const validity = validityFor({ dns: [], ips: [] }, policy.maxValidityMs, now);

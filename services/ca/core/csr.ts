@@ -9,9 +9,11 @@ import {
   type Element,
   expectTag,
   readElement,
+  seq,
   Tag,
+  tlv,
 } from "../../../shared/x509/der.js";
-import { dnsNameProblem, ipFromBytes } from "./names.js";
+import { canonicalIp, dnsNameProblem, ipFamily, ipFromBytes, ipToBytes } from "./names.js";
 
 /**
  * PKCS#10 (RFC 2986) requests, parsed just far enough to issue from them, and verified with
@@ -51,16 +53,28 @@ export interface ParsedCsr {
   generalNames: Buffer;
 }
 
-export function parseCsr(der: Uint8Array): ParsedCsr {
+export interface ParseCsrOptions {
+  /**
+   * ACME finalize ONLY, never /v1/sign. Older ACME clients (lego 4.9) put an IP identifier into
+   * the CSR as a dNSName "127.0.0.1". RFC 8738 says an IP is certified as an iPAddress SAN, so in
+   * this mode a dNSName that is an IP literal is read as that IP address, and `generalNames` is
+   * re-encoded from the names found (dNSName, then iPAddress) instead of copied, so that the
+   * certificate never carries an IP in a dNSName. The caller must still require the CSR's names
+   * to be exactly the order's validated identifiers; the signature is verified as always.
+   */
+  ipLiteralDnsNamesAsIps?: boolean;
+}
+
+export function parseCsr(der: Uint8Array, opts: ParseCsrOptions = {}): ParsedCsr {
   try {
-    return parse(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
+    return parse(Buffer.from(der.buffer, der.byteOffset, der.byteLength), opts);
   } catch (e) {
     if (e instanceof DerError) throw badCSR(`the CSR is not valid DER: ${e.message}`);
     throw e;
   }
 }
 
-function parse(buf: Buffer): ParsedCsr {
+function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
   const outer = expectTag(readElement(buf, 0), Tag.SEQUENCE, "a CertificationRequest SEQUENCE");
   if (outer.end !== buf.length) throw badCSR("trailing bytes after the CSR");
   const [cri, sigAlg, sig, more] = children(buf, outer);
@@ -93,7 +107,9 @@ function parse(buf: Buffer): ParsedCsr {
   );
   if (!ok) throw badSignature("the CSR's signature does not verify against its public key");
 
-  const names = attrs ? requestedNames(buf, attrs) : { dns: [], ips: [], generalNames: Buffer.alloc(0) };
+  const names = attrs
+    ? requestedNames(buf, attrs, opts)
+    : { dns: [], ips: [], generalNames: Buffer.alloc(0) };
   return {
     spki,
     publicKeyBits,
@@ -211,12 +227,17 @@ function commonName(buf: Buffer, subject: Element): string | null {
 }
 
 /** The DNS names and IP addresses of the extensionRequest's subjectAltName (RFC 2985 5.4.2). */
-function requestedNames(buf: Buffer, attrs: Element): { dns: string[]; ips: string[]; generalNames: Buffer } {
+function requestedNames(
+  buf: Buffer,
+  attrs: Element,
+  opts: ParseCsrOptions,
+): { dns: string[]; ips: string[]; generalNames: Buffer } {
   if (attrs.tag !== 0xa0) throw badCSR("expected the CSR's attributes [0]");
   const dns: string[] = [];
   const ips: string[] = [];
-  let generalNames = Buffer.alloc(0);
+  let generalNames: Buffer = Buffer.alloc(0);
   let seenSan = false;
+  let reencode = false;
   for (const attr of children(buf, attrs)) {
     const [type, values] = children(buf, expectTag(attr, Tag.SEQUENCE, "Attribute"));
     if (decodeOid(contentOf(buf, expectTag(type, Tag.OID, "attribute type"))) !== OID_EXTENSION_REQUEST)
@@ -236,6 +257,11 @@ function requestedNames(buf: Buffer, attrs: Element): { dns: string[]; ips: stri
           const content = contentOf(buf, gn);
           if (gn.tag === 0x82) {
             const name = Buffer.from(content).toString("latin1");
+            if (opts.ipLiteralDnsNamesAsIps && ipFamily(name) !== null) {
+              ips.push(canonicalIp(name));
+              reencode = true;
+              continue;
+            }
             const problem = dnsNameProblem(name);
             if (problem) throw name.startsWith("*.") ? rejectedIdentifier(problem) : badName(problem);
             dns.push(name);
@@ -249,6 +275,16 @@ function requestedNames(buf: Buffer, attrs: Element): { dns: string[]; ips: stri
         }
       }
     }
+  }
+  if (reencode) {
+    // See ParseCsrOptions: the IP literal becomes an iPAddress; duplicates are dropped.
+    const d = [...new Set(dns)];
+    const i = [...new Set(ips)];
+    generalNames = seq(
+      ...d.map((n) => tlv(0x82, Buffer.from(n, "latin1"))),
+      ...i.map((ip) => tlv(0x87, ipToBytes(ip))),
+    );
+    return { dns: d, ips: i, generalNames };
   }
   return { dns, ips, generalNames };
 }

@@ -106,7 +106,8 @@ export function orderRoutes(deps: AcmeDeps) {
     if (status !== "ready") throw orderNotReady(`the order is ${status}, not ready`);
     const req = payloadAs(v, finalizeSchema);
     const der = Buffer.from(req.csr, "base64url");
-    const csr = parseCsr(der);
+    // RFC 8738: an IP literal sent as a dNSName (lego 4.9) counts as the order's ip identifier.
+    const csr = parseCsr(der, { ipLiteralDnsNamesAsIps: true });
     if (!csrMatchesOrder(csr, order.identifiers)) {
       throw badCsr("the CSR's names must be exactly the order's identifiers");
     }

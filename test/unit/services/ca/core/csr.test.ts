@@ -180,3 +180,38 @@ describe("parseCsr: subjectAltName contents", () => {
     expectProblem(() => parseCsr(der), "badName");
   });
 });
+
+describe("parseCsr: ipLiteralDnsNamesAsIps (ACME finalize only)", () => {
+  const acme = { ipLiteralDnsNamesAsIps: true };
+  const sanEntries = (gn: Buffer) =>
+    children(gn, readElement(gn, 0)).map((e) => [e.tag, gn.subarray(e.contentStart, e.end).toString("hex")]);
+
+  test("an IP literal as dNSName becomes an iPAddress, and the SAN is re-encoded without it", () => {
+    const { der } = csrDer({ san: ["DNS:10.0.0.5", "DNS:reg.lan"] });
+    const csr = parseCsr(der, acme);
+    assert.deepEqual(csr.dns, ["reg.lan"]);
+    assert.deepEqual(csr.ips, ["10.0.0.5"]);
+    assert.deepEqual(sanEntries(csr.generalNames), [
+      [0x82, Buffer.from("reg.lan").toString("hex")],
+      [0x87, "0a000005"],
+    ]);
+  });
+
+  test("an IP given both as dNSName and iPAddress is one iPAddress; IPv6 is canonical", () => {
+    const { der } = csrDer({ san: ["DNS:10.0.0.5", "IP:10.0.0.5", "DNS:2001:DB8:0::1"] });
+    const csr = parseCsr(der, acme);
+    assert.deepEqual(csr.dns, []);
+    assert.deepEqual(csr.ips, ["10.0.0.5", "2001:db8::1"]);
+    assert.equal(sanEntries(csr.generalNames).length, 2);
+  });
+
+  test("without an IP literal the SAN is copied unchanged; a non-IP numeric name is still badName", () => {
+    const { der } = csrDer({ san: ["DNS:reg.lan", "IP:10.0.0.5"] });
+    assert.deepEqual(parseCsr(der, acme).generalNames, parseCsr(der).generalNames);
+    expectProblem(() => parseCsr(csrDer({ san: ["DNS:10.0.5"] }).der, acme), "badName");
+  });
+
+  test("the default (/v1/sign) still refuses an IP literal as dNSName", () => {
+    expectProblem(() => parseCsr(csrDer({ san: ["DNS:10.0.0.5"] }).der), "badName");
+  });
+});
