@@ -27,7 +27,6 @@ describe("ACME interop: lego tls-alpn-01, dns-01, IP; timings against pebble", {
   let tlsPort: number;
   let root: string;
   let chain: string;
-  const seconds: Record<string, number> = {};
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "certyard-e2e-acme-lego-"));
@@ -130,43 +129,86 @@ describe("ACME interop: lego tls-alpn-01, dns-01, IP; timings against pebble", {
     assert.doesNotMatch(san, /DNS:/);
   });
 
-  async function timeLego(label: string, server: string, caFile: string, extra: string[]) {
-    const path = join(dir, `time-lego-${label}`);
+  /** Seconds per issuance, by "client server"; each client runs ours and pebble's in turn. */
+  const seconds: Record<string, number[]> = {};
+  async function timed(key: string, run: () => Promise<{ code: number; stdout: string; stderr: string }>) {
     const started = process.hrtime.bigint();
-    const r = await lego(server, caFile, [
-      ...extra,
-      ...["--domains", `lego-${label}.test`, "--http", "--http.port", `:${httpPort}`, "--path", path],
-    ]);
-    seconds[`lego ${label}`] = Number(process.hrtime.bigint() - started) / 1e9;
+    const r = await run();
+    const s = Number(process.hrtime.bigint() - started) / 1e9;
+    seconds[key] = [...(seconds[key] ?? []), s];
     assert.equal(r.code, 0, r.stdout + r.stderr);
   }
 
-  async function timeCertbot(label: string, server: string, caFile: string, extra: string[]) {
-    const base = join(dir, `time-certbot-${label}`);
-    const started = process.hrtime.bigint();
-    const r = await sh(
+  /**
+   * certbot's own log, from its first ACME request to its last response: the part a server can
+   * affect (start-up and account-key generation excluded; certbot's fixed 1 s sleeps included).
+   */
+  function certbotAcmeSpan(name: string): number {
+    const log = readFileSync(join(dir, name, "l", "letsencrypt.log"), "utf8");
+    const at = (line: string | undefined) => {
+      const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})/.exec(line ?? "");
+      return m ? Date.parse(`${m[1]}T${m[2]}.${m[3]}Z`) : Number.NaN;
+    };
+    const lines = log.split("\n");
+    const first = lines.find((l) => l.includes("acme.client:Sending"));
+    const last = lines.filter((l) => l.includes("acme.client:Received response")).pop();
+    return (at(last) - at(first)) / 1000;
+  }
+
+  const legoHttp = (server: string, caFile: string, extra: string[], name: string) =>
+    lego(server, caFile, [
+      ...extra,
+      ...["--domains", `${name}.test`, "--http", "--http.port", `:${httpPort}`, "--path", join(dir, name)],
+    ]);
+
+  const certbotHttp = (server: string, caFile: string, extra: string[], name: string) =>
+    sh(
       "certbot",
       [
         ...["certonly", "--standalone", "--http-01-port", String(httpPort), "--server", server, ...extra],
-        ...["--agree-tos", "-m", "e@x.test", "-d", `cb-${label}.test`, "--non-interactive"],
-        ...["--config-dir", join(base, "c"), "--work-dir", join(base, "w"), "--logs-dir", join(base, "l")],
+        ...["--agree-tos", "-m", "e@x.test", "-d", `${name}.test`, "--non-interactive"],
+        ...["--config-dir", join(dir, name, "c"), "--work-dir", join(dir, name, "w")],
+        ...["--logs-dir", join(dir, name, "l")],
       ],
       { env: { REQUESTS_CA_BUNDLE: caFile } },
     );
-    seconds[`certbot ${label}`] = Number(process.hrtime.bigint() - started) / 1e9;
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-  }
 
-  test("timing: one lego and one certbot http-01 issuance, against certyard and against pebble", async () => {
-    await timeLego("certyard", ours(), root, await eab("time-lego"));
-    await timeLego("pebble", pebble.directory, pebble.tlsCa, []);
-    const [, , kid, , hmac] = await eab("time-certbot");
-    await timeCertbot("certyard", ours(), root, ["--eab-kid", kid ?? "", "--eab-hmac-key", hmac ?? ""]);
-    await timeCertbot("pebble", pebble.directory, pebble.tlsCa, []);
-    for (const [k, v] of Object.entries(seconds))
-      console.log(`e2e report: ${k} http-01 issuance ${v.toFixed(2)} s`);
+  test("timing: lego and certbot http-01 issuances, against certyard and against pebble", async () => {
+    // Two rounds, alternating which server goes first, so that neither gets all the cold starts
+    // (the first certbot run loads Python from disk); the best of each is compared.
+    for (const round of [0, 1]) {
+      const legoOurs = async () => {
+        const args = await eab(`time-lego-${round}`);
+        await timed("lego certyard", () => legoHttp(ours(), root, args, `lego-ours-${round}`));
+      };
+      const legoPebble = () =>
+        timed("lego pebble", () => legoHttp(pebble.directory, pebble.tlsCa, [], `lego-pebble-${round}`));
+      const certbotOurs = async () => {
+        const [, , kid, , hmac] = await eab(`time-certbot-${round}`);
+        const args = ["--eab-kid", kid ?? "", "--eab-hmac-key", hmac ?? ""];
+        await timed("certbot certyard", () => certbotHttp(ours(), root, args, `cb-ours-${round}`));
+      };
+      const certbotPebble = () =>
+        timed("certbot pebble", () => certbotHttp(pebble.directory, pebble.tlsCa, [], `cb-pebble-${round}`));
+      for (const step of round === 0
+        ? [legoOurs, legoPebble, certbotOurs, certbotPebble]
+        : [legoPebble, legoOurs, certbotPebble, certbotOurs]) {
+        await step();
+      }
+    }
+    const best = (k: string) => Math.min(...(seconds[k] ?? [Number.NaN]));
+    for (const [k, v] of Object.entries(seconds)) {
+      const runs = v.map((x) => x.toFixed(2)).join(", ");
+      console.log(`e2e report: ${k} http-01 issuance best ${best(k).toFixed(2)} s (runs: ${runs})`);
+    }
+    for (const server of ["ours", "pebble"]) {
+      const spans = [0, 1].map((round) => certbotAcmeSpan(`cb-${server}-${round}`).toFixed(2)).join(", ");
+      console.log(
+        `e2e report: certbot ${server === "ours" ? "certyard" : server} first request to last response: ${spans} s`,
+      );
+    }
     for (const client of ["lego", "certbot"]) {
-      const ratio = (seconds[`${client} certyard`] ?? 0) / (seconds[`${client} pebble`] ?? 1);
+      const ratio = best(`${client} certyard`) / best(`${client} pebble`);
       const target = client === "lego" ? 0.1 : 1.0;
       console.log(`e2e report: ${client} certyard/pebble ratio ${ratio.toFixed(3)} (target <= ${target})`);
     }
