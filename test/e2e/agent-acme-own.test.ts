@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { AGENT, CA_CLI, freePort, node, sh, until } from "./support.js";
+import { startCaProcessWith } from "./acme-support.js";
+import { AGENT, CA_CLI, type CaProcess, freePort, node, sh } from "./support.js";
 
 /**
  * The agent against this project's own ACME directory: External Account Binding, an IP
@@ -16,49 +16,20 @@ describe("agent cert --acme against certyard's own /acme/directory", { concurren
   const data = join(work, "ca");
   const home = join(work, "home");
   const out = join(work, "certs");
-  let child: ChildProcess;
+  let ca: CaProcess;
   let url: string;
   let httpPort: number;
 
   const agent = (args: string[]) => node(AGENT, [...args, "--home", home, "--log-level", "warn"]);
 
   before(async () => {
-    const port = await freePort();
     httpPort = await freePort();
-    child = spawn(
-      process.execPath,
-      [
-        CA_CLI,
-        "serve",
-        "--data",
-        data,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--workers",
-        "1",
-        "--tls-ip",
-        "127.0.0.1",
-        "--acme-http-port",
-        String(httpPort),
-        "--log-level",
-        "warn",
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let text = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      text += d.toString();
-    });
-    await until("the CA to listen", async () => text.includes("root fingerprint:"), 60_000);
-    url = `https://127.0.0.1:${port}`;
+    ca = await startCaProcessWith(data, ["--acme-http-port", String(httpPort)]);
+    url = ca.url;
   });
 
   after(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    await ca.stop();
     rmSync(work, { recursive: true, force: true });
   });
 
