@@ -1,4 +1,12 @@
-import { type CryptoKey, exportJWK, FlattenedSign, generateKeyPair, type JWK } from "jose";
+import { X509Certificate } from "node:crypto";
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  exportJWK,
+  FlattenedSign,
+  generateKeyPair,
+  type JWK,
+} from "jose";
 import { type HttpResult, httpsRequest } from "./ca.js";
 
 /** A small ACME client for tests (RFC 8555), signing with jose, over real HTTPS. */
@@ -83,4 +91,79 @@ export class TestAcmeClient {
     if (res.status === 201 || res.status === 200) this.accountUrl = String(res.headers.location);
     return res;
   }
+
+  /**
+   * keyChange (RFC 8555 7.3.5): the inner JWS, signed by the new key, carries the account URL and
+   * the old key; the outer one is signed by the current account key. Returns the response.
+   */
+  async keyChange(newKey: CryptoKey, newJwk: JWK, o: { oldJwk?: JWK; innerUrl?: string } = {}) {
+    const url = this.url("keyChange");
+    const inner = await new FlattenedSign(
+      new TextEncoder().encode(JSON.stringify({ account: this.accountUrl, oldKey: o.oldJwk ?? this.jwk })),
+    )
+      .setProtectedHeader({ alg: "ES256", jwk: newJwk, url: o.innerUrl ?? url })
+      .sign(newKey);
+    return this.post(url, inner);
+  }
+
+  /**
+   * One whole issuance (RFC 8555 7.4): newOrder for `identifier`, http-01 answered through
+   * `answer(token, keyAuthorization)`, finalize with `csrDer`, download. Throws on any failure.
+   */
+  async issue(
+    identifier: { type: string; value: string },
+    csrDer: Uint8Array,
+    answer: (token: string, keyAuthorization: string) => void,
+  ): Promise<{ orderUrl: string; certUrl: string; leafPem: string; leafDer: Uint8Array }> {
+    const order = await this.post(this.url("newOrder"), { identifiers: [identifier] });
+    if (order.status !== 201) throw new Error(`newOrder: ${order.status} ${order.body.toString()}`);
+    const o = order.json<{ authorizations: string[]; finalize: string }>();
+    const authz = await this.post(String(o.authorizations[0]), null);
+    const ch = authz
+      .json<{ challenges: { type: string; url: string; token: string }[] }>()
+      .challenges.find((c) => c.type === "http-01");
+    if (!ch) throw new Error("no http-01 challenge");
+    answer(ch.token, `${ch.token}.${await calculateJwkThumbprint(this.jwk)}`);
+    const done = await this.post(ch.url, {});
+    if (done.json().status !== "valid") throw new Error(`challenge: ${done.body.toString()}`);
+    const fin = await this.post(o.finalize, { csr: Buffer.from(csrDer).toString("base64url") });
+    if (fin.status !== 200) throw new Error(`finalize: ${fin.status} ${fin.body.toString()}`);
+    const certUrl = fin.json<{ certificate: string }>().certificate;
+    const cert = await this.post(certUrl, null);
+    const leafPem = cert.body
+      .toString()
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/)?.[0];
+    if (cert.status !== 200 || !leafPem) throw new Error(`download: ${cert.status}`);
+    return {
+      orderUrl: String(order.headers.location),
+      certUrl,
+      leafPem,
+      leafDer: new X509Certificate(leafPem).raw,
+    };
+  }
+}
+
+/**
+ * RFC 9773 4.1 CertID of a certificate: base64url(AKI keyIdentifier) "." base64url(serial DER
+ * INTEGER content), computed here from the DER without the server's code.
+ */
+export function certIdOf(certDer: Uint8Array): string {
+  const der = Buffer.from(certDer);
+  // the AKI extension: OID 2.5.29.35 (06 03 55 1d 23), then an OCTET STRING holding
+  // SEQUENCE { [0] IMPLICIT keyIdentifier }
+  const at = der.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]));
+  if (at < 0) throw new Error("no authorityKeyIdentifier");
+  let i = at + 5;
+  if (der[i] === 0x01) i += 3; // critical BOOLEAN
+  if (der[i] !== 0x04) throw new Error("AKI: no OCTET STRING");
+  i += 2; // OCTET STRING header (short form)
+  if (der[i] !== 0x30) throw new Error("AKI: no SEQUENCE");
+  i += 2;
+  if (der[i] !== 0x80) throw new Error("AKI: no keyIdentifier");
+  const keyId = der.subarray(i + 2, i + 2 + (der[i + 1] ?? 0));
+  const hex = new X509Certificate(der).serialNumber;
+  let serial = Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex");
+  while (serial.length > 1 && serial[0] === 0 && (serial[1] ?? 0) < 0x80) serial = serial.subarray(1);
+  if ((serial[0] ?? 0) >= 0x80) serial = Buffer.concat([Buffer.from([0]), serial]);
+  return `${keyId.toString("base64url")}.${serial.toString("base64url")}`;
 }

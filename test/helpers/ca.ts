@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { init } from "../../services/ca/cli/init.js";
 import { caPaths } from "../../services/ca/keys/ca.js";
-import { type RunningServer, startServer } from "../../services/ca/server.js";
+import { type RunningServer, type ServeConfig, startServer } from "../../services/ca/server.js";
 
 export interface HttpResult {
   status: number;
@@ -46,6 +46,8 @@ export interface StartOptions {
   clock?: () => number;
   /** names of the serving certificate (default localhost and 127.0.0.1) */
   servingNames?: { dns: string[]; ips: string[] };
+  /** ACME validation ports and limits, passed to the server as they are */
+  acme?: ServeConfig["acme"];
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -67,6 +69,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     servingNames: opts.servingNames ?? { dns: ["localhost"], ips: ["127.0.0.1"] },
     log: pino({ level: "silent" }),
     clock: opts.clock,
+    acme: opts.acme,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const adminToken = readFileSync(paths.adminToken, "utf8").trim();

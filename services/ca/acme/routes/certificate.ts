@@ -1,4 +1,4 @@
-import { createPublicKey, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { Hono } from "hono";
 import type { JWK } from "jose";
 import { z } from "zod";
@@ -61,7 +61,8 @@ export function certificateRoutes(deps: AcmeDeps) {
       if (order?.accountId !== v.account.id)
         throw acmeUnauthorized("the certificate was issued to another account");
     } else {
-      const certKey = createPublicKey(cert.publicKey).export({ format: "jwk" }) as JWK;
+      // cert.publicKey is already a public KeyObject (createPublicKey would refuse it).
+      const certKey = cert.publicKey.export({ format: "jwk" }) as JWK;
       if ((await thumbprint(certKey)) !== (await thumbprint(v.jwk as JWK))) {
         throw acmeUnauthorized("the request is not signed by the certificate's key");
       }
