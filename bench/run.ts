@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { acmeBench } from "./acme.js";
 import {
   type CaProcess,
   createToken,
@@ -48,6 +49,8 @@ function settings() {
     warmup: envSeconds("BENCH_WARMUP_SECONDS", Math.min(3, load / 3)),
     settle: envSeconds("BENCH_SETTLE_SECONDS", Math.min(5, load / 2)),
     fillRows: envCount("BENCH_FILL_ROWS", 100_000),
+    acmeAccounts: envCount("BENCH_ACME_ACCOUNTS", 20),
+    only: process.env.BENCH_ONLY ?? "",
   };
 }
 type Settings = ReturnType<typeof settings>;
@@ -55,6 +58,9 @@ type Settings = ReturnType<typeof settings>;
 async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   const root = await mkdtemp(join(tmpdir(), "certyard-bench-"));
   cleanup.add("remove the temporary directory", () => rm(root, { recursive: true, force: true }));
+  const acme = () => acmeBench(cleanup, root, { seconds: s.load, accounts: s.acmeAccounts });
+  if (s.only === "acme") return { acme: await acme() };
+  if (s.only !== "") throw new RangeError(`BENCH_ONLY takes "acme" (or nothing for the whole run)`);
   const csr = await makeCsr(root);
   const cores = availableParallelism();
   const loadAtStart = loadavg1();
@@ -141,6 +147,8 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     ratio(cfssl.reqPerSec),
   );
   figures.cfssl = loadFigures(cfssl, ratio(cfssl.reqPerSec));
+
+  figures.acme = await acme();
 
   heading("certyard against cfssl and the targets");
   const vsReq = first.sign.reqPerSec / cfssl.reqPerSec;
@@ -240,7 +248,7 @@ async function checkCfsslSigns(url: string, ca: string, body: string): Promise<v
 
 /** Everything is bounded: a watchdog well past the planned durations stops the run and cleans up. */
 function budgetSeconds(s: Settings): number {
-  return s.raw + s.inProcess * 2 + 5 * (s.load + s.warmup) + 2 * s.settle + 300;
+  return s.raw + s.inProcess * 2 + 6 * (s.load + s.warmup) + 2 * s.settle + 300;
 }
 
 async function entry(): Promise<void> {
