@@ -178,6 +178,23 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
     assert.equal(foreign.json().type, `${ERR}unauthorized`);
   });
 
+  test("the account's orders list (7.1.2.1) names its orders, and only its own", async () => {
+    const client = await newClient();
+    const empty = await client.post(`${client.accountUrl}/orders`, null);
+    assert.equal(empty.status, 200, empty.body.toString());
+    assert.deepEqual(empty.json<{ orders: string[] }>().orders, []);
+    const { orderUrl } = await client.issue(
+      { type: "ip", value: "127.0.0.1" },
+      csrFor(["IP:127.0.0.1"]).der,
+      answer,
+    );
+    const listed = await client.post(`${client.accountUrl}/orders`, null);
+    assert.deepEqual(listed.json<{ orders: string[] }>().orders, [orderUrl]);
+    const other = await newClient();
+    const foreign = await other.post(`${client.accountUrl}/orders`, null);
+    assert.equal(foreign.status, 403);
+  });
+
   test("revokeCert signed with the certificate's own key (7.6, jwk)", async () => {
     const client = await newClient();
     const csr = csrFor(["IP:127.0.0.1"]);

@@ -27,6 +27,8 @@ export interface AcmeStore {
     create(order: OrderRecord, authzs: AuthzRecord[]): void;
     byId(id: string): OrderRecord | null;
     byCertSerial(serial: string): OrderRecord | null;
+    /** the account's orders, newest first */
+    ofAccount(accountId: string): OrderRecord[];
     update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void;
     /** moves a pending order to processing; false when another request already did */
     claim(id: string): boolean;

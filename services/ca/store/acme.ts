@@ -1,4 +1,4 @@
-import { and, eq, lte, sql } from "drizzle-orm";
+import { and, desc, eq, lte, sql } from "drizzle-orm";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../acme/core/types.js";
 import type { AcmeStore } from "../acme/ports.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
@@ -128,6 +128,14 @@ export function acmeStore(db: Db) {
       },
       byCertSerial(serial: string): OrderRecord | null {
         return db.select().from(acmeOrders).where(eq(acmeOrders.certSerial, serial)).get() ?? null;
+      },
+      ofAccount(accountId: string): OrderRecord[] {
+        return db
+          .select()
+          .from(acmeOrders)
+          .where(eq(acmeOrders.accountId, accountId))
+          .orderBy(desc(acmeOrders.createdAt))
+          .all();
       },
       update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void {
         db.update(acmeOrders).set(fields).where(eq(acmeOrders.id, id)).run();

@@ -99,11 +99,16 @@ export function accountRoutes(deps: AcmeDeps) {
     return acmeJson(c, accountView(account, u), 200, { location: u.account(account.id) });
   });
 
-  // The orders list (7.1.2.1) is not kept per account; an empty list is a valid answer.
+  // RFC 8555 7.1.2.1: the account's orders, leaving out those that failed or expired unfinished.
   app.post("/acct/:id/orders", async (c) => {
     const v = await verifyJws(c, deps, "kid");
     if (accountOf(v).id !== c.req.param("id")) throw acmeUnauthorized("not your account");
-    return acmeJson(c, { orders: [] });
+    const u = urls(acmeBase(c));
+    const now = deps.clock();
+    const listed = deps.store.orders
+      .ofAccount(accountOf(v).id)
+      .filter((o) => o.status !== "invalid" && (o.status === "valid" || o.expires > now));
+    return acmeJson(c, { orders: listed.map((o) => u.order(o.id)) });
   });
 
   // RFC 8555 7.3.5 key change: an inner JWS, signed by the new key, names the account and old key.
