@@ -3,6 +3,7 @@ import { Agent } from "undici";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import type { ProblemDocument } from "../../../shared/problem.js";
 import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
+import { fetchFailureReason } from "./fetch-error.js";
 
 export type IssuedCert = IssuedCertificate;
 
@@ -27,11 +28,7 @@ function toCaError(what: string, err: unknown): CaError {
         cause: err,
       });
     }
-    const cause = (err.cause as { cause?: { message?: string }; message?: string } | undefined) ?? {};
-    const reason = cause.cause?.message ?? cause.message ?? err.message;
-    return new CaError(`${what}: ${err.status ? `HTTP ${err.status}` : reason}`, err.status, undefined, {
-      cause: err,
-    });
+    return new CaError(`${what}: ${fetchFailureReason(err)}`, err.status, undefined, { cause: err });
   }
   return new CaError(`${what}: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined, {
     cause: err,

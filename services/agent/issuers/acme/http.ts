@@ -1,5 +1,6 @@
 import { createFetch, FetchError, type FetchOptions, type FetchResponse } from "ofetch";
 import { Agent } from "undici";
+import { fetchFailureReason } from "../fetch-error.js";
 import type { AccountKey } from "./jws.js";
 import { signRequest } from "./jws.js";
 
@@ -34,11 +35,7 @@ export function toAcmeError(what: string, err: unknown): AcmeError {
         cause: err,
       });
     }
-    const cause = (err.cause as { cause?: { message?: string }; message?: string } | undefined) ?? {};
-    const reason = cause.cause?.message ?? cause.message ?? err.message;
-    return new AcmeError(`${what}: ${err.status ? `HTTP ${err.status}` : reason}`, err.status, undefined, {
-      cause: err,
-    });
+    return new AcmeError(`${what}: ${fetchFailureReason(err)}`, err.status, undefined, { cause: err });
   }
   return new AcmeError(`${what}: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined, {
     cause: err,
