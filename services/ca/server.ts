@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "../../shared/log.js";
 import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/context.js";
 import { challengeValidator, type ValidationConfig } from "./acme/validate/index.js";
@@ -9,6 +9,8 @@ import { Authority } from "./authority.js";
 import { tokenVerifier } from "./credentials.js";
 import { CrlPublisher } from "./crl.js";
 import { createApp } from "./http/app.js";
+import type { AppDeps } from "./http/context.js";
+import { isSignRequest, signHandler } from "./http/sign.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { ensureServingCert, type ServingNames } from "./serving.js";
 import { openStore } from "./store/index.js";
@@ -55,57 +57,50 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     clock(),
     cfg.issuesServingCert ?? true,
   );
-  const app = createApp(
-    {
-      authority,
-      crl,
-      verifyToken: tokenVerifier({
-        record: (id) => store.tokens.byId(id),
-        state: (id) => store.tokens.state(id),
-      }),
-      createToken: (req) => {
-        const minted = buildToken(req, clock());
-        store.tokens.create(minted.record);
-        return minted;
-      },
-      listCertificates: (opts) => store.certificates.list(opts),
-      health: () => store.ping(),
-      rootPem: ca.rootPem,
-      rootFingerprint: ca.rootFingerprint,
-      log: cfg.log,
-      clock,
+  const appDeps: AppDeps = {
+    authority,
+    crl,
+    verifyToken: tokenVerifier({
+      record: (id) => store.tokens.byId(id),
+      state: (id) => store.tokens.state(id),
+    }),
+    createToken: (req) => {
+      const minted = buildToken(req, clock());
+      store.tokens.create(minted.record);
+      return minted;
     },
-    {
-      store: store.acme,
-      issuer: authority,
-      validate: challengeValidator({
-        httpPort: cfg.acme?.httpPort ?? 80,
-        tlsPort: cfg.acme?.tlsPort ?? 443,
-        dnsResolver: cfg.acme?.dnsResolver,
-      }),
-      clock,
-      log: cfg.log,
-      limits: { ...DEFAULT_LIMITS, ...cfg.acme?.limits },
-    },
-  );
+    listCertificates: (opts) => store.certificates.list(opts),
+    health: () => store.ping(),
+    rootPem: ca.rootPem,
+    rootFingerprint: ca.rootFingerprint,
+    log: cfg.log,
+    clock,
+  };
+  const app = createApp(appDeps, {
+    store: store.acme,
+    issuer: authority,
+    validate: challengeValidator({
+      httpPort: cfg.acme?.httpPort ?? 80,
+      tlsPort: cfg.acme?.tlsPort ?? 443,
+      dnsResolver: cfg.acme?.dnsResolver,
+    }),
+    clock,
+    log: cfg.log,
+    limits: { ...DEFAULT_LIMITS, ...cfg.acme?.limits },
+  });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        createServer,
-        serverOptions: {
-          key: serving.keyPem,
-          cert: serving.certPem,
-          requestCert: true,
-          rejectUnauthorized: false,
-        },
-        hostname: cfg.host,
-        port: cfg.port,
-      },
-      () => resolve(s as Server),
-    ) as Server;
-    s.once("error", reject);
+  const honoListener = getRequestListener(app.fetch, { hostname: cfg.host });
+  const sign = signHandler(appDeps);
+  const server = createServer(
+    { key: serving.keyPem, cert: serving.certPem, requestCert: true, rejectUnauthorized: false },
+    (req, res) => (isSignRequest(req) ? sign(req, res) : honoListener(req, res)),
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : cfg.port;

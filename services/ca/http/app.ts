@@ -7,12 +7,11 @@ import { adminRoutes } from "./routes/admin.js";
 import { publicRoutes } from "./routes/public.js";
 import { renewRoute } from "./routes/renew.js";
 import { revokeRoute } from "./routes/revoke.js";
-import { signRoute } from "./routes/sign.js";
 
+/** Every route but POST /v1/sign, which the server hands to signHandler before hono (see sign.ts). */
 export function createApp(deps: AppDeps, acme?: AcmeDeps) {
   const app = new Hono<AppEnv>();
   app.route("/", publicRoutes(deps));
-  app.route("/", signRoute(deps));
   app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));

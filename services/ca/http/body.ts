@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import type { z } from "zod";
 import { malformed, payloadTooLarge } from "../../../shared/problem.js";
@@ -15,21 +16,37 @@ const tooLarge = () => payloadTooLarge(`the body may be at most ${MAX_BODY_BYTES
  */
 export async function bodyText(c: Context<AppEnv>): Promise<string> {
   const incoming = c.env?.incoming;
-  if (!incoming) {
-    const text = await c.req.text();
-    if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw tooLarge();
-    return text;
-  }
-  const declared = Number(incoming.headers["content-length"] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString("utf8");
+  if (incoming) return readBody(incoming);
+  const text = await c.req.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw tooLarge();
+  return text;
+}
+
+/** A node request's body as text, at most MAX_BODY_BYTES (413 beyond, without reading on). */
+export function readBody(incoming: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (Number(incoming.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return reject(tooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      incoming.off("data", onData);
+      incoming.off("end", onEnd);
+      reject(tooLarge());
+    };
+    const onEnd = () => {
+      incoming.off("error", reject);
+      resolve(
+        chunks.length === 1
+          ? (chunks[0] as Buffer).toString("utf8")
+          : Buffer.concat(chunks, size).toString("utf8"),
+      );
+    };
+    incoming.on("data", onData);
+    incoming.once("end", onEnd);
+    incoming.once("error", reject);
+  });
 }
 
 /** Parses the JSON body against a schema; anything else is a 400 problem. */
@@ -38,7 +55,11 @@ export async function jsonBody<T extends z.ZodType>(
   schema: T,
   optional = false,
 ): Promise<z.output<T>> {
-  const text = await bodyText(c);
+  return parseJson(await bodyText(c), schema, optional);
+}
+
+/** JSON text against a schema; invalid JSON is a 400 problem, the schema's errors are ZodErrors. */
+export function parseJson<T extends z.ZodType>(text: string, schema: T, optional = false): z.output<T> {
   if (optional && text.trim() === "") return schema.parse({});
   let data: unknown;
   try {

@@ -1,6 +1,20 @@
-import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  isNotNull,
+  isNull,
+  lte,
+  max,
+  sql,
+} from "drizzle-orm";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
 import type { Db } from "./db.js";
+import { hotStatement } from "./hot.js";
 import { certificates } from "./schema.js";
 
 const COLUMNS = [
@@ -20,16 +34,23 @@ const COLUMNS = [
 ] as const satisfies readonly (keyof CertificateRecord)[];
 
 export function certificateStore(db: Db) {
-  // Prepared once: it runs for every certificate issued. Placeholder values go through each
-  // column's mapping, so the JSON columns take arrays as usual.
-  const insertStmt = db
-    .insert(certificates)
+  // Runs for every certificate issued: see hotStatement. Values go through each column's own
+  // mapping, so the JSON columns take arrays as usual.
+  const columns = getTableColumns(certificates);
+  const mapped = COLUMNS.map((key) => [key, columns[key]] as const);
+  const insertStmt = hotStatement(
+    db,
     // drizzle types values() by the columns' own types; a placeholder stands in for each.
-    .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as CertificateRecord)
-    .prepare();
+    db
+      .insert(certificates)
+      .values(
+        Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as CertificateRecord,
+      ),
+    COLUMNS,
+  );
   return {
     insert(rec: CertificateRecord): void {
-      insertStmt.run({ ...rec });
+      insertStmt.run(mapped.map(([key, c]) => (rec[key] === null ? null : c.mapToDriverValue(rec[key]))));
     },
 
     bySerial(serial: string): CertificateRecord | null {

@@ -3,9 +3,23 @@ import { conflict, rateLimited, unauthorized } from "../../../shared/problem.js"
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { Db } from "./db.js";
+import { hotRow, hotStatement } from "./hot.js";
 import { tokens } from "./schema.js";
 
 type Row = typeof tokens.$inferSelect;
+type ConsumeRow = Pick<
+  Row,
+  | "name"
+  | "revokedAt"
+  | "expiresAt"
+  | "usesLeft"
+  | "rateLimit"
+  | "rateWindowMs"
+  | "windowStart"
+  | "windowCount"
+>;
+
+const keysOf = <K extends string>(o: Record<K, unknown>) => Object.keys(o) as K[];
 
 function toRecord(r: Row): TokenRecord {
   return {
@@ -28,40 +42,47 @@ function toRecord(r: Row): TokenRecord {
 }
 
 export function tokenStore(db: Db) {
-  // Asked on every authenticated request: a prepared statement, no query building.
-  const stateQuery = db
-    .select({ kind: tokens.kind, revokedAt: tokens.revokedAt, expiresAt: tokens.expiresAt })
-    .from(tokens)
-    .where(eq(tokens.id, sql.placeholder("id")))
-    .prepare();
-  // The recording transaction's statements, prepared once: they run for every certificate.
-  const consumeSelect = db
-    .select({
-      name: tokens.name,
-      revokedAt: tokens.revokedAt,
-      expiresAt: tokens.expiresAt,
-      usesLeft: tokens.usesLeft,
-      rateLimit: tokens.rateLimit,
-      rateWindowMs: tokens.rateWindowMs,
-      windowStart: tokens.windowStart,
-      windowCount: tokens.windowCount,
-    })
-    .from(tokens)
-    .where(eq(tokens.id, sql.placeholder("id")))
-    .prepare();
-  const consumeUpdate = db
-    .update(tokens)
-    .set({
-      usesLeft: sql`${sql.placeholder("usesLeft")}`,
-      windowStart: sql`${sql.placeholder("windowStart")}`,
-      windowCount: sql`${sql.placeholder("windowCount")}`,
-    })
-    .where(eq(tokens.id, sql.placeholder("id")))
-    .prepare();
+  // Asked on every authenticated request, and inside every issuing transaction.
+  const byId = eq(tokens.id, sql.placeholder("id"));
+  const stateFields = { kind: tokens.kind, revokedAt: tokens.revokedAt, expiresAt: tokens.expiresAt };
+  const stateQuery = hotRow<keyof typeof stateFields, TokenState>(
+    db,
+    db.select(stateFields).from(tokens).where(byId),
+    keysOf(stateFields),
+    ["id"],
+  );
+  const consumeFields = {
+    name: tokens.name,
+    revokedAt: tokens.revokedAt,
+    expiresAt: tokens.expiresAt,
+    usesLeft: tokens.usesLeft,
+    rateLimit: tokens.rateLimit,
+    rateWindowMs: tokens.rateWindowMs,
+    windowStart: tokens.windowStart,
+    windowCount: tokens.windowCount,
+  };
+  const consumeSelect = hotRow<keyof typeof consumeFields, ConsumeRow>(
+    db,
+    db.select(consumeFields).from(tokens).where(byId),
+    keysOf(consumeFields),
+    ["id"],
+  );
+  const consumeUpdate = hotStatement(
+    db,
+    db
+      .update(tokens)
+      .set({
+        usesLeft: sql`${sql.placeholder("usesLeft")}`,
+        windowStart: sql`${sql.placeholder("windowStart")}`,
+        windowCount: sql`${sql.placeholder("windowCount")}`,
+      })
+      .where(byId),
+    ["usesLeft", "windowStart", "windowCount", "id"],
+  );
   return {
     /** The mutable part of a token: whether it still exists, is revoked or expired. */
     state(id: string): TokenState | null {
-      return stateQuery.get({ id }) ?? null;
+      return stateQuery(id) ?? null;
     },
 
     create(t: TokenRecord): void {
@@ -126,7 +147,7 @@ export function tokenStore(db: Db) {
      * its rate window are consumed.
      */
     consume(id: string, now: number): void {
-      const t = consumeSelect.get({ id });
+      const t = consumeSelect(id);
       if (!t || t.revokedAt !== null) throw unauthorized("the token has been revoked");
       if (t.expiresAt !== null && t.expiresAt <= now) throw unauthorized("the token has expired");
       if (t.usesLeft !== null && t.usesLeft <= 0) throw unauthorized("the token has no uses left");
@@ -142,12 +163,7 @@ export function tokenStore(db: Db) {
           retry,
         );
       }
-      consumeUpdate.run({
-        id,
-        usesLeft: t.usesLeft === null ? null : t.usesLeft - 1,
-        windowStart,
-        windowCount: windowCount + 1,
-      });
+      consumeUpdate.run(t.usesLeft === null ? null : t.usesLeft - 1, windowStart, windowCount + 1, id);
     },
   };
 }

@@ -11,16 +11,20 @@ export function bearerAuth(
   clock: () => number,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m?.[1]) {
-      throw unauthorized(
-        `send ${kind === "admin" ? "the admin token" : "a token"} as "Authorization: Bearer <token>"`,
-      );
-    }
-    c.set("token", await verify(m[1], kind, clock()));
+    c.set("token", await verify(bearerCredential(c.req.header("authorization"), kind), kind, clock()));
     await next();
   };
+}
+
+/** The credential of an "Authorization: Bearer" header; a 401 problem when there is none. */
+export function bearerCredential(header: string | undefined, kind: TokenKind): string {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!m?.[1]) {
+    throw unauthorized(
+      `send ${kind === "admin" ? "the admin token" : "a token"} as "Authorization: Bearer <token>"`,
+    );
+  }
+  return m[1];
 }
 
 /** The token of the request if it is the admin token, else null; for routes open to two kinds of caller. */

@@ -6,32 +6,36 @@ import { z } from "zod";
 import { isProblem, malformed, notFound, Problem } from "../../../../shared/problem.js";
 import type { AppEnv } from "../context.js";
 
-/** Writes a Problem as application/problem+json (RFC 9457), with Retry-After for 429. */
-export function problemResponse(c: Context, p: Problem): Response {
+/** The headers of a problem response: its type, Retry-After for 429, the scheme for 401. */
+export function problemHeaders(p: Problem): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   const retry = p.extra.retryAfter;
   if (typeof retry === "number") headers["retry-after"] = String(retry);
   // RFC 9110 15.5.2: a 401 names the scheme the client should use.
   if (p.status === 401) headers["www-authenticate"] = 'Bearer realm="certyard"';
-  return c.body(JSON.stringify(p.toJSON()), p.status as 400, headers);
+  return headers;
 }
 
-/** The one place errors become responses. An unknown error is a 500 with only a request id. */
+/** Writes a Problem as application/problem+json (RFC 9457). */
+export function problemResponse(c: Context, p: Problem): Response {
+  return c.body(JSON.stringify(p.toJSON()), p.status as 400, problemHeaders(p));
+}
+
+/** The one place errors become problems. An unknown error is a 500 with only a request id. */
+export function toProblem(err: unknown, log: Logger, path: string): Problem {
+  if (isProblem(err)) return err;
+  if (err instanceof z.ZodError) return malformed(describeZod(err));
+  if (err instanceof RangeError) return malformed(err.message);
+  if (err instanceof HTTPException && err.status < 500) {
+    return new Problem(err.status === 413 ? "payloadTooLarge" : "malformed", err.message);
+  }
+  const requestId = randomUUID();
+  log.error({ err, requestId, path }, "unhandled error");
+  return new Problem("internal", "internal error; quote the request id", { requestId });
+}
+
 export function onError(log: Logger): ErrorHandler<AppEnv> {
-  return (err, c) => {
-    if (isProblem(err)) return problemResponse(c, err);
-    if (err instanceof z.ZodError) return problemResponse(c, malformed(describeZod(err)));
-    if (err instanceof RangeError) return problemResponse(c, malformed(err.message));
-    if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(
-        c,
-        new Problem(err.status === 413 ? "payloadTooLarge" : "malformed", err.message),
-      );
-    }
-    const requestId = randomUUID();
-    log.error({ err, requestId, path: c.req.path }, "unhandled error");
-    return problemResponse(c, new Problem("internal", "internal error; quote the request id", { requestId }));
-  };
+  return (err, c) => problemResponse(c, toProblem(err, log, c.req.path));
 }
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
