@@ -16,6 +16,7 @@ import { type AcmeDeps, acmeBase, acmeJson, urls } from "../context.js";
 import { checkIdentifiers, csrMatchesOrder } from "../core/identifiers.js";
 import { challengeTypesFor } from "../core/state.js";
 import type { AuthzRecord, OrderRecord } from "../core/types.js";
+import { issuanceWindow, parseRequestedWindow } from "../core/validity.js";
 import { accountOf, payloadAs, verifyJws } from "../jws.js";
 import { currentOrderStatus, orderView } from "../views.js";
 import { certIdSerial } from "./certificate.js";
@@ -32,13 +33,13 @@ const finalizeSchema = z.object({ csr: z.string().regex(/^[A-Za-z0-9_-]+$/, "bas
 export function orderRoutes(deps: AcmeDeps) {
   const app = new Hono<AppEnv>();
 
-  // RFC 8555 7.4 newOrder; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
+  // RFC 8555 7.4 newOrder, with notBefore/notAfter; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
   app.post("/new-order", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
     const req = payloadAs(v, newOrderSchema);
-    if (req.notBefore || req.notAfter) throw acmeMalformed("notBefore and notAfter are not supported");
+    const window = parseRequestedWindow(req);
     const now = deps.clock();
     const wait = deps.store.accounts.takeRateSlot(
       account.id,
@@ -52,6 +53,7 @@ export function orderRoutes(deps: AcmeDeps) {
     if (!eab || eab.revokedAt !== null)
       throw acmeUnauthorized("the account's external account binding is revoked");
     const identifiers = checkIdentifiers(req.identifiers, eab.policy, deps.issuer.constraints);
+    issuanceWindow(window, eab.policy.maxValidityMs, now);
     if (req.replaces !== undefined) {
       const serial = certIdSerial(req.replaces, deps.issuer.issuerKeyId);
       const prev = serial ? deps.store.orders.byCertSerial(serial) : null;
@@ -81,6 +83,8 @@ export function orderRoutes(deps: AcmeDeps) {
       error: null,
       certSerial: null,
       replaces: req.replaces ?? null,
+      notBefore: window.notBefore,
+      notAfter: window.notAfter,
       createdAt: now,
     };
     deps.store.orders.create(order, authzs);
@@ -113,9 +117,11 @@ export function orderRoutes(deps: AcmeDeps) {
     }
     const eab = deps.store.eab(account.eabKid);
     if (!eab) throw serverInternal("the account's external account binding is gone");
+    // Checked again now: time has passed since newOrder (a notBefore may be too far behind by now).
+    const window = issuanceWindow(order, eab.policy.maxValidityMs, now) ?? undefined;
     if (!deps.store.orders.claim(order.id)) throw orderNotReady("the order is already being finalized");
     try {
-      const issued = await deps.issuer.issueForAcme(der, eab.policy);
+      const issued = await deps.issuer.issueForAcme(der, eab.policy, window);
       deps.store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
       order.status = "valid";
       order.certSerial = issued.serial;
