@@ -12,7 +12,7 @@ import {
 } from "../../../../shared/acme/problems.js";
 import { parseCsr } from "../../core/csr.js";
 import type { AppEnv } from "../../http/context.js";
-import { type AcmeDeps, acmeBase, acmeJson, urls } from "../context.js";
+import { type AcmeDeps, acmeBase, acmeJson, RETRY_AFTER_SECONDS, urls } from "../context.js";
 import { checkIdentifiers, csrMatchesOrder } from "../core/identifiers.js";
 import { challengeTypesFor } from "../core/state.js";
 import type { AuthzRecord, OrderRecord } from "../core/types.js";
@@ -91,12 +91,16 @@ export function orderRoutes(deps: AcmeDeps) {
     return acmeJson(c, orderView(deps.store, order, u, now), 201, { location: u.order(order.id) });
   });
 
-  // RFC 8555 7.1.3: POST-as-GET on an order.
+  // RFC 8555 7.1.3: POST-as-GET on an order; 7.4: while it is "processing" (another request is
+  // finalizing it), Retry-After says when to poll again.
   app.post("/order/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const order = ownOrder(deps, c.req.param("id"), accountOf(v).id);
-    return acmeJson(c, orderView(deps.store, order, u, deps.clock()), 200, { location: u.order(order.id) });
+    const view = orderView(deps.store, order, u, deps.clock());
+    const headers: Record<string, string> = { location: u.order(order.id) };
+    if (view.status === "processing") headers["retry-after"] = RETRY_AFTER_SECONDS;
+    return acmeJson(c, view, 200, headers);
   });
 
   // RFC 8555 7.4 finalize: synchronous, so the order is "valid" in the response.
