@@ -132,12 +132,18 @@ export class Authority {
    * ACME finalize (RFC 8555 7.4): the CSR under the account's EAB policy and the intermediate's
    * name constraints, through the same checks, profile and inventory as POST /v1/sign.
    */
-  issueForAcme(csrDer: Uint8Array, policy: Policy): Promise<Issued> {
+  issueForAcme(
+    csrDer: Uint8Array,
+    policy: Policy,
+    window?: { notBefore: Date; notAfter: Date },
+  ): Promise<Issued> {
     // An IP literal sent as a dNSName (lego 4.9) is certified as an iPAddress: ACME only.
     const csr = parseCsr(csrDer, { ipLiteralDnsNamesAsIps: true });
-    runChecks(checksFor(policy, this.ca.constraints), { dns: csr.dns, ips: csr.ips });
+    const validityMs = window ? window.notAfter.getTime() - window.notBefore.getTime() : undefined;
+    runChecks(checksFor(policy, this.ca.constraints), { dns: csr.dns, ips: csr.ips, validityMs });
     const now = this.clock();
-    const validity = validityFor({ dns: [], ips: [] }, policy.maxValidityMs, now);
+    // A requested window (RFC 8555 7.4 notBefore/notAfter) is issued exactly as the order has it.
+    const validity = window ?? validityFor({ dns: [], ips: [] }, policy.maxValidityMs, now);
     return this.issue(csr, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now);
   }
 

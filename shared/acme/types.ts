@@ -49,6 +49,8 @@ export interface OrderDoc {
   identifiers: Identifier[];
   authorizations: string[];
   finalize: string;
+  notBefore?: string;
+  notAfter?: string;
   certificate?: string;
   error?: unknown;
   replaces?: string;

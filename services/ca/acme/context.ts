@@ -24,6 +24,13 @@ export const DEFAULT_LIMITS: AcmeLimits = {
   validationWaitMs: 10_000,
 };
 
+/**
+ * Retry-After on a challenge, authorization or order that is still processing: validations and
+ * issuance here take milliseconds, so clients should look again soon rather than at their own
+ * default (3 s in certbot, 5 s in lego).
+ */
+export const RETRY_AFTER_SECONDS = "1";
+
 /** What the ACME routes are handed: the store they declared, the issuer, the validator. */
 export interface AcmeDeps {
   store: AcmeStore;

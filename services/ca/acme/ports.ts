@@ -46,7 +46,12 @@ export interface IssuedCert {
 
 /** What the ACME server needs from the Authority: the same profile and inventory as /v1/sign. */
 export interface AcmeIssuer {
-  issueForAcme(csrDer: Uint8Array, policy: Policy): Promise<IssuedCert>;
+  /** `window`: the order's validity (RFC 8555 7.4), already checked; absent: the default lifetime */
+  issueForAcme(
+    csrDer: Uint8Array,
+    policy: Policy,
+    window?: { notBefore: Date; notAfter: Date },
+  ): Promise<IssuedCert>;
   /** the certificate and its chain, PEM, as downloaded (RFC 8555 7.4.2) */
   chainOf(serial: string): {
     pem: string;

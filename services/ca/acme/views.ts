@@ -48,6 +48,8 @@ export function orderView(store: AcmeStore, order: OrderRecord, u: Urls, now: nu
     status,
     expires: iso(order.expires),
     identifiers: order.identifiers,
+    ...(order.notBefore !== null ? { notBefore: iso(order.notBefore) } : {}),
+    ...(order.notAfter !== null ? { notAfter: iso(order.notAfter) } : {}),
     authorizations: order.authzIds.map(u.authz),
     finalize: u.finalize(order.id),
     ...(order.certSerial && status === "valid" ? { certificate: u.certificate(order.certSerial) } : {}),

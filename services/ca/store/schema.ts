@@ -101,6 +101,9 @@ export const acmeOrders = sqliteTable(
     certSerial: text("cert_serial"),
     /** RFC 9773 4.2: the certificate this order replaces (its ARI CertID) */
     replaces: text("replaces"),
+    /** RFC 8555 7.4: the requested certificate validity; null when the order did not ask */
+    notBefore: integer("not_before"),
+    notAfter: integer("not_after"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("acme_orders_account").on(t.accountId)],

@@ -41,6 +41,9 @@ export interface OrderRecord {
   error: Record<string, unknown> | null;
   certSerial: string | null;
   replaces: string | null;
+  /** RFC 8555 7.4: the validity the order asked for, epoch ms in whole seconds; null: the default */
+  notBefore: number | null;
+  notAfter: number | null;
   createdAt: number;
 }
 

@@ -9,7 +9,7 @@ import {
 } from "../../../../shared/acme/problems.js";
 import type { ChallengeType } from "../../../../shared/acme/types.js";
 import type { AppEnv } from "../../http/context.js";
-import { type AcmeDeps, acmeBase, acmeJson, urls } from "../context.js";
+import { type AcmeDeps, acmeBase, acmeJson, RETRY_AFTER_SECONDS, urls } from "../context.js";
 import { afterValidation, authzStatus, mayStartValidation } from "../core/state.js";
 import type { AuthzRecord } from "../core/types.js";
 import { thumbprint } from "../eab.js";
@@ -21,7 +21,9 @@ const authzUpdateSchema = z.object({ status: z.literal("deactivated").optional()
 export function authzRoutes(deps: AcmeDeps) {
   const app = new Hono<AppEnv>();
 
-  // RFC 8555 7.5: POST-as-GET an authorization; 7.5.2: deactivate it.
+  // RFC 8555 7.5: POST-as-GET an authorization; 7.5.2: deactivate it. While a validation is still
+  // running, Retry-After says when to look again (7.5.1): certbot polls authorizations, and without
+  // the header it waits 3 s between polls (certbot/_internal/auth_handler.py, retry_after(resp, 3)).
   app.post("/authz/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
@@ -33,7 +35,9 @@ export function authzRoutes(deps: AcmeDeps) {
       authz.status = "deactivated";
       deps.store.authzs.save(authz);
     }
-    return acmeJson(c, authzView(authz, u, now));
+    const view = authzView(authz, u, now);
+    const validating = view.status === "pending" && authz.challenges.some((ch) => ch.status === "processing");
+    return acmeJson(c, view, 200, validating ? { "retry-after": RETRY_AFTER_SECONDS } : {});
   });
 
   // RFC 8555 7.5.1: responding to a challenge. Validation starts at once; the response waits
@@ -49,7 +53,7 @@ export function authzRoutes(deps: AcmeDeps) {
     const now = deps.clock();
     const up = { link: `<${u.authz(authz.id)}>;rel="up"` };
     if (v.payload === null || !mayStartValidation(authzStatus(authz, now), challenge)) {
-      const headers = challenge.status === "processing" ? { ...up, "retry-after": "1" } : up;
+      const headers = challenge.status === "processing" ? { ...up, "retry-after": RETRY_AFTER_SECONDS } : up;
       return acmeJson(c, challengeView(authz.id, challenge, u), 200, headers);
     }
     challenge.status = "processing";
@@ -60,7 +64,7 @@ export function authzRoutes(deps: AcmeDeps) {
     const settled = await Promise.race([done, timeout]);
     if (settled) authz = settled;
     const current = authz.challenges.find((ch) => ch.type === type) ?? challenge;
-    const headers = current.status === "processing" ? { ...up, "retry-after": "1" } : up;
+    const headers = current.status === "processing" ? { ...up, "retry-after": RETRY_AFTER_SECONDS } : up;
     return acmeJson(c, challengeView(authz.id, current, u), 200, headers);
   });
 

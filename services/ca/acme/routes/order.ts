@@ -12,10 +12,11 @@ import {
 } from "../../../../shared/acme/problems.js";
 import { parseCsr } from "../../core/csr.js";
 import type { AppEnv } from "../../http/context.js";
-import { type AcmeDeps, acmeBase, acmeJson, urls } from "../context.js";
+import { type AcmeDeps, acmeBase, acmeJson, RETRY_AFTER_SECONDS, urls } from "../context.js";
 import { checkIdentifiers, csrMatchesOrder } from "../core/identifiers.js";
 import { challengeTypesFor } from "../core/state.js";
 import type { AuthzRecord, OrderRecord } from "../core/types.js";
+import { issuanceWindow, parseRequestedWindow } from "../core/validity.js";
 import { accountOf, payloadAs, verifyJws } from "../jws.js";
 import { currentOrderStatus, orderView } from "../views.js";
 import { certIdSerial } from "./certificate.js";
@@ -32,13 +33,13 @@ const finalizeSchema = z.object({ csr: z.string().regex(/^[A-Za-z0-9_-]+$/, "bas
 export function orderRoutes(deps: AcmeDeps) {
   const app = new Hono<AppEnv>();
 
-  // RFC 8555 7.4 newOrder; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
+  // RFC 8555 7.4 newOrder, with notBefore/notAfter; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
   app.post("/new-order", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
     const req = payloadAs(v, newOrderSchema);
-    if (req.notBefore || req.notAfter) throw acmeMalformed("notBefore and notAfter are not supported");
+    const window = parseRequestedWindow(req);
     const now = deps.clock();
     const wait = deps.store.accounts.takeRateSlot(
       account.id,
@@ -52,6 +53,7 @@ export function orderRoutes(deps: AcmeDeps) {
     if (!eab || eab.revokedAt !== null)
       throw acmeUnauthorized("the account's external account binding is revoked");
     const identifiers = checkIdentifiers(req.identifiers, eab.policy, deps.issuer.constraints);
+    issuanceWindow(window, eab.policy.maxValidityMs, now);
     if (req.replaces !== undefined) {
       const serial = certIdSerial(req.replaces, deps.issuer.issuerKeyId);
       const prev = serial ? deps.store.orders.byCertSerial(serial) : null;
@@ -81,18 +83,24 @@ export function orderRoutes(deps: AcmeDeps) {
       error: null,
       certSerial: null,
       replaces: req.replaces ?? null,
+      notBefore: window.notBefore,
+      notAfter: window.notAfter,
       createdAt: now,
     };
     deps.store.orders.create(order, authzs);
     return acmeJson(c, orderView(deps.store, order, u, now), 201, { location: u.order(order.id) });
   });
 
-  // RFC 8555 7.1.3: POST-as-GET on an order.
+  // RFC 8555 7.1.3: POST-as-GET on an order; 7.4: while it is "processing" (another request is
+  // finalizing it), Retry-After says when to poll again.
   app.post("/order/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const order = ownOrder(deps, c.req.param("id"), accountOf(v).id);
-    return acmeJson(c, orderView(deps.store, order, u, deps.clock()), 200, { location: u.order(order.id) });
+    const view = orderView(deps.store, order, u, deps.clock());
+    const headers: Record<string, string> = { location: u.order(order.id) };
+    if (view.status === "processing") headers["retry-after"] = RETRY_AFTER_SECONDS;
+    return acmeJson(c, view, 200, headers);
   });
 
   // RFC 8555 7.4 finalize: synchronous, so the order is "valid" in the response.
@@ -113,9 +121,11 @@ export function orderRoutes(deps: AcmeDeps) {
     }
     const eab = deps.store.eab(account.eabKid);
     if (!eab) throw serverInternal("the account's external account binding is gone");
+    // Checked again now: time has passed since newOrder (a notBefore may be too far behind by now).
+    const window = issuanceWindow(order, eab.policy.maxValidityMs, now) ?? undefined;
     if (!deps.store.orders.claim(order.id)) throw orderNotReady("the order is already being finalized");
     try {
-      const issued = await deps.issuer.issueForAcme(der, eab.policy);
+      const issued = await deps.issuer.issueForAcme(der, eab.policy, window);
       deps.store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
       order.status = "valid";
       order.certSerial = issued.serial;
