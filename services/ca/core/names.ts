@@ -1,4 +1,4 @@
-import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 
 /**
  * Names a certificate may carry, and the patterns a credential allows them through.
@@ -82,21 +82,27 @@ export const formatIpRange = (r: IpRange) =>
   r.prefix === (r.family === "ipv4" ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`;
 
 /**
- * A matcher for a set of ranges. Each family is matched only against ranges of its own family:
- * an IPv4-mapped IPv6 address is 16 octets and is not inside a 4-octet range (RFC 5280
- * 4.2.1.10), though node's BlockList alone would say it is.
+ * A matcher for a set of ranges, comparing octets under each prefix. Each family is matched only
+ * against ranges of its own family: an IPv4-mapped IPv6 address is 16 octets and is not inside
+ * a 4-octet range (RFC 5280 4.2.1.10). (node's BlockList would say it is, and cost ten times
+ * as much on the signing path.)
  */
 export function ipMatcher(ranges: readonly IpRange[]): (ip: string) => boolean {
-  const lists = { ipv4: new BlockList(), ipv6: new BlockList() };
-  const counts = { ipv4: 0, ipv6: 0 };
-  for (const r of ranges) {
-    lists[r.family].addSubnet(r.address, r.prefix, r.family);
-    counts[r.family]++;
-  }
+  const nets = ranges.map((r) => ({ octets: ipToBytes(r.address), prefix: r.prefix }));
   return (ip) => {
-    const family = ipFamily(ip);
-    return family !== null && counts[family] > 0 && lists[family].check(ip, family);
+    if (ipFamily(ip) === null) return false;
+    const octets = ipToBytes(ip);
+    return nets.some((n) => n.octets.length === octets.length && samePrefix(n.octets, octets, n.prefix));
   };
+}
+
+function samePrefix(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  const whole = prefix >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  const bits = prefix & 7;
+  if (bits === 0) return true;
+  const mask = (0xff << (8 - bits)) & 0xff;
+  return ((a[whole] ?? 0) & mask) === ((b[whole] ?? 0) & mask);
 }
 
 /** The text form of an iPAddress SAN's 4 or 16 octets (RFC 5952 for IPv6). */
