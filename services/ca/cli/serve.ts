@@ -1,8 +1,7 @@
 import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { canonicalIp, dnsNameProblem } from "../core/names.js";
-import { defaultServingNames, type ServingNames } from "../serving.js";
+import type { ServingNames } from "../serving.js";
 import { readPassphrase } from "./options.js";
 
 export interface ServeOpts {
@@ -72,7 +71,7 @@ async function startWorker(o: ServeOpts, host: string, port: number, first: bool
   }
   const passphrase = readPassphrase(o.passphraseFile);
   const ca = loadCa(paths, passphrase);
-  const servingNames = chooseServingNames(o, ca.constraints);
+  const servingNames = await chooseServingNames(o, ca.constraints);
   const url = publicUrl(o, servingNames, port);
   // `token create --join` reads the public URL from here.
   if (first) writeFileAtomic(join(paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
@@ -126,10 +125,13 @@ export function onSignal(stop: () => Promise<void>): void {
   process.once("SIGINT", handler);
 }
 
-function chooseServingNames(
+/** Imported only in a worker: the cluster's primary stays small. */
+async function chooseServingNames(
   o: ServeOpts,
-  constraints: Parameters<typeof defaultServingNames>[0],
-): ServingNames {
+  constraints: Parameters<typeof import("../serving.js").defaultServingNames>[0],
+): Promise<ServingNames> {
+  const { defaultServingNames } = await import("../serving.js");
+  const { canonicalIp, dnsNameProblem } = await import("../core/names.js");
   if (!o.tlsDns?.length && !o.tlsIp?.length) return defaultServingNames(constraints);
   const dns = (o.tlsDns ?? []).map((d) => {
     const problem = dnsNameProblem(d);

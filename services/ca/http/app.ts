@@ -1,5 +1,4 @@
-import { Hono } from "hono";
-import { acmeApp } from "../acme/app.js";
+import { type Handler, Hono } from "hono";
 import type { AcmeDeps } from "../acme/context.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { onError, onNotFound } from "./middleware/problems.js";
@@ -15,7 +14,19 @@ export function createApp(deps: AppDeps, acme?: AcmeDeps) {
   app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));
-  if (acme) app.route("/acme", acmeApp(acme));
+  if (acme) {
+    // The ACME server (jose, its routes) is loaded on the first /acme request: a CA used only
+    // through tokens never pays its memory in each worker.
+    let acmeServer: Promise<Hono<AppEnv>> | undefined;
+    const toAcme: Handler<AppEnv> = async (c) => {
+      acmeServer ??= import("../acme/app.js").then(({ acmeApp }) =>
+        new Hono<AppEnv>().route("/acme", acmeApp(acme)),
+      );
+      return (await acmeServer).fetch(c.req.raw, c.env);
+    };
+    app.all("/acme", toAcme);
+    app.all("/acme/*", toAcme);
+  }
   app.onError(onError(deps.log));
   app.notFound(onNotFound);
   return app;
