@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: raw ECDSA rate, in-process issuance, then the real CA under load (sign, renew
- * over mutual TLS, sign with 100,000 certificates in the inventory), cfssl under the same load, and
- * the idle memory of `serve`. Plain table lines as it goes, one JSON line with every figure at the end.
+ * `npm run bench`: raw ECDSA rate, in-process issuance, then the real CA under load (sign, in
+ * rounds that alternate with cfssl under the same load; renew over mutual TLS; sign with 100,000
+ * certificates in the inventory), and the idle memory of `serve` after start and after the loads. Plain table lines as it goes, one JSON line with every figure at the end.
  * Durations: BENCH_SECONDS (each load, default 10) and the overrides in settings() below.
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -15,6 +15,7 @@ import {
   httpsRequest,
   issueOnce,
   ownChildNamed,
+  type ServeMemory,
   serveMemory,
   startCa,
   treeCpuSeconds,
@@ -50,6 +51,7 @@ function settings() {
     settle: envSeconds("BENCH_SETTLE_SECONDS", Math.min(5, load / 2)),
     fillRows: envCount("BENCH_FILL_ROWS", 100_000),
     acmeAccounts: envCount("BENCH_ACME_ACCOUNTS", 20),
+    rounds: envCount("BENCH_ROUNDS", 3),
     only: process.env.BENCH_ONLY ?? "",
   };
 }
@@ -101,22 +103,47 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   await mkdir(data);
   const signBody = JSON.stringify({ csr: csr.pem });
   let auth: Record<string, string> = {};
+  // cfssl and certyard run side by side and take turns under the same load, the order swapped
+  // every round: this machine's speed drifts by a fifth from minute to minute, and a comparison
+  // of one run each measured the drift as much as the servers.
+  const cfssl = await startCfsslTarget(cleanup, join(root, "cfssl"), csr, s);
 
   const first = await withCa(cleanup, data, undefined, async (ca) => {
     auth = { authorization: `Bearer ${await createToken(data, TOKEN_NAME)}` };
-    const sign = await loadSign(ca, signBody, auth, s);
-    report(`POST /v1/sign, ${CONNECTIONS} connections, ${s.load} s`, sign, ratio(sign.reqPerSec));
-
+    await delay(s.settle * 1000);
+    const fresh = await serveMemory(ca.pid);
+    const rounds: { ours: LoadFigures; theirs: LoadFigures }[] = [];
+    for (let r = 1; r <= s.rounds; r++) {
+      const ours = () => loadSign(ca, signBody, auth, s);
+      const pair =
+        r % 2 === 1
+          ? { ours: await ours(), theirs: await cfssl.load() }
+          : { theirs: await cfssl.load(), ours: await ours() };
+      report(
+        `round ${r}: POST /v1/sign, ${CONNECTIONS} connections, ${s.load} s`,
+        pair.ours,
+        ratio(pair.ours.reqPerSec),
+      );
+      report(`round ${r}: cfssl /api/v1/cfssl/sign, same load`, pair.theirs, ratio(pair.theirs.reqPerSec));
+      rounds.push(pair);
+    }
     const renew = await loadRenew(ca, signBody, auth, csr, s);
     report(`POST /v1/renew over mutual TLS, ${CONNECTIONS} connections`, renew, ratio(renew.reqPerSec));
-
     await delay(s.settle * 1000);
-    return { sign, renew, memory: await serveMemory(ca.pid) };
+    return { rounds, renew, fresh, afterLoad: await serveMemory(ca.pid) };
   });
-  figures.sign = loadFigures(first.sign, ratio(first.sign.reqPerSec));
+  const sign = medianRun(first.rounds.map((r) => r.ours));
+  const theirs = medianRun(first.rounds.map((r) => r.theirs));
+  figures.sign = loadFigures(sign, ratio(sign.reqPerSec));
+  figures.cfssl = loadFigures(theirs, ratio(theirs.reqPerSec));
   figures.renew = loadFigures(first.renew, ratio(first.renew.reqPerSec));
-  reportMemory(`idle RSS of serve (${cores} workers), ${s.settle} s after the loads`, first.memory);
-  figures.memory = memoryFigures(first.memory);
+  reportMemory(
+    `idle RSS of serve (${cores} workers), ${s.settle} s after start (worker 0 ran init)`,
+    first.fresh,
+  );
+  reportMemory(`idle RSS of serve (${cores} workers), ${s.settle} s after the loads`, first.afterLoad);
+  figures.memoryFresh = memoryFigures(first.fresh);
+  figures.memory = memoryFigures(first.afterLoad);
 
   heading(`filling the inventory with ${s.fillRows.toLocaleString("en-US")} certificates (serve stopped)`);
   const fill = fillInventory(join(data, "certyard.db"), TOKEN_NAME, s.fillRows);
@@ -124,13 +151,26 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   line("seconds", fill.seconds);
   line("certificates in the inventory", fill.totalRows);
 
-  const full = await withCa(cleanup, data, undefined, (ca) => loadSign(ca, signBody, auth, s));
+  const second = await withCa(cleanup, data, undefined, async (ca) => {
+    await delay(s.settle * 1000);
+    const restarted = await serveMemory(ca.pid);
+    const ours = await loadSign(ca, signBody, auth, s);
+    return { restarted, ours, theirs: await cfssl.load() };
+  });
+  const full = second.ours;
+  reportMemory(
+    `idle RSS of serve (${cores} workers) restarted on its data, ${s.settle} s after start`,
+    second.restarted,
+  );
+  figures.memoryRestarted = memoryFigures(second.restarted);
   report(
     `POST /v1/sign with ${fill.totalRows.toLocaleString("en-US")} certificates stored`,
     full,
     ratio(full.reqPerSec),
   );
+  report(`cfssl right after it, same load`, second.theirs, ratio(second.theirs.reqPerSec));
   figures.signFullInventory = { ...loadFigures(full, ratio(full.reqPerSec)), inventory: fill.totalRows };
+  await cfssl.stop();
 
   const single = await withCa(cleanup, data, 1, async (ca) => {
     await loadSign(ca, signBody, auth, { ...s, load: Math.min(2, s.load), warmup: 0 });
@@ -140,24 +180,30 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   reportMemory(`idle RSS of serve --workers 1, after a short load`, single);
   figures.memoryOneWorker = memoryFigures(single);
 
-  const cfssl = await loadCfssl(cleanup, join(root, "cfssl"), csr, s);
-  report(
-    `cfssl serve /api/v1/cfssl/sign, ${CONNECTIONS} connections, ${s.load} s`,
-    cfssl,
-    ratio(cfssl.reqPerSec),
-  );
-  figures.cfssl = loadFigures(cfssl, ratio(cfssl.reqPerSec));
-
   figures.acme = await acme();
 
-  heading("certyard against cfssl and the targets");
-  const vsReq = first.sign.reqPerSec / cfssl.reqPerSec;
-  const vsP99 = first.sign.p99Ms / cfssl.p99Ms;
-  const vsReqFull = full.reqPerSec / cfssl.reqPerSec;
+  heading(`certyard against cfssl and the targets (medians of ${s.rounds} alternating rounds)`);
+  const vsReq = sign.reqPerSec / theirs.reqPerSec;
+  const vsP99 =
+    median(first.rounds.map((r) => r.ours.p99Ms)) / median(first.rounds.map((r) => r.theirs.p99Ms));
+  const vsReqFull = full.reqPerSec / second.theirs.reqPerSec;
+  const paired = first.rounds.map((r) => round(r.ours.reqPerSec / r.theirs.reqPerSec));
   line("sign req/s / cfssl req/s", vsReq, "x   (target >= 1.0, aim 1.5)");
+  line("  the same, round by round", paired.join(", "));
   line("sign p99 / cfssl p99", vsP99, "x   (target <= 1.0, aim 0.5)");
+  line(
+    "server CPU per request, certyard / cfssl",
+    (sign.serverCpuMicrosPerReq ?? 0) / (theirs.serverCpuMicrosPerReq ?? 1),
+    "x",
+  );
   line("sign req/s (full inventory) / cfssl req/s", vsReqFull, "x");
-  line("idle RSS of serve, total", first.memory.totalRssMiB, "MiB (target <= 80)");
+  line("idle RSS of serve after start, per process", perProcess(first.fresh), "MiB (target <= 80)");
+  line("idle RSS of serve after the loads, per process", perProcess(first.afterLoad), "MiB");
+  line(
+    "idle RSS of serve, all processes (PSS)",
+    `${round(first.afterLoad.totalRssMiB, 1)} (${round(first.afterLoad.totalPssMiB ?? 0, 1)})`,
+    "MiB",
+  );
   line("load average (1 min) at the end", loadavg1());
   figures.machine = { ...figures.machine, loadavg1End: loadavg1() };
   figures.comparison = roundAll({
@@ -218,19 +264,39 @@ async function loadRenew(
   return load({ url, body: "{}", seconds: s.load, tls, serverCpu: () => treeCpuSeconds(ca.pid) }, s.warmup);
 }
 
-async function loadCfssl(cleanup: Cleanup, dir: string, csr: BenchCsr, s: Settings): Promise<LoadFigures> {
+/** cfssl serve, started once and kept running between its turns under load. */
+async function startCfsslTarget(cleanup: Cleanup, dir: string, csr: BenchCsr, s: Settings) {
   const cfssl = await startCfssl(dir, await freePort());
   const release = cleanup.add("stop cfssl", () => cfssl.stop());
-  try {
-    const body = cfsslSignBody(csr.pem);
-    await checkCfsslSigns(cfssl.url, cfssl.caCertPem, body);
-    const pid = await ownChildNamed("cfssl");
-    const serverCpu = pid === null ? undefined : () => treeCpuSeconds(pid);
-    return await load({ url: cfssl.url, body, seconds: s.load, serverCpu }, s.warmup);
-  } finally {
-    release();
-    await cfssl.stop();
-  }
+  const body = cfsslSignBody(csr.pem);
+  await checkCfsslSigns(cfssl.url, cfssl.caCertPem, body);
+  const pid = await ownChildNamed("cfssl");
+  const serverCpu = pid === null ? undefined : () => treeCpuSeconds(pid);
+  return {
+    load: () => load({ url: cfssl.url, body, seconds: s.load, serverCpu }, s.warmup),
+    stop: async () => {
+      release();
+      await cfssl.stop();
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** The run whose req/s is the median (the lower middle one for an even count). */
+function medianRun(runs: LoadFigures[]): LoadFigures {
+  const sorted = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+  const run = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!run) throw new Error("no runs");
+  return run;
+}
+
+function perProcess(m: ServeMemory): string {
+  return [m.primary, ...m.workers].map((p) => round(p.rssMiB, 1)).join(" + ");
 }
 
 /** One request before the load, so a misconfigured cfssl cannot pass for a fast one. */
@@ -248,7 +314,7 @@ async function checkCfsslSigns(url: string, ca: string, body: string): Promise<v
 
 /** Everything is bounded: a watchdog well past the planned durations stops the run and cleans up. */
 function budgetSeconds(s: Settings): number {
-  return s.raw + s.inProcess * 2 + 6 * (s.load + s.warmup) + 2 * s.settle + 300;
+  return s.raw + s.inProcess * 2 + (2 * s.rounds + 6) * (s.load + s.warmup) + 4 * s.settle + 300;
 }
 
 async function entry(): Promise<void> {

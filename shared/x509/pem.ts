@@ -11,7 +11,8 @@ export function decodePem(text: string): PemBlock[] {
   const out: PemBlock[] = [];
   for (const m of text.matchAll(PEM_BLOCK)) {
     const [, label = "", body = ""] = m;
-    out.push({ label, der: Buffer.from(body.replace(/\s+/g, ""), "base64") });
+    // node's base64 decoder skips the line breaks itself
+    out.push({ label, der: Buffer.from(body, "base64") });
   }
   return out;
 }
