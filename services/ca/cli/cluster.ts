@@ -59,9 +59,11 @@ export async function runPrimary(n: number, host: string, announce: (r: Ready) =
 
 /**
  * V8 grows a busy process's young generation to 2 x 16 MiB semi-spaces and keeps them when it
- * goes idle; a CA worker's garbage dies young and small, so 4 MiB semi-spaces keep an idle
- * worker's RSS after a load about 25 MiB lower for no measurable cost on /v1/sign (npm run
- * bench). A --max-semi-space-size of the operator's own (argv or NODE_OPTIONS) wins.
+ * goes idle, and neither time nor a forced GC gives them back. 4 MiB semi-spaces keep an idle
+ * worker's RSS after a load about 20 MiB lower (120 -> 100 MiB) for about 4% of /v1/sign's
+ * throughput (alternating A/B runs, 1,914 -> 1,835 req/s): a CA beside a registry on a small host
+ * needs the memory more. A --max-semi-space-size of the operator's own (argv or NODE_OPTIONS)
+ * wins.
  */
 function workerExecArgv(): string[] {
   const own = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((a) =>
