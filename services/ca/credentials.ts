@@ -55,24 +55,47 @@ export interface TokenLookup {
   state(id: string): TokenState | null;
 }
 
-export function tokenVerifier(lookup: TokenLookup): TokenVerifier {
+/** The 401 for a token that is gone, of another kind, revoked or expired. */
+export function assertTokenUsable(state: TokenState | null, kind: TokenKind, now: number): void {
+  if (!state || state.kind !== kind)
+    throw unauthorized(kind === "admin" ? "not the admin token" : "unknown token");
+  if (state.revokedAt !== null) throw unauthorized("the token has been revoked");
+  if (state.expiresAt !== null && state.expiresAt <= now) throw unauthorized("the token has expired");
+}
+
+/**
+ * `deferStateFor`: kinds of token whose every use ends in the store's `consume`, which reads
+ * revocation and expiry inside the issuing transaction. For those, once the secret is known, the
+ * verifier skips its own read of the token's state, and the route must call assertTokenUsable
+ * when a request fails before that transaction, so that a revoked token still learns nothing
+ * but that it is revoked (POST /v1/sign does).
+ */
+export function tokenVerifier(
+  lookup: TokenLookup,
+  opts: { deferStateFor?: readonly TokenKind[] } = {},
+): TokenVerifier {
   // Tokens whose secret has matched: the record (its policy never changes) and a SHA-256 of
-  // the secret. Revocation and expiry are read from the database on every request; uses and
-  // the rate limit again in the transaction that records the certificate.
+  // the secret. Revocation and expiry are read from the database on every request (or in the
+  // issuing transaction, see deferStateFor); uses and the rate limit in that transaction.
   const verified = new Map<string, { digest: Buffer; rec: TokenRecord }>();
+  const deferred = new Set(opts.deferStateFor ?? []);
   // A burst of first requests with the same secret shares one bcrypt comparison.
   const inFlight = new Map<string, Promise<boolean>>();
   return async (presented, kind, now) => {
     const parsed = parseToken(presented);
     if (!parsed) throw unauthorized("malformed token");
-    const state = lookup.state(parsed.id);
-    if (!state || state.kind !== kind)
-      throw unauthorized(kind === "admin" ? "not the admin token" : "unknown token");
-    if (state.revokedAt !== null) throw unauthorized("the token has been revoked");
-    if (state.expiresAt !== null && state.expiresAt <= now) throw unauthorized("the token has expired");
     const digest = createHash("sha256").update(parsed.secret).digest();
     const known = verified.get(parsed.id);
-    if (known && timingSafeEqual(known.digest, digest)) return known.rec;
+    const knownMatch =
+      known !== undefined && known.rec.kind === kind && timingSafeEqual(known.digest, digest);
+    if (knownMatch && deferred.has(kind)) {
+      // expiry never changes after creation: the record held in memory answers it
+      if (known.rec.expiresAt !== null && known.rec.expiresAt <= now)
+        throw unauthorized("the token has expired");
+      return known.rec;
+    }
+    assertTokenUsable(lookup.state(parsed.id), kind, now);
+    if (knownMatch) return known.rec;
     const rec = lookup.record(parsed.id);
     if (!rec) throw unauthorized("unknown token");
     const key = `${rec.id}:${digest.toString("hex")}`;

@@ -60,10 +60,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const appDeps: AppDeps = {
     authority,
     crl,
-    verifyToken: tokenVerifier({
-      record: (id) => store.tokens.byId(id),
-      state: (id) => store.tokens.state(id),
-    }),
+    // Enrol tokens serve only POST /v1/sign, whose issuing transaction consumes them.
+    verifyToken: tokenVerifier(
+      { record: (id) => store.tokens.byId(id), state: (id) => store.tokens.state(id) },
+      { deferStateFor: ["enrol"] },
+    ),
+    tokenState: (id) => store.tokens.state(id),
     createToken: (req) => {
       const minted = buildToken(req, clock());
       store.tokens.create(minted.record);

@@ -531,6 +531,18 @@ describe("POST /v1/sign: bad input is refused and leaves nothing stored", () => 
         send: () => sign(ca, revokedAfterUse, { csr: csr(["DNS:registry.lan"]) }),
       },
       {
+        name: "token revoked after it was used, CSR with a broken signature",
+        kind: "unauthenticated",
+        status: 401,
+        send: () => sign(ca, revokedAfterUse, { csr: flipSignatureByte(csr(["DNS:late.lan"])) }),
+      },
+      {
+        name: "token revoked after it was used, body not JSON",
+        kind: "unauthenticated",
+        status: 401,
+        send: () => ca.request("/v1/sign", { method: "POST", raw: "{not json", token: revokedAfterUse }),
+      },
+      {
         name: "expired token",
         kind: "unauthenticated",
         status: 401,

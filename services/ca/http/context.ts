@@ -1,7 +1,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Logger } from "pino";
 import type { Authority } from "../authority.js";
-import type { CertificateRecord, TokenRecord } from "../core/types.js";
+import type { CertificateRecord, TokenRecord, TokenState } from "../core/types.js";
 import type { TokenVerifier } from "../credentials.js";
 import type { CrlPublisher } from "../crl.js";
 import type { NewTokenRequest } from "../tokens.js";
@@ -11,6 +11,8 @@ export interface AppDeps {
   authority: Authority;
   crl: CrlPublisher;
   verifyToken: TokenVerifier;
+  /** a token's mutable state, for assertTokenUsable (see tokenVerifier's deferStateFor) */
+  tokenState(id: string): TokenState | null;
   createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
   listCertificates(opts: { expiringBefore?: number }): CertificateRecord[];
   health(): void;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
 import type { Problem } from "../../../shared/problem.js";
+import { assertTokenUsable } from "../credentials.js";
 import { csrDer, parseJson, readBody } from "./body.js";
 import type { AppDeps } from "./context.js";
 import { bearerCredential } from "./middleware/auth.js";
@@ -30,11 +31,18 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
       "enrol",
       deps.clock(),
     );
-    const body = parseJson(await readBody(req), signSchema);
-    const validityMs = body.validity === undefined ? undefined : parseDuration(body.validity);
-    const issued = await deps.authority.sign(token, csrDer(body.csr), validityMs);
-    deps.log.info({ serial: issued.serial, token: token.name, notAfter: issued.notAfter }, "issued");
-    return issued;
+    try {
+      const body = parseJson(await readBody(req), signSchema);
+      const validityMs = body.validity === undefined ? undefined : parseDuration(body.validity);
+      const issued = await deps.authority.sign(token, csrDer(body.csr), validityMs);
+      deps.log.info({ serial: issued.serial, token: token.name, notAfter: issued.notAfter }, "issued");
+      return issued;
+    } catch (err) {
+      // The verifier left the token's revocation to the issuing transaction (deferStateFor); a
+      // request that failed before it must still answer only that the token is revoked.
+      assertTokenUsable(deps.tokenState(token.id), "enrol", deps.clock());
+      throw err;
+    }
   };
   return (req, res) => {
     sign(req).then(
