@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { exportJWK, generateKeyPair, importPKCS8, type JWK } from "jose";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { certIdOf, TestAcmeClient } from "../helpers/acme-client.js";
 import { httpsRequest, startCa, type TestCa } from "../helpers/ca.js";
+import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr } from "../helpers/openssl.js";
 
 const ERR = "urn:ietf:params:acme:error:";
@@ -15,15 +15,14 @@ const LIFETIME_MS = 600_000;
 /** ACME account management, authorization deactivation, revocation by key, ARI and expiry. */
 describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, expiry", () => {
   let ca: TestCa;
-  let challengeServer: Server;
-  const answers = new Map<string, string>();
+  let responder: Http01Responder;
   /** added to the CA's clock, to let orders and authorizations expire without waiting */
   let offsetMs = 0;
   let kid: string;
   let hmac: string;
   let directoryUrl: string;
 
-  const answer = (token: string, keyAuthorization: string) => answers.set(token, keyAuthorization);
+  const answer = (token: string, keyAuthorization: string) => responder.answers.set(token, keyAuthorization);
 
   async function newClient(): Promise<TestAcmeClient> {
     const client = await TestAcmeClient.create(directoryUrl, ca.rootPem);
@@ -40,17 +39,13 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
   }
 
   before(async () => {
-    challengeServer = createServer((req, res) => {
-      const token = req.url?.split("/").pop() ?? "";
-      const a = answers.get(token);
-      res.writeHead(a ? 200 : 404).end(a ?? "");
-    });
-    await new Promise<void>((r) => challengeServer.listen(0, "127.0.0.1", r));
-    const address = challengeServer.address();
-    const httpPort = typeof address === "object" && address ? address.port : 0;
+    responder = await startHttp01Responder();
     ca = await startCa({
       clock: () => Date.now() + offsetMs,
-      acme: { httpPort, limits: { orderLifetimeMs: LIFETIME_MS, authzLifetimeMs: LIFETIME_MS } },
+      acme: {
+        httpPort: responder.port,
+        limits: { orderLifetimeMs: LIFETIME_MS, authzLifetimeMs: LIFETIME_MS },
+      },
     });
     [kid, hmac] = eabCreate({ data: ca.dataDir, name: "more", dns: ["*.lan"], ip: ["127.0.0.1"] }).split(
       " ",
@@ -59,7 +54,7 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
   });
   after(async () => {
     await ca.close();
-    challengeServer.close();
+    responder.close();
   });
 
   test("account update: contact replaced, a bad contact is invalidContact (7.3.2)", async () => {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint } from "jose";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
@@ -10,6 +9,7 @@ import { openStore } from "../../services/ca/store/index.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { TestAcmeClient } from "../helpers/acme-client.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr } from "../helpers/openssl.js";
 
 const ERR = "urn:ietf:params:acme:error:";
@@ -25,29 +25,22 @@ const wholeSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 /** newOrder notBefore/notAfter (RFC 8555 7.4), end to end over HTTPS: echoed, issued, refused. */
 describe("ACME server: notBefore and notAfter", () => {
   let ca: TestCa;
-  let challengeServer: Server;
-  const answers = new Map<string, string>();
+  let responder: Http01Responder;
   /** added to the CA's clock, to let time pass between newOrder and finalize */
   let offsetMs = 0;
   let kid: string;
   let hmac: string;
 
   before(async () => {
-    challengeServer = createServer((req, res) => {
-      const a = answers.get(req.url?.split("/").pop() ?? "");
-      res.writeHead(a ? 200 : 404).end(a ?? "");
-    });
-    await new Promise<void>((r) => challengeServer.listen(0, "127.0.0.1", r));
-    const address = challengeServer.address();
-    const httpPort = typeof address === "object" && address ? address.port : 0;
-    ca = await startCa({ clock: () => Date.now() + offsetMs, acme: { httpPort } });
+    responder = await startHttp01Responder();
+    ca = await startCa({ clock: () => Date.now() + offsetMs, acme: { httpPort: responder.port } });
     [kid, hmac] = eabCreate({ data: ca.dataDir, name: "win", ip: ["127.0.0.1"], maxValidity: "10d" }).split(
       " ",
     ) as [string, string];
   });
   after(async () => {
     await ca.close();
-    challengeServer.close();
+    responder.close();
   });
 
   async function newClient(): Promise<TestAcmeClient> {
@@ -84,7 +77,7 @@ describe("ACME server: notBefore and notAfter", () => {
       .json<{ challenges: { type: string; url: string; token: string }[] }>()
       .challenges.find((c) => c.type === "http-01");
     assert.ok(ch);
-    answers.set(ch.token, `${ch.token}.${await calculateJwkThumbprint(client.jwk)}`);
+    responder.answers.set(ch.token, `${ch.token}.${await calculateJwkThumbprint(client.jwk)}`);
     assert.equal((await client.post(ch.url, {})).json().status, "valid");
     return { orderUrl: String(order.headers.location), order: o };
   }

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,6 +13,7 @@ import { openStore } from "../../services/ca/store/index.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { TestAcmeClient } from "../helpers/acme-client.js";
 import { httpsRequest } from "../helpers/ca.js";
+import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr, opensslVerify } from "../helpers/openssl.js";
 
 /** The ACME server over real HTTPS, with http-01 answered by a real HTTP server on loopback. */
@@ -22,21 +22,13 @@ describe("ACME server", () => {
   let server: RunningServer;
   let rootPem: string;
   let directoryUrl: string;
-  let challengeServer: Server;
-  const answers = new Map<string, string>();
+  let responder: Http01Responder;
   let kid: string;
   let hmac: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "certyard-acme-"));
-    challengeServer = createServer((req, res) => {
-      const token = req.url?.split("/").pop() ?? "";
-      const answer = answers.get(token);
-      res.writeHead(answer ? 200 : 404).end(answer ?? "");
-    });
-    await new Promise<void>((r) => challengeServer.listen(0, "127.0.0.1", r));
-    const address = challengeServer.address();
-    const httpPort = typeof address === "object" && address ? address.port : 0;
+    responder = await startHttp01Responder();
     const data = join(dir, "data");
     await init({ data, name: "ACME Test Root", keyType: "ec-p256" });
     [kid, hmac] = eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"] }).split(" ") as [
@@ -51,14 +43,14 @@ describe("ACME server", () => {
       url: "https://127.0.0.1:0",
       servingNames: { dns: ["localhost"], ips: ["127.0.0.1"] },
       log: pino({ level: "silent" }),
-      acme: { httpPort, limits: { rateLimit: 5 } },
+      acme: { httpPort: responder.port, limits: { rateLimit: 5 } },
     });
     rootPem = readFileSync(paths.rootCert, "utf8");
     directoryUrl = `https://127.0.0.1:${server.port}/acme/directory`;
   });
   after(async () => {
     await server.close();
-    challengeServer.close();
+    responder.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -113,7 +105,7 @@ describe("ACME server", () => {
     assert.deepEqual(a.challenges.map((c) => c.type).sort(), ["http-01", "tls-alpn-01"]);
     const http01 = a.challenges.find((c) => c.type === "http-01");
     assert.ok(http01);
-    answers.set(http01.token, `${http01.token}.${await calculateJwkThumbprint(client.jwk)}`);
+    responder.answers.set(http01.token, `${http01.token}.${await calculateJwkThumbprint(client.jwk)}`);
     const started = Date.now();
     const ch = await client.post(http01.url, {});
     assert.equal(ch.status, 200, ch.body.toString());
