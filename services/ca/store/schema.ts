@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** Times are milliseconds since the epoch; lists are JSON arrays of strings. */
@@ -43,7 +44,11 @@ export const certificates = sqliteTable(
     /** RFC 5280 5.3.1 CRLReason code */
     revocationReason: integer("revocation_reason"),
   },
-  (t) => [index("certificates_not_after").on(t.notAfter), index("certificates_revoked_at").on(t.revokedAt)],
+  // The revoked ones only (the CRL's query): an issuance then writes no entry in this index.
+  (t) => [
+    index("certificates_not_after").on(t.notAfter),
+    index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
+  ],
 );
 
 export const crls = sqliteTable("crls", {
