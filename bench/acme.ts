@@ -5,6 +5,7 @@
  * (the CA's --acme-http-port) from a map every client fills. Only 127.0.0.1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -12,13 +13,12 @@ import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import {
-  type CryptoKey,
-  calculateJwkThumbprint,
-  exportJWK,
-  FlattenedSign,
-  generateKeyPair,
-  type JWK,
-} from "jose";
+  type AccountKey,
+  accountKeyFrom,
+  externalAccountBinding,
+  keyAuthorization,
+  signRequest,
+} from "../services/agent/issuers/acme/jws.js";
 import { keyAndCsr } from "../services/agent/keygen.js";
 import { CA_MAIN, httpsRequest } from "./ca-process.js";
 import { type Cleanup, describe, freePort, heading, line, pemToDer, round, run } from "./util.js";
@@ -200,7 +200,7 @@ async function issue(client: BenchAcmeClient, answers: Map<string, string>): Pro
       if (a.status === "valid") continue;
       const http01 = a.challenges.find((c) => c.type === "http-01");
       if (!http01) throw new Error("no http-01 challenge");
-      answers.set(http01.token, `${http01.token}.${client.thumbprint}`);
+      answers.set(http01.token, await keyAuthorization(http01.token, client.key.jwk));
       tokens.push(http01.token);
       const ch = await client.post(http01.url, {});
       expect(ch, 200, "challenge");
@@ -291,25 +291,23 @@ function acmeRequest(url: string, agent: Agent, method: string, body?: string): 
 
 /**
  * The test client's protocol (test/helpers/acme-client.ts), with a keep-alive agent per account,
- * request timeouts, and one retry on badNonce (RFC 8555 6.5).
+ * request timeouts, and one retry on badNonce (RFC 8555 6.5). The JWS and the EAB are the
+ * agent's own (services/agent/issuers/acme/jws.ts).
  */
 class BenchAcmeClient {
   directory: Record<string, string> = {};
   accountUrl = "";
-  thumbprint = "";
   orders = 0;
   private nonce: string | null = null;
 
   private constructor(
     readonly agent: Agent,
-    readonly key: CryptoKey,
-    readonly jwk: JWK,
+    readonly key: AccountKey,
   ) {}
 
   static async create(directoryUrl: string, agent: Agent): Promise<BenchAcmeClient> {
-    const { privateKey, publicKey } = await generateKeyPair("ES256");
-    const client = new BenchAcmeClient(agent, privateKey, await exportJWK(publicKey));
-    client.thumbprint = await calculateJwkThumbprint(client.jwk);
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const client = new BenchAcmeClient(agent, await accountKeyFrom(privateKey));
     const res = await acmeRequest(directoryUrl, agent, "GET");
     expect(res, 200, "directory");
     client.directory = res.json<Record<string, string>>();
@@ -331,11 +329,8 @@ class BenchAcmeClient {
     for (let attempt = 0; ; attempt++) {
       const nonce = this.nonce ?? (await this.freshNonce());
       this.nonce = null;
-      const header: Record<string, unknown> = { alg: "ES256", nonce, url };
-      if (useJwk || !this.accountUrl) header.jwk = this.jwk;
-      else header.kid = this.accountUrl;
-      const bytes = payload === null ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
-      const jws = await new FlattenedSign(bytes).setProtectedHeader(header).sign(this.key);
+      const kid = useJwk ? undefined : this.accountUrl || undefined;
+      const jws = await signRequest(this.key, { url, nonce, kid, payload });
       const res = await acmeRequest(url, this.agent, "POST", JSON.stringify(jws));
       const n = res.headers["replay-nonce"];
       if (typeof n === "string") this.nonce = n;
@@ -346,9 +341,7 @@ class BenchAcmeClient {
 
   async register(kid: string, hmac: string): Promise<void> {
     const url = this.url("newAccount");
-    const eab = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(this.jwk)))
-      .setProtectedHeader({ alg: "HS256", kid, url })
-      .sign(Buffer.from(hmac, "base64url"));
+    const eab = await externalAccountBinding(this.key.jwk, { kid, hmacKey: hmac, url });
     const res = await this.post(
       url,
       { termsOfServiceAgreed: true, contact: ["mailto:bench@x.test"], externalAccountBinding: eab },

@@ -7,6 +7,7 @@ import {
   generateKeyPair,
   type JWK,
 } from "jose";
+import { externalAccountBinding } from "../../services/agent/issuers/acme/jws.js";
 import { type HttpResult, httpsRequest } from "./ca.js";
 
 /** A small ACME client for tests (RFC 8555), signing with jose, over real HTTPS. */
@@ -80,9 +81,7 @@ export class TestAcmeClient {
   /** newAccount with an External Account Binding (RFC 8555 7.3.4). */
   async register(kid: string, hmac: string): Promise<HttpResult> {
     const url = this.url("newAccount");
-    const eab = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(this.jwk)))
-      .setProtectedHeader({ alg: "HS256", kid, url })
-      .sign(Buffer.from(hmac, "base64url"));
+    const eab = await externalAccountBinding(this.jwk, { kid, hmacKey: hmac, url });
     const res = await this.post(
       url,
       { termsOfServiceAgreed: true, contact: ["mailto:e@x.test"], externalAccountBinding: eab },
