@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { TLSSocket } from "node:tls";
-import { startCaProcessWith, startFakeDns, stopChild } from "./acme-support.js";
-import { CA_CLI, type CaProcess, freePort, node, until } from "./support.js";
+import { createEab, startCaProcessWith, startFakeDns, stopChild } from "./acme-support.js";
+import { type CaProcess, freePort, until } from "./support.js";
 
 interface Caddy {
   child: ChildProcess;
@@ -52,13 +52,7 @@ describe("ACME interop: Caddy", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function eab(name: string, ...policy: string[]): Promise<[string, string]> {
-    const r = await node(CA_CLI, ["eab", "create", "--data", ca.data, "--name", name, ...policy]);
-    assert.equal(r.code, 0, r.stderr);
-    const [kid, hmac] = r.stdout.trim().split(" ");
-    assert.ok(kid && hmac);
-    return [kid, hmac];
-  }
+  const eab = (name: string, ...policy: string[]) => createEab(ca.data, name, ...policy);
 
   async function startCaddy(
     name: string,

@@ -59,6 +59,8 @@ export function writeExecProvider(file: string, mgmt: string, log: string): void
 
 export interface Pebble {
   directory: string;
+  /** pebble's management API (its roots at /roots/0) */
+  management: string;
   /** the CA file for pebble's own HTTPS (LEGO_CA_CERTIFICATES, REQUESTS_CA_BUNDLE) */
   tlsCa: string;
   stop(): Promise<void>;
@@ -132,5 +134,5 @@ export async function startPebble(
   } finally {
     await dispatcher.close();
   }
-  return { directory, tlsCa, stop: () => stopChild(child) };
+  return { directory, management: `https://127.0.0.1:${mgmtPort}`, tlsCa, stop: () => stopChild(child) };
 }

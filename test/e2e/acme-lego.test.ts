@@ -10,8 +10,8 @@ import {
   startPebble,
   writeExecProvider,
 } from "./acme-lego-support.js";
-import { startCaProcessWith } from "./acme-support.js";
-import { CA_CLI, type CaProcess, freePort, node, sh } from "./support.js";
+import { createEab, startCaProcessWith } from "./acme-support.js";
+import { type CaProcess, freePort, sh } from "./support.js";
 
 /**
  * lego 4.9 against `certyard-ca serve` with tls-alpn-01 and dns-01 (exec provider writing TXT
@@ -50,22 +50,9 @@ describe("ACME interop: lego tls-alpn-01, dns-01, IP; timings against pebble", {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** lego's EAB flags for a new EAB allowed *.test and 127.0.0.1 */
   async function eab(name: string): Promise<string[]> {
-    const r = await node(CA_CLI, [
-      "eab",
-      "create",
-      "--data",
-      ca.data,
-      "--name",
-      name,
-      "--dns",
-      "*.test",
-      "--ip",
-      "127.0.0.1",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const [kid, hmac] = r.stdout.trim().split(" ");
-    assert.ok(kid && hmac);
+    const [kid, hmac] = await createEab(ca.data, name, "--dns", "*.test", "--ip", "127.0.0.1");
     return ["--eab", "--kid", kid, "--hmac", hmac];
   }
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import { CA_CLI, type CaProcess, freePort, until } from "./support.js";
+import { CA_CLI, type CaProcess, freePort, node, until } from "./support.js";
 
 /** startCaProcess with extra serve flags (the --acme-* ones), same output and shutdown. */
 export async function startCaProcessWith(data: string, extra: string[]): Promise<CaProcess> {
@@ -45,4 +45,13 @@ export async function startFakeDns(): Promise<{ address: string; stop(): Promise
     15_000,
   );
   return { address: `127.0.0.1:${dnsPort}`, stop: () => stopChild(child) };
+}
+
+/** `certyard-ca eab create` on the CA's data directory: the EAB's [kid, hmac]. */
+export async function createEab(data: string, name: string, ...policy: string[]): Promise<[string, string]> {
+  const r = await node(CA_CLI, ["eab", "create", "--data", data, "--name", name, ...policy]);
+  if (r.code !== 0) throw new Error(`eab create: ${r.stderr}`);
+  const [kid, hmac] = r.stdout.trim().split(" ");
+  if (!kid || !hmac) throw new Error(`eab create printed ${r.stdout}`);
+  return [kid, hmac];
 }

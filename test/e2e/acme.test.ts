@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startCaProcessWith, startFakeDns } from "./acme-support.js";
-import { CA_CLI, type CaProcess, freePort, node, sh } from "./support.js";
+import { createEab, startCaProcessWith, startFakeDns } from "./acme-support.js";
+import { type CaProcess, freePort, sh } from "./support.js";
 
 /**
  * Real ACME clients against `certyard-ca serve`: lego and certbot (http-01, with EAB) get
@@ -39,13 +39,7 @@ describe("ACME interop: lego and certbot", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function eab(name: string, ...policy: string[]): Promise<[string, string]> {
-    const r = await node(CA_CLI, ["eab", "create", "--data", ca.data, "--name", name, ...policy]);
-    assert.equal(r.code, 0, r.stderr);
-    const [kid, hmac] = r.stdout.trim().split(" ");
-    assert.ok(kid && hmac);
-    return [kid, hmac];
-  }
+  const eab = (name: string, ...policy: string[]) => createEab(ca.data, name, ...policy);
 
   async function verifies(certFile: string): Promise<void> {
     const v = await sh("openssl", ["verify", "-x509_strict", "-CAfile", root, "-untrusted", chain, certFile]);

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Agent, fetch as undiciFetch } from "undici";
 import { servedLeaf } from "../../services/agent/actions/verify.js";
+import { type Pebble, startPebble } from "./acme-lego-support.js";
 import {
   AGENT,
   containerStartedAt,
@@ -41,8 +42,8 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
   const suffix = process.pid.toString(36);
   const registryName = `cy-acme-registry-${suffix}`;
   const children: ChildProcess[] = [];
+  let pebble: Pebble | undefined;
   let directory: string;
-  let mgmt: string;
   let tlsCa: string;
   let pebbleRoot: string;
   let rootFile: string;
@@ -69,73 +70,7 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
   }
 
   before(async () => {
-    // pebble's own TLS: a throwaway CA and a leaf for 127.0.0.1, made here.
-    const ssl = (args: string[]) => sh("openssl", args);
-    const caKey = join(work, "tls-ca.key");
-    tlsCa = join(work, "tls-ca.pem");
-    const r1 = await ssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      caKey,
-      "-out",
-      tlsCa,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=pebble tls test ca",
-    ]);
-    assert.equal(r1.code, 0, r1.stderr);
-    const key = join(work, "tls.key");
-    const csr = join(work, "tls.csr");
-    const cert = join(work, "tls.pem");
-    const r2 = await ssl([
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=127.0.0.1",
-    ]);
-    assert.equal(r2.code, 0, r2.stderr);
-    writeFileSync(join(work, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    const r3 = await ssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      tlsCa,
-      "-CAkey",
-      caKey,
-      "-CAcreateserial",
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-extfile",
-      join(work, "ext.cnf"),
-    ]);
-    assert.equal(r3.code, 0, r3.stderr);
-
-    const [acmePort, mgmtPort, dnsPort, ctsMgmt, tlsPort] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
+    const [dnsPort, ctsMgmt, tlsPort] = await Promise.all([freePort(), freePort(), freePort()]);
     httpPort = await freePort();
     registryPort = await freePort();
     start("pebble-challtestsrv", [
@@ -162,31 +97,11 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
       return res.ok;
     });
     challtest = `http://127.0.0.1:${ctsMgmt}`;
-    const config = join(work, "pebble.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        pebble: {
-          listenAddress: `127.0.0.1:${acmePort}`,
-          managementListenAddress: `127.0.0.1:${mgmtPort}`,
-          certificate: cert,
-          privateKey: key,
-          httpPort,
-          tlsPort,
-          ocspResponderURL: "",
-          externalAccountBindingRequired: false,
-        },
-      }),
-    );
-    start("pebble", ["-config", config, "-dnsserver", `127.0.0.1:${dnsPort}`], {
-      PEBBLE_VA_NOSLEEP: "1",
-      PEBBLE_WFE_NONCEREJECT: "0",
-    });
-    directory = `https://127.0.0.1:${acmePort}/dir`;
-    mgmt = `https://127.0.0.1:${mgmtPort}`;
+    pebble = await startPebble(work, `127.0.0.1:${dnsPort}`, httpPort, tlsPort);
+    directory = pebble.directory;
+    tlsCa = pebble.tlsCa;
     const dispatcher = new Agent({ connect: { ca: readFileSync(tlsCa, "utf8") } });
-    await until("pebble to answer", async () => (await undiciFetch(directory, { dispatcher })).ok, 30_000);
-    pebbleRoot = await (await undiciFetch(`${mgmt}/roots/0`, { dispatcher })).text();
+    pebbleRoot = await (await undiciFetch(`${pebble.management}/roots/0`, { dispatcher })).text();
     await dispatcher.close();
     rootFile = join(work, "pebble-root.pem");
     writeFileSync(rootFile, pebbleRoot);
@@ -194,6 +109,7 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
 
   after(async () => {
     await removeContainer(registryName);
+    await pebble?.stop();
     for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
     rmSync(work, { recursive: true, force: true });
   });
