@@ -106,3 +106,32 @@ export function opensslCrlText(der: Buffer): string {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** `openssl req -x509`: a self-signed P-256 certificate for two days, as PEM, with its key. */
+export function selfSignedCert(subject: string): { certPem: string; keyPem: string } {
+  const dir = mkdtempSync(join(tmpdir(), "certyard-selfsigned-"));
+  try {
+    const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        ...newKeyArgs("ec-p256"),
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-subj",
+        subject,
+        "-days",
+        "2",
+      ],
+      { stdio: "ignore" },
+    );
+    return { certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import {
   copyFileSync,
@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { servedLeaf } from "../../services/agent/actions/verify.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { selfSignedCert } from "../helpers/openssl.js";
 
 const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
@@ -51,29 +52,10 @@ function placeholder(dir: string): { cert: string; key: string } {
   mkdirSync(dir, { recursive: true });
   const cert = join(dir, "domain.crt");
   const key = join(dir, "domain.key");
-  const r = spawnOpenssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-subj",
-    "/CN=old",
-    "-days",
-    "2",
-  ]);
-  assert.equal(r, 0);
+  const old = selfSignedCert("/CN=old");
+  writeFileSync(cert, old.certPem);
+  writeFileSync(key, old.keyPem, { mode: 0o600 });
   return { cert, key };
-}
-
-function spawnOpenssl(args: string[]): number | null {
-  return spawnSync("openssl", args, { stdio: "ignore" }).status;
 }
 
 describe("certyard-agent against a real CA (exec reloads, real TLS verification)", () => {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,37 +14,10 @@ import {
   type TrustState,
   trust,
 } from "../../../../services/agent/actions/trust.js";
+import { selfSignedCert } from "../../../helpers/openssl.js";
 
 /** A self-signed root made by openssl, as the agent's home would hold it. */
-function makeRoot(): string {
-  const dir = mkdtempSync(join(tmpdir(), "certyard-root-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        join(dir, "k"),
-        "-out",
-        join(dir, "c"),
-        "-subj",
-        "/CN=Trust Test Root",
-        "-days",
-        "2",
-      ],
-      { stdio: "ignore" },
-    );
-    return readFileSync(join(dir, "c"), "utf8");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const makeRoot = (): string => selfSignedCert("/CN=Trust Test Root").certPem;
 
 describe("registry names as Docker's certs.d uses them", () => {
   test("HOST:PORT as typed; port 443 and no port give HOST alone; IPv6 keeps its brackets", () => {
