@@ -16,6 +16,7 @@
 #include <node_api.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 
@@ -78,6 +79,9 @@ static napi_value Verify(napi_env env, napi_callback_info info) {
     }
     EC_POINT_free(q);
     EC_KEY_free(key);
+    /* A refused point or signature leaves errors on this thread's OpenSSL queue, where node's
+       own crypto would later read them as its own. */
+    ERR_clear_error();
   }
   napi_value result;
   napi_get_boolean(env, ok, &result);
