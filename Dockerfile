@@ -6,7 +6,6 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY services ./services
 COPY shared ./shared
 COPY migrations ./migrations
-COPY native ./native
 COPY test ./test
 COPY bench ./bench
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
@@ -17,7 +16,6 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
-COPY --from=build /app/native/ecdsa-verify/build/Release/certyard_ecdsa.node ./native/ecdsa-verify/build/Release/
 RUN ln -s /app/dist/services/ca/main.js /usr/local/bin/certyard-ca \
  && ln -s /app/dist/services/agent/main.js /usr/local/bin/certyard-agent
 ENV CERTYARD_DATA=/data CERTYARD_AGENT_HOME=/var/lib/certyard-agent

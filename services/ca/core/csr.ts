@@ -14,7 +14,6 @@ import {
   tlv,
 } from "../../../shared/x509/der.js";
 import { canonicalIp, dnsNameProblem, ipFamily, ipFromBytes, ipToBytes } from "./names.js";
-import { nativeEcdsa } from "./native-ecdsa.js";
 
 /**
  * PKCS#10 (RFC 2986) requests, parsed just far enough to issue from them, and verified with
@@ -28,7 +27,7 @@ const OID_SAN = "2.5.29.17";
 const OID_CN = "2.5.4.3";
 
 /** CSR signature algorithms we accept, by OID, with the hash node's crypto.verify needs. */
-const SIGNATURE_ALGORITHMS: Record<string, { hash: "sha256" | "sha384" | "sha512"; key: "ec" | "rsa" }> = {
+const SIGNATURE_ALGORITHMS: Record<string, { hash: string; key: "ec" | "rsa" }> = {
   "1.2.840.10045.4.3.2": { hash: "sha256", key: "ec" },
   "1.2.840.10045.4.3.3": { hash: "sha384", key: "ec" },
   "1.2.840.10045.4.3.4": { hash: "sha512", key: "ec" },
@@ -90,8 +89,7 @@ function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
   expectTag(subject, Tag.SEQUENCE, "subject Name");
   expectTag(spkiEl, Tag.SEQUENCE, "subjectPKInfo");
   const spki = Buffer.from(bytesOf(buf, spkiEl as Element));
-  const key = checkPublicKey(buf, spkiEl as Element, spki);
-  const { keyKind, publicKeyBits } = key;
+  const { keyKind, publicKey, publicKeyBits } = checkPublicKey(buf, spkiEl as Element, spki);
 
   const algChildren = children(buf, sigAlg as Element);
   const algOid = decodeOid(contentOf(buf, expectTag(algChildren[0], Tag.OID, "signature algorithm OID")));
@@ -101,15 +99,13 @@ function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
     throw badSignature("the CSR's signature algorithm does not fit its key");
   const sigBytes = contentOf(buf, sig as Element);
   if (sigBytes[0] !== 0) throw badSignature("the CSR's signature has unused bits");
-  const message = bytesOf(buf, cri as Element);
-  const signature = sigBytes.subarray(1);
-  // The native check (see native-ecdsa.ts) answers for uncompressed EC points; when it says no,
-  // node:crypto looks again, so that a point off the curve is still a bad public key and a
-  // refusal never rests on the addon alone.
-  const native =
-    key.curveBits && nativeEcdsa?.verify(key.curveBits, publicKeyBits, alg.hash, message, signature);
-  if (!native && !verify(alg.hash, message, { key: key.publicKey(), dsaEncoding: "der" }, signature))
-    throw badSignature("the CSR's signature does not verify against its public key");
+  const ok = verify(
+    alg.hash,
+    bytesOf(buf, cri as Element),
+    { key: publicKey, dsaEncoding: "der" },
+    sigBytes.subarray(1),
+  );
+  if (!ok) throw badSignature("the CSR's signature does not verify against its public key");
 
   const names = attrs
     ? requestedNames(buf, attrs, opts)
@@ -118,10 +114,7 @@ function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
     spki,
     publicKeyBits,
     keyKind,
-    // imported only when asked for: the signature check above does not need it
-    get publicKey() {
-      return key.publicKey();
-    },
+    publicKey,
     commonName: commonName(buf, subject as Element),
     ...names,
   };
@@ -134,8 +127,7 @@ export function publicKeyInfo(spki: Buffer): {
   publicKeyBits: Buffer;
 } {
   try {
-    const key = checkPublicKey(spki, readElement(spki, 0), spki);
-    return { keyKind: key.keyKind, publicKey: key.publicKey(), publicKeyBits: key.publicKeyBits };
+    return checkPublicKey(spki, readElement(spki, 0), spki);
   } catch (e) {
     if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
     throw e;
@@ -147,21 +139,12 @@ const CURVES: Record<string, { kind: KeyKind; crv: string; size: number }> = {
   "1.3.132.0.34": { kind: "ec-p384", crv: "P-384", size: 48 },
 };
 
-interface CheckedKey {
-  keyKind: KeyKind;
-  publicKeyBits: Buffer;
-  /** the key as node:crypto's KeyObject, imported on the first call (a bad point is badPublicKey) */
-  publicKey(): KeyObject;
-  /** for an uncompressed EC point, its curve's size: the native check can take it */
-  curveBits?: 256 | 384;
-}
-
 /**
- * Checks the key type and size; the key is imported only when asked for. Keys are imported as
- * JWK built from the parsed fields: OpenSSL 3's generic DER decoder costs about twice as much per
- * key. The JWK import still checks that an EC point is on its curve.
+ * Checks the key type and size, and imports the key. Keys are imported as JWK built from the
+ * parsed fields: OpenSSL 3's generic DER decoder costs about twice as much per key, and this
+ * runs on every request. The JWK import still checks that an EC point is on its curve.
  */
-function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer): CheckedKey {
+function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
   const [alg, bits] = children(buf, spkiEl);
   const algParts = children(buf, expectTag(alg, Tag.SEQUENCE, "key algorithm"));
   const keyOid = decodeOid(contentOf(buf, expectTag(algParts[0], Tag.OID, "key algorithm OID")));
@@ -173,13 +156,7 @@ function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer): CheckedKey 
     const curveOid = params?.tag === Tag.OID ? decodeOid(contentOf(buf, params)) : "(not a named curve)";
     const curve = CURVES[curveOid];
     if (!curve) throw badPublicKey(`EC curve ${curveOid} is not accepted: use P-256 or P-384`);
-    const uncompressed = publicKeyBits[0] === 0x04 && publicKeyBits.length === 1 + 2 * curve.size;
-    return {
-      keyKind: curve.kind,
-      publicKeyBits,
-      publicKey: once(() => importEcKey(publicKeyBits, curve, spki)),
-      ...(uncompressed ? { curveBits: curve.size === 32 ? 256 : 384 } : {}),
-    };
+    return { keyKind: curve.kind, publicKey: importEcKey(publicKeyBits, curve, spki), publicKeyBits };
   }
   if (keyOid === OID_RSA) {
     const rsa = readElement(publicKeyBits, 0);
@@ -199,7 +176,7 @@ function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer): CheckedKey 
         format: "jwk",
       }),
     );
-    return { keyKind: "rsa", publicKey: () => publicKey, publicKeyBits };
+    return { keyKind: "rsa" as const, publicKey, publicKeyBits };
   }
   throw badPublicKey(`public key algorithm ${keyOid} is not accepted: use EC P-256, P-384 or RSA 2048-8192`);
 }
@@ -212,14 +189,6 @@ function importEcKey(point: Buffer, curve: { crv: string; size: number }, spki: 
   }
   // Compressed points are rare in CSRs; OpenSSL's decoder handles them.
   return importKey(() => createPublicKey({ key: spki, format: "der", type: "spki" }));
-}
-
-function once<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => {
-    made ??= { value: make() };
-    return made.value;
-  };
 }
 
 function importKey(make: () => KeyObject): KeyObject {

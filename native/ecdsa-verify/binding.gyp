@@ -1,9 +1,0 @@
-{
-  "targets": [
-    {
-      "target_name": "certyard_ecdsa",
-      "sources": ["verify.c"],
-      "cflags": ["-Wall", "-Wextra", "-Werror", "-Wno-deprecated-declarations"]
-    }
-  ]
-}
