@@ -65,7 +65,7 @@ export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMod
     jwk = header.jwk as JWK;
   }
   try {
-    const key = await importJWK(jwk, header.alg);
+    const key = account ? await accountKey(account, header.alg) : await importJWK(jwk, header.alg);
     await flattenedVerify(jws, key, { algorithms: [header.alg] });
   } catch {
     throw acmeMalformed("the JWS signature does not verify with the account key");
@@ -79,6 +79,26 @@ export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMod
     }
   }
   return { header, payload, account, jwk: header.jwk ? (header.jwk as JWK) : null };
+}
+
+type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
+/** Imported account keys, by account, key thumbprint and algorithm; the oldest go first. */
+const accountKeys = new Map<string, ImportedKey>();
+const ACCOUNT_KEYS_KEPT = 1000;
+
+/**
+ * An account's key, imported once per process rather than on every request it signs (an import
+ * was a tenth of a request). A key change gives the account a new thumbprint, so a new entry.
+ */
+async function accountKey(account: AccountRecord, alg: string): Promise<ImportedKey> {
+  const id = `${account.id} ${account.thumbprint} ${alg}`;
+  let key = accountKeys.get(id);
+  if (!key) {
+    key = await importJWK(account.jwk as JWK, alg);
+    if (accountKeys.size >= ACCOUNT_KEYS_KEPT) accountKeys.delete(accountKeys.keys().next().value ?? "");
+    accountKeys.set(id, key);
+  }
+  return key;
 }
 
 /** The account of a "kid" request; verifyJws guarantees one is there. */
