@@ -90,7 +90,7 @@ describe("ACME interop: lego and certbot", () => {
       "certbot",
       [
         ...["certonly", "--standalone", "--http-01-port", String(httpPort)],
-        ...["--server", `${ca.url}/acme/directory`, "--eab-kid", kid, "--eab-hmac-key", hmac],
+        ...["--server", `${ca.url}/acme/directory`, `--eab-kid=${kid}`, `--eab-hmac-key=${hmac}`],
         ...["--agree-tos", "-m", "e@x.test", "-d", domain, "--non-interactive"],
         ...["--config-dir", join(base, "c"), "--work-dir", join(base, "w"), "--logs-dir", join(base, "l")],
       ],

@@ -15,7 +15,7 @@ export function buildEab(
 ): { record: EabRecord; hmac: string } {
   const req = newEabSchema.parse(input);
   const policy = policyFrom(req, "an EAB");
-  const hmacKey = randomBytes(32);
+  const hmacKey = newHmacKey();
   const record: EabRecord = {
     kid: `kid-${randomBytes(12).toString("base64url")}`,
     name: req.name,
@@ -25,6 +25,17 @@ export function buildEab(
     revokedAt: null,
   };
   return { record, hmac: hmacKey.toString("base64url") };
+}
+
+/**
+ * 256 random bits whose base64url text does not start with "-": users paste it after a flag, and
+ * certbot's argparse reads `--eab-hmac-key -abc...` as a missing value (1 key in 64 did that).
+ */
+function newHmacKey(): Buffer {
+  for (;;) {
+    const key = randomBytes(32);
+    if (key.toString("base64url")[0] !== "-") return key;
+  }
 }
 
 const eabJwsSchema = z.object({ protected: z.string(), payload: z.string(), signature: z.string() });

@@ -101,6 +101,15 @@ describe("identifiers (RFC 8555 7.4, RFC 8738)", () => {
 
 describe("External Account Binding (RFC 8555 7.3.4)", () => {
   const url = "https://ca/acme/new-account";
+  test("a new HMAC key is 256 bits and never starts with '-', which certbot would read as a flag", () => {
+    // One random key in 64 starts with "-": 3,000 keys all miss it by chance once in 10^20.
+    for (let i = 0; i < 3000; i++) {
+      const { record, hmac } = buildEab({ name: "x", dns: ["*.lan"] }, 0);
+      assert.notEqual(hmac[0], "-", hmac);
+      assert.equal(record.hmacKey.length, 32);
+      assert.deepEqual(Buffer.from(hmac, "base64url"), Buffer.from(record.hmacKey));
+    }
+  });
   async function setup() {
     const { record, hmac } = buildEab({ name: "x", dns: ["*.lan"] }, 0);
     const { publicKey } = await generateKeyPair("ES256");
