@@ -73,6 +73,22 @@ export function acmeStore(db: Db) {
       .where(eq(acmeAccounts.id, p("id")))
       .returning({ start: acmeAccounts.windowStart, count: acmeAccounts.windowCount })
       .prepare(),
+    orderByCertSerial: db
+      .select()
+      .from(acmeOrders)
+      .where(eq(acmeOrders.certSerial, p("serial")))
+      .prepare(),
+    // update().set() takes no placeholders, so the values go in as SQL parameters; the JSON
+    // column gets its text here, as drizzle's own mapping would make it (JSON.stringify).
+    saveAuthz: db
+      .update(acmeAuthzs)
+      .set({
+        status: sql`${p("status")}`,
+        expires: sql`${p("expires")}`,
+        challenges: sql`${p("challenges")}`,
+      })
+      .where(eq(acmeAuthzs.id, p("id")))
+      .prepare(),
     orderById: db
       .select()
       .from(acmeOrders)
@@ -173,7 +189,7 @@ export function acmeStore(db: Db) {
         return hot.orderById.get({ id }) ?? null;
       },
       byCertSerial(serial: string): OrderRecord | null {
-        return db.select().from(acmeOrders).where(eq(acmeOrders.certSerial, serial)).get() ?? null;
+        return hot.orderByCertSerial.get({ serial }) ?? null;
       },
       ofAccount(accountId: string): OrderRecord[] {
         return db
@@ -197,10 +213,12 @@ export function acmeStore(db: Db) {
         return row ? authzRecord(row) : null;
       },
       save(a: AuthzRecord): void {
-        db.update(acmeAuthzs)
-          .set({ status: a.status, expires: a.expires, challenges: a.challenges })
-          .where(eq(acmeAuthzs.id, a.id))
-          .run();
+        hot.saveAuthz.run({
+          id: a.id,
+          status: a.status,
+          expires: a.expires,
+          challenges: JSON.stringify(a.challenges),
+        });
       },
     },
   } satisfies AcmeStore & Record<string, unknown>;

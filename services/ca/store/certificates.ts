@@ -48,13 +48,19 @@ export function certificateStore(db: Db) {
       ),
     COLUMNS,
   );
+  // Renewal, revocation and ACME downloads look a certificate up by serial.
+  const bySerialStmt = db
+    .select()
+    .from(certificates)
+    .where(eq(certificates.serial, sql.placeholder("serial")))
+    .prepare();
   return {
     insert(rec: CertificateRecord): void {
       insertStmt.run(mapped.map(([key, c]) => (rec[key] === null ? null : c.mapToDriverValue(rec[key]))));
     },
 
     bySerial(serial: string): CertificateRecord | null {
-      return db.select().from(certificates).where(eq(certificates.serial, serial)).get() ?? null;
+      return bySerialStmt.get({ serial }) ?? null;
     },
 
     /** Unrevoked certificates, soonest expiry first; with `expiringBefore`, only those ending by then. */
