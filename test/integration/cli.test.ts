@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -118,6 +118,25 @@ describe("certyard-ca CLI", () => {
     child.kill("SIGTERM");
     assert.equal(await exited, 0);
     assert.deepEqual(childPids(child.pid ?? 0), []);
+  });
+
+  test("serve with two workers on an empty directory: a bad init flag is one line, exit 1, nothing made", () => {
+    // init runs in a worker of its own here; its failure must still end serve.
+    const data = join(tmp(), "data");
+    const r = cli([
+      "serve",
+      "--data",
+      data,
+      "--listen",
+      "127.0.0.1:0",
+      "--workers",
+      "2",
+      "--key-type",
+      "dsa",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^certyard-ca: unknown key type "dsa".*\n$/);
+    assert.equal(existsSync(data), false);
   });
 
   test("bad input is a one-line error and a non-zero exit", () => {

@@ -3,12 +3,17 @@ import type { Ready } from "./serve.js";
 import { onSignal } from "./serve.js";
 
 /**
- * The cluster's primary: starts worker 0 (it initialises the data directory and the serving
- * certificate), then the others; restarts a worker that dies after it was serving; stops them
+ * The cluster's primary: on an empty directory runs `init` in a worker that exits when done;
+ * then starts worker 0 (it issues the serving certificate), then the others; restarts a worker that dies after it was serving; stops them
  * all on SIGTERM. A worker that fails before serving has printed why; the primary then stops
  * the rest and exits 1.
  */
-export async function runPrimary(n: number, host: string, announce: (r: Ready) => void): Promise<void> {
+export async function runPrimary(
+  n: number,
+  host: string,
+  announce: (r: Ready) => void,
+  o: { initFirst: boolean },
+): Promise<void> {
   let stopping = false;
   const serving = new Set<Worker>();
   cluster.setupPrimary({ execArgv: workerExecArgv() });
@@ -52,6 +57,16 @@ export async function runPrimary(n: number, host: string, announce: (r: Ready) =
   };
   onSignal(stopAll);
 
+  if (o.initFirst) {
+    // A worker of its own initialises the directory and exits: what init leaves behind in a
+    // process (about 12 MiB) is then nobody's.
+    const code = await new Promise<number>((resolve) =>
+      cluster.fork({ CERTYARD_WORKER_ROLE: "init" }).on("exit", (c) => resolve(c ?? 1)),
+    );
+    // A failed init printed its own one-line error; a stop during init exits on its own.
+    if (stopping) return;
+    if (code !== 0) process.exit(code);
+  }
   const first = await start(0);
   await Promise.all(Array.from({ length: n - 1 }, (_, i) => start(i + 1)));
   announce({ ...first, host });

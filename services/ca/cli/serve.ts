@@ -33,9 +33,10 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 /**
  * `serve`. With one worker it serves in-process. With more (default: one per core, so both
- * cores issue), the primary stays small: it imports none of the CA, starts worker 0 (which
- * initialises the data directory and the serving certificate), then the others, which share
- * the listening socket through node's cluster module.
+ * cores issue), the primary stays small: it imports none of the CA. On an empty directory it
+ * first runs `init` in a short-lived worker of its own (key generation and bcrypt leave a
+ * process about 12 MiB bigger for good), then starts worker 0 (which issues the serving
+ * certificate), then the others, which share the listening socket through node's cluster module.
  */
 export async function serveCommand(o: ServeOpts): Promise<void> {
   const { host, port } = parseListen(o.listen);
@@ -43,7 +44,14 @@ export async function serveCommand(o: ServeOpts): Promise<void> {
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError("--workers takes a positive integer");
   if (cluster.isPrimary && workers > 1) {
     const { runPrimary } = await import("./cluster.js");
-    return runPrimary(workers, host, announce);
+    const { caPaths, isInitialised } = await import("../keys/paths.js");
+    return runPrimary(workers, host, announce, { initFirst: !isInitialised(caPaths(o.data)) });
+  }
+  if (process.env.CERTYARD_WORKER_ROLE === "init") {
+    const { init } = await import("./init.js");
+    await init(o);
+    cluster.worker?.disconnect();
+    return;
   }
   const index = cluster.isWorker ? Number(process.env.CERTYARD_WORKER_INDEX ?? "0") : 0;
   const ready = await startWorker(o, host, port, index === 0);

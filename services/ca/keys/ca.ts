@@ -22,9 +22,9 @@ import type { Constraints } from "../core/policy.js";
 import { keyIdentifier } from "../core/profile.js";
 import { nameConstraintsExtension } from "./name-constraints.js";
 
-import { type CaPaths, caPaths } from "./paths.js";
+import { type CaPaths, caPaths, isInitialised } from "./paths.js";
 
-export { type CaPaths, caPaths };
+export { type CaPaths, caPaths, isInitialised };
 
 const caConfigSchema = z.object({
   name: z.string(),
@@ -51,8 +51,6 @@ export interface CaMaterial {
   intermediateKeyId: Buffer;
   constraints: Constraints;
 }
-
-export const isInitialised = (paths: CaPaths) => existsSync(paths.config) || existsSync(paths.rootCert);
 
 const YEAR_MS = 365 * 86_400_000;
 

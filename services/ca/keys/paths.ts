@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** Where the CA keeps its material inside the data directory. */
@@ -15,3 +16,6 @@ export function caPaths(dataDir: string) {
   };
 }
 export type CaPaths = ReturnType<typeof caPaths>;
+
+/** Whether `init` has run here (or left a root behind). Cheap: serve's primary asks it. */
+export const isInitialised = (paths: CaPaths) => existsSync(paths.config) || existsSync(paths.rootCert);
