@@ -1,4 +1,5 @@
 import { and, desc, eq, lte, sql } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../acme/core/types.js";
 import type { AcmeStore } from "../acme/ports.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
@@ -40,12 +41,15 @@ const authzRecord = (r: AuthzRow): AuthzRecord => ({
  */
 export function acmeStore(db: Db) {
   const p = sql.placeholder;
-  const hot = {
-    eab: db
+  /** select * from `table` where `column` = :key, prepared */
+  const rowBy = <T extends SQLiteTable>(table: T, column: SQLiteColumn) =>
+    db
       .select()
-      .from(acmeEab)
-      .where(eq(acmeEab.kid, p("kid")))
-      .prepare(),
+      .from(table)
+      .where(eq(column, p("key")))
+      .prepare();
+  const hot = {
+    eab: rowBy(acmeEab, acmeEab.kid),
     addNonce: db
       .insert(acmeNonces)
       .values({ nonce: p("nonce"), expires: p("expires") })
@@ -59,11 +63,7 @@ export function acmeStore(db: Db) {
       .delete(acmeNonces)
       .where(lte(acmeNonces.expires, p("now")))
       .prepare(),
-    accountById: db
-      .select()
-      .from(acmeAccounts)
-      .where(eq(acmeAccounts.id, p("id")))
-      .prepare(),
+    accountById: rowBy(acmeAccounts, acmeAccounts.id),
     takeRateSlot: db
       .update(acmeAccounts)
       .set({
@@ -73,11 +73,7 @@ export function acmeStore(db: Db) {
       .where(eq(acmeAccounts.id, p("id")))
       .returning({ start: acmeAccounts.windowStart, count: acmeAccounts.windowCount })
       .prepare(),
-    orderByCertSerial: db
-      .select()
-      .from(acmeOrders)
-      .where(eq(acmeOrders.certSerial, p("serial")))
-      .prepare(),
+    orderByCertSerial: rowBy(acmeOrders, acmeOrders.certSerial),
     // update().set() takes no placeholders, so the values go in as SQL parameters; the JSON
     // column gets its text here, as drizzle's own mapping would make it (JSON.stringify).
     saveAuthz: db
@@ -89,25 +85,17 @@ export function acmeStore(db: Db) {
       })
       .where(eq(acmeAuthzs.id, p("id")))
       .prepare(),
-    orderById: db
-      .select()
-      .from(acmeOrders)
-      .where(eq(acmeOrders.id, p("id")))
-      .prepare(),
+    orderById: rowBy(acmeOrders, acmeOrders.id),
     claimOrder: db
       .update(acmeOrders)
       .set({ status: "processing" })
       .where(and(eq(acmeOrders.id, p("id")), eq(acmeOrders.status, "pending")))
       .prepare(),
-    authzById: db
-      .select()
-      .from(acmeAuthzs)
-      .where(eq(acmeAuthzs.id, p("id")))
-      .prepare(),
+    authzById: rowBy(acmeAuthzs, acmeAuthzs.id),
   };
   const store = {
     eab(kid: string): EabRecord | null {
-      const row = hot.eab.get({ kid });
+      const row = hot.eab.get({ key: kid });
       return row ? eabRecord(row) : null;
     },
     eabs: {
@@ -143,7 +131,7 @@ export function acmeStore(db: Db) {
     },
     accounts: {
       byId(id: string): AccountRecord | null {
-        const row = hot.accountById.get({ id });
+        const row = hot.accountById.get({ key: id });
         return row ? accountRecord(row) : null;
       },
       byThumbprint(thumbprint: string): AccountRecord | null {
@@ -186,10 +174,10 @@ export function acmeStore(db: Db) {
         });
       },
       byId(id: string): OrderRecord | null {
-        return hot.orderById.get({ id }) ?? null;
+        return hot.orderById.get({ key: id }) ?? null;
       },
       byCertSerial(serial: string): OrderRecord | null {
-        return hot.orderByCertSerial.get({ serial }) ?? null;
+        return hot.orderByCertSerial.get({ key: serial }) ?? null;
       },
       ofAccount(accountId: string): OrderRecord[] {
         return db
@@ -209,7 +197,7 @@ export function acmeStore(db: Db) {
     },
     authzs: {
       byId(id: string): AuthzRecord | null {
-        const row = hot.authzById.get({ id });
+        const row = hot.authzById.get({ key: id });
         return row ? authzRecord(row) : null;
       },
       save(a: AuthzRecord): void {
