@@ -138,7 +138,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   figures.cfssl = loadFigures(theirs, ratio(theirs.reqPerSec));
   figures.renew = loadFigures(first.renew, ratio(first.renew.reqPerSec));
   reportMemory(
-    `idle RSS of serve (${cores} workers), ${s.settle} s after start (worker 0 ran init)`,
+    `idle RSS of serve (${cores} workers), ${s.settle} s after start on an empty directory`,
     first.fresh,
   );
   reportMemory(`idle RSS of serve (${cores} workers), ${s.settle} s after the loads`, first.afterLoad);
