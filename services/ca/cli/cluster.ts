@@ -4,9 +4,9 @@ import { onSignal } from "./serve.js";
 
 /**
  * The cluster's primary: on an empty directory runs `init` in a worker that exits when done;
- * then starts worker 0 (it issues the serving certificate), then the others; restarts a worker that dies after it was serving; stops them
- * all on SIGTERM. A worker that fails before serving has printed why; the primary then stops
- * the rest and exits 1.
+ * then starts worker 0 (it issues the serving certificate), then the others; restarts a worker
+ * that dies after it was serving; stops them all on SIGTERM. A worker that fails before serving
+ * has printed why; the primary then stops the rest and exits 1.
  */
 export async function runPrimary(
   n: number,
