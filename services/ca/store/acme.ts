@@ -74,8 +74,8 @@ export function acmeStore(db: Db) {
       .returning({ start: acmeAccounts.windowStart, count: acmeAccounts.windowCount })
       .prepare(),
     orderByCertSerial: rowBy(acmeOrders, acmeOrders.certSerial),
-    // update().set() takes no placeholders, so the values go in as SQL parameters; the JSON
-    // column gets its text here, as drizzle's own mapping would make it (JSON.stringify).
+    // update().set() takes no placeholders, so the values go in as SQL parameters, the JSON
+    // column's through its own mapping (as the certificate insert does).
     saveAuthz: db
       .update(acmeAuthzs)
       .set({
@@ -205,7 +205,7 @@ export function acmeStore(db: Db) {
           id: a.id,
           status: a.status,
           expires: a.expires,
-          challenges: JSON.stringify(a.challenges),
+          challenges: acmeAuthzs.challenges.mapToDriverValue(a.challenges),
         });
       },
     },
