@@ -22,7 +22,18 @@ export interface DeployPlan extends CertFiles {
 }
 
 /** Throws when a deployment failed; the message says what was seen and what was restored. */
-export class DeployError extends Error {}
+/**
+ * A deployment that failed after the files were written. `restored` says whether the previous
+ * files were put back, so the new certificate is not the one in use.
+ */
+export class DeployError extends Error {
+  constructor(
+    message: string,
+    readonly restored: boolean,
+  ) {
+    super(message);
+  }
+}
 
 /** Before touching files: every engine a reload needs must answer. */
 export async function preflight(plan: DeployPlan, deps: DeployDeps): Promise<void> {
@@ -65,7 +76,7 @@ export async function deploy(plan: DeployPlan, next: FileContents, deps: DeployD
   }
   if (!plan.verify || skippedVerify) return;
   const leaf = certificatesFromPem(next.cert)[0];
-  if (!leaf) throw new DeployError("the new certificate file holds no certificate");
+  if (!leaf) throw new DeployError("the new certificate file holds no certificate", false);
   const result = await waitForServed(plan.verify, deps.rootPem, fingerprint(leaf), deps.verifyDeadlineMs);
   if (result.ok) {
     deps.log.info(
@@ -88,13 +99,13 @@ async function rollback(
   deps: DeployDeps,
   why: string,
 ): Promise<never> {
-  if (!previous) throw new DeployError(`${why}; there were no previous files to restore`);
+  if (!previous) throw new DeployError(`${why}; there were no previous files to restore`, false);
   writeCertFiles(plan, previous);
   try {
     await reloadAll(plan, deps);
   } catch (err) {
     const detail = err instanceof DockerError || err instanceof Error ? err.message : String(err);
-    throw new DeployError(`${why}; previous files restored, but reloading them failed: ${detail}`);
+    throw new DeployError(`${why}; previous files restored, but reloading them failed: ${detail}`, true);
   }
-  throw new DeployError(`${why}; previous files restored and reloaded`);
+  throw new DeployError(`${why}; previous files restored and reloaded`, true);
 }

@@ -19,7 +19,7 @@ import { keyAndCsr } from "../keygen.js";
 import { canonicalIpText, dnsNameText } from "../names.js";
 import { renewalTime, renewalTimeInWindow } from "../schedule.js";
 import { type Managed, safeName } from "../state.js";
-import { type CertOpts, parseReload, result } from "./cert.js";
+import { type CertOpts, parseReload, recordFailedEnrolment, result } from "./cert.js";
 import type { AgentContext } from "./context.js";
 
 export interface AcmeCertOpts extends CertOpts {
@@ -176,7 +176,7 @@ export async function certWithAcme(ctx: AgentContext, o: AcmeCertOpts): Promise<
   try {
     await deploy(plan, { cert: got.chain, key: got.keyPem }, deps);
   } catch (err) {
-    ctx.home.save({ ...managed, lastResult: result(ctx, false, (err as Error).message) });
+    recordFailedEnrolment(ctx, managed, err);
     throw err;
   }
   const saved = { ...managed, lastResult: result(ctx, true, `issued ${got.fields.serial}`) };

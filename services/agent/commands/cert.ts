@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { parseKeyType } from "../../../shared/keys.js";
-import { deploy, preflight } from "../deploy.js";
+import { DeployError, deploy, preflight } from "../deploy.js";
 import type { IssuedCert } from "../issuers/ca-client.js";
 import { keyAndCsr } from "../keygen.js";
 import { canonicalIpText, dnsNameText } from "../names.js";
@@ -63,12 +63,27 @@ export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Man
   try {
     await deploy(plan, { cert: issued.fullchain, key: keyPem }, deployDeps(ctx, ca.rootPem, name));
   } catch (err) {
-    ctx.home.save({ ...managed, lastResult: result(ctx, false, (err as Error).message) });
+    recordFailedEnrolment(ctx, managed, err);
     throw err;
   }
   const saved = { ...managed, lastResult: result(ctx, true, `issued ${issued.serial}`) };
   ctx.home.save(saved);
   return saved;
+}
+
+/**
+ * After a first `cert` failed to deploy: when the previous files went back, the new certificate is
+ * not in use, so the record stays what it was (none, on a first enrolment) and only notes the
+ * failure; otherwise the new files are in place and the new record says so.
+ */
+export function recordFailedEnrolment(ctx: AgentContext, attempted: Managed, err: unknown): void {
+  try {
+    const inUse = err instanceof DeployError && err.restored ? ctx.home.get(attempted.name) : attempted;
+    if (inUse) ctx.home.save({ ...inUse, lastResult: result(ctx, false, (err as Error).message) });
+  } catch (recordErr) {
+    // The deployment's own error is the one the user must see; this one only goes to the log.
+    ctx.log.error({ cert: attempted.name, err: (recordErr as Error).message }, "could not record the failure");
+  }
 }
 
 export function issuedFields(issued: IssuedCert, random: number) {
