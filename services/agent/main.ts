@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { Command, Option } from "commander";
-import { envFlags, failAndExit, splitEnvLists } from "../../shared/cli.js";
+import { Command } from "commander";
+import { envFlags, failAndExit, oneLineUsageErrors, readEnvValues } from "../../shared/cli.js";
 import { registerClientCommands } from "./cli/client-cmds.js";
 import { DEFAULT_HOME } from "./config.js";
 
@@ -10,14 +10,15 @@ import { DEFAULT_HOME } from "./config.js";
  * loads the schemas, the HTTP client or the X.509 code its children use. Errors are one line
  * on stderr and a non-zero exit.
  */
-const { flag, listFlag } = envFlags("CERTYARD_AGENT");
+const { flag, listFlag, switchFlag } = envFlags("CERTYARD_AGENT");
 const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
 const logFlag = () => flag("--log-level <level>", "pino log level").default("info");
 
-const program = new Command("certyard-agent")
-  .description("Gets and renews certificates from certyard, restarts registry:2, installs trust")
-  .showHelpAfterError()
-  .hook("preAction", splitEnvLists);
+const program = oneLineUsageErrors(
+  new Command("certyard-agent")
+    .description("Gets and renews certificates from certyard, restarts registry:2, installs trust")
+    .hook("preAction", readEnvValues),
+);
 
 program
   .command("bootstrap")
@@ -84,8 +85,8 @@ program
   .command("renew")
   .description("renew the managed certificates that are due (for cron or a systemd timer)")
   .addOption(flag("--name <id>", "only this one"))
-  .addOption(new Option("--force", "renew even if not due"))
-  .addOption(new Option("--keep-key", "keep the current key instead of making a new one"))
+  .addOption(switchFlag("--force", "renew even if not due"))
+  .addOption(switchFlag("--keep-key", "keep the current key instead of making a new one"))
   .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
   .addOption(homeFlag())
   .addOption(logFlag())
@@ -133,7 +134,7 @@ program
 program
   .command("status")
   .description("the managed certificates, their expiry, next renewal and last result")
-  .addOption(new Option("--json", "JSON output"))
+  .addOption(switchFlag("--json", "JSON output"))
   .addOption(homeFlag())
   .action(async (o: { home: string; json?: boolean }) => {
     const { agentContext } = await import("./commands/context.js");

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-import { Command, Option } from "commander";
-import { failAndExit, splitEnvLists } from "../../shared/cli.js";
-import { dataFlag, flag, listFlag } from "./cli/options.js";
+import { Command } from "commander";
+import { failAndExit, oneLineUsageErrors, readEnvValues } from "../../shared/cli.js";
+import { dataFlag, flag, listFlag, switchFlag } from "./cli/options.js";
 
 /**
  * certyard-ca: the CLI. Each command loads only what it needs, so quick commands such as
  * `fingerprint` start fast. Errors are one line on stderr and a non-zero exit.
  */
-const program = new Command("certyard-ca")
-  .description("A small private CA for Docker registries")
-  .showHelpAfterError()
-  .hook("preAction", splitEnvLists)
-  .configureOutput({ outputError: (str, write) => write(str) });
+const program = oneLineUsageErrors(
+  new Command("certyard-ca")
+    .description("A small private CA for Docker registries")
+    .hook("preAction", readEnvValues),
+);
 
 const keyTypeHelp = "key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096";
 
@@ -85,7 +85,7 @@ token
   .addOption(flag("--expires <dur>", "the token expires after this long"))
   .addOption(flag("--uses <n>", "how many certificates it may sign"))
   .addOption(flag("--rate <n/dur>", "rate limit, e.g. 60/1m").default("60/1m"))
-  .addOption(new Option("--join", "print a join string (CA URL, root fingerprint, token) instead"))
+  .addOption(switchFlag("--join", "print a join string (CA URL, root fingerprint, token) instead"))
   .addOption(flag("--url <url>", "the CA's public URL for --join (default: what serve printed)"))
   .action(async (o) => {
     const { tokenCreate } = await import("./cli/admin-cmds.js");
@@ -95,7 +95,7 @@ token
   .command("list")
   .description("list tokens")
   .addOption(dataFlag())
-  .addOption(new Option("--json", "JSON output"))
+  .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { tokenList } = await import("./cli/admin-cmds.js");
     process.stdout.write(`${tokenList(o)}\n`);
@@ -130,7 +130,7 @@ program
   .command("list")
   .addOption(dataFlag())
   .addOption(flag("--expiring <dur>", "only those expiring within this duration"))
-  .addOption(new Option("--json", "JSON output"))
+  .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { certsList } = await import("./cli/admin-cmds.js");
     process.stdout.write(`${certsList(o)}\n`);

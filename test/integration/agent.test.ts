@@ -205,7 +205,7 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     assert.deepEqual(readFileSync(old.key), before.key);
     // The rolled-back certificate is not in use, so the agent does not manage it: renew would
     // otherwise take the placeholder files for its credential.
-    const status = await cli(AGENT, ["status", "--json", "--home", home]);
+    const status = await cli(AGENT, ["status", "--home", home], { CERTYARD_AGENT_JSON: "yes" });
     assert.equal(status.code, 0, status.stderr);
     assert.deepEqual(JSON.parse(status.stdout), []);
   });

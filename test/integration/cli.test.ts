@@ -146,11 +146,18 @@ describe("certyard-ca CLI", () => {
       ["init", "--data", data, "--permit-ip", "10.0.0.0/99"],
       ["fingerprint", "--data", join(data, "nope")],
       ["token", "create", "--data", data, "--name", "x", "--dns", "a.lan"],
+      // usage errors found by the parser, not by the command
+      ["token", "create", "--data", data],
+      ["fingerprint", "--jsn"],
+      ["init", "--data"],
     ]) {
       const r = cli(args);
       assert.notEqual(r.code, 0, args.join(" "));
       assert.match(r.stderr, /^certyard-ca: .+\n$/, args.join(" "));
     }
+    const badSwitch = cli(["token", "list", "--data", data], { CERTYARD_JSON: "maybe" });
+    assert.equal(badSwitch.code, 1);
+    assert.match(badSwitch.stderr, /^certyard-ca: CERTYARD_JSON must be 1, true, yes or on, or 0, false, no or off/);
   });
 
   test("token, certs and revoke work on the data directory while serve runs", async () => {
@@ -190,6 +197,10 @@ describe("certyard-ca CLI", () => {
 
       const list = cli(["token", "list", "--data", data]);
       assert.match(list.stdout, /reg\tactive\t\*\.lan,10\.0\.0\.0\/24\tuses=1\t/);
+      // A switch from the environment: CERTYARD_JSON=1 is --json, CERTYARD_JSON=0 is not.
+      const fromEnv = cli(["token", "list", "--data", data], { CERTYARD_JSON: "1" });
+      assert.equal(JSON.parse(fromEnv.stdout)[0]?.name, "reg");
+      assert.equal(cli(["token", "list", "--data", data], { CERTYARD_JSON: "0" }).stdout, list.stdout);
       const certs = JSON.parse(cli(["certs", "list", "--data", data, "--json"]).stdout) as {
         serial: string;
       }[];

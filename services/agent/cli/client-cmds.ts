@@ -13,7 +13,7 @@ import {
  * (a wrong password, a problem found) sets process.exitCode = 1 after printing.
  */
 
-const { flag, listFlag } = envFlags("CERTYARD_AGENT");
+const { flag, listFlag, switchFlag } = envFlags("CERTYARD_AGENT");
 
 const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
 
@@ -42,7 +42,7 @@ export function registerClientCommands(program: Command): void {
     .command("trust")
     .description("install the CA's root for Docker (certs.d), podman, the OS store and /etc/hosts")
     .addOption(listFlag("--registry <host:port>", "registry clients pull from (repeatable)"))
-    .addOption(flag("--system", "also install the root into the OS trust store"))
+    .addOption(switchFlag("--system", "also install the root into the OS trust store"))
     .addOption(listFlag("--hosts <name=ip>", "keep a managed /etc/hosts line (repeatable)"))
     .addOption(
       flag("--docker-certs-dir <dir>", "Docker's certificate directory").default(DEFAULT_DOCKER_CERTS_DIR),

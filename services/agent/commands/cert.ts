@@ -82,7 +82,10 @@ export function recordFailedEnrolment(ctx: AgentContext, attempted: Managed, err
     if (inUse) ctx.home.save({ ...inUse, lastResult: result(ctx, false, (err as Error).message) });
   } catch (recordErr) {
     // The deployment's own error is the one the user must see; this one only goes to the log.
-    ctx.log.error({ cert: attempted.name, err: (recordErr as Error).message }, "could not record the failure");
+    ctx.log.error(
+      { cert: attempted.name, err: (recordErr as Error).message },
+      "could not record the failure",
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { envFlags } from "../../../shared/cli.js";
 
-export const { flag, listFlag } = envFlags("CERTYARD");
+export const { flag, listFlag, switchFlag } = envFlags("CERTYARD");
 
 export const dataFlag = () => flag("--data <dir>", "data directory (SQLite file and keys)").default("./data");
 
