@@ -73,8 +73,11 @@ export function rawSignRate(seconds: number): RawSign {
   const t = timeSync(seconds, once);
 
   const signature = once();
-  const jwk = publicKey.export({ format: "jwk" });
+  // Not publicKey.export({ format: "jwk" }): on node 20 a JWK export of a key straight from
+  // generateKeyPairSync can deadlock, when a GC during the export collects the key's generation
+  // job, whose destructor takes the lock the export holds. The SPKI export is safe.
   const spki = publicKey.export({ format: "der", type: "spki" });
+  const jwk = createPublicKey({ key: spki, format: "der", type: "spki" }).export({ format: "jwk" });
   const slice = seconds / 10;
   const verified = timeSync(slice, () =>
     verify("sha256", tbs, { key: publicKey, dsaEncoding: "der" }, signature),
