@@ -5,7 +5,6 @@
  * (the CA's --acme-http-port) from a map every client fills. Only 127.0.0.1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -20,6 +19,7 @@ import {
   signRequest,
 } from "../services/agent/issuers/acme/jws.js";
 import { keyAndCsr } from "../services/agent/keygen.js";
+import { generateKey } from "../shared/keys.js";
 import { CA_MAIN, httpsRequest } from "./ca-process.js";
 import { type Cleanup, describe, freePort, heading, line, pemToDer, round, run } from "./util.js";
 
@@ -306,8 +306,7 @@ class BenchAcmeClient {
   ) {}
 
   static async create(directoryUrl: string, agent: Agent): Promise<BenchAcmeClient> {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const client = new BenchAcmeClient(agent, await accountKeyFrom(privateKey));
+    const client = new BenchAcmeClient(agent, await accountKeyFrom(generateKey("ec-p256")));
     const res = await acmeRequest(directoryUrl, agent, "GET");
     expect(res, 200, "directory");
     client.directory = res.json<Record<string, string>>();

@@ -16,12 +16,29 @@ export function parseKeyType(text: string): KeyType {
   return t;
 }
 
+/**
+ * A new private key. It is encoded inside node's generation job and imported from that encoding,
+ * so the KeyObject is not tied to the job: on node 20, exporting a key that came straight out of
+ * generateKeyPairSync as a JWK (as jose does to sign with it) deadlocks when a garbage collection
+ * during the export destroys the job, whose destructor waits for the lock the export holds.
+ */
 export function generateKey(type: KeyType): KeyObject {
-  if (type === "ec-p256" || type === "ec-p384") {
-    return generateKeyPairSync("ec", { namedCurve: type === "ec-p256" ? "P-256" : "P-384" }).privateKey;
-  }
-  const modulusLength = Number(type.slice(4));
-  return generateKeyPairSync("rsa", { modulusLength, publicExponent: 65537 }).privateKey;
+  const privateKeyEncoding = { type: "pkcs8", format: "der" } as const;
+  const publicKeyEncoding = { type: "spki", format: "der" } as const;
+  const pkcs8 =
+    type === "ec-p256" || type === "ec-p384"
+      ? generateKeyPairSync("ec", {
+          namedCurve: type === "ec-p256" ? "P-256" : "P-384",
+          privateKeyEncoding,
+          publicKeyEncoding,
+        }).privateKey
+      : generateKeyPairSync("rsa", {
+          modulusLength: Number(type.slice(4)),
+          publicExponent: 65537,
+          privateKeyEncoding,
+          publicKeyEncoding,
+        }).privateKey;
+  return createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
 }
 
 /** PKCS#8 PEM, encrypted with AES-256-CBC under the passphrase when one is given. */

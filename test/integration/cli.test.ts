@@ -157,7 +157,10 @@ describe("certyard-ca CLI", () => {
     }
     const badSwitch = cli(["token", "list", "--data", data], { CERTYARD_JSON: "maybe" });
     assert.equal(badSwitch.code, 1);
-    assert.match(badSwitch.stderr, /^certyard-ca: CERTYARD_JSON must be 1, true, yes or on, or 0, false, no or off/);
+    assert.match(
+      badSwitch.stderr,
+      /^certyard-ca: CERTYARD_JSON must be 1, true, yes or on, or 0, false, no or off/,
+    );
   });
 
   test("token, certs and revoke work on the data directory while serve runs", async () => {

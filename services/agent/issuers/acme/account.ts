@@ -1,9 +1,9 @@
-import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../../../../shared/fs.js";
-import { loadPrivateKey } from "../../../../shared/keys.js";
+import { generateKey, loadPrivateKey } from "../../../../shared/keys.js";
 
 /**
  * The ACME account for one directory URL: an EC P-256 key made here and the account URL the
@@ -21,7 +21,7 @@ export function loadOrCreateAccount(dir: string, directoryUrl: string): { key: K
     const a = accountSchema.parse(JSON.parse(readFileSync(file, "utf8")));
     return { key: loadPrivateKey(a.keyPem, file), url: a.url };
   }
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const privateKey = generateKey("ec-p256");
   saveAccount(dir, {
     directory: directoryUrl,
     keyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +22,14 @@ import {
   signRequest,
 } from "../../../../services/agent/issuers/acme/jws.js";
 import { certIdFrom, serialDerBytes } from "../../../../services/agent/issuers/acme/renewal-info.js";
+import { generateKey } from "../../../../shared/keys.js";
 
-const ecKey = () => generateKeyPairSync("ec", { namedCurve: "P-256" });
+// shared/keys' generateKey, not generateKeyPairSync: jose exports the key as JWK to sign, which
+// can deadlock node 20 on a key straight from generateKeyPairSync (see generateKey).
+const ecKey = () => {
+  const privateKey = generateKey("ec-p256");
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+};
 
 describe("ACME client pieces", () => {
   test("key authorization is token.thumbprint (RFC 8555 8.1, RFC 7638 member order)", async () => {
