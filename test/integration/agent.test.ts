@@ -165,6 +165,35 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     }[];
     assert.equal(status[0]?.serial, next.serialNumber.toLowerCase());
     assert.equal(status[0]?.lastResult.ok, true);
+
+    // Enrolling again under the same name, with a reload that leaves the server as it was: the
+    // files go back, and the record keeps the certificate in use while noting the failure.
+    const again = await cli(AGENT, [
+      "cert",
+      "--name",
+      "registry",
+      "--token",
+      token,
+      "--dns",
+      "registry.lan",
+      "--out",
+      out,
+      "--reload",
+      "exec:true",
+      "--verify",
+      target,
+      "--verify-timeout",
+      "2s",
+      "--home",
+      home,
+    ]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /previous files restored and reloaded/);
+    const after = JSON.parse(
+      (await cli(AGENT, ["status", "--json", "--home", home])).stdout,
+    ) as typeof status;
+    assert.equal(after[0]?.serial, next.serialNumber.toLowerCase());
+    assert.equal(after[0]?.lastResult.ok, false);
   });
 
   test("a reload that leaves the old certificate served: files restored, exit 1, saying what was seen", async () => {
