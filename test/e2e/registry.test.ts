@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { servedLeaf } from "../../services/agent/actions/verify.js";
+import { argv, type FlagValue } from "../helpers/argv.js";
 import {
   AGENT,
   CA_CLI,
@@ -43,6 +44,8 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
 
   const agent = (args: string[], opts?: Parameters<typeof node>[2]) =>
     node(AGENT, [...args, "--home", home], opts);
+  const createToken = async (flags: Record<string, FlagValue>) =>
+    (await node(CA_CLI, argv(["token", "create"], { data: ca.data, ...flags }))).stdout.trim();
 
   before(async () => {
     ca = await startCaProcess(join(work, "ca"));
@@ -76,37 +79,22 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
   });
 
   test("2. cert for a DNS name and the registry's IP; the first docker reload is skipped; registry:2 runs with it", async () => {
-    const token = (
-      await node(CA_CLI, [
-        "token",
-        "create",
-        "--data",
-        ca.data,
-        "--name",
-        "registry-host",
-        "--dns",
-        "registry.lan",
-        "--ip",
-        `${TEST_ADDR}/32`,
-      ])
-    ).stdout.trim();
-    const r = await agent([
-      "cert",
-      "--name",
-      "registry",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--ip",
-      TEST_ADDR,
-      "--out",
-      certs,
-      "--reload",
-      `docker:${registryName}`,
-      "--verify",
-      target,
-    ]);
+    const token = await createToken({
+      name: "registry-host",
+      dns: "registry.lan",
+      ip: `${TEST_ADDR}/32`,
+    });
+    const r = await agent(
+      argv(["cert"], {
+        name: "registry",
+        token,
+        dns: "registry.lan",
+        ip: TEST_ADDR,
+        out: certs,
+        reload: `docker:${registryName}`,
+        verify: target,
+      }),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /container does not exist yet/);
     assert.equal(statSync(join(certs, "domain.key")).mode & 0o777, 0o600);
@@ -190,40 +178,24 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
       cert: readFileSync(join(certs, "domain.crt")),
       key: readFileSync(join(certs, "domain.key")),
     };
-    const token = (
-      await node(CA_CLI, [
-        "token",
-        "create",
-        "--data",
-        ca.data,
-        "--name",
-        "wrong-reload",
-        "--dns",
-        "registry.lan",
-        "--ip",
-        TEST_ADDR,
-      ])
-    ).stdout.trim();
+    const token = await createToken({
+      name: "wrong-reload",
+      dns: "registry.lan",
+      ip: TEST_ADDR,
+    });
     // The new files go where the registry reads them, but the reload restarts another container.
-    const r = await agent([
-      "cert",
-      "--name",
-      "wrong-reload",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--ip",
-      TEST_ADDR,
-      "--out",
-      certs,
-      "--reload",
-      `docker:${dummy}`,
-      "--verify",
-      target,
-      "--verify-timeout",
-      "5s",
-    ]);
+    const r = await agent(
+      argv(["cert"], {
+        name: "wrong-reload",
+        token,
+        dns: "registry.lan",
+        ip: TEST_ADDR,
+        out: certs,
+        reload: `docker:${dummy}`,
+        verify: target,
+        verifyTimeout: "5s",
+      }),
+    );
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -246,34 +218,14 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
   });
 
   test("5c. doctor names a certificate without the IP SAN and a chain missing its intermediate", async () => {
-    const token = (
-      await node(CA_CLI, [
-        "token",
-        "create",
-        "--data",
-        ca.data,
-        "--name",
-        "doctor",
-        "--dns",
-        "registry.lan",
-        "--ip",
-        TEST_ADDR,
-        "--uses",
-        "2",
-      ])
-    ).stdout.trim();
+    const token = await createToken({
+      name: "doctor",
+      dns: "registry.lan",
+      ip: TEST_ADDR,
+      uses: "2",
+    });
     const dnsOnly = join(work, "dns-only");
-    const r = await agent([
-      "cert",
-      "--name",
-      "dns-only",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--out",
-      dnsOnly,
-    ]);
+    const r = await agent(argv(["cert"], { name: "dns-only", token, dns: "registry.lan", out: dnsOnly }));
     assert.equal(r.code, 0, r.stderr);
     const noIpPort = await freePort();
     await runRegistry({ name: `cy-noip-${suffix}`, port: noIpPort, certDir: dnsOnly });
@@ -289,19 +241,9 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
 
     const leafOnly = join(work, "leaf-only");
     mkdirSync(leafOnly, { recursive: true });
-    const r2 = await agent([
-      "cert",
-      "--name",
-      "leaf-only",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--ip",
-      TEST_ADDR,
-      "--out",
-      leafOnly,
-    ]);
+    const r2 = await agent(
+      argv(["cert"], { name: "leaf-only", token, dns: "registry.lan", ip: TEST_ADDR, out: leafOnly }),
+    );
     assert.equal(r2.code, 0, r2.stderr);
     const full = readFileSync(join(leafOnly, "domain.crt"), "utf8");
     writeFileSync(

@@ -17,6 +17,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { servedLeaf } from "../../services/agent/actions/verify.js";
+import { argv } from "../helpers/argv.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { selfSignedCert } from "../helpers/openssl.js";
 
@@ -116,25 +117,19 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     servers.push(server.child);
     const target = `127.0.0.1:${server.port}`;
 
-    const issued = await cli(AGENT, [
-      "cert",
-      "--name",
-      "registry",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--ip",
-      "127.0.0.1",
-      "--out",
-      out,
-      "--reload",
-      `exec:kill -HUP ${server.child.pid}`,
-      "--verify",
-      target,
-      "--home",
-      home,
-    ]);
+    const issued = await cli(
+      AGENT,
+      argv(["cert"], {
+        name: "registry",
+        token,
+        dns: "registry.lan",
+        ip: "127.0.0.1",
+        out,
+        reload: `exec:kill -HUP ${server.child.pid}`,
+        verify: target,
+        home,
+      }),
+    );
     assert.equal(issued.code, 0, issued.stderr);
     assert.equal(statSync(join(out, "domain.key")).mode & 0o777, 0o600);
     const leaf = new X509Certificate(readFileSync(join(out, "domain.crt")));
@@ -168,25 +163,19 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
 
     // Enrolling again under the same name, with a reload that leaves the server as it was: the
     // files go back, and the record keeps the certificate in use while noting the failure.
-    const again = await cli(AGENT, [
-      "cert",
-      "--name",
-      "registry",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--out",
-      out,
-      "--reload",
-      "exec:true",
-      "--verify",
-      target,
-      "--verify-timeout",
-      "2s",
-      "--home",
-      home,
-    ]);
+    const again = await cli(
+      AGENT,
+      argv(["cert"], {
+        name: "registry",
+        token,
+        dns: "registry.lan",
+        out,
+        reload: "exec:true",
+        verify: target,
+        verifyTimeout: "2s",
+        home,
+      }),
+    );
     assert.equal(again.code, 1);
     assert.match(again.stderr, /previous files restored and reloaded/);
     const after = JSON.parse(
@@ -206,25 +195,19 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     servers.push(server.child);
     await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
     const token = await ca.createToken({ name: "stuck-host", dns: ["registry.lan"] });
-    const r = await cli(AGENT, [
-      "cert",
-      "--name",
-      "stuck",
-      "--token",
-      token,
-      "--dns",
-      "registry.lan",
-      "--out",
-      out,
-      "--reload",
-      "exec:true",
-      "--verify",
-      `127.0.0.1:${server.port}`,
-      "--verify-timeout",
-      "2s",
-      "--home",
-      home,
-    ]);
+    const r = await cli(
+      AGENT,
+      argv(["cert"], {
+        name: "stuck",
+        token,
+        dns: "registry.lan",
+        out,
+        reload: "exec:true",
+        verify: `127.0.0.1:${server.port}`,
+        verifyTimeout: "2s",
+        home,
+      }),
+    );
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -248,21 +231,7 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     const env = { DOCKER_HOST: `unix://${join(dir, "no-such.sock")}` };
     const first = await cli(
       AGENT,
-      [
-        "cert",
-        "--name",
-        "reg",
-        "--token",
-        token,
-        "--dns",
-        "registry.lan",
-        "--out",
-        out,
-        "--reload",
-        "docker:registry",
-        "--home",
-        home,
-      ],
+      argv(["cert"], { name: "reg", token, dns: "registry.lan", out, reload: "docker:registry", home }),
       env,
     );
     assert.equal(first.code, 1);
@@ -290,21 +259,10 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     assert.equal(join1.code, 0, join1.stderr);
     assert.match(join1.stdout, /^cyj1_[A-Za-z0-9_-]+\n$/);
     // A 1s lifetime with the one-minute backdating is born expired: a real expired certificate.
-    const r = await cli(AGENT, [
-      "cert",
-      "--name",
-      "old",
-      "--join",
-      join1.stdout.trim(),
-      "--dns",
-      "old.lan",
-      "--out",
-      out,
-      "--validity",
-      "1s",
-      "--home",
-      home,
-    ]);
+    const r = await cli(
+      AGENT,
+      argv(["cert"], { name: "old", join: join1.stdout.trim(), dns: "old.lan", out, validity: "1s", home }),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(readFileSync(join(home, "ca.json"), "utf8")).fingerprint, fingerprint);
     const renew = await cli(AGENT, ["renew", "--force", "--home", home]);
