@@ -307,11 +307,19 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
       await probe;
       return firstFail ? lastFail - firstFail : 0;
     };
-    const bare = await downtime(() => docker(["restart", registryName]));
-    const renew = await downtime(() => agent(["renew", "--force", "--name", "registry"]));
+    // One restart is a noisy sample (165 to 210 ms here), so three alternating rounds, medians.
+    const bares: number[] = [];
+    const renews: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      bares.push(await downtime(() => docker(["restart", registryName])));
+      renews.push(await downtime(() => agent(["renew", "--force", "--name", "registry"])));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+    const [bare, renew] = [median(bares), median(renews)];
     const ratio = bare > 0 ? renew / bare : Number.NaN;
+    const ms = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
     process.stdout.write(
-      `e2e report: TLS downtime during renew --force ${renew.toFixed(0)} ms, bare docker restart ${bare.toFixed(0)} ms, ratio ${ratio.toFixed(2)}\n`,
+      `e2e report: TLS downtime during renew --force median ${renew.toFixed(0)} ms (${ms(renews)}), bare docker restart median ${bare.toFixed(0)} ms (${ms(bares)}), ratio ${ratio.toFixed(2)}\n`,
     );
     const leaf = new X509Certificate(readFileSync(join(certs, "domain.crt")));
     assert.equal((await servedLeaf(target, rootPem)).serial, leaf.serialNumber.toLowerCase());
