@@ -2,7 +2,7 @@
  * In-process figures: node's raw ECDSA P-256 sign rate on one core, and the CA's issuance path
  * (Authority.sign and .renew on a real store) with its parts timed separately.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
+import { createPublicKey, randomBytes, sign, verify } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { Authority } from "../services/ca/authority.js";
 import { init } from "../services/ca/cli/init.js";
@@ -11,6 +11,7 @@ import type { CertificateRecord } from "../services/ca/core/types.js";
 import { caPaths, loadCa } from "../services/ca/keys/ca.js";
 import { openStore } from "../services/ca/store/index.js";
 import { buildToken } from "../services/ca/tokens.js";
+import { generateKey } from "../shared/keys.js";
 import { type BenchCsr, pemToDer } from "./util.js";
 
 /** How many requests are in flight at once in the in-process loops, so group commit has company. */
@@ -66,18 +67,18 @@ export interface RawSign {
  * then, in a tenth of that time each, a verify and the two ways of importing a public key.
  */
 export function rawSignRate(seconds: number): RawSign {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  // shared/keys' generateKey: the JWK export below would deadlock node 20, now and then, on a key
+  // straight from generateKeyPairSync (see generateKey).
+  const privateKey = generateKey("ec-p256");
+  const publicKey = createPublicKey(privateKey);
   const tbs = randomBytes(400);
   const once = () => sign("sha256", tbs, { key: privateKey, dsaEncoding: "der" });
   timeSync(Math.min(0.2, seconds / 5), once); // warm-up
   const t = timeSync(seconds, once);
 
   const signature = once();
-  // Not publicKey.export({ format: "jwk" }): on node 20 a JWK export of a key straight from
-  // generateKeyPairSync can deadlock, when a GC during the export collects the key's generation
-  // job, whose destructor takes the lock the export holds. The SPKI export is safe.
+  const jwk = publicKey.export({ format: "jwk" });
   const spki = publicKey.export({ format: "der", type: "spki" });
-  const jwk = createPublicKey({ key: spki, format: "der", type: "spki" }).export({ format: "jwk" });
   const slice = seconds / 10;
   const verified = timeSync(slice, () =>
     verify("sha256", tbs, { key: publicKey, dsaEncoding: "der" }, signature),

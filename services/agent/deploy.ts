@@ -21,10 +21,10 @@ export interface DeployPlan extends CertFiles {
   verify?: string;
 }
 
-/** Throws when a deployment failed; the message says what was seen and what was restored. */
 /**
- * A deployment that failed after the files were written. `restored` says whether the previous
- * files were put back, so the new certificate is not the one in use.
+ * A deployment that failed after the files were written; the message says what was seen and what
+ * was restored. `restored` says whether the previous files were put back, so that the new
+ * certificate is not the one in use.
  */
 export class DeployError extends Error {
   constructor(

@@ -72,9 +72,10 @@ export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Man
 }
 
 /**
- * After a first `cert` failed to deploy: when the previous files went back, the new certificate is
- * not in use, so the record stays what it was (none, on a first enrolment) and only notes the
- * failure; otherwise the new files are in place and the new record says so.
+ * After `cert` (with a token or over ACME) failed to deploy: when the previous files went back,
+ * the new certificate is not in use, so the record stays what it was (none, on a first
+ * enrolment) and only notes the failure; otherwise the new files are in place and the new record
+ * says so.
  */
 export function recordFailedEnrolment(ctx: AgentContext, attempted: Managed, err: unknown): void {
   try {
