@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import { errorMessage } from "./errors.js";
 
 /**
  * Flags that also come from the environment: with prefix CERTYARD, `--tls-dns` is
@@ -24,6 +25,9 @@ export function envFlags(prefix: string) {
   };
   return { flag, listFlag, switchFlag };
 }
+
+/** pino's levels, for --log-level's choices: a typo is a usage error before anything starts. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 const listOptions = new Set<string>();
 /** attribute name -> environment variable */
@@ -74,9 +78,27 @@ export function oneLineUsageErrors(program: Command): Command {
   });
 }
 
+/**
+ * A command with subcommands and none given (`certyard-ca token`, or the program alone) is a
+ * usage error of one line, like an unknown flag, instead of commander's whole help on stderr.
+ * Call once every command is defined.
+ */
+export function oneLineMissingCommands(cmd: Command): Command {
+  for (const sub of cmd.commands) oneLineMissingCommands(sub);
+  if (cmd.commands.length === 0) return cmd;
+  const names = cmd.commands.map((c) => c.name());
+  return cmd.allowExcessArguments().action(() => {
+    const [given] = cmd.args;
+    if (given !== undefined) cmd.error(`unknown command '${given}'`);
+    const path = [];
+    for (let c: Command | null = cmd; c?.parent; c = c.parent) path.unshift(c.name());
+    const what = path.length > 0 ? `"${path.join(" ")}" needs a command` : "give a command";
+    cmd.error(`${what}: ${names.slice(0, -1).join(", ")}${names.length > 1 ? " or " : ""}${names.at(-1)}`);
+  });
+}
+
 /** The one-line error and exit code every CLI of the project ends with. */
 export function failAndExit(program: string, err: unknown): never {
-  const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${program}: ${msg.split("\n")[0]}\n`);
+  process.stderr.write(`${program}: ${errorMessage(err).split("\n")[0]}\n`);
   process.exit(1);
 }

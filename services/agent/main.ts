@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { Command } from "commander";
-import { envFlags, failAndExit, oneLineUsageErrors, readEnvValues } from "../../shared/cli.js";
+import {
+  envFlags,
+  failAndExit,
+  LOG_LEVELS,
+  oneLineMissingCommands,
+  oneLineUsageErrors,
+  readEnvValues,
+} from "../../shared/cli.js";
 import { registerClientCommands } from "./cli/client-cmds.js";
 import { DEFAULT_HOME } from "./config.js";
 
@@ -12,7 +19,7 @@ import { DEFAULT_HOME } from "./config.js";
  */
 const { flag, listFlag, switchFlag } = envFlags("CERTYARD_AGENT");
 const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
-const logFlag = () => flag("--log-level <level>", "pino log level").default("info");
+const logFlag = () => flag("--log-level <level>", "pino log level").choices(LOG_LEVELS).default("info");
 
 const program = oneLineUsageErrors(
   new Command("certyard-agent")
@@ -94,6 +101,7 @@ program
     const { agentContext } = await import("./commands/context.js");
     const { renewAll } = await import("./commands/renew.js");
     const outcomes = await renewAll(agentContext(o), o);
+    if (outcomes.length === 0) process.stdout.write(`no managed certificates in ${o.home}\n`);
     for (const r of outcomes)
       process.stdout.write(`${r.name}: ${r.status === "failed" ? "FAILED: " : ""}${r.message}\n`);
     if (outcomes.some((r) => r.status === "failed")) process.exitCode = 1;
@@ -143,4 +151,6 @@ program
   });
 
 registerClientCommands(program);
-program.parseAsync(process.argv).catch((err: unknown) => failAndExit("certyard-agent", err));
+oneLineMissingCommands(program)
+  .parseAsync(process.argv)
+  .catch((err: unknown) => failAndExit("certyard-agent", err));

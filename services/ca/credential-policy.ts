@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { parseDuration } from "../../shared/duration.js";
+import { formatDuration, parseDuration } from "../../shared/duration.js";
 import { parseDnsPattern, parseIpRange } from "./core/names.js";
-import { DEFAULT_VALIDITY_MS, type Policy } from "./core/policy.js";
+import { DEFAULT_VALIDITY_MS, MIN_VALIDITY_MS, type Policy } from "./core/policy.js";
 
 /**
  * The fields every credential (enrolment token, ACME External Account Binding) is created
@@ -11,8 +11,8 @@ export const credentialFields = {
   name: z
     .string()
     .trim()
-    .min(1)
-    .max(100)
+    .min(1, { message: "required", abort: true })
+    .max(100, "at most 100 characters")
     .regex(/^[A-Za-z0-9._@-]+$/, "letters, digits and . _ @ - only"),
   dns: z.array(z.string()).default([]),
   ip: z.array(z.string()).default([]),
@@ -27,6 +27,8 @@ export function policyFrom(req: { dns: string[]; ip: string[]; maxValidity?: str
     throw new RangeError(`${what} needs at least one --dns pattern or --ip address/CIDR`);
   }
   const maxValidityMs = req.maxValidity ? parseDuration(req.maxValidity) : DEFAULT_VALIDITY_MS;
-  if (maxValidityMs < 60_000) throw new RangeError("max validity must be at least 1m");
+  if (maxValidityMs < MIN_VALIDITY_MS) {
+    throw new RangeError(`max validity must be at least ${formatDuration(MIN_VALIDITY_MS)}`);
+  }
   return { dns, ips, maxValidityMs };
 }

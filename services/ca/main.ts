@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { Command } from "commander";
-import { failAndExit, oneLineUsageErrors, readEnvValues } from "../../shared/cli.js";
-import { dataFlag, flag, listFlag, switchFlag } from "./cli/options.js";
+import {
+  failAndExit,
+  LOG_LEVELS,
+  oneLineMissingCommands,
+  oneLineUsageErrors,
+  readEnvValues,
+} from "../../shared/cli.js";
+import { baseUrl, dataFlag, flag, listFlag, switchFlag } from "./cli/options.js";
 
 /**
  * certyard-ca: the CLI. Each command loads only what it needs, so quick commands such as
@@ -42,7 +48,9 @@ program
   .addOption(flag("--listen <host:port>", "address to listen on").default("0.0.0.0:8443"))
   .addOption(listFlag("--tls-dns <name>", "DNS name of the serving certificate (repeatable)"))
   .addOption(listFlag("--tls-ip <ip>", "IP address of the serving certificate (repeatable)"))
-  .addOption(flag("--url <url>", "public base URL of the CA (CRL distribution point of leaves)"))
+  .addOption(
+    flag("--url <url>", "public base URL of the CA (CRL distribution point of leaves)").argParser(baseUrl),
+  )
   .addOption(
     flag("--name <name>", "the root's common name, when serve initialises").default("certyard Root CA"),
   )
@@ -51,7 +59,7 @@ program
   .addOption(listFlag("--permit-ip <cidr>", "name constraint, when serve initialises"))
   .addOption(flag("--passphrase-file <file>", "passphrase of the CA keys"))
   .addOption(flag("--workers <n>", "worker processes (default: one per core)"))
-  .addOption(flag("--log-level <level>", "pino log level").default("info"))
+  .addOption(flag("--log-level <level>", "pino log level").choices(LOG_LEVELS).default("info"))
   .addOption(flag("--acme-http-port <port>", "port http-01 validation connects to").default("80"))
   .addOption(flag("--acme-tls-port <port>", "port tls-alpn-01 validation connects to").default("443"))
   .addOption(flag("--acme-dns-resolver <host:port>", "DNS server dns-01 validation asks"))
@@ -66,9 +74,11 @@ program
   .addOption(dataFlag())
   .action(async (o: { data: string }) => {
     const { readFileSync } = await import("node:fs");
-    const { caPaths } = await import("./keys/paths.js");
+    const { caPaths, requireInitialised } = await import("./keys/paths.js");
     const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
-    const [der] = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"));
+    const paths = caPaths(o.data);
+    requireInitialised(paths);
+    const [der] = certificatesFromPem(readFileSync(paths.rootCert, "utf8"));
     if (!der) throw new Error("no root certificate found");
     process.stdout.write(`${fingerprint(der)}\n`);
   });
@@ -86,7 +96,9 @@ token
   .addOption(flag("--uses <n>", "how many certificates it may sign"))
   .addOption(flag("--rate <n/dur>", "rate limit, e.g. 60/1m").default("60/1m"))
   .addOption(switchFlag("--join", "print a join string (CA URL, root fingerprint, token) instead"))
-  .addOption(flag("--url <url>", "the CA's public URL for --join (default: what serve printed)"))
+  .addOption(
+    flag("--url <url>", "the CA's public URL for --join (default: what serve printed)").argParser(baseUrl),
+  )
   .action(async (o) => {
     const { tokenCreate } = await import("./cli/admin-cmds.js");
     process.stdout.write(`${tokenCreate(o)}\n`);
@@ -147,4 +159,6 @@ program
     process.stdout.write(`revoked ${serial}\n`);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => failAndExit("certyard-ca", err));
+oneLineMissingCommands(program)
+  .parseAsync(process.argv)
+  .catch((err: unknown) => failAndExit("certyard-ca", err));

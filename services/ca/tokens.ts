@@ -31,7 +31,9 @@ export function parseRate(text: string): { limit: number; windowMs: number } {
 export function buildToken(input: NewTokenRequest, now: number): { record: TokenRecord; secret: string } {
   const req = newTokenSchema.parse(input);
   const policy = policyFrom(req, "a token");
-  const expiresAt = req.expires ? now + parseDuration(req.expires) : null;
+  const expiresInMs = req.expires === undefined ? null : parseDuration(req.expires);
+  if (expiresInMs !== null && expiresInMs <= 0) throw new RangeError("expires must be longer than 0s");
+  const expiresAt = expiresInMs === null ? null : now + expiresInMs;
   const { limit, windowMs } = parseRate(req.rate ?? DEFAULT_RATE);
   return mintToken(
     {

@@ -82,6 +82,12 @@ class Daemon {
   }
 }
 
+/**
+ * How far the test CA's clock runs behind: the renewal time of a 5m certificate is 200 s (two
+ * thirds) less up to 15 s of jitter after its notBefore, 60 s (and the CA's rounding down to a
+ * whole second) before the CA's now; so 200 - 15 - 61 - 121 puts it 3 to 19 s after issue.
+ */
+const CLOCK_BEHIND_S = 121;
 const msg = (text: string) => (l: LogLine) => l.msg === text;
 const serialOf = (file: string) => new X509Certificate(readFileSync(file)).serialNumber.toLowerCase();
 
@@ -104,7 +110,9 @@ describe("certyard-agent run: the daemon against a real CA", () => {
   };
 
   before(async () => {
-    ca = await startCa();
+    // The CA's clock runs CLOCK_BEHIND_S behind (see the first test): a 5-minute certificate, the
+    // shortest it signs, is then due for renewal seconds after it is issued.
+    ca = await startCa({ clock: () => Date.now() - CLOCK_BEHIND_S * 1000 });
     fingerprint = (await ca.request("/v1/root")).json<{ sha256: string }>().sha256;
   });
   after(async () => {
@@ -124,8 +132,9 @@ describe("certyard-agent run: the daemon against a real CA", () => {
     releases.push(release);
     writeFileSync(release, "");
     const token = await ca.createToken({ name: "daemon-host", dns: ["daemon.lan"] });
-    // The CA backdates notBefore by 60 s and the lifetime counts from there: with 100 s the
-    // renewal time (two thirds, less up to a twentieth as jitter) is 1.7 to 6.7 s after issue.
+    // The CA backdates notBefore by 60 s from its clock, CLOCK_BEHIND_S behind this one, and the
+    // lifetime counts from there: with 5m the renewal time (two thirds, 200 s, less up to a
+    // twentieth, 15 s, as jitter) is 3 to 19 s after issue.
     await agent([
       "cert",
       "--name",
@@ -137,7 +146,7 @@ describe("certyard-agent run: the daemon against a real CA", () => {
       "--out",
       out,
       "--validity",
-      "100s",
+      "5m",
       "--reload",
       `exec:while [ ! -e '${release}' ]; do sleep 0.05; done`,
       "--home",
@@ -163,7 +172,7 @@ describe("certyard-agent run: the daemon against a real CA", () => {
     assert.equal(status[0]?.serial, second);
     assert.equal(status[0]?.lastResult.ok, true);
 
-    // The renewed certificate has the same 100 s lifetime, so it is due again within seconds.
+    // The renewed certificate has the same lifetime from the same clock, so it is due again within seconds.
     rmSync(release);
     const dueAgain = await daemon.waitFor(
       'a second "renewal due"',

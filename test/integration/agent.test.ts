@@ -6,6 +6,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -26,9 +27,9 @@ const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.ur
 const FILE_SERVER = fileURLToPath(new URL("../helpers/tls-file-server.js", import.meta.url));
 const run = promisify(execFile);
 
-async function cli(bin: string, args: string[], env: Record<string, string> = {}) {
+async function cli(bin: string, args: string[], env: Record<string, string> = {}, cwd?: string) {
   try {
-    const r = await run(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
+    const r = await run(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, cwd });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -222,6 +223,61 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     assert.deepEqual(JSON.parse(status.stdout), []);
   });
 
+  test("bad --verify and --token with --join are refused before anything is issued; --out is kept absolute", async () => {
+    const dir = tmp();
+    const home = join(dir, "home");
+    await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
+    const token = await ca.createToken({ name: "checked-first", dns: ["checked.lan"] });
+    const issuedBefore = (await ca.request("/v1/certs", { token: ca.adminToken })).body.toString();
+    const badVerify = await cli(
+      AGENT,
+      argv(["cert"], {
+        name: "v",
+        token,
+        dns: "checked.lan",
+        out: join(dir, "v"),
+        verify: "nohostport",
+        home,
+      }),
+    );
+    assert.equal(badVerify.code, 1);
+    assert.equal(
+      badVerify.stderr,
+      'certyard-agent: invalid --verify "nohostport": use HOST:PORT, e.g. 10.0.0.5:5000\n',
+    );
+    const both = await cli(
+      AGENT,
+      argv(["cert"], { name: "j", token, join: "cyj1_x", dns: "checked.lan", out: join(dir, "j"), home }),
+    );
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /^certyard-agent: give --token or --join, not both/);
+    assert.equal(existsSync(join(dir, "v")) || existsSync(join(dir, "j")), false, "no files written");
+    const records = existsSync(join(home, "certs")) ? readdirSync(join(home, "certs")) : [];
+    assert.deepEqual(records, [], "nothing recorded");
+    const issuedAfter = (await ca.request("/v1/certs", { token: ca.adminToken })).body.toString();
+    assert.equal(issuedAfter, issuedBefore, "nothing issued");
+
+    // A relative --out, as typed in the directory of the files; renew runs from cron elsewhere.
+    const r = await cli(
+      AGENT,
+      argv(["cert"], { name: "rel", token, dns: "checked.lan", out: "certs", home }),
+      {},
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const record = JSON.parse(readFileSync(join(home, "certs", "rel.json"), "utf8"));
+    assert.equal(record.certFile, join(dir, "certs", "domain.crt"));
+    const renewed = await cli(AGENT, ["renew", "--force", "--home", home], {}, tmpdir());
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+
+    const nowhere = await cli(AGENT, ["renew", "--home", join(dir, "no-such-home")]);
+    assert.equal(nowhere.code, 1);
+    assert.match(
+      nowhere.stderr,
+      /no-such-home does not exist: give the --home that certyard-agent cert used/,
+    );
+  });
+
   test("an unreachable Docker engine fails the renewal before any file changes", async () => {
     const dir = tmp();
     const home = join(dir, "home");
@@ -239,17 +295,21 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     assert.equal(existsSync(join(out, "domain.crt")), false, "nothing written when the engine is down");
   });
 
-  test("an expired certificate cannot renew and says how to enrol again; join strings bootstrap in one step", async () => {
+  test("an expired certificate cannot renew and says how to enrol again; join strings bootstrap in one step", async (t) => {
     const dir = tmp();
     const home = join(dir, "home");
     const out = join(dir, "certs");
+    // A CA whose clock is 10 minutes behind signs a 5-minute certificate (its shortest) that is
+    // born expired: a real expired certificate.
+    const late = await startCa({ clock: () => Date.now() - 10 * 60_000 });
+    t.after(() => late.close());
     // The CLI needs the CA's URL for --join; the test CA did not run `serve`.
-    writeFileSync(join(ca.dataDir, "serve.json"), JSON.stringify({ url: ca.url }));
+    writeFileSync(join(late.dataDir, "serve.json"), JSON.stringify({ url: late.url }));
     const join1 = await cli(CA_CLI, [
       "token",
       "create",
       "--data",
-      ca.dataDir,
+      late.dataDir,
       "--name",
       "joiner",
       "--dns",
@@ -258,13 +318,13 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     ]);
     assert.equal(join1.code, 0, join1.stderr);
     assert.match(join1.stdout, /^cyj1_[A-Za-z0-9_-]+\n$/);
-    // A 1s lifetime with the one-minute backdating is born expired: a real expired certificate.
     const r = await cli(
       AGENT,
-      argv(["cert"], { name: "old", join: join1.stdout.trim(), dns: "old.lan", out, validity: "1s", home }),
+      argv(["cert"], { name: "old", join: join1.stdout.trim(), dns: "old.lan", out, validity: "5m", home }),
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(readFileSync(join(home, "ca.json"), "utf8")).fingerprint, fingerprint);
+    const lateFingerprint = (await late.request("/v1/root")).json<{ sha256: string }>().sha256;
+    assert.equal(JSON.parse(readFileSync(join(home, "ca.json"), "utf8")).fingerprint, lateFingerprint);
     const renew = await cli(AGENT, ["renew", "--force", "--home", home]);
     assert.equal(renew.code, 1);
     assert.match(renew.stdout, /old: FAILED: the certificate expired at .*enrol again with a new token/);

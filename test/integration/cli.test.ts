@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,6 +47,16 @@ describe("certyard-ca CLI", () => {
       assert.equal(statSync(join(data, f)).mode & 0o777, 0o600, f);
     }
     assert.match(readFileSync(join(data, "root.key"), "utf8"), /BEGIN PRIVATE KEY/);
+    // 20 and 10 calendar years, as the README says (not 7300 and 3650 days)
+    for (const [file, years] of [
+      ["root.crt", 20],
+      ["intermediate.crt", 10],
+    ] as const) {
+      const c = new X509Certificate(readFileSync(join(data, file)));
+      const end = new Date(Date.parse(c.validFrom) + 60_000); // notBefore is one minute back
+      end.setUTCFullYear(end.getUTCFullYear() + years);
+      assert.equal(new Date(c.validTo).getTime(), end.getTime(), file);
+    }
     const before = Object.fromEntries(readdirSync(data).map((f) => [f, readFileSync(join(data, f))]));
     const second = cli(["init", "--data", data]);
     assert.equal(second.code, 1);
@@ -141,20 +152,41 @@ describe("certyard-ca CLI", () => {
 
   test("bad input is a one-line error and a non-zero exit", () => {
     const data = join(tmp(), "data");
-    for (const args of [
-      ["init", "--data", data, "--key-type", "dsa"],
-      ["init", "--data", data, "--permit-ip", "10.0.0.0/99"],
-      ["fingerprint", "--data", join(data, "nope")],
-      ["token", "create", "--data", data, "--name", "x", "--dns", "a.lan"],
+    const token = ["token", "create", "--data", data, "--dns", "a.lan"];
+    const serve = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "1"];
+    for (const [args, said] of [
+      [["init", "--data", data, "--key-type", "dsa"], /unknown key type "dsa"/],
+      [["init", "--data", data, "--permit-ip", "10.0.0.0/99"], /10\.0\.0\.0\/99/],
+      // a critical name constraint no name can meet would leave a CA that cannot issue
+      [["init", "--data", data, "--permit-dns", "*.lan"], /invalid --permit-dns "\*\.lan": a wildcard/],
+      [["init", "--data", data, "--permit-dns", "bad..lan"], /invalid --permit-dns "bad\.\.lan"/],
+      [["init", "--data", data, "--name", " "], /invalid --name " ": 1 to 48 characters/],
+      [
+        ["fingerprint", "--data", join(data, "nope")],
+        /nope is not initialised: run certyard-ca init or serve/,
+      ],
+      [[...token, "--name", "x"], /data is not initialised/],
+      [[...token, "--name", ""], /^certyard-ca: name: required\n$/],
+      [[...token, "--name", "a b"], /^certyard-ca: name: letters, digits and \. _ @ - only\n$/],
+      [[...token, "--name", "x", "--expires", "0s"], /expires must be longer than 0s/],
+      [[...token, "--name", "x", "--max-validity", "1m"], /max validity must be at least 5m/],
+      [[...token, "--name", "x", "--join", "--url", "ca.lan"], /--url .*'ca\.lan' is invalid\. not a URL/],
+      [[...serve, "--url", "http://ca.lan"], /give an https:\/\/ base URL/],
+      [[...serve, "--log-level", "loud"], /'loud' is invalid\. Allowed choices are fatal, error/],
       // usage errors found by the parser, not by the command
-      ["token", "create", "--data", data],
-      ["fingerprint", "--jsn"],
-      ["init", "--data"],
-    ]) {
-      const r = cli(args);
-      assert.notEqual(r.code, 0, args.join(" "));
-      assert.match(r.stderr, /^certyard-ca: .+\n$/, args.join(" "));
+      [["token", "create", "--data", data], /required option '--name <name>' not specified/],
+      [["fingerprint", "--jsn"], /unknown option '--jsn'/],
+      [["init", "--data"], /option '--data <dir>' argument missing/],
+      [["token"], /^certyard-ca: "token" needs a command: create, list or revoke \(see --help\)\n$/],
+      [["certs"], /"certs" needs a command: list/],
+      [[], /^certyard-ca: give a command: init, serve, fingerprint, token, eab, certs or revoke/],
+    ] as const) {
+      const r = cli([...args]);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.match(r.stderr, /^certyard-ca: [^\n]+\n$/, args.join(" "));
+      assert.match(r.stderr, said, args.join(" "));
     }
+    assert.equal(existsSync(data), false, "nothing was made");
     const badSwitch = cli(["token", "list", "--data", data], { CERTYARD_JSON: "maybe" });
     assert.equal(badSwitch.code, 1);
     assert.match(
@@ -204,6 +236,12 @@ describe("certyard-ca CLI", () => {
       const fromEnv = cli(["token", "list", "--data", data], { CERTYARD_JSON: "1" });
       assert.equal(JSON.parse(fromEnv.stdout)[0]?.name, "reg");
       assert.equal(cli(["token", "list", "--data", data], { CERTYARD_JSON: "0" }).stdout, list.stdout);
+      const second = makeCsr({ san: ["DNS:box2.lan"] });
+      assert.equal(
+        (await ca.request("/v1/sign", { body: { csr: second.csrPem }, token: secret })).status,
+        201,
+      );
+      assert.match(cli(["token", "list", "--data", data]).stdout, /reg\tused-up\t.*\tuses=0\t/);
       const certs = JSON.parse(cli(["certs", "list", "--data", data, "--json"]).stdout) as {
         serial: string;
       }[];

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import bcrypt from "bcryptjs";
 import { writeFileAtomic } from "../../../shared/fs.js";
@@ -157,11 +157,26 @@ function requirePassword(password: string | undefined): string {
   return password;
 }
 
+/**
+ * Replaces the file atomically. A new file gets FILE_MODE; an existing one keeps its mode and, as
+ * far as this process may set them, its owner and group: an operator who narrowed it to 0640 for
+ * the registry's group keeps that.
+ */
 function writeHtpasswd(file: string, content: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-  writeFileAtomic(file, content, FILE_MODE);
+  const before = existsSync(file) ? statSync(file) : undefined;
+  const mode = before ? before.mode & 0o777 : FILE_MODE;
+  writeFileAtomic(file, content, mode);
+  const after = statSync(file);
   // the mode given at creation is narrowed by the umask; the registry must be able to read it
-  if ((statSync(file).mode & 0o777) !== FILE_MODE) chmodSync(file, FILE_MODE);
+  if ((after.mode & 0o777) !== mode) chmodSync(file, mode);
+  if (before && (after.uid !== before.uid || after.gid !== before.gid)) {
+    try {
+      chownSync(file, before.uid, before.gid);
+    } catch {
+      // only root may give a file away; the mode is kept all the same
+    }
+  }
 }
 
 /**

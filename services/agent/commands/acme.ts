@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { rootCertificates } from "node:tls";
 import { type KeyType, parseKeyType } from "../../../shared/keys.js";
 import { certificatesFromPem, decodePem } from "../../../shared/x509/pem.js";
@@ -19,7 +19,7 @@ import { keyAndCsr } from "../keygen.js";
 import { canonicalIpText, dnsNameText } from "../names.js";
 import { renewalTime, renewalTimeInWindow } from "../schedule.js";
 import { type Managed, safeName } from "../state.js";
-import { type CertOpts, parseReload, recordFailedEnrolment, result } from "./cert.js";
+import { type CertOpts, deployPlan, recordFailedEnrolment, result } from "./cert.js";
 import type { AgentContext } from "./context.js";
 
 export interface AcmeCertOpts extends CertOpts {
@@ -41,7 +41,7 @@ export function challengeFromOpts(
 ): ChallengeSettings {
   const given = [o.http01Port, o.webroot, o.dns01Hook].filter((v) => v !== undefined);
   if (given.length > 1) throw new RangeError("give only one of --http-01-port, --webroot, --dns-01-hook");
-  if (o.webroot) return { kind: "webroot", dir: o.webroot };
+  if (o.webroot) return { kind: "webroot", dir: resolve(o.webroot) };
   if (o.dns01Hook) return { kind: "dns-01", hook: o.dns01Hook };
   const port = Number(o.http01Port ?? 80);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
@@ -157,15 +157,10 @@ export async function certWithAcme(ctx: AgentContext, o: AcmeCertOpts): Promise<
     directory: new URL(o.acme).toString(),
     ...(o.email ? { email: o.email } : {}),
     challenge: challengeToRecord(challenge),
-    ...(o.acmeCaCert ? { caCertFile: o.acmeCaCert } : {}),
-    ...(o.verifyCa ? { verifyCaFile: o.verifyCa } : {}),
+    ...(o.acmeCaCert ? { caCertFile: resolve(o.acmeCaCert) } : {}),
+    ...(o.verifyCa ? { verifyCaFile: resolve(o.verifyCa) } : {}),
   };
-  const plan = {
-    certFile: join(o.out, o.certFile ?? "fullchain.pem"),
-    keyFile: join(o.out, o.keyFile ?? "privkey.pem"),
-    reload: (o.reload ?? []).map(parseReload),
-    verify: o.verify,
-  };
+  const plan = deployPlan(o, { certFile: "fullchain.pem", keyFile: "privkey.pem" });
   const deps = acmeDeps(ctx, issuer, name);
   await preflight(plan, deps);
   const eab = o.eabKid && o.eabHmacKey ? { kid: o.eabKid, hmacKey: o.eabHmacKey } : undefined;

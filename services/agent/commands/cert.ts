@@ -1,6 +1,7 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseKeyType } from "../../../shared/keys.js";
-import { DeployError, deploy, preflight } from "../deploy.js";
+import { parseHostPort } from "../actions/verify.js";
+import { DeployError, type DeployPlan, deploy, preflight } from "../deploy.js";
 import type { IssuedCert } from "../issuers/ca-client.js";
 import { keyAndCsr } from "../keygen.js";
 import { canonicalIpText, dnsNameText } from "../names.js";
@@ -30,6 +31,30 @@ export function parseReload(spec: string): ReloadAction {
   throw new RangeError(`invalid --reload "${spec}": use docker:CONTAINER or exec:COMMAND`);
 }
 
+/**
+ * Where `cert` writes and how it reloads and verifies, checked before anything is issued. The
+ * paths are made absolute: `renew` runs them later from cron, in another working directory.
+ */
+export function deployPlan(
+  o: Pick<CertOpts, "out" | "certFile" | "keyFile" | "reload" | "verify">,
+  defaults: { certFile: string; keyFile: string },
+): DeployPlan {
+  const out = resolve(o.out);
+  if (o.verify !== undefined) {
+    try {
+      parseHostPort(o.verify);
+    } catch {
+      throw new RangeError(`invalid --verify "${o.verify}": use HOST:PORT, e.g. 10.0.0.5:5000`);
+    }
+  }
+  return {
+    certFile: join(out, o.certFile ?? defaults.certFile),
+    keyFile: join(out, o.keyFile ?? defaults.keyFile),
+    reload: (o.reload ?? []).map(parseReload),
+    ...(o.verify !== undefined ? { verify: o.verify.trim() } : {}),
+  };
+}
+
 /** `cert` with a token: key here, CSR, /v1/sign, files, reload, verify, record for renewal. */
 export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Managed> {
   const name = safeName(o.name);
@@ -37,17 +62,13 @@ export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Man
   const ips = (o.ip ?? []).map(canonicalIpText);
   if (dns.length === 0 && ips.length === 0) throw new RangeError("give at least one --dns or --ip");
   const keyType = parseKeyType(o.keyType);
-  const reload = (o.reload ?? []).map(parseReload);
+  const plan = deployPlan(o, { certFile: "domain.crt", keyFile: "domain.key" });
+  if (o.join && o.token)
+    throw new RangeError("give --token or --join, not both (a join string carries its token)");
   let token = o.token;
   if (o.join) token = await bootstrapFromJoin(ctx.home, o.join);
   if (!token) throw new RangeError("give --token (or --join)");
   const { ca, client } = clientFor(ctx);
-  const plan = {
-    certFile: join(o.out, o.certFile ?? "domain.crt"),
-    keyFile: join(o.out, o.keyFile ?? "domain.key"),
-    reload,
-    verify: o.verify,
-  };
   await preflight(plan, deployDeps(ctx, ca.rootPem, name));
   const { keyPem, csrPem } = await keyAndCsr(keyType, { dns, ips });
   const issued = await client.sign(token, csrPem, o.validity);

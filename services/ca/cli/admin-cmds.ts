@@ -6,7 +6,7 @@ import { encodeJoin } from "../../../shared/join.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
-import { caPaths, isInitialised } from "../keys/ca.js";
+import { caPaths, requireInitialised } from "../keys/paths.js";
 import { openStore } from "../store/index.js";
 import { buildToken } from "../tokens.js";
 import { certificateView } from "../views.js";
@@ -14,7 +14,7 @@ import { certificateView } from "../views.js";
 /** Commands that work on the data directory directly, safe while `serve` runs (WAL + busy timeout). */
 function store(dataDir: string) {
   const paths = caPaths(dataDir);
-  if (!isInitialised(paths)) throw new Error(`${dataDir} is not initialised: run certyard-ca init or serve`);
+  requireInitialised(paths);
   return openStore(paths.database);
 }
 
@@ -82,7 +82,13 @@ export function tokenList(o: { data: string; json?: boolean }): string {
     const now = Date.now();
     const lines = rows.map((t) => {
       const state =
-        t.revokedAt !== null ? "revoked" : t.expiresAt !== null && t.expiresAt <= now ? "expired" : "active";
+        t.revokedAt !== null
+          ? "revoked"
+          : t.expiresAt !== null && t.expiresAt <= now
+            ? "expired"
+            : t.usesLeft === 0
+              ? "used-up"
+              : "active";
       const names = [...t.policy.dns.map(formatDnsPattern), ...t.policy.ips.map(formatIpRange)].join(",");
       const uses = t.usesLeft === null ? "unlimited" : String(t.usesLeft);
       const expires = t.expiresAt === null ? "never" : new Date(t.expiresAt).toISOString();

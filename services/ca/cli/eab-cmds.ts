@@ -1,6 +1,6 @@
 import { chmodSync, existsSync } from "node:fs";
 import { buildEab } from "../acme/eab.js";
-import { caPaths, isInitialised } from "../keys/ca.js";
+import { caPaths, requireInitialised } from "../keys/paths.js";
 import { openStore } from "../store/index.js";
 
 export interface EabCreateOpts {
@@ -18,7 +18,7 @@ export function eabCreate(o: EabCreateOpts): string {
     Date.now(),
   );
   const paths = caPaths(o.data);
-  if (!isInitialised(paths)) throw new Error(`${o.data} is not initialised: run certyard-ca init or serve`);
+  requireInitialised(paths);
   const s = openStore(paths.database);
   try {
     if (s.acme.eabs.byName(record.name)) throw new Error(`an EAB named "${record.name}" already exists`);

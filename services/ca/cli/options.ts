@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
 import { envFlags } from "../../../shared/cli.js";
 
 export const { flag, listFlag, switchFlag } = envFlags("CERTYARD");
@@ -10,4 +11,23 @@ export function readPassphrase(file: string | undefined): string | undefined {
   const text = readFileSync(file, "utf8").replace(/\r?\n$/, "");
   if (text.length === 0) throw new Error(`${file} is empty`);
   return text;
+}
+
+/**
+ * The CA's public base URL (--url): what leaves carry as their CRL distribution point and join
+ * strings carry to agents, so it is checked when given: https, no credentials, query or fragment.
+ */
+export function baseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new InvalidArgumentError("not a URL; give the CA's public base URL, e.g. https://ca.lan:8443");
+  }
+  if (url.protocol !== "https:" || url.username || url.password || url.search || url.hash) {
+    throw new InvalidArgumentError(
+      "give an https:// base URL without credentials, query or fragment, e.g. https://ca.lan:8443",
+    );
+  }
+  return url.href.replace(/\/$/, "");
 }

@@ -81,8 +81,6 @@ async function startWorker(o: ServeOpts, host: string, port: number, first: bool
   const ca = loadCa(paths, passphrase);
   const servingNames = await chooseServingNames(o, ca.constraints);
   const url = publicUrl(o, servingNames, port);
-  // `token create --join` reads the public URL from here.
-  if (first) writeFileAtomic(join(paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
   const running = await startServer({
     paths,
     passphrase,
@@ -97,9 +95,28 @@ async function startWorker(o: ServeOpts, host: string, port: number, first: bool
       tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
       dnsResolver: o.acmeDnsResolver,
     },
+  }).catch((err: unknown) => {
+    throw listenError(err, host, port);
   });
+  // `token create --join` reads the public URL from here: written once the server listens.
+  if (first) writeFileAtomic(join(paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
   onSignal(() => running.close());
   return { host, port: running.port, url, fingerprint: running.rootFingerprint, tokenPath: paths.adminToken };
+}
+
+/** What a failed listen means, for the errors a person can act on. */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const where = `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}`;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case "EADDRINUSE":
+      return new Error(`${where}: the address is already in use`);
+    case "EACCES":
+      return new Error(`${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`);
+    case "EADDRNOTAVAIL":
+      return new Error(`${where}: this host has no such address`);
+    default:
+      return err;
+  }
 }
 
 function portFlag(name: string, text: string): number {

@@ -17,6 +17,11 @@ import {
 export const DEFAULT_VALIDITY_MS = 30 * 86_400_000;
 /** notBefore is backdated by this much to absorb clock skew between hosts. */
 export const BACKDATE_MS = 60_000;
+/**
+ * The shortest lifetime signed (step-ca's default minimum too): the backdating comes out of the
+ * lifetime, so a shorter one would arrive spent or nearly so.
+ */
+export const MIN_VALIDITY_MS = 5 * 60_000;
 
 export interface Policy {
   dns: readonly DnsPattern[];
@@ -91,7 +96,11 @@ export function withinConstraints(constraints: Constraints): Check {
 export function validityWithin(maxValidityMs: number): Check {
   return (req) => {
     if (req.validityMs === undefined) return;
-    if (req.validityMs <= 0) throw malformed("validity must be positive");
+    if (req.validityMs < MIN_VALIDITY_MS) {
+      throw malformed(
+        `validity ${formatDuration(req.validityMs)} is shorter than the minimum ${formatDuration(MIN_VALIDITY_MS)} (certificates are backdated ${formatDuration(BACKDATE_MS)} for clock skew)`,
+      );
+    }
     if (req.validityMs > maxValidityMs) {
       throw malformed(
         `validity ${formatDuration(req.validityMs)} exceeds this credential's maximum ${formatDuration(maxValidityMs)}`,

@@ -17,7 +17,7 @@ import {
 import { bytesOf, children, readElement } from "../../../shared/x509/der.js";
 import { loadX509 } from "../../../shared/x509/peculiar.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
-import { formatIpRange, type IpRange, parseIpRange } from "../core/names.js";
+import { dnsNameProblem, formatIpRange, type IpRange, normalizeDns, parseIpRange } from "../core/names.js";
 import type { Constraints } from "../core/policy.js";
 import { keyIdentifier } from "../core/profile.js";
 import { nameConstraintsExtension } from "./name-constraints.js";
@@ -52,7 +52,40 @@ export interface CaMaterial {
   constraints: Constraints;
 }
 
-const YEAR_MS = 365 * 86_400_000;
+/** The same calendar date and time, `years` later (29 February becomes 1 March). */
+function yearsAfter(now: number, years: number): Date {
+  const d = new Date(now);
+  d.setUTCFullYear(d.getUTCFullYear() + years);
+  return d;
+}
+
+/**
+ * The root's common name: trimmed, 1 to 48 characters and no control characters, so that the
+ * intermediate's ("<name> Intermediate CA") stays within RFC 5280's 64.
+ */
+export function caName(text: string): string {
+  const name = text.trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (name.length === 0 || name.length > 48 || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new RangeError(`invalid --name "${text}": 1 to 48 characters, no control characters`);
+  }
+  return name;
+}
+
+/**
+ * A --permit-dns value: a DNS name whose subtree the intermediate may issue in (RFC 5280
+ * 4.2.1.10: the name itself and every name under it). A leading dot is accepted and dropped;
+ * a wildcard or an invalid name is refused, since a critical constraint that no name can meet
+ * would leave a CA that cannot issue.
+ */
+export function permittedDnsSubtree(text: string): string {
+  const name = normalizeDns(text.trim().replace(/^\./, ""));
+  const problem = name.includes("*")
+    ? "a wildcard is not a subtree; give the suffix alone"
+    : dnsNameProblem(name);
+  if (problem) throw new RangeError(`invalid --permit-dns "${text}": ${problem}, e.g. lan or example.com`);
+  return name;
+}
 
 export interface InitOptions {
   name: string;
@@ -70,6 +103,8 @@ export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void>
   if (isInitialised(paths)) {
     throw new Error(`${paths.dataDir} is already initialised (found ${paths.config}); nothing was changed`);
   }
+  const rootName = caName(opts.name);
+  const permitDns = opts.permitDns.map(permittedDnsSubtree);
   const ranges: IpRange[] = opts.permitIp.map(parseIpRange);
   const x509 = await loadX509();
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
@@ -85,9 +120,9 @@ export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void>
     const rootSki = skiOf(rootKey);
     const root = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: randomSerialHex(),
-      name: [{ CN: [opts.name] }],
+      name: [{ CN: [rootName] }],
       notBefore,
-      notAfter: new Date(now + 20 * YEAR_MS),
+      notAfter: yearsAfter(now, 20),
       keys: rootPair,
       signingAlgorithm: signingAlgorithm(kind),
       extensions: [
@@ -108,17 +143,15 @@ export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void>
       new x509.SubjectKeyIdentifierExtension(skiOf(interKey).toString("hex")),
       new x509.AuthorityKeyIdentifierExtension(rootSki.toString("hex")),
     ];
-    if (opts.permitDns.length > 0 || ranges.length > 0) {
-      extensions.push(
-        new x509.Extension("2.5.29.30", true, nameConstraintsExtension(opts.permitDns, ranges)),
-      );
+    if (permitDns.length > 0 || ranges.length > 0) {
+      extensions.push(new x509.Extension("2.5.29.30", true, nameConstraintsExtension(permitDns, ranges)));
     }
     const intermediate = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerialHex(),
-      subject: [{ CN: [intermediateName(opts.name)] }],
+      subject: [{ CN: [intermediateName(rootName)] }],
       issuer: root.subjectName,
       notBefore,
-      notAfter: new Date(now + 10 * YEAR_MS),
+      notAfter: yearsAfter(now, 10),
       publicKey: interPair.publicKey,
       signingKey: rootPair.privateKey,
       signingAlgorithm: signingAlgorithm(kind),
@@ -126,9 +159,9 @@ export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void>
     });
 
     const config: CaConfig = {
-      name: opts.name,
+      name: rootName,
       keyType: opts.keyType,
-      permitDns: opts.permitDns.map((d) => d.replace(/^\./, "").toLowerCase()),
+      permitDns,
       permitIp: ranges.map(formatIpRange),
       encrypted: opts.passphrase !== undefined,
       createdAt: new Date(now).toISOString(),

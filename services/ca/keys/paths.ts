@@ -19,3 +19,9 @@ export type CaPaths = ReturnType<typeof caPaths>;
 
 /** Whether `init` has run here (or left a root behind). Cheap: serve's primary asks it. */
 export const isInitialised = (paths: CaPaths) => existsSync(paths.config) || existsSync(paths.rootCert);
+
+/** For the commands that work on an existing CA: a one-line error that says what to run. */
+export function requireInitialised(paths: CaPaths): void {
+  if (!isInitialised(paths))
+    throw new Error(`${paths.dataDir} is not initialised: run certyard-ca init or serve`);
+}

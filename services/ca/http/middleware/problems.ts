@@ -3,6 +3,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { describeIssues } from "../../../../shared/errors.js";
 import { isProblem, malformed, notFound, Problem } from "../../../../shared/problem.js";
 import type { AppEnv } from "../context.js";
 
@@ -42,5 +43,5 @@ export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
   problemResponse(c, notFound(`no route for ${c.req.method} ${c.req.path}`));
 
 export function describeZod(err: z.ZodError): string {
-  return err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+  return describeIssues(err.issues);
 }

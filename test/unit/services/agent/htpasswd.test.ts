@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -130,6 +130,21 @@ describe("htpasswd on disk", () => {
     }
     assert.equal(statSync(file).mode & 0o777, 0o644);
     assert.match(readFileSync(file, "utf8"), /^alice:\$2y\$04\$[./A-Za-z0-9]{53}\n$/);
+  });
+
+  test("add and remove keep the mode and group of an existing file (0640 for the registry's group)", () => {
+    const file = join(dir, "narrowed");
+    applyHtpasswd("add", { file, user: "alice", password: "pw1", cost: 4 });
+    chmodSync(file, 0o640);
+    const gid = process.getuid?.() === 0 ? 4242 : statSync(file).gid;
+    if (process.getuid?.() === 0) chownSync(file, 0, gid);
+    applyHtpasswd("add", { file, user: "bob", password: "pw2", cost: 4 });
+    assert.equal(statSync(file).mode & 0o777, 0o640);
+    assert.equal(statSync(file).gid, gid);
+    applyHtpasswd("remove", { file, user: "alice" });
+    assert.equal(statSync(file).mode & 0o777, 0o640);
+    assert.equal(statSync(file).gid, gid);
+    assert.match(readFileSync(file, "utf8"), /^bob:/);
   });
 
   test("verify: 0 for the right password, 1 for a wrong one or a missing user", () => {

@@ -100,9 +100,14 @@ describe("policy: names a credential allows", () => {
 });
 
 describe("policy: validity", () => {
-  test("up to the maximum passes", () => {
+  test("from the 5m minimum up to the maximum passes", () => {
     assert.doesNotThrow(() => run(req(["registry.lan"], [], 90 * DAY)));
-    assert.doesNotThrow(() => run(req(["registry.lan"], [], 60_000)));
+    assert.doesNotThrow(() => run(req(["registry.lan"], [], 5 * 60_000)));
+  });
+
+  test("under the 5m minimum is malformed: the backdating would leave it spent on arrival", () => {
+    const p = expectProblem(() => run(req(["registry.lan"], [], 5 * 60_000 - 1000)), "malformed", 400);
+    assert.match(p.message, /validity 4m59s is shorter than the minimum 5m/);
   });
 
   test("over the maximum is malformed (400)", () => {
