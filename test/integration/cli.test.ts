@@ -173,6 +173,10 @@ describe("certyard-ca CLI", () => {
       [[...token, "--name", "x", "--join", "--url", "ca.lan"], /--url .*'ca\.lan' is invalid\. not a URL/],
       [[...serve, "--url", "http://ca.lan"], /give an https:\/\/ base URL/],
       [[...serve, "--log-level", "loud"], /'loud' is invalid\. Allowed choices are fatal, error/],
+      [[...serve, "--acme-http-port", "x"], /--acme-http-port takes a port number/],
+      [[...serve, "--tls-dns", "bad..lan"], /--tls-dns: "bad\.\.lan" is not a valid DNS name/],
+      [[...serve, "--tls-ip", "10.0.0"], /--tls-ip: "10\.0\.0" is not an IP address/],
+      [[...serve, "--acme-dns-resolver", "dns.lan:53"], /invalid --acme-dns-resolver "dns\.lan:53"/],
       // usage errors found by the parser, not by the command
       [["token", "create", "--data", data], /required option '--name <name>' not specified/],
       [["fingerprint", "--jsn"], /unknown option '--jsn'/],

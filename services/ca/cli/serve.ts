@@ -1,4 +1,5 @@
 import cluster from "node:cluster";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { ServingNames } from "../serving.js";
@@ -39,9 +40,17 @@ export function parseListen(listen: string): { host: string; port: number } {
  * certificate), then the others, which share the listening socket through node's cluster module.
  */
 export async function serveCommand(o: ServeOpts): Promise<void> {
+  // Every flag is checked here, before an empty directory is initialised for a server that
+  // would then not start.
   const { host, port } = parseListen(o.listen);
   const workers = o.workers === undefined ? availableParallelism() : Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError("--workers takes a positive integer");
+  const acme = {
+    httpPort: portFlag("--acme-http-port", o.acmeHttpPort ?? "80"),
+    tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
+    dnsResolver: o.acmeDnsResolver === undefined ? undefined : resolverFlag(o.acmeDnsResolver),
+  };
+  const givenNames = await givenServingNames(o);
   if (cluster.isPrimary && workers > 1) {
     const { runPrimary } = await import("./cluster.js");
     const { caPaths, isInitialised } = await import("../keys/paths.js");
@@ -54,7 +63,7 @@ export async function serveCommand(o: ServeOpts): Promise<void> {
     return;
   }
   const index = cluster.isWorker ? Number(process.env.CERTYARD_WORKER_INDEX ?? "0") : 0;
-  const ready = await startWorker(o, host, port, index === 0);
+  const ready = await startWorker(o, { host, port, acme, givenNames }, index === 0);
   if (cluster.isWorker) process.send?.({ type: "ready", ...ready });
   else announce(ready);
 }
@@ -67,7 +76,15 @@ export interface Ready {
   tokenPath: string;
 }
 
-async function startWorker(o: ServeOpts, host: string, port: number, first: boolean): Promise<Ready> {
+interface Checked {
+  host: string;
+  port: number;
+  acme: { httpPort: number; tlsPort: number; dnsResolver?: string };
+  givenNames: ServingNames | null;
+}
+
+async function startWorker(o: ServeOpts, c: Checked, first: boolean): Promise<Ready> {
+  const { host, port } = c;
   const { createLogger } = await import("../../../shared/log.js");
   const { writeFileAtomic } = await import("../../../shared/fs.js");
   const { caPaths, isInitialised, loadCa } = await import("../keys/ca.js");
@@ -79,7 +96,7 @@ async function startWorker(o: ServeOpts, host: string, port: number, first: bool
   }
   const passphrase = readPassphrase(o.passphraseFile);
   const ca = loadCa(paths, passphrase);
-  const servingNames = await chooseServingNames(o, ca.constraints);
+  const servingNames = c.givenNames ?? (await import("../serving.js")).defaultServingNames(ca.constraints);
   const url = publicUrl(o, servingNames, port);
   const running = await startServer({
     paths,
@@ -90,11 +107,7 @@ async function startWorker(o: ServeOpts, host: string, port: number, first: bool
     servingNames,
     log: createLogger("certyard-ca", o.logLevel),
     issuesServingCert: first,
-    acme: {
-      httpPort: portFlag("--acme-http-port", o.acmeHttpPort ?? "80"),
-      tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
-      dnsResolver: o.acmeDnsResolver,
-    },
+    acme: c.acme,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });
@@ -150,18 +163,33 @@ export function onSignal(stop: () => Promise<void>): void {
   process.once("SIGINT", handler);
 }
 
-/** Imported only in a worker: the cluster's primary stays small. */
-async function chooseServingNames(
-  o: ServeOpts,
-  constraints: Parameters<typeof import("../serving.js").defaultServingNames>[0],
-): Promise<ServingNames> {
-  const { defaultServingNames } = await import("../serving.js");
+/** The --tls-* names, checked; null when none are given (the defaults then come from the CA). */
+async function givenServingNames(o: ServeOpts): Promise<ServingNames | null> {
+  if (!o.tlsDns?.length && !o.tlsIp?.length) return null;
   const { canonicalIp, dnsNameProblem } = await import("../core/names.js");
-  if (!o.tlsDns?.length && !o.tlsIp?.length) return defaultServingNames(constraints);
   const dns = (o.tlsDns ?? []).map((d) => {
     const problem = dnsNameProblem(d);
     if (problem) throw new RangeError(`--tls-dns: ${problem}`);
     return d.toLowerCase();
   });
-  return { dns, ips: (o.tlsIp ?? []).map(canonicalIp) };
+  const ips = (o.tlsIp ?? []).map((ip) => {
+    try {
+      return canonicalIp(ip);
+    } catch {
+      throw new RangeError(`--tls-ip: "${ip}" is not an IP address`);
+    }
+  });
+  return { dns, ips };
+}
+
+/** --acme-dns-resolver: an IP address and an optional port (53), as node's resolver takes it. */
+export function resolverFlag(text: string): string {
+  const t = text.trim();
+  const m = isIP(t) ? null : /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(t);
+  const address = m ? (m[1] ?? m[2] ?? "") : t;
+  const port = m ? Number(m[3]) : 53;
+  if (!isIP(address) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`invalid --acme-dns-resolver "${text}": use IP or IP:PORT, e.g. 10.0.0.2:53`);
+  }
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
