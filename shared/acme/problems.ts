@@ -30,7 +30,7 @@ export const acmeErrorStatus = {
   unsupportedContact: 400,
   unsupportedIdentifier: 400,
   userActionRequired: 403,
-  /** not an ACME type: a resource that does not exist is a plain 404 */
+  /** a resource that does not exist: sent as "malformed" with 404, as Boulder does */
   notFound: 404,
 } as const;
 export type AcmeErrorType = keyof typeof acmeErrorStatus;
@@ -55,12 +55,13 @@ export class AcmeProblem extends Error {
   constructor(
     type: AcmeErrorType,
     detail: string,
-    opts: { retryAfter?: number; extra?: Partial<AcmeProblemDocument> } = {},
+    opts: { retryAfter?: number; extra?: Partial<AcmeProblemDocument>; status?: number } = {},
   ) {
     super(detail);
     this.name = "AcmeProblem";
     this.acmeType = type;
-    this.status = acmeErrorStatus[type];
+    // a status of its own where the RFC names one for the case: 405, 409, 415 (RFC 8555 6.2, 6.3, 7.3.5)
+    this.status = opts.status ?? acmeErrorStatus[type];
     this.retryAfter = opts.retryAfter;
     this.extra = opts.extra ?? {};
   }
@@ -68,7 +69,7 @@ export class AcmeProblem extends Error {
   toJSON(): AcmeProblemDocument {
     return {
       ...this.extra,
-      type: this.acmeType === "notFound" ? "about:blank" : ACME_ERROR_NS + this.acmeType,
+      type: ACME_ERROR_NS + (this.acmeType === "notFound" ? "malformed" : this.acmeType),
       detail: this.message,
       status: this.status,
     };
@@ -96,6 +97,7 @@ export const tlsProblem = ctor("tls");
 export const alreadyRevoked = ctor("alreadyRevoked");
 export const badRevocationReason = ctor("badRevocationReason");
 export const invalidContact = ctor("invalidContact");
+export const unsupportedContact = ctor("unsupportedContact");
 export const acmeNotFound = ctor("notFound");
 export const serverInternal = ctor("serverInternal");
 export const badSignatureAlgorithm = (detail: string, algorithms: string[]) =>

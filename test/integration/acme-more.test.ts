@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { exportJWK, generateKeyPair, importPKCS8, type JWK } from "jose";
+import { exportJWK, FlattenedSign, generateKeyPair, importPKCS8, type JWK } from "jose";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { certIdOf, TestAcmeClient } from "../helpers/acme-client.js";
@@ -65,10 +65,22 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
     assert.equal(upd.json().status, "valid");
     const read = await client.post(client.accountUrl, null);
     assert.deepEqual(read.json().contact, ["mailto:new@x.test"]);
-    const bad = await client.post(client.accountUrl, { contact: ["tel:+15555550100"] });
+    // 6.7: a scheme this server does not support is unsupportedContact, a bad mailto: invalidContact
+    const tel = await client.post(client.accountUrl, { contact: ["tel:+15555550100"] });
+    assert.equal(tel.status, 400);
+    assert.equal(tel.json().type, `${ERR}unsupportedContact`);
+    const bad = await client.post(client.accountUrl, { contact: ["mailto:nobody"] });
     assert.equal(bad.status, 400);
     assert.equal(bad.json().type, `${ERR}invalidContact`);
     assert.deepEqual((await client.post(client.accountUrl, null)).json().contact, ["mailto:new@x.test"]);
+    // 7.3.2: orders, termsOfServiceAgreed, a status other than "deactivated" and unknown fields
+    // are ignored: the update changes nothing and succeeds
+    for (const ignored of [{}, { orders: "x", termsOfServiceAgreed: true, status: "valid", foo: 1 }]) {
+      const res = await client.post(client.accountUrl, ignored);
+      assert.equal(res.status, 200, `${JSON.stringify(ignored)}: ${res.body.toString()}`);
+      assert.deepEqual(res.json().contact, ["mailto:new@x.test"]);
+      assert.equal(res.json().status, "valid");
+    }
     // another account may not update this one
     const other = await newClient();
     const foreign = await other.send(
@@ -118,7 +130,33 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
     const other = await newClient();
     const taken = await client.keyChange(other.key, other.jwk);
     assert.equal(taken.status, 409, taken.body.toString());
+    assert.equal(taken.json().status, 409, "the problem's status is the response's");
     assert.equal(taken.headers.location, other.accountUrl);
+
+    // refused: an inner JWS with a MAC (6.2 holds inside too: a shared secret is no account key),
+    // and inner JWSs that do not parse, as 400s rather than server errors
+    const secret = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
+    const mac = await new FlattenedSign(
+      new TextEncoder().encode(JSON.stringify({ account: client.accountUrl, oldKey: client.jwk })),
+    )
+      // jose's types keep secrets out of a "jwk" header: this is the request a client must not send
+      .setProtectedHeader({
+        alg: "HS256",
+        jwk: { kty: "oct", k: Buffer.from(secret).toString("base64url") },
+        url: client.url("keyChange"),
+      } as unknown as Parameters<FlattenedSign["setProtectedHeader"]>[0])
+      .sign(secret);
+    const hmacKey = await client.post(client.url("keyChange"), mac);
+    assert.equal(hmacKey.status, 400, hmacKey.body.toString());
+    assert.equal(hmacKey.json().type, `${ERR}badSignatureAlgorithm`);
+    const notJson = await new FlattenedSign(new TextEncoder().encode("not json"))
+      .setProtectedHeader({ alg: "ES256", jwk: newJwk, url: client.url("keyChange") })
+      .sign(newKey);
+    for (const inner of [notJson, { protected: "!!!", payload: "e30", signature: "AA" }]) {
+      const res = await client.post(client.url("keyChange"), inner);
+      assert.equal(res.status, 400, res.body.toString());
+      assert.equal(res.json().type, `${ERR}malformed`);
+    }
 
     const ok = await client.keyChange(newKey, newJwk);
     assert.equal(ok.status, 200, ok.body.toString());
@@ -171,6 +209,34 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
     const foreign = await other.post(authzUrl, { status: "deactivated" });
     assert.equal(foreign.status, 403);
     assert.equal(foreign.json().type, `${ERR}unauthorized`);
+  });
+
+  test("a wrong http-01 answer: the challenge and authz are invalid, the authz lists only that challenge (7.1.4)", async () => {
+    const client = await newClient();
+    const order = await client.post(client.url("newOrder"), {
+      identifiers: [{ type: "ip", value: "127.0.0.1" }],
+    });
+    assert.equal(order.status, 201);
+    const authzUrl = String(order.json<{ authorizations: string[] }>().authorizations[0]);
+    type Authz = {
+      status: string;
+      challenges: { type: string; url: string; token: string; status: string }[];
+    };
+    const pending = (await client.post(authzUrl, null)).json<Authz>();
+    assert.deepEqual(pending.challenges.map((c) => c.type).sort(), ["http-01", "tls-alpn-01"]);
+    const http01 = pending.challenges.find((c) => c.type === "http-01");
+    assert.ok(http01);
+    answer(http01.token, `${http01.token}.not-the-thumbprint`);
+    const ch = await client.post(http01.url, {});
+    assert.equal(ch.json().status, "invalid", ch.body.toString());
+    assert.equal(ch.json<{ error: { type: string } }>().error.type, `${ERR}incorrectResponse`);
+    const failed = (await client.post(authzUrl, null)).json<Authz>();
+    assert.equal(failed.status, "invalid");
+    assert.deepEqual(
+      failed.challenges.map((c) => [c.type, c.status]),
+      [["http-01", "invalid"]],
+    );
+    assert.equal((await client.post(String(order.headers.location), null)).json().status, "invalid");
   });
 
   test("the account's orders list (7.1.2.1) names its orders, and only its own", async () => {

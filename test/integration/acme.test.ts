@@ -174,6 +174,52 @@ describe("ACME server", () => {
     assert.ok(replay.headers["replay-nonce"]);
   });
 
+  test("wrong methods, media types and algorithms: 405 with Allow, 415, 404 and badSignatureAlgorithm as ACME problems", async () => {
+    const client = await TestAcmeClient.create(directoryUrl, rootPem);
+    assert.equal((await client.register(kid, hmac)).status, 201);
+    const problem = (res: { headers: Record<string, unknown>; json<T>(): T }) => {
+      assert.equal(res.headers["content-type"], "application/problem+json");
+      assert.ok(res.headers["replay-nonce"], "a nonce on every response (6.5)");
+      return res.json<{ type: string; status: number; detail: string }>();
+    };
+    // 6.3: a GET on a resource read by POST-as-GET is 405 malformed
+    for (const url of [client.accountUrl, client.url("newOrder"), client.url("keyChange")]) {
+      const res = await httpsRequest(url, rootPem);
+      assert.equal(res.status, 405, url);
+      assert.equal(res.headers.allow, "POST");
+      const p = problem(res);
+      assert.equal(p.type, "urn:ietf:params:acme:error:malformed");
+      assert.equal(p.status, 405);
+      assert.match(p.detail, /POST-as-GET/);
+    }
+    const postNonce = await httpsRequest(client.url("newNonce"), rootPem, { method: "POST", raw: "{}" });
+    assert.equal(postNonce.status, 405);
+    assert.equal(postNonce.headers.allow, "GET, HEAD");
+    const nowhere = await httpsRequest(directoryUrl.replace("directory", "no-such-thing"), rootPem);
+    assert.equal(nowhere.status, 404);
+    assert.equal(problem(nowhere).type, "urn:ietf:params:acme:error:malformed");
+    // 6.2: another media type is 415
+    const plain = await httpsRequest(client.accountUrl, rootPem, {
+      method: "POST",
+      raw: await client.sign(client.accountUrl, null),
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(plain.status, 415);
+    assert.equal(problem(plain).status, 415);
+    // 6.2: "none", whose signature is empty (RFC 7518 3.6), is refused as an algorithm
+    const nonce = await client.freshNonce();
+    const none = {
+      protected: Buffer.from(
+        JSON.stringify({ alg: "none", nonce, url: client.accountUrl, kid: client.accountUrl }),
+      ).toString("base64url"),
+      payload: "",
+      signature: "",
+    };
+    const unsigned = await client.send(client.accountUrl, JSON.stringify(none));
+    assert.equal(unsigned.status, 400);
+    assert.equal(problem(unsigned).type, "urn:ietf:params:acme:error:badSignatureAlgorithm");
+  });
+
   test("the JWS url must be the request URL; finalize before validation is orderNotReady", async () => {
     const client = await TestAcmeClient.create(directoryUrl, rootPem);
     assert.equal((await client.register(kid, hmac)).status, 201);

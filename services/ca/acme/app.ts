@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import { AcmeProblem, acmeNotFound } from "../../../shared/acme/problems.js";
 import type { AppEnv } from "../http/context.js";
 import { type AcmeDeps, acmeBase, urls } from "./context.js";
 import { freshNonce } from "./nonces.js";
-import { acmeOnError } from "./problems.js";
+import { acmeOnError, acmeProblemResponse } from "./problems.js";
 import { accountRoutes } from "./routes/account.js";
 import { authzRoutes } from "./routes/authz.js";
 import { certificateRoutes } from "./routes/certificate.js";
@@ -24,6 +25,29 @@ export function acmeApp(deps: AcmeDeps) {
   app.route("/", orderRoutes(deps));
   app.route("/", authzRoutes(deps));
   app.route("/", certificateRoutes(deps));
+  // Registered last, so it answers only what no route above did.
+  app.all("*", (c) => {
+    const path = c.req.path.replace(/^\/acme/, "");
+    const allow = METHODS.find(([pattern]) => pattern.test(path))?.[1];
+    if (!allow) return acmeProblemResponse(c, acmeNotFound(`no ACME resource at ${c.req.path}`));
+    // RFC 8555 6.3: a GET on a resource read by POST-as-GET is 405 with type malformed.
+    const hint = allow === "POST" ? " (to read it, POST-as-GET: RFC 8555 6.3)" : "";
+    const problem = new AcmeProblem("malformed", `${c.req.method} is not allowed here: use ${allow}${hint}`, {
+      status: 405,
+    });
+    const res = acmeProblemResponse(c, problem);
+    res.headers.set("allow", allow);
+    return res;
+  });
   app.onError(acmeOnError(deps.log));
   return app;
 }
+
+/** The methods each ACME resource takes, for the 405 of a request that used another one. */
+const METHODS: [RegExp, string][] = [
+  [/^\/(directory|new-nonce|renewal-info\/[^/]+)$/, "GET, HEAD"],
+  [
+    /^\/(new-account|new-order|revoke-cert|key-change|acct\/[^/]+(\/orders)?|order\/[^/]+(\/finalize)?|authz\/[^/]+|chall\/[^/]+\/[^/]+|cert\/[^/]+)$/,
+    "POST",
+  ],
+];

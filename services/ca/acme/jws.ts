@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { decodeProtectedHeader, flattenedVerify, importJWK, type JWK } from "jose";
 import { z } from "zod";
 import {
+  AcmeProblem,
   accountDoesNotExist,
   acmeMalformed,
   acmeUnauthorized,
@@ -13,9 +14,13 @@ import { type AcmeDeps, acmeBase, urls } from "./context.js";
 import { checkProtectedHeader, type KeyMode, type ProtectedHeader } from "./core/jws-header.js";
 import type { AccountRecord } from "./core/types.js";
 
-/** RFC 8555 6.2: flattened JSON serialization only, without an unprotected header. */
+/**
+ * RFC 8555 6.2: flattened JSON serialization only, without an unprotected header. An empty
+ * signature is let through to the header check, so that "alg": "none" (whose signature is empty,
+ * RFC 7518 3.6) gets badSignatureAlgorithm like any other refused algorithm.
+ */
 const flattenedSchema = z
-  .object({ protected: z.string().min(1), payload: z.string(), signature: z.string().min(1) })
+  .object({ protected: z.string().min(1), payload: z.string(), signature: z.string() })
   .strict();
 
 export interface Verified {
@@ -34,7 +39,10 @@ export interface Verified {
  */
 export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMode): Promise<Verified> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim();
-  if (type !== "application/jose+json") throw acmeMalformed("the content type must be application/jose+json");
+  if (type !== "application/jose+json") {
+    // 6.2: "the server MUST return a response with status code 415"
+    throw new AcmeProblem("malformed", "the content type must be application/jose+json", { status: 415 });
+  }
   let jws: z.output<typeof flattenedSchema>;
   try {
     jws = flattenedSchema.parse(JSON.parse(await bodyText(c)));

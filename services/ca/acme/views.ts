@@ -21,8 +21,15 @@ export function challengeView(authzId: string, ch: ChallengeRecord, u: Urls): Ch
 
 export function authzView(a: AuthzRecord, u: Urls, now: number): AuthzDoc {
   const status = authzStatus(a, now);
-  // 7.1.4: once valid, only the challenge that succeeded is listed.
-  const challenges = status === "valid" ? a.challenges.filter((c) => c.status === "valid") : a.challenges;
+  // 7.1.4: a final authorization lists the challenge that was used: once valid the one that
+  // succeeded, once invalid the one that failed (all of them when none was tried, e.g. expired).
+  const failed = a.challenges.filter((c) => c.status === "invalid");
+  const challenges =
+    status === "valid"
+      ? a.challenges.filter((c) => c.status === "valid")
+      : status === "invalid" && failed.length > 0
+        ? failed
+        : a.challenges;
   return {
     identifier: a.identifier,
     status,

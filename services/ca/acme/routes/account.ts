@@ -7,10 +7,13 @@ import {
   accountDoesNotExist,
   acmeMalformed,
   acmeUnauthorized,
+  badSignatureAlgorithm,
   invalidContact,
+  unsupportedContact,
 } from "../../../../shared/acme/problems.js";
 import type { AppEnv } from "../../http/context.js";
 import { type AcmeDeps, acmeBase, acmeJson, type Urls, urls } from "../context.js";
+import { ACCOUNT_ALGORITHMS } from "../core/jws-header.js";
 import type { AccountRecord } from "../core/types.js";
 import { thumbprint, verifyEab } from "../eab.js";
 import { accountOf, payloadAs, verifyJws } from "../jws.js";
@@ -24,15 +27,24 @@ const newAccountSchema = z.object({
   externalAccountBinding: z.unknown().optional(),
 });
 
+/**
+ * RFC 8555 7.3.2: an update may change the contacts or (7.3.6) deactivate; the server "MUST
+ * ignore any updates to the orders field, termsOfServiceAgreed field, the status field (except
+ * as allowed by Section 7.3.6), or any other fields it does not recognize".
+ */
 const updateSchema = z.object({
   contact: contactSchema.optional(),
-  status: z.literal("deactivated").optional(),
+  status: z.unknown().optional(),
 });
 
-/** RFC 8555 7.3: contacts are mailto: URLs; this CA sends no mail, but keeps them. */
+/**
+ * RFC 8555 7.3: contacts are mailto: URLs; this CA sends no mail, but keeps them. Another scheme
+ * is unsupportedContact, a mailto: URL that is not one plain address invalidContact (6.7).
+ */
 function checkContacts(contact: string[]): string[] {
   for (const c of contact) {
-    if (!/^mailto:[^@\s,]+@[^@\s,]+$/.test(c))
+    if (!/^mailto:/i.test(c)) throw unsupportedContact(`"${c}": only mailto: contacts are supported`);
+    if (!/^mailto:[^@\s,?]+@[^@\s,?]+$/i.test(c))
       throw invalidContact(`"${c}" is not a mailto: URL with one address`);
   }
   return contact;
@@ -93,8 +105,10 @@ export function accountRoutes(deps: AcmeDeps) {
       const fields: Partial<AccountRecord> = {};
       if (req.contact) fields.contact = checkContacts(req.contact);
       if (req.status === "deactivated") fields.status = "deactivated";
-      deps.store.accounts.update(account.id, fields);
-      Object.assign(account, fields);
+      if (Object.keys(fields).length > 0) {
+        deps.store.accounts.update(account.id, fields);
+        Object.assign(account, fields);
+      }
     }
     return acmeJson(c, accountView(account, u), 200, { location: u.account(account.id) });
   });
@@ -121,12 +135,8 @@ export function accountRoutes(deps: AcmeDeps) {
       .strict()
       .safeParse(v.payload);
     if (!inner.success) throw acmeMalformed("keyChange payload must be a flattened JWS");
-    const h = decodeProtectedHeader(inner.data) as Record<string, unknown>;
-    if (typeof h.jwk !== "object" || h.jwk === null || "kid" in h)
-      throw acmeMalformed('the inner JWS needs "jwk"');
-    if ("nonce" in h) throw acmeMalformed("the inner JWS must not have a nonce");
+    const h = innerHeader(inner.data);
     if (h.url !== v.header.url) throw acmeMalformed("the inner JWS url must equal the outer url");
-    if (typeof h.alg !== "string") throw acmeMalformed("the inner JWS has no alg");
     const newJwk = h.jwk as JWK;
     let payload: Uint8Array;
     try {
@@ -138,7 +148,7 @@ export function accountRoutes(deps: AcmeDeps) {
     }
     const body = z
       .object({ account: z.string(), oldKey: z.record(z.string(), z.unknown()) })
-      .safeParse(JSON.parse(Buffer.from(payload).toString("utf8")));
+      .safeParse(parseJson(Buffer.from(payload).toString("utf8")));
     if (!body.success) throw acmeMalformed('the inner payload needs "account" and "oldKey"');
     if (body.data.account !== u.account(account.id))
       throw acmeUnauthorized("the inner JWS names another account");
@@ -149,11 +159,13 @@ export function accountRoutes(deps: AcmeDeps) {
     const holder = deps.store.accounts.byThumbprint(tp);
     if (holder) {
       // 7.3.5: the new key is already an account's: 409 with that account's URL.
-      return c.body(
-        JSON.stringify(new AcmeProblem("malformed", "the new key is already in use by an account").toJSON()),
-        409,
-        { "content-type": "application/problem+json", location: u.account(holder.id) },
-      );
+      const conflict = new AcmeProblem("malformed", "the new key is already in use by an account", {
+        status: 409,
+      });
+      return c.body(JSON.stringify(conflict.toJSON()), 409, {
+        "content-type": "application/problem+json",
+        location: u.account(holder.id),
+      });
     }
     deps.store.accounts.update(account.id, { jwk: publicJwk(newJwk), thumbprint: tp });
     return acmeJson(c, accountView({ ...account, thumbprint: tp }, u), 200, {
@@ -162,6 +174,43 @@ export function accountRoutes(deps: AcmeDeps) {
   });
 
   return app;
+}
+
+/**
+ * RFC 8555 7.3.5: the inner JWS "MUST meet the normal requirements, with the following
+ * differences": a "jwk" (the new key) and no "kid", no "nonce", the same "url" as the outer
+ * JWS. The algorithms are the outer JWS's: no MAC, no "none" (6.2).
+ */
+function innerHeader(jws: { protected: string }): {
+  alg: string;
+  jwk: Record<string, unknown>;
+  url: unknown;
+} {
+  let h: Record<string, unknown>;
+  try {
+    h = decodeProtectedHeader(jws) as Record<string, unknown>;
+  } catch {
+    throw acmeMalformed("the inner JWS protected header is unreadable");
+  }
+  if (typeof h.alg !== "string" || !ACCOUNT_ALGORITHMS.includes(h.alg)) {
+    throw badSignatureAlgorithm(
+      `inner JWS algorithm ${JSON.stringify(h.alg)} is not accepted`,
+      ACCOUNT_ALGORITHMS,
+    );
+  }
+  if (typeof h.jwk !== "object" || h.jwk === null || Array.isArray(h.jwk) || "kid" in h)
+    throw acmeMalformed('the inner JWS needs "jwk" (the new key) and no "kid"');
+  if ("d" in h.jwk) throw acmeMalformed('the inner "jwk" holds a private key');
+  if ("nonce" in h) throw acmeMalformed("the inner JWS must not have a nonce");
+  return { alg: h.alg, jwk: h.jwk as Record<string, unknown>, url: h.url };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw acmeMalformed("the inner JWS payload is not JSON");
+  }
 }
 
 /** Only the public members of a JWK are kept. */
