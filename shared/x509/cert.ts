@@ -18,8 +18,8 @@ export function spkiOf(certDer: Uint8Array): Buffer {
   return Buffer.from(bytesOf(certDer, spki));
 }
 
-/** The extnValue contents of the extension with this OID, or null. */
-export function extensionValue(certDer: Uint8Array, oid: string): Buffer | null {
+/** The extension with this OID (RFC 5280 4.1: critical defaults to FALSE), or null. */
+export function extension(certDer: Uint8Array, oid: string): { critical: boolean; value: Buffer } | null {
   const fields = tbsFields(certDer);
   const exts = fields.find((f) => f.tag === 0xa3);
   if (!exts) return null;
@@ -29,10 +29,18 @@ export function extensionValue(certDer: Uint8Array, oid: string): Buffer | null 
     const parts = children(certDer, ext);
     const [id] = parts;
     const value = parts[parts.length - 1];
-    if (id && value && decodeOid(contentOf(certDer, id)) === oid)
-      return Buffer.from(contentOf(certDer, value));
+    if (id && value && decodeOid(contentOf(certDer, id)) === oid) {
+      const flag = parts.length === 3 ? parts[1] : undefined;
+      const critical = flag?.tag === Tag.BOOLEAN && (contentOf(certDer, flag)[0] ?? 0) !== 0;
+      return { critical, value: Buffer.from(contentOf(certDer, value)) };
+    }
   }
   return null;
+}
+
+/** The extnValue contents of the extension with this OID, or null. */
+export function extensionValue(certDer: Uint8Array, oid: string): Buffer | null {
+  return extension(certDer, oid)?.value ?? null;
 }
 
 /** Hex of the serial number's content bytes, lowercase, without a sign-padding zero. */

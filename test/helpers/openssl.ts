@@ -107,8 +107,11 @@ export function opensslCrlText(der: Buffer): string {
   }
 }
 
-/** `openssl req -x509`: a self-signed P-256 certificate for two days, as PEM, with its key. */
-export function selfSignedCert(subject: string): { certPem: string; keyPem: string } {
+/**
+ * `openssl req -x509`: a self-signed P-256 certificate for two days, as PEM, with its key;
+ * `addext` are -addext values (e.g. "subjectAltName=DNS:a.lan").
+ */
+export function selfSignedCert(subject: string, addext: string[] = []): { certPem: string; keyPem: string } {
   const dir = mkdtempSync(join(tmpdir(), "certyard-selfsigned-"));
   try {
     const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
@@ -127,6 +130,7 @@ export function selfSignedCert(subject: string): { certPem: string; keyPem: stri
         subject,
         "-days",
         "2",
+        ...addext.flatMap((e) => ["-addext", e]),
       ],
       { stdio: "ignore" },
     );

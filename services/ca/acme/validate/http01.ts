@@ -1,50 +1,156 @@
-import { request } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
 import { connectionProblem, incorrectResponse } from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
+import type { NameResolver } from "./resolve.js";
 
 const MAX_BODY = 8192;
+/** idle time allowed on one connection */
+const SOCKET_TIMEOUT_MS = 5000;
+/** the whole fetch, every redirect included: a redirect does not buy more time */
+const DEADLINE_MS = 10_000;
+/** as Let's Encrypt's VA */
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export interface Http01Options {
+  /** where http: URLs connect: the initial one and any redirect to http: */
+  httpPort: number;
+  /** a redirect to https: may go to this port or to 443 */
+  tlsPort: number;
+  /** how a redirect's host name is turned into an address, the same as for the identifier */
+  resolver: Pick<NameResolver, "addresses">;
+}
 
 /**
  * RFC 8555 8.3 http-01: GET http://NAME:PORT/.well-known/acme-challenge/TOKEN must answer 200
- * with the key authorization (surrounding whitespace allowed). Redirects are not followed.
+ * with the key authorization (surrounding whitespace allowed). "The server SHOULD follow
+ * redirects": up to MAX_REDIRECTS, to http: on the http port or https: on the tls port or 443.
+ * An https: target's certificate is not checked (nor is it by Let's Encrypt).
  */
-export function http01(
+export async function http01(
   identifier: Identifier,
   address: string,
-  port: number,
+  opts: Http01Options,
   token: string,
   keyAuthorization: string,
 ): Promise<void> {
   const hostName =
     identifier.type === "ip" && identifier.value.includes(":") ? `[${identifier.value}]` : identifier.value;
-  const url = `http://${hostName}${port === 80 ? "" : `:${port}`}/.well-known/acme-challenge/${token}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: address,
-        port,
-        path: `/.well-known/acme-challenge/${token}`,
-        headers: { host: port === 80 ? hostName : `${hostName}:${port}`, "user-agent": "certyard-acme-va" },
-        timeout: 5000,
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => {
-          body += d;
-          if (body.length > MAX_BODY) res.destroy();
-        });
-        res.on("close", () => {
-          if (res.statusCode !== 200) return reject(incorrectResponse(`${url} answered ${res.statusCode}`));
-          if (body.trim() !== keyAuthorization) {
-            return reject(incorrectResponse(`${url} did not return the key authorization`));
-          }
-          resolve();
-        });
-      },
+  let url = new URL(`http://${hostName}:${opts.httpPort}/.well-known/acme-challenge/${token}`);
+  let target = address;
+  const deadline = Date.now() + DEADLINE_MS;
+  const visited = new Set([url.href]);
+  for (let redirects = 0; ; redirects++) {
+    const res = await get(url, target, deadline);
+    if (!REDIRECT_STATUSES.has(res.status)) {
+      if (res.status !== 200) throw incorrectResponse(`${url} answered ${res.status}`);
+      if (res.body.trim() !== keyAuthorization) {
+        throw incorrectResponse(`${url} did not return the key authorization`);
+      }
+      return;
+    }
+    if (redirects === MAX_REDIRECTS) {
+      throw connectionProblem(`too many redirects: ${url} redirected again after ${MAX_REDIRECTS}`);
+    }
+    const next = redirectTarget(url, res.status, res.location, opts);
+    if (visited.has(next.href)) throw connectionProblem(`redirect loop: ${url} redirected back to ${next}`);
+    visited.add(next.href);
+    target = await addressOf(next, opts.resolver);
+    url = next;
+  }
+}
+
+/** The URL a redirect leads to, if validation may follow it. */
+function redirectTarget(from: URL, status: number, location: string | undefined, opts: Http01Options): URL {
+  if (!location) throw incorrectResponse(`${from} answered ${status} without a Location header`);
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw incorrectResponse(`${from} redirected to "${location}", which is not a URL`);
+  }
+  next.hash = "";
+  if (next.protocol !== "http:" && next.protocol !== "https:") {
+    throw connectionProblem(`${from} redirected to ${next}: only http: and https: redirects are followed`);
+  }
+  const port = portOf(next);
+  const allowed = next.protocol === "http:" ? [opts.httpPort] : [...new Set([opts.tlsPort, 443])];
+  if (!allowed.includes(port)) {
+    throw connectionProblem(
+      `${from} redirected to ${next}: port ${port} is not followed for ${next.protocol} (only ${allowed.join(" or ")})`,
     );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
+  }
+  return next;
+}
+
+const portOf = (url: URL) => Number(url.port) || (url.protocol === "https:" ? 443 : 80);
+
+/** An IP literal as it is; a name resolved as the identifier was, its first address. */
+async function addressOf(url: URL, resolver: Http01Options["resolver"]): Promise<string> {
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (isIP(host)) return host;
+  const [first] = await resolver.addresses({ type: "dns", value: host });
+  if (!first) throw connectionProblem(`no address for ${host}`);
+  return first;
+}
+
+interface Answer {
+  status: number;
+  location: string | undefined;
+  body: string;
+}
+
+/** One GET of `url` from `address`; a redirect's body is not read. */
+function get(url: URL, address: string, deadline: number): Promise<Answer> {
+  const left = deadline - Date.now();
+  if (left <= 0) return Promise.reject(connectionProblem(`timed out before fetching ${url}`));
+  const https = url.protocol === "https:";
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const onResponse = (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      if (REDIRECT_STATUSES.has(status)) {
+        resolve({ status, location: res.headers.location, body: "" });
+        res.destroy();
+        return;
+      }
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        body += d;
+        if (body.length > MAX_BODY) res.destroy();
+      });
+      res.on("close", () => {
+        if (timedOut) reject(connectionProblem(`timed out reading ${url} from ${address}`));
+        else resolve({ status, location: undefined, body });
+      });
+    };
+    const options = {
+      host: address,
+      port: portOf(url),
+      path: `${url.pathname}${url.search}`,
+      headers: { host: url.host, "user-agent": "certyard-acme-va" },
+      timeout: Math.min(SOCKET_TIMEOUT_MS, left),
+      // a fresh connection for each validation, not one kept alive from another
+      agent: false,
+    };
+    const req = https
+      ? httpsRequest(
+          { ...options, servername: isIP(host) ? "" : host, rejectUnauthorized: false },
+          onResponse,
+        )
+      : httpRequest(options, onResponse);
+    const timeOut = () => {
+      timedOut = true;
+      req.destroy(new Error("timed out"));
+    };
+    const timer = setTimeout(timeOut, left);
+    req.on("timeout", timeOut);
     req.on("error", (e) => reject(connectionProblem(`cannot fetch ${url} from ${address}: ${e.message}`)));
+    req.on("close", () => clearTimeout(timer));
     req.end();
   });
 }

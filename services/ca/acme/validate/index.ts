@@ -32,8 +32,10 @@ export function challengeValidator(cfg: ValidationConfig): ChallengeValidator {
     // Each address in turn; the first that answers correctly wins, as a client would connect.
     for (const address of addresses.slice(0, 4)) {
       try {
-        if (type === "http-01")
-          return await http01(identifier, address, cfg.httpPort, token, keyAuthorization);
+        if (type === "http-01") {
+          const opts = { httpPort: cfg.httpPort, tlsPort: cfg.tlsPort, resolver };
+          return await http01(identifier, address, opts, token, keyAuthorization);
+        }
         return await tlsAlpn01(identifier, address, cfg.tlsPort, keyAuthorization);
       } catch (e) {
         last = e;

@@ -1,11 +1,42 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash } from "node:crypto";
 import { connect } from "node:tls";
-import { connectionProblem, incorrectResponse, tlsProblem } from "../../../../shared/acme/problems.js";
+import {
+  connectionProblem,
+  incorrectResponse,
+  isAcmeProblem,
+  tlsProblem,
+} from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
-import { extensionValue } from "../../../../shared/x509/cert.js";
-import { ipToBytes } from "../../core/names.js";
+import { extension, extensionValue } from "../../../../shared/x509/cert.js";
+import { children, contentOf, type Element, readElement } from "../../../../shared/x509/der.js";
+import { ipFromBytes, ipToBytes } from "../../core/names.js";
 
 const ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31";
+const SAN_OID = "2.5.29.17";
+
+/**
+ * RFC 8737 3 (RFC 8738 6 for IPs): the subjectAltName holds the identifier and no other entry.
+ * Read from the DER: node's text form writes IPv6 uncompressed, unlike our canonical identifier.
+ */
+function sanMismatch(certDer: Uint8Array, id: Identifier): string | null {
+  const expected = `${id.type === "dns" ? "DNS" : "IP"}:${id.value}`;
+  const value = extensionValue(certDer, SAN_OID);
+  if (!value) return `the certificate has no subjectAltName, expected only ${expected}`;
+  const names = children(value, readElement(value, 0));
+  if (names.length === 1 && names[0] && describe(value, names[0]).toLowerCase() === expected.toLowerCase())
+    return null;
+  const found = names.map((n) => describe(value, n)).join(", ");
+  return `the certificate's subjectAltName is "${found}", expected only ${expected}`;
+}
+
+function describe(buf: Uint8Array, name: Element): string {
+  const content = contentOf(buf, name);
+  if (name.tag === 0x82) return `DNS:${Buffer.from(content).toString("latin1")}`;
+  // canonical form, as identifiers are stored (ACME normalises IPs on newOrder)
+  if (name.tag === 0x87 && (content.length === 4 || content.length === 16))
+    return `IP:${ipFromBytes(content)}`;
+  return `tag 0x${name.tag.toString(16)}`;
+}
 
 /** RFC 8738 6: the SNI of an IP identifier is its reverse-DNS name. */
 function sniFor(id: Identifier): string {
@@ -44,21 +75,21 @@ export function tlsAlpn01(
         if (socket.alpnProtocol !== "acme-tls/1") throw tlsProblem("the server did not negotiate acme-tls/1");
         const raw = socket.getPeerCertificate(false)?.raw;
         if (!raw) throw tlsProblem("no certificate presented");
-        const cert = new X509Certificate(raw);
-        const san = cert.subjectAltName ?? "";
-        const expected =
-          identifier.type === "dns" ? `DNS:${identifier.value}` : `IP Address:${identifier.value}`;
-        if (san.split(", ").length !== 1 || san.toLowerCase() !== expected.toLowerCase()) {
-          throw incorrectResponse(`the certificate's SAN is "${san}", expected only ${expected}`);
-        }
-        const ext = extensionValue(raw, ACME_IDENTIFIER_OID);
-        // extnValue is the DER OCTET STRING (04 20 <digest>) of the acmeIdentifier.
-        if (!ext?.equals(Buffer.concat([Buffer.from([0x04, 0x20]), want]))) {
+        const sanProblem = sanMismatch(raw, identifier);
+        if (sanProblem) throw incorrectResponse(sanProblem);
+        const ext = extension(raw, ACME_IDENTIFIER_OID);
+        if (!ext) throw incorrectResponse("the certificate has no acmeIdentifier extension");
+        if (!ext.critical)
+          throw incorrectResponse("the certificate's acmeIdentifier extension is not critical");
+        // extnValue is the DER of Authorization ::= OCTET STRING (SIZE (32)): 04 20 <digest>.
+        if (!ext.value.equals(Buffer.concat([Buffer.from([0x04, 0x20]), want]))) {
           throw incorrectResponse("the acmeIdentifier extension does not hold the key authorization digest");
         }
         resolve();
       } catch (e) {
-        reject(e);
+        reject(
+          isAcmeProblem(e) ? e : incorrectResponse(`the certificate cannot be read: ${(e as Error).message}`),
+        );
       } finally {
         socket.destroy();
       }
