@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { createServer as createNetServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createServer as createTlsServer } from "node:tls";
 import { challengeValidator } from "../../services/ca/acme/validate/index.js";
@@ -219,13 +219,7 @@ describe("tls-alpn-01 validation", () => {
     await rejectsWith(check(), "connection", /no application protocol/);
   });
 
-  test("an IPv6 identifier matches its iPAddress SAN", async (t) => {
-    const probe = createNetServer();
-    const v6 = await new Promise<boolean>((resolve) => {
-      probe.once("error", () => resolve(false));
-      probe.listen(0, "::1", () => probe.close(() => resolve(true)));
-    });
-    if (!v6) return t.skip("no IPv6 loopback");
+  test("an IPv6 identifier matches its iPAddress SAN (on ::1, which these machines have)", async () => {
     const check = await serve(["subjectAltName=IP:0:0:0:0:0:0:0:1", acmeId(true)], { host: "::1" });
     await check({ type: "ip", value: "::1" });
   });
