@@ -108,3 +108,21 @@ export const acmeRateLimited = (detail: string, retryAfterSeconds: number) =>
 export function isAcmeProblem(e: unknown): e is AcmeProblem {
   return e instanceof AcmeProblem;
 }
+
+/**
+ * RFC 9773 5 and 7.4: newOrder's `replaces` names a certificate that another order, not
+ * invalid, already replaces; sent with 409 Conflict and type `alreadyReplaced`. Kept apart from
+ * the RFC 8555 table above so that it is only an addition: `acmeType` stays "malformed" for code
+ * that switches on the RFC 8555 types, the problem document and the status are RFC 9773's.
+ */
+class AlreadyReplacedProblem extends AcmeProblem {
+  override readonly status = 409;
+  constructor(detail: string) {
+    super("malformed", detail);
+    this.name = "AcmeProblem";
+  }
+  override toJSON(): AcmeProblemDocument {
+    return { ...super.toJSON(), type: `${ACME_ERROR_NS}alreadyReplaced` };
+  }
+}
+export const alreadyReplaced = (detail: string): AcmeProblem => new AlreadyReplacedProblem(detail);

@@ -1,3 +1,4 @@
+import type { Identifier } from "../../../shared/acme/types.js";
 import type { Constraints, Policy } from "../core/policy.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "./core/types.js";
 
@@ -29,6 +30,8 @@ export interface AcmeStore {
     byCertSerial(serial: string): OrderRecord | null;
     /** the account's orders, newest first */
     ofAccount(accountId: string): OrderRecord[];
+    /** the account's orders that name a certificate they replace (RFC 9773 5), in any status */
+    replacingOf(accountId: string): OrderRecord[];
     update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void;
     /** moves a pending order to processing; false when another request already did */
     claim(id: string): boolean;
@@ -36,6 +39,8 @@ export interface AcmeStore {
   authzs: {
     byId(id: string): AuthzRecord | null;
     save(authz: AuthzRecord): void;
+    /** whether the account holds a valid authorization for the identifier that expires after `now` */
+    heldFor(accountId: string, identifier: Identifier, now: number): boolean;
   };
 }
 
@@ -60,6 +65,9 @@ export interface AcmeIssuer {
     notAfter: number;
     revoked: boolean;
     der: Uint8Array;
+    /** the certificate's subjectAltName entries */
+    dnsNames: string[];
+    ipAddresses: string[];
   } | null;
   revoke(serial: string, reason: number): void;
   constraints: Constraints;

@@ -13,7 +13,7 @@ import {
   Tag,
   tlv,
 } from "../../../shared/x509/der.js";
-import { canonicalIp, dnsNameProblem, ipFamily, ipFromBytes, ipToBytes } from "./names.js";
+import { canonicalIp, dnsNameProblem, ipFamily, ipFromBytes, ipToBytes, normalizeDns } from "./names.js";
 
 /**
  * PKCS#10 (RFC 2986) requests, parsed just far enough to issue from them, and verified with
@@ -118,6 +118,35 @@ function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
     commonName: commonName(buf, subject as Element),
     ...names,
   };
+}
+
+/**
+ * ACME finalize ONLY, never /v1/sign. RFC 8555 7.4: "dns identifiers MUST appear either in the
+ * commonName portion of the requested subject name or in an extensionRequest attribute
+ * requesting a subjectAltName extension, or both". A commonName that is a DNS name or an IP
+ * address is therefore one of the requested names: it is added to the names, and to the
+ * subjectAltName the certificate will carry (re-encoded, DNS names then IP addresses), when the
+ * CSR's subjectAltName lacks it. The caller must still require the names to be exactly the
+ * order's identifiers. Any other commonName (not a name) is left as it is; the profile drops it.
+ */
+export function withCommonNameAsSan(csr: ParsedCsr): ParsedCsr {
+  const cn = csr.commonName;
+  if (cn === null) return csr;
+  let { dns, ips } = csr;
+  if (ipFamily(cn) !== null) {
+    const ip = canonicalIp(cn);
+    if (ips.includes(ip)) return csr;
+    ips = [...ips, ip];
+  } else {
+    const name = normalizeDns(cn);
+    if (dnsNameProblem(name) !== null || dns.some((d) => normalizeDns(d) === name)) return csr;
+    dns = [...dns, name];
+  }
+  const generalNames = seq(
+    ...dns.map((n) => tlv(0x82, Buffer.from(n, "latin1"))),
+    ...ips.map((ip) => tlv(0x87, ipToBytes(ip))),
+  );
+  return { ...csr, dns, ips, generalNames };
 }
 
 /** The accepted-key checks for a SubjectPublicKeyInfo found outside a CSR (a certificate being renewed). */

@@ -56,7 +56,11 @@ export interface RevocationState {
   lastRevokedAt: number;
 }
 
-/** RFC 5280 5.3.1 CRLReason codes by the names users type. */
+/**
+ * RFC 5280 5.3.1 CRLReason codes by the names users type: every code a revocation may carry.
+ * Not 7 (unused) and not removeFromCRL (8), which only delta CRLs use to take a held certificate
+ * off again; it is no reason to revoke (RFC 8555 7.6 refuses it too).
+ */
 export const REVOCATION_REASONS = {
   unspecified: 0,
   keyCompromise: 1,
@@ -69,6 +73,11 @@ export const REVOCATION_REASONS = {
   aACompromise: 10,
 } as const;
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+const REVOCATION_CODES: ReadonlySet<number> = new Set(Object.values(REVOCATION_REASONS));
+
+/** A reason code a revocation may carry (ACME's revokeCert takes the number, RFC 8555 7.6). */
+export const isRevocationCode = (code: number): boolean => REVOCATION_CODES.has(code);
 
 export function parseReason(text: string | undefined): number {
   if (text === undefined) return 0;

@@ -1,5 +1,6 @@
-import { and, desc, eq, lte, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, lte, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Identifier } from "../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../acme/core/types.js";
 import type { AcmeStore } from "../acme/ports.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
@@ -187,6 +188,13 @@ export function acmeStore(db: Db) {
           .orderBy(desc(acmeOrders.createdAt))
           .all();
       },
+      replacingOf(accountId: string): OrderRecord[] {
+        return db
+          .select()
+          .from(acmeOrders)
+          .where(and(eq(acmeOrders.accountId, accountId), isNotNull(acmeOrders.replaces)))
+          .all();
+      },
       update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void {
         db.update(acmeOrders).set(fields).where(eq(acmeOrders.id, id)).run();
       },
@@ -207,6 +215,22 @@ export function acmeStore(db: Db) {
           expires: a.expires,
           challenges: acmeAuthzs.challenges.mapToDriverValue(a.challenges),
         });
+      },
+      heldFor(accountId: string, identifier: Identifier, now: number): boolean {
+        const row = db
+          .select({ id: acmeAuthzs.id })
+          .from(acmeAuthzs)
+          .where(
+            and(
+              eq(acmeAuthzs.accountId, accountId),
+              eq(acmeAuthzs.identifierType, identifier.type),
+              eq(acmeAuthzs.identifierValue, identifier.value),
+              eq(acmeAuthzs.status, "valid"),
+              gt(acmeAuthzs.expires, now),
+            ),
+          )
+          .get();
+        return row !== undefined;
       },
     },
   } satisfies AcmeStore & Record<string, unknown>;

@@ -72,7 +72,10 @@ export function normalizeIdentifier(id: { type: string; value: string }): Identi
   throw unsupportedIdentifier(`identifier type "${id.type}" is not supported: use dns or ip`);
 }
 
-/** RFC 8555 7.4: the CSR must ask for exactly the order's identifiers. */
+/**
+ * RFC 8555 7.4: the CSR must ask for exactly the order's identifiers. `csr` holds all the names
+ * it asks for: its subjectAltName plus a commonName that is a name (see withCommonNameAsSan).
+ */
 export function csrMatchesOrder(
   csr: { dns: readonly string[]; ips: readonly string[] },
   identifiers: readonly Identifier[],
@@ -82,4 +85,27 @@ export function csrMatchesOrder(
   for (const d of csr.dns) got.add(`dns:${normalizeDns(d)}`);
   for (const ip of csr.ips) got.add(`ip:${ip}`);
   return want.size === got.size && [...want].every((k) => got.has(k));
+}
+
+/**
+ * The identifiers a certificate is for, from its subjectAltName entries, in the form
+ * authorizations hold them (RFC 8555 7.6 compares the two). A DNS name that no authorization can
+ * hold (a wildcard, say) stays as it is, so that no authorization matches it.
+ */
+export function certificateIdentifiers(cert: {
+  dnsNames: readonly string[];
+  ipAddresses: readonly string[];
+}): Identifier[] {
+  const out = new Map<string, Identifier>();
+  for (const d of cert.dnsNames) out.set(`dns:${normalizeDns(d)}`, { type: "dns", value: normalizeDns(d) });
+  for (const ip of cert.ipAddresses) {
+    let value = ip;
+    try {
+      value = canonicalIp(ip);
+    } catch {
+      // kept as stored: it then matches no authorization
+    }
+    out.set(`ip:${value}`, { type: "ip", value });
+  }
+  return [...out.values()];
 }

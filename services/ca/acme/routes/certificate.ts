@@ -11,9 +11,10 @@ import {
 } from "../../../../shared/acme/problems.js";
 import type { RenewalInfoDoc } from "../../../../shared/acme/types.js";
 import { extensionValue } from "../../../../shared/x509/cert.js";
-import { normalizeSerial } from "../../core/types.js";
+import { isRevocationCode, normalizeSerial } from "../../core/types.js";
 import type { AppEnv } from "../../http/context.js";
 import { type AcmeDeps, acmeJson } from "../context.js";
+import { certificateIdentifiers } from "../core/identifiers.js";
 import { thumbprint } from "../eab.js";
 import { accountOf, payloadAs, verifyJws } from "../jws.js";
 
@@ -38,14 +39,14 @@ export function certificateRoutes(deps: AcmeDeps) {
     return c.body(cert.pem + cert.chain, 200, { "content-type": "application/pem-certificate-chain" });
   });
 
-  // RFC 8555 7.6: revocation by the ordering account ("kid") or by the certificate's key ("jwk").
+  // RFC 8555 7.6: revocation by an account ("kid"): the one the certificate was issued to, or one
+  // that holds authorizations for all of its identifiers; or by the certificate's key ("jwk").
   app.post("/revoke-cert", async (c) => {
     const v = await verifyJws(c, deps, "either");
     const req = payloadAs(v, revokeSchema);
-    // RFC 5280 5.3.1 reason codes; 7 is unused.
+    // RFC 5280 5.3.1 reason codes; not 7 (unused) nor removeFromCRL (8, for delta CRLs only).
     const reason = req.reason ?? 0;
-    if (reason < 0 || reason > 10 || reason === 7)
-      throw badRevocationReason(`reason ${reason} is not allowed`);
+    if (!isRevocationCode(reason)) throw badRevocationReason(`reason ${reason} is not allowed`);
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(Buffer.from(req.certificate, "base64url"));
@@ -57,9 +58,20 @@ export function certificateRoutes(deps: AcmeDeps) {
     if (!ours || !Buffer.from(ours.der).equals(cert.raw))
       throw acmeNotFound("this CA did not issue that certificate");
     if (v.account) {
+      const accountId = v.account.id;
       const order = deps.store.orders.byCertSerial(serial);
-      if (order?.accountId !== v.account.id)
-        throw acmeUnauthorized("the certificate was issued to another account");
+      if (order?.accountId !== accountId) {
+        // 7.6: "the account ... holds authorizations for all of the identifiers in the certificate"
+        const now = deps.clock();
+        const names = certificateIdentifiers(ours);
+        const missing = names.find((id) => !deps.store.authzs.heldFor(accountId, id, now));
+        if (names.length === 0 || missing) {
+          const which = missing ? `${missing.type} ${missing.value}` : "its identifiers";
+          throw acmeUnauthorized(
+            `the certificate was issued to another account, and this account holds no valid authorization for ${which}`,
+          );
+        }
+      }
     } else {
       // cert.publicKey is already a public KeyObject (createPublicKey would refuse it).
       const certKey = cert.publicKey.export({ format: "jwk" }) as JWK;

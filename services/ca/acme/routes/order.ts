@@ -6,14 +6,16 @@ import {
   acmeNotFound,
   acmeRateLimited,
   acmeUnauthorized,
+  alreadyReplaced,
   badCsr,
   orderNotReady,
   serverInternal,
 } from "../../../../shared/acme/problems.js";
-import { parseCsr } from "../../core/csr.js";
+import type { Identifier } from "../../../../shared/acme/types.js";
+import { parseCsr, withCommonNameAsSan } from "../../core/csr.js";
 import type { AppEnv } from "../../http/context.js";
 import { type AcmeDeps, acmeBase, acmeJson, RETRY_AFTER_SECONDS, urls } from "../context.js";
-import { checkIdentifiers, csrMatchesOrder } from "../core/identifiers.js";
+import { certificateIdentifiers, checkIdentifiers, csrMatchesOrder } from "../core/identifiers.js";
 import { challengeTypesFor } from "../core/state.js";
 import type { AuthzRecord, OrderRecord } from "../core/types.js";
 import { issuanceWindow, parseRequestedWindow } from "../core/validity.js";
@@ -54,13 +56,7 @@ export function orderRoutes(deps: AcmeDeps) {
       throw acmeUnauthorized("the account's external account binding is revoked");
     const identifiers = checkIdentifiers(req.identifiers, eab.policy, deps.issuer.constraints);
     issuanceWindow(window, eab.policy.maxValidityMs, now);
-    if (req.replaces !== undefined) {
-      const serial = certIdSerial(req.replaces, deps.issuer.issuerKeyId);
-      const prev = serial ? deps.store.orders.byCertSerial(serial) : null;
-      if (!prev || prev.accountId !== account.id) {
-        throw acmeMalformed("replaces does not name a certificate this account was issued");
-      }
-    }
+    if (req.replaces !== undefined) checkReplaces(deps, req.replaces, account.id, identifiers, now);
     const authzs: AuthzRecord[] = identifiers.map((identifier) => ({
       id: randomBytes(12).toString("base64url"),
       accountId: account.id,
@@ -115,9 +111,12 @@ export function orderRoutes(deps: AcmeDeps) {
     const req = payloadAs(v, finalizeSchema);
     const der = Buffer.from(req.csr, "base64url");
     // RFC 8738: an IP literal sent as a dNSName (lego 4.9) counts as the order's ip identifier.
-    const csr = parseCsr(der, { ipLiteralDnsNamesAsIps: true });
+    // RFC 8555 7.4: a name may be asked for in the subject's commonName, the subjectAltName or both.
+    const csr = withCommonNameAsSan(parseCsr(der, { ipLiteralDnsNamesAsIps: true }));
     if (!csrMatchesOrder(csr, order.identifiers)) {
-      throw badCsr("the CSR's names must be exactly the order's identifiers");
+      throw badCsr(
+        "the CSR's names (its subjectAltName, and a commonName that is a DNS name or IP address) must be exactly the order's identifiers",
+      );
     }
     const eab = deps.store.eab(account.eabKid);
     if (!eab) throw serverInternal("the account's external account binding is gone");
@@ -138,6 +137,43 @@ export function orderRoutes(deps: AcmeDeps) {
   });
 
   return app;
+}
+
+/**
+ * RFC 9773 5: `replaces` must name a certificate issued to this account that shares at least
+ * one identifier with the new order, and that no other order, unless invalid, already replaces
+ * (409 alreadyReplaced).
+ */
+function checkReplaces(
+  deps: AcmeDeps,
+  replaces: string,
+  accountId: string,
+  identifiers: readonly Identifier[],
+  now: number,
+): void {
+  const serial = certIdSerial(replaces, deps.issuer.issuerKeyId);
+  const prev = serial ? deps.store.orders.byCertSerial(serial) : null;
+  const cert = serial ? deps.issuer.chainOf(serial) : null;
+  if (!serial || !prev || !cert || prev.accountId !== accountId) {
+    throw acmeMalformed("replaces does not name a certificate this account was issued");
+  }
+  const held = new Set(certificateIdentifiers(cert).map((i) => `${i.type}:${i.value}`));
+  if (!identifiers.some((i) => held.has(`${i.type}:${i.value}`))) {
+    throw acmeMalformed(
+      `replaces names certificate ${serial}, which shares no identifier with this order: a replacement must keep at least one of its names`,
+    );
+  }
+  // Only this account may replace its certificate, so its own orders are the ones to look at;
+  // they are compared by serial, as a CertID may be spelt more than one way.
+  const other = deps.store.orders
+    .replacingOf(accountId)
+    .find(
+      (o) =>
+        o.replaces !== null &&
+        certIdSerial(o.replaces, deps.issuer.issuerKeyId) === serial &&
+        currentOrderStatus(deps.store, o, now) !== "invalid",
+    );
+  if (other) throw alreadyReplaced(`certificate ${serial} is already replaced by order ${other.id}`);
 }
 
 function ownOrder(deps: AcmeDeps, id: string, accountId: string): OrderRecord {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey } from "node:crypto";
 import { describe, test } from "node:test";
-import { parseCsr } from "../../../../../services/ca/core/csr.js";
+import { parseCsr, withCommonNameAsSan } from "../../../../../services/ca/core/csr.js";
 import { Problem, type ProblemKind } from "../../../../../shared/problem.js";
 import { children, readElement } from "../../../../../shared/x509/der.js";
 import { decodePem } from "../../../../../shared/x509/pem.js";
@@ -213,5 +213,24 @@ describe("parseCsr: ipLiteralDnsNamesAsIps (ACME finalize only)", () => {
 
   test("the default (/v1/sign) still refuses an IP literal as dNSName", () => {
     expectProblem(() => parseCsr(csrDer({ san: ["DNS:10.0.0.5"] }).der), "badName");
+  });
+});
+
+describe("withCommonNameAsSan (ACME finalize, RFC 8555 7.4)", () => {
+  const parsed = (opts: Parameters<typeof makeCsr>[0]) => parseCsr(csrDer(opts).der);
+
+  test("a DNS name or IP address in the CN joins the names and the re-encoded subjectAltName", () => {
+    const dns = withCommonNameAsSan(parsed({ subject: "/CN=Registry.LAN" }));
+    assert.deepEqual([dns.dns, dns.ips], [["registry.lan"], []]);
+    assert.equal(dns.generalNames.toString("hex"), `300e820c${Buffer.from("registry.lan").toString("hex")}`);
+    const ip = withCommonNameAsSan(parsed({ subject: "/CN=10.0.0.5", san: ["DNS:registry.lan"] }));
+    assert.deepEqual([ip.dns, ip.ips], [["registry.lan"], ["10.0.0.5"]]);
+  });
+
+  test("a CN already among the SANs, or one that is no name, leaves the request as it is", () => {
+    for (const subject of ["/CN=REGISTRY.lan", "/CN=Not A Name", "/O=Acme"]) {
+      const csr = parsed({ subject, san: ["DNS:registry.lan"] });
+      assert.equal(withCommonNameAsSan(csr), csr, subject);
+    }
   });
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { normalizeSerial, parseReason, REVOCATION_REASONS } from "../../../../../services/ca/core/types.js";
+import {
+  isRevocationCode,
+  normalizeSerial,
+  parseReason,
+  REVOCATION_REASONS,
+} from "../../../../../services/ca/core/types.js";
 
 describe("normalizeSerial", () => {
   const cases: Array<[string, string]> = [
@@ -72,5 +77,15 @@ describe("parseReason", () => {
     for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"]) {
       assert.throws(() => parseReason(name), RangeError, name);
     }
+  });
+});
+
+describe("isRevocationCode", () => {
+  test("RFC 5280 5.3.1 codes a revocation may carry: 0-6, 9, 10; not 7 (unused) nor 8 (removeFromCRL)", () => {
+    assert.deepEqual(
+      Array.from({ length: 14 }, (_, i) => i - 1).filter(isRevocationCode),
+      [0, 1, 2, 3, 4, 5, 6, 9, 10],
+    );
+    assert.equal(isRevocationCode(1.5), false);
   });
 });
