@@ -8,6 +8,8 @@ export const ACME_ERROR_NS = "urn:ietf:params:acme:error:";
 /** RFC 8555 6.7 (and RFC 8738, 9773) error types with the status each is sent with. */
 export const acmeErrorStatus = {
   accountDoesNotExist: 400,
+  /** RFC 9773 7.4 */
+  alreadyReplaced: 409,
   alreadyRevoked: 400,
   badCSR: 400,
   badNonce: 400,
@@ -95,6 +97,8 @@ export const connectionProblem = ctor("connection");
 export const dnsProblem = ctor("dns");
 export const tlsProblem = ctor("tls");
 export const alreadyRevoked = ctor("alreadyRevoked");
+/** RFC 9773 5 and 7.4: `replaces` names a certificate that another order, not invalid, already replaces. */
+export const alreadyReplaced = ctor("alreadyReplaced");
 export const badRevocationReason = ctor("badRevocationReason");
 export const invalidContact = ctor("invalidContact");
 export const unsupportedContact = ctor("unsupportedContact");
@@ -108,21 +112,3 @@ export const acmeRateLimited = (detail: string, retryAfterSeconds: number) =>
 export function isAcmeProblem(e: unknown): e is AcmeProblem {
   return e instanceof AcmeProblem;
 }
-
-/**
- * RFC 9773 5 and 7.4: newOrder's `replaces` names a certificate that another order, not
- * invalid, already replaces; sent with 409 Conflict and type `alreadyReplaced`. Kept apart from
- * the RFC 8555 table above so that it is only an addition: `acmeType` stays "malformed" for code
- * that switches on the RFC 8555 types, the problem document and the status are RFC 9773's.
- */
-class AlreadyReplacedProblem extends AcmeProblem {
-  override readonly status = 409;
-  constructor(detail: string) {
-    super("malformed", detail);
-    this.name = "AcmeProblem";
-  }
-  override toJSON(): AcmeProblemDocument {
-    return { ...super.toJSON(), type: `${ACME_ERROR_NS}alreadyReplaced` };
-  }
-}
-export const alreadyReplaced = (detail: string): AcmeProblem => new AlreadyReplacedProblem(detail);

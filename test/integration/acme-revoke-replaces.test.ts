@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint } from "jose";
+import pino from "pino";
+import { newOrder } from "../../services/agent/issuers/acme/api.js";
+import type { Solver } from "../../services/agent/issuers/acme/challenges.js";
+import { obtainCertificate, openAccount } from "../../services/agent/issuers/acme/flow.js";
+import type { AcmeError } from "../../services/agent/issuers/acme/http.js";
 import { revokeSerial } from "../../services/ca/cli/admin-cmds.js";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
+import type { Identifier } from "../../shared/acme/types.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { certIdOf, TestAcmeClient } from "../helpers/acme-client.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
@@ -258,5 +267,66 @@ describe("ACME server: revocation by authorizations, reason codes, replaces, CN 
       csrDer({ subject: "/CN=Not A Name", san: ["DNS:localhost"] }),
     );
     assert.equal(plain.status, 200, plain.body.toString());
+  });
+});
+
+describe("certyard-agent's ACME client: a certificate already being replaced", () => {
+  let ca: TestCa;
+  let responder: Http01Responder;
+  let dir: string;
+
+  before(async () => {
+    responder = await startHttp01Responder();
+    ca = await startCa({ acme: { httpPort: responder.port } });
+    dir = mkdtempSync(join(tmpdir(), "certyard-agent-acme-"));
+    mkdirSync(join(dir, "accounts"), { mode: 0o700 });
+  });
+  after(async () => {
+    await ca.close();
+    responder.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("an order left unfinished holds `replaces` (409 alreadyReplaced): the renewal orders without it", async () => {
+    const [kid, hmacKey] = eabCreate({ data: ca.dataDir, name: "agent", ip: ["127.0.0.1"] }).split(" ") as [
+      string,
+      string,
+    ];
+    const log = pino({ level: "silent" });
+    const account = await openAccount({
+      directoryUrl: `${ca.url}/acme/directory`,
+      accountDir: join(dir, "accounts"),
+      caPem: ca.rootPem,
+      eab: { kid, hmacKey },
+      log,
+    });
+    try {
+      // answers http-01 through the responder the CA validates against
+      const solver: Solver = {
+        type: "http-01",
+        start: async () => {},
+        present: async (_id, token, keyAuth) => {
+          responder.answers.set(token, keyAuth);
+        },
+        cleanup: async () => {},
+        stop: async () => {},
+      };
+      const identifiers: Identifier[] = [{ type: "ip", value: "127.0.0.1" }];
+      const csr = () => decodePem(makeCsr({ san: ["IP:127.0.0.1"] }).csrPem)[0]?.der ?? new Uint8Array();
+      const first = await obtainCertificate(account, { identifiers, csrDer: csr(), solver, log });
+      const leaf = decodePem(first)[0]?.der;
+      assert.ok(leaf);
+      const replaces = certIdOf(leaf);
+      // an earlier renewal's order, never finished
+      const stuck = await newOrder(account.session, account.dir, { identifiers, replaces });
+      assert.equal(stuck.order.status, "pending");
+      const again = newOrder(account.session, account.dir, { identifiers, replaces });
+      await assert.rejects(again, (e: AcmeError) => e.problem?.type === `${ERR}alreadyReplaced`);
+      const renewed = await obtainCertificate(account, { identifiers, csrDer: csr(), solver, replaces, log });
+      const renewedLeaf = new X509Certificate(decodePem(renewed)[0]?.der ?? new Uint8Array());
+      assert.notEqual(renewedLeaf.serialNumber, new X509Certificate(leaf).serialNumber);
+    } finally {
+      await account.close();
+    }
   });
 });

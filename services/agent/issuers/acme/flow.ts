@@ -1,3 +1,4 @@
+import { ACME_ERROR_NS } from "../../../../shared/acme/problems.js";
 import type { Logger } from "../../../../shared/log.js";
 import { loadOrCreateAccount, saveAccount } from "./account.js";
 import {
@@ -135,6 +136,17 @@ export async function obtainCertificate(a: AcmeAccount, o: ObtainOptions): Promi
   const { url: orderUrl, order } = await newOrder(s, a.dir, {
     identifiers: o.identifiers,
     replaces: o.replaces,
+  }).catch((err: unknown) => {
+    // RFC 9773 5: a certificate is replaced by one order only, so an order an earlier attempt
+    // left unfinished (a timeout, a failed challenge) holds it until that order expires. The
+    // renewal goes on without `replaces`: only the server's window bookkeeping misses it.
+    if (!o.replaces || !(err instanceof AcmeError) || err.problem?.type !== `${ACME_ERROR_NS}alreadyReplaced`)
+      throw err;
+    o.log.warn(
+      { replaces: o.replaces },
+      "the certificate is already being replaced by another order; ordering without replaces",
+    );
+    return newOrder(s, a.dir, { identifiers: o.identifiers });
   });
   if (order.status === "pending") {
     await o.solver.start();
