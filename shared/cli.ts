@@ -87,14 +87,18 @@ export function oneLineMissingCommands(cmd: Command): Command {
   for (const sub of cmd.commands) oneLineMissingCommands(sub);
   if (cmd.commands.length === 0) return cmd;
   const names = cmd.commands.map((c) => c.name());
-  return cmd.allowExcessArguments().action(() => {
-    const [given] = cmd.args;
-    if (given !== undefined) cmd.error(`unknown command '${given}'`);
-    const path = [];
-    for (let c: Command | null = cmd; c?.parent; c = c.parent) path.unshift(c.name());
-    const what = path.length > 0 ? `"${path.join(" ")}" needs a command` : "give a command";
-    cmd.error(`${what}: ${names.slice(0, -1).join(", ")}${names.length > 1 ? " or " : ""}${names.at(-1)}`);
-  });
+  // commander drops its implicit `help` command from a command with an action: keep it
+  return cmd
+    .helpCommand(true)
+    .allowExcessArguments()
+    .action(() => {
+      const [given] = cmd.args;
+      if (given !== undefined) cmd.error(`unknown command '${given}'`);
+      const path = [];
+      for (let c: Command | null = cmd; c?.parent; c = c.parent) path.unshift(c.name());
+      const what = path.length > 0 ? `"${path.join(" ")}" needs a command` : "give a command";
+      cmd.error(`${what}: ${names.slice(0, -1).join(", ")}${names.length > 1 ? " or " : ""}${names.at(-1)}`);
+    });
 }
 
 /** The one-line error and exit code every CLI of the project ends with. */

@@ -191,6 +191,12 @@ describe("certyard-ca CLI", () => {
       assert.match(r.stderr, said, args.join(" "));
     }
     assert.equal(existsSync(data), false, "nothing was made");
+    // help stays whole where it is asked for
+    for (const args of [["help"], ["help", "token"], ["token", "help", "create"], ["token", "--help"]]) {
+      const r = cli(args);
+      assert.equal(r.code, 0, args.join(" "));
+      assert.match(r.stdout, /^Usage: certyard-ca/, args.join(" "));
+    }
     const badSwitch = cli(["token", "list", "--data", data], { CERTYARD_JSON: "maybe" });
     assert.equal(badSwitch.code, 1);
     assert.match(
