@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { exportJWK, FlattenedSign, generateKeyPair, importPKCS8, type JWK } from "jose";
-import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import { decodePem } from "../../shared/x509/pem.js";
+import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
 import { certIdOf, TestAcmeClient } from "../helpers/acme-client.js";
-import { httpsRequest, startCa, type TestCa } from "../helpers/ca.js";
-import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
+import { httpsRequest, type TestCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
 
 const ERR = "urn:ietf:params:acme:error:";
@@ -14,22 +13,13 @@ const LIFETIME_MS = 600_000;
 
 /** ACME account management, authorization deactivation, revocation by key, ARI and expiry. */
 describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, expiry", () => {
+  let bed: AcmeBed;
   let ca: TestCa;
-  let responder: Http01Responder;
-  /** added to the CA's clock, to let orders and authorizations expire without waiting */
-  let offsetMs = 0;
-  let kid: string;
-  let hmac: string;
   let directoryUrl: string;
 
-  const answer = (token: string, keyAuthorization: string) => responder.answers.set(token, keyAuthorization);
-
-  async function newClient(): Promise<TestAcmeClient> {
-    const client = await TestAcmeClient.create(directoryUrl, ca.rootPem);
-    const res = await client.register(kid, hmac);
-    assert.equal(res.status, 201, res.body.toString());
-    return client;
-  }
+  const answer = (token: string, keyAuthorization: string) =>
+    bed.responder.answers.set(token, keyAuthorization);
+  const newClient = () => bed.newClient();
 
   function csrFor(san: string[]) {
     const csr = makeCsr({ san });
@@ -39,23 +29,14 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
   }
 
   before(async () => {
-    responder = await startHttp01Responder();
-    ca = await startCa({
-      clock: () => Date.now() + offsetMs,
-      acme: {
-        httpPort: responder.port,
-        limits: { orderLifetimeMs: LIFETIME_MS, authzLifetimeMs: LIFETIME_MS },
-      },
+    bed = await startAcmeBed({
+      eab: { name: "more", dns: ["*.lan"], ip: ["127.0.0.1"] },
+      limits: { orderLifetimeMs: LIFETIME_MS, authzLifetimeMs: LIFETIME_MS },
     });
-    [kid, hmac] = eabCreate({ data: ca.dataDir, name: "more", dns: ["*.lan"], ip: ["127.0.0.1"] }).split(
-      " ",
-    ) as [string, string];
+    ca = bed.ca;
     directoryUrl = `${ca.url}/acme/directory`;
   });
-  after(async () => {
-    await ca.close();
-    responder.close();
-  });
+  after(() => bed.close());
 
   test("account update: contact replaced, a bad contact is invalidContact (7.3.2)", async () => {
     const client = await newClient();
@@ -328,7 +309,7 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
     const after = await httpsRequest(ariUrl, ca.rootPem);
     const w2 = after.json<{ suggestedWindow: { start: string; end: string } }>().suggestedWindow;
     assert.ok(Date.parse(w2.start) < Date.parse(w2.end));
-    assert.ok(Date.parse(w2.end) <= Date.now() + offsetMs + 1000);
+    assert.ok(Date.parse(w2.end) <= Date.now() + bed.offsetMs + 1000);
   });
 
   test("order and authorization expiry (7.1.6): expired authz, invalid order, no finalize", async () => {
@@ -348,7 +329,7 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
     const http01 = a.challenges.find((c) => c.type === "http-01");
     assert.ok(http01);
 
-    offsetMs = LIFETIME_MS + 1000;
+    bed.offsetMs = LIFETIME_MS + 1000;
     try {
       assert.equal((await client.post(authzUrl, null)).json().status, "expired");
       assert.equal((await client.post(orderUrl, null)).json().status, "invalid");
@@ -362,7 +343,7 @@ describe("ACME server: accounts, deactivation, revocation by key, renewalInfo, e
       assert.equal(fin.status, 403);
       assert.equal(fin.json().type, `${ERR}orderNotReady`);
     } finally {
-      offsetMs = 0;
+      bed.offsetMs = 0;
     }
   });
 });

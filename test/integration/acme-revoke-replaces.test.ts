@@ -14,7 +14,8 @@ import { revokeSerial } from "../../services/ca/cli/admin-cmds.js";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import type { Identifier } from "../../shared/acme/types.js";
 import { decodePem } from "../../shared/x509/pem.js";
-import { certIdOf, TestAcmeClient } from "../helpers/acme-client.js";
+import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
+import { certIdOf, type TestAcmeClient } from "../helpers/acme-client.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr, opensslCrlText } from "../helpers/openssl.js";
@@ -33,35 +34,18 @@ const LOOPBACK: Id = { type: "ip", value: "127.0.0.1" };
  */
 describe("ACME server: revocation by authorizations, reason codes, replaces, CN at finalize", () => {
   let ca: TestCa;
+  let bed: AcmeBed;
   let responder: Http01Responder;
-  let offsetMs = 0;
-  let kid: string;
-  let hmac: string;
 
   before(async () => {
-    responder = await startHttp01Responder();
-    ca = await startCa({
-      clock: () => Date.now() + offsetMs,
-      acme: {
-        httpPort: responder.port,
-        limits: { orderLifetimeMs: LIFETIME_MS, authzLifetimeMs: LIFETIME_MS },
-      },
+    bed = await startAcmeBed({
+      eab: { name: "rr", dns: ["localhost"], ip: ["127.0.0.1"] },
+      limits: { orderLifetimeMs: LIFETIME_MS, authzLifetimeMs: LIFETIME_MS },
     });
-    [kid, hmac] = eabCreate({ data: ca.dataDir, name: "rr", dns: ["localhost"], ip: ["127.0.0.1"] }).split(
-      " ",
-    ) as [string, string];
+    ({ ca, responder } = bed);
   });
-  after(async () => {
-    await ca.close();
-    responder.close();
-  });
-
-  async function newClient(): Promise<TestAcmeClient> {
-    const client = await TestAcmeClient.create(`${ca.url}/acme/directory`, ca.rootPem);
-    const res = await client.register(kid, hmac);
-    assert.equal(res.status, 201, res.body.toString());
-    return client;
-  }
+  after(() => bed.close());
+  const newClient = () => bed.newClient();
 
   const csrDer = (o: { subject?: string; san?: string[] }) => {
     const der = decodePem(makeCsr(o).csrPem)[0]?.der;
@@ -131,13 +115,13 @@ describe("ACME server: revocation by authorizations, reason codes, replaces, CN 
     assert.match(String(half.json().detail), /dns localhost/);
     // an authorization that has expired is not held
     await readyOrder(other, [LOCALHOST]);
-    offsetMs = LIFETIME_MS + 1000;
+    bed.offsetMs = LIFETIME_MS + 1000;
     try {
       const expired = await revoke(other, cert.der);
       assert.equal(expired.status, 403, expired.body.toString());
       assert.equal(expired.json().type, `${ERR}unauthorized`);
     } finally {
-      offsetMs = 0;
+      bed.offsetMs = 0;
     }
     assert.doesNotMatch(await crlText(), new RegExp(cert.serial, "i"));
 

@@ -3,13 +3,13 @@ import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint } from "jose";
-import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import { caPaths } from "../../services/ca/keys/ca.js";
 import { openStore } from "../../services/ca/store/index.js";
 import { decodePem } from "../../shared/x509/pem.js";
-import { TestAcmeClient } from "../helpers/acme-client.js";
-import { startCa, type TestCa } from "../helpers/ca.js";
-import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
+import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
+import type { TestAcmeClient } from "../helpers/acme-client.js";
+import type { TestCa } from "../helpers/ca.js";
+import type { Http01Responder } from "../helpers/http01.js";
 import { makeCsr } from "../helpers/openssl.js";
 
 const ERR = "urn:ietf:params:acme:error:";
@@ -25,30 +25,15 @@ const wholeSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 /** newOrder notBefore/notAfter (RFC 8555 7.4), end to end over HTTPS: echoed, issued, refused. */
 describe("ACME server: notBefore and notAfter", () => {
   let ca: TestCa;
+  let bed: AcmeBed;
   let responder: Http01Responder;
-  /** added to the CA's clock, to let time pass between newOrder and finalize */
-  let offsetMs = 0;
-  let kid: string;
-  let hmac: string;
 
   before(async () => {
-    responder = await startHttp01Responder();
-    ca = await startCa({ clock: () => Date.now() + offsetMs, acme: { httpPort: responder.port } });
-    [kid, hmac] = eabCreate({ data: ca.dataDir, name: "win", ip: ["127.0.0.1"], maxValidity: "10d" }).split(
-      " ",
-    ) as [string, string];
+    bed = await startAcmeBed({ eab: { name: "win", ip: ["127.0.0.1"], maxValidity: "10d" } });
+    ({ ca, responder } = bed);
   });
-  after(async () => {
-    await ca.close();
-    responder.close();
-  });
-
-  async function newClient(): Promise<TestAcmeClient> {
-    const client = await TestAcmeClient.create(`${ca.url}/acme/directory`, ca.rootPem);
-    const res = await client.register(kid, hmac);
-    assert.equal(res.status, 201, res.body.toString());
-    return client;
-  }
+  after(() => bed.close());
+  const newClient = () => bed.newClient();
 
   function issuedCount(): number {
     const s = openStore(caPaths(ca.dataDir).database);
@@ -193,7 +178,7 @@ describe("ACME server: notBefore and notAfter", () => {
     const client = await newClient();
     const { orderUrl, order } = await readyOrder(client, { notBefore: rfc3339(wholeSecond(Date.now())) });
     const issuedBefore = issuedCount();
-    offsetMs = 10 * 60_000;
+    bed.offsetMs = 10 * 60_000;
     try {
       const fin = await client.post(order.finalize, { csr: csrDer() });
       assert.equal(fin.status, 400, fin.body.toString());
@@ -201,7 +186,7 @@ describe("ACME server: notBefore and notAfter", () => {
       assert.match(String(fin.json().detail), /more than 5m before the CA's time/);
       assert.equal((await client.post(orderUrl, null)).json().status, "ready");
     } finally {
-      offsetMs = 0;
+      bed.offsetMs = 0;
     }
     assert.equal(issuedCount(), issuedBefore);
   });

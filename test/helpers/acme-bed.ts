@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import type { AcmeLimits } from "../../services/ca/acme/context.js";
+import { type EabCreateOpts, eabCreate } from "../../services/ca/cli/eab-cmds.js";
+import { TestAcmeClient } from "./acme-client.js";
+import { startCa, type TestCa } from "./ca.js";
+import { type Http01Responder, startHttp01Responder } from "./http01.js";
+
+/** A real CA with its ACME server, the http-01 responder it validates against, and one EAB. */
+export interface AcmeBed {
+  ca: TestCa;
+  responder: Http01Responder;
+  kid: string;
+  hmac: string;
+  /** added to the CA's clock, to let orders and authorizations expire without waiting */
+  offsetMs: number;
+  /** a new account, registered with the EAB */
+  newClient(): Promise<TestAcmeClient>;
+  close(): Promise<void>;
+}
+
+export async function startAcmeBed(o: {
+  eab: Omit<EabCreateOpts, "data">;
+  limits?: Partial<AcmeLimits>;
+}): Promise<AcmeBed> {
+  const responder = await startHttp01Responder();
+  const bed = { offsetMs: 0 } as AcmeBed;
+  const ca = await startCa({
+    clock: () => Date.now() + bed.offsetMs,
+    acme: { httpPort: responder.port, ...(o.limits ? { limits: o.limits } : {}) },
+  });
+  const [kid = "", hmac = ""] = eabCreate({ data: ca.dataDir, ...o.eab }).split(" ");
+  return Object.assign(bed, {
+    ca,
+    responder,
+    kid,
+    hmac,
+    async newClient() {
+      const client = await TestAcmeClient.create(`${ca.url}/acme/directory`, ca.rootPem);
+      const res = await client.register(kid, hmac);
+      assert.equal(res.status, 201, res.body.toString());
+      return client;
+    },
+    async close() {
+      await ca.close();
+      responder.close();
+    },
+  });
+}
