@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
 import type { Logger } from "../../shared/log.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { type DockerClient, DockerError } from "./actions/docker.js";
@@ -53,7 +54,7 @@ async function reloadAll(plan: DeployPlan, deps: DeployDeps): Promise<{ skippedV
         skippedVerify = true;
       } else deps.log.info({ container: action.container }, "container restarted");
     } else {
-      await runCommand(action.command);
+      await runCommand(action.command, {}, { cwd: action.cwd });
       deps.log.info({ command: action.command }, "reload command ran");
     }
   }
@@ -67,7 +68,18 @@ async function reloadAll(plan: DeployPlan, deps: DeployDeps): Promise<{ skippedV
  */
 export async function deploy(plan: DeployPlan, next: FileContents, deps: DeployDeps): Promise<void> {
   const previous = backupCertFiles(plan, deps.backupDir);
-  writeCertFiles(plan, next);
+  const fresh = [plan.keyFile, plan.certFile].filter((f) => !existsSync(f));
+  try {
+    writeCertFiles(plan, next);
+  } catch (err) {
+    // The key may be written and the chain not: put back what was there (or remove what was
+    // not), so that the files never hold a key and a certificate that do not belong together.
+    putBack(plan, previous, fresh);
+    throw new DeployError(
+      `cannot write the new files: ${(err as Error).message}; ${previous ? "the previous files are in place" : "nothing was written"}`,
+      true,
+    );
+  }
   let skippedVerify = false;
   try {
     ({ skippedVerify } = await reloadAll(plan, deps));
@@ -91,6 +103,15 @@ export async function deploy(plan: DeployPlan, next: FileContents, deps: DeployD
     deps,
     `${plan.verify} did not serve the new certificate: it served ${result.saw}`,
   );
+}
+
+function putBack(plan: DeployPlan, previous: FileContents | null, fresh: string[]): void {
+  try {
+    if (previous) writeCertFiles(plan, previous);
+    else for (const f of fresh) rmSync(f, { force: true });
+  } catch {
+    // the write that failed fails again the same way: nothing new was put in place
+  }
 }
 
 async function rollback(

@@ -145,9 +145,11 @@ program
   .addOption(switchFlag("--json", "JSON output"))
   .addOption(homeFlag())
   .action(async (o: { home: string; json?: boolean }) => {
-    const { agentContext } = await import("./commands/context.js");
+    const { agentContext, requireHome } = await import("./commands/context.js");
     const { status } = await import("./commands/status.js");
-    process.stdout.write(`${status(agentContext(o), o.json ?? false)}\n`);
+    const ctx = agentContext(o);
+    requireHome(ctx);
+    process.stdout.write(`${status(ctx, o.json ?? false)}\n`);
   });
 
 registerClientCommands(program);

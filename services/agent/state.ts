@@ -13,7 +13,8 @@ export type CaRef = z.infer<typeof caSchema>;
 
 const reloadSchema = z.union([
   z.object({ kind: z.literal("docker"), container: z.string().min(1) }),
-  z.object({ kind: z.literal("exec"), command: z.string().min(1) }),
+  // cwd: where `cert` ran, so that a relative command still runs when cron renews from elsewhere
+  z.object({ kind: z.literal("exec"), command: z.string().min(1), cwd: z.string().optional() }),
 ]);
 export type ReloadAction = z.infer<typeof reloadSchema>;
 
@@ -29,6 +30,8 @@ export const managedSchema = z.object({
       email: z.string().optional(),
       challenge: z.record(z.string(), z.string()).optional(),
       caCertFile: z.string().optional(),
+      /** the key id of the External Account Binding its account was made with */
+      eabKid: z.string().optional(),
       /** the root --verify trusts for this certificate; the system store when absent */
       verifyCaFile: z.string().optional(),
     }),

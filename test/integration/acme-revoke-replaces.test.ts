@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import Database from "better-sqlite3";
 import { calculateJwkThumbprint } from "jose";
 import pino from "pino";
 import { newOrder } from "../../services/agent/issuers/acme/api.js";
@@ -254,7 +255,7 @@ describe("ACME server: revocation by authorizations, reason codes, replaces, CN 
   });
 });
 
-describe("certyard-agent's ACME client: a certificate already being replaced", () => {
+describe("certyard-agent's ACME client against the real CA", () => {
   let ca: TestCa;
   let responder: Http01Responder;
   let dir: string;
@@ -264,6 +265,7 @@ describe("certyard-agent's ACME client: a certificate already being replaced", (
     ca = await startCa({ acme: { httpPort: responder.port } });
     dir = mkdtempSync(join(tmpdir(), "certyard-agent-acme-"));
     mkdirSync(join(dir, "accounts"), { mode: 0o700 });
+    mkdirSync(join(dir, "accounts-hook"), { mode: 0o700 });
   });
   after(async () => {
     await ca.close();
@@ -312,5 +314,85 @@ describe("certyard-agent's ACME client: a certificate already being replaced", (
     } finally {
       await account.close();
     }
+  });
+
+  test("a challenge hook that fails half-way is still cleaned up", async () => {
+    const [kid, hmacKey] = eabCreate({ data: ca.dataDir, name: "hook", ip: ["127.0.0.1"] }).split(" ") as [
+      string,
+      string,
+    ];
+    const log = pino({ level: "silent" });
+    const account = await openAccount({
+      directoryUrl: `${ca.url}/acme/directory`,
+      accountDir: join(dir, "accounts-hook"),
+      caPem: ca.rootPem,
+      eab: { kid, hmacKey },
+      log,
+    });
+    const calls: string[] = [];
+    const solver: Solver = {
+      type: "http-01",
+      start: async () => {},
+      present: async (_id, token) => {
+        calls.push(`present ${token}`);
+        throw new Error("the record was made, then the hook failed");
+      },
+      cleanup: async (_id, token) => {
+        calls.push(`cleanup ${token}`);
+      },
+      stop: async () => {},
+    };
+    try {
+      const identifiers: Identifier[] = [{ type: "ip", value: "127.0.0.1" }];
+      const csrDer = decodePem(makeCsr({ san: ["IP:127.0.0.1"] }).csrPem)[0]?.der ?? new Uint8Array();
+      await assert.rejects(obtainCertificate(account, { identifiers, csrDer, solver, log }), /hook failed/);
+      assert.equal(calls.length, 2, calls.join("; "));
+      assert.equal(calls[1], calls[0]?.replace("present", "cleanup"));
+    } finally {
+      await account.close();
+    }
+  });
+
+  test("another EAB gets an account of its own; an account the server lost is made again", async () => {
+    const bind = (name: string) => {
+      const [kid = "", hmacKey = ""] = eabCreate({ data: ca.dataDir, name, ip: ["127.0.0.1"] }).split(" ");
+      return { kid, hmacKey };
+    };
+    const log = pino({ level: "silent" });
+    const accountDir = join(dir, "accounts-eab");
+    mkdirSync(accountDir, { mode: 0o700 });
+    const open = async (o: { eab?: { kid: string; hmacKey: string }; eabKid?: string }) => {
+      const a = await openAccount({
+        directoryUrl: `${ca.url}/acme/directory`,
+        accountDir,
+        caPem: ca.rootPem,
+        log,
+        ...o,
+      });
+      await a.close();
+      return a.session.kid;
+    };
+    const first = bind("first");
+    const second = bind("second");
+    const a1 = await open({ eab: first });
+    const a2 = await open({ eab: second });
+    assert.ok(a1 && a2);
+    assert.notEqual(a2, a1, "a second EAB is not silently the first one's account");
+    // a renewal names the EAB its account was made with, and finds that account
+    assert.equal(await open({ eabKid: first.kid }), a1);
+
+    // the CA loses the first account (a database restored from before it, say)
+    const db = new Database(join(ca.dataDir, "certyard.db"));
+    try {
+      db.prepare("DELETE FROM acme_accounts WHERE id = ?").run(a1.split("/").pop());
+    } finally {
+      db.close();
+    }
+    await assert.rejects(
+      open({ eabKid: first.kid }),
+      /requires an External Account Binding \(it no longer knows this host's account .*\): give --eab-kid/,
+    );
+    const again = await open({ eab: first });
+    assert.ok(again && again !== a1, "registered again with the same key");
   });
 });

@@ -257,18 +257,29 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     const issuedAfter = (await ca.request("/v1/certs", { token: ca.adminToken })).body.toString();
     assert.equal(issuedAfter, issuedBefore, "nothing issued");
 
-    // A relative --out, as typed in the directory of the files; renew runs from cron elsewhere.
+    // A relative --out and reload command, as typed in the directory of the files; renew runs
+    // from cron elsewhere.
+    writeFileSync(join(dir, "reload.sh"), `#!/bin/sh\ntouch '${join(dir, "reloaded")}'\n`, { mode: 0o755 });
     const r = await cli(
       AGENT,
-      argv(["cert"], { name: "rel", token, dns: "checked.lan", out: "certs", home }),
+      argv(["cert"], {
+        name: "rel",
+        token,
+        dns: "checked.lan",
+        out: "certs",
+        reload: "exec:./reload.sh",
+        home,
+      }),
       {},
       dir,
     );
     assert.equal(r.code, 0, r.stderr);
     const record = JSON.parse(readFileSync(join(home, "certs", "rel.json"), "utf8"));
     assert.equal(record.certFile, join(dir, "certs", "domain.crt"));
+    rmSync(join(dir, "reloaded"));
     const renewed = await cli(AGENT, ["renew", "--force", "--home", home], {}, tmpdir());
     assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+    assert.ok(existsSync(join(dir, "reloaded")), "the relative reload command ran where cert ran");
 
     const nowhere = await cli(AGENT, ["renew", "--home", join(dir, "no-such-home")]);
     assert.equal(nowhere.code, 1);
@@ -276,6 +287,29 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
       nowhere.stderr,
       /no-such-home does not exist: give the --home that certyard-agent cert used/,
     );
+  });
+
+  test("files that cannot be written: nothing half-written, nothing recorded", async () => {
+    const dir = tmp();
+    const home = join(dir, "home");
+    const out = join(dir, "certs");
+    await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
+    const token = await ca.createToken({ name: "unwritable", dns: ["unwritable.lan"] });
+    // a directory where the certificate goes: the key is written first, then the rename fails
+    // (root ignores file modes, so a read-only directory would not stop the test's own writes)
+    mkdirSync(join(out, "domain.crt"), { recursive: true });
+    const r = await cli(
+      AGENT,
+      argv(["cert"], { name: "unwritable", token, dns: "unwritable.lan", out, home }),
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^certyard-agent: cannot write the new files: .*; nothing was written\n$/);
+    assert.equal(
+      existsSync(join(out, "domain.key")),
+      false,
+      "the new key did not stay without its certificate",
+    );
+    assert.equal(existsSync(join(home, "certs", "unwritable.json")), false, "nothing recorded");
   });
 
   test("an unreachable Docker engine fails the renewal before any file changes", async () => {

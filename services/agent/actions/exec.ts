@@ -4,13 +4,14 @@ import { spawn } from "node:child_process";
 export function runCommand(
   command: string,
   env: Record<string, string> = {},
-  timeoutMs = 120_000,
+  o: { cwd?: string; timeoutMs?: number } = {},
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn("/bin/sh", ["-c", command], {
       stdio: ["ignore", "inherit", "inherit"],
       env: { ...process.env, ...env },
-      timeout: timeoutMs,
+      timeout: o.timeoutMs ?? 120_000,
+      ...(o.cwd ? { cwd: o.cwd } : {}),
     });
     child.on("error", (e) => reject(new Error(`cannot run "${command}": ${e.message}`)));
     child.on("exit", (code, signal) => {

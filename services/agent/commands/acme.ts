@@ -42,7 +42,7 @@ export function challengeFromOpts(
   const given = [o.http01Port, o.webroot, o.dns01Hook].filter((v) => v !== undefined);
   if (given.length > 1) throw new RangeError("give only one of --http-01-port, --webroot, --dns-01-hook");
   if (o.webroot) return { kind: "webroot", dir: resolve(o.webroot) };
-  if (o.dns01Hook) return { kind: "dns-01", hook: o.dns01Hook };
+  if (o.dns01Hook) return { kind: "dns-01", hook: o.dns01Hook, cwd: process.cwd() };
   const port = Number(o.http01Port ?? 80);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new RangeError(`invalid --http-01-port "${o.http01Port}"`);
@@ -75,6 +75,7 @@ async function withAccount<T>(
     caPem: issuer.caCertFile ? readFileSync(issuer.caCertFile, "utf8") : undefined,
     email: issuer.email,
     eab,
+    eabKid: issuer.eabKid,
     log: ctx.log,
   });
   try {
@@ -142,6 +143,35 @@ async function issue(
   };
 }
 
+function directoryUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new RangeError(
+      `invalid --acme "${text}": give the ACME directory URL, e.g. https://ca.lan:8443/acme/directory`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new RangeError(`invalid --acme "${text}": the directory URL must be https://`);
+  }
+  return url.toString();
+}
+
+/** A CA file given on the command line: readable, and holding at least one certificate. */
+function readCaFile(flag: string, file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(
+      `${flag} ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
+  }
+  if (certificatesFromPem(pem).length === 0) throw new Error(`${flag} ${file}: no PEM certificate in it`);
+  return pem;
+}
+
 /** `cert --acme`: as with a token, but from an ACME CA. */
 export async function certWithAcme(ctx: AgentContext, o: AcmeCertOpts): Promise<Managed> {
   const name = safeName(o.name);
@@ -150,14 +180,20 @@ export async function certWithAcme(ctx: AgentContext, o: AcmeCertOpts): Promise<
   if (dns.length === 0 && ips.length === 0) throw new RangeError("give at least one --dns or --ip");
   if (Boolean(o.eabKid) !== Boolean(o.eabHmacKey))
     throw new RangeError("give both --eab-kid and --eab-hmac-key");
+  if (o.validity !== undefined) {
+    throw new RangeError("--validity is for certyard's token API; over ACME the CA chooses the lifetime");
+  }
   const keyType = parseKeyType(o.keyType);
   const challenge = challengeFromOpts(o);
+  if (o.acmeCaCert) readCaFile("--acme-ca-cert", o.acmeCaCert);
+  if (o.verifyCa) readCaFile("--verify-ca", o.verifyCa);
   const issuer: AcmeIssuer = {
     kind: "acme",
-    directory: new URL(o.acme).toString(),
+    directory: directoryUrl(o.acme),
     ...(o.email ? { email: o.email } : {}),
     challenge: challengeToRecord(challenge),
     ...(o.acmeCaCert ? { caCertFile: resolve(o.acmeCaCert) } : {}),
+    ...(o.eabKid ? { eabKid: o.eabKid } : {}),
     ...(o.verifyCa ? { verifyCaFile: resolve(o.verifyCa) } : {}),
   };
   const plan = deployPlan(o, { certFile: "fullchain.pem", keyFile: "privkey.pem" });

@@ -27,7 +27,8 @@ export interface CertOpts {
 
 export function parseReload(spec: string): ReloadAction {
   if (spec.startsWith("docker:") && spec.length > 7) return { kind: "docker", container: spec.slice(7) };
-  if (spec.startsWith("exec:") && spec.length > 5) return { kind: "exec", command: spec.slice(5) };
+  if (spec.startsWith("exec:") && spec.length > 5)
+    return { kind: "exec", command: spec.slice(5), cwd: process.cwd() };
   throw new RangeError(`invalid --reload "${spec}": use docker:CONTAINER or exec:COMMAND`);
 }
 

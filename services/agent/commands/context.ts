@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { parseDuration } from "../../../shared/duration.js";
 import { createLogger, type Logger } from "../../../shared/log.js";
 import { type DockerClient, dockerClient, dockerEndpoint } from "../actions/docker.js";
@@ -29,4 +30,11 @@ export function agentContext(o: { home: string; logLevel?: string; verifyTimeout
 export function clientFor(ctx: AgentContext) {
   const ca = ctx.home.ca();
   return { ca, client: caClient({ url: ca.url, rootPem: ca.rootPem }) };
+}
+
+/** A home that is not there is a wrong --home (or CERTYARD_AGENT_HOME), not "nothing to do". */
+export function requireHome(ctx: AgentContext): void {
+  if (!existsSync(ctx.home.dir)) {
+    throw new Error(`${ctx.home.dir} does not exist: give the --home that certyard-agent cert used`);
+  }
 }

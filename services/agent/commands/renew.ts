@@ -1,5 +1,4 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync } from "node:fs";
 import { parseKeyType } from "../../../shared/keys.js";
 import { readCertFiles } from "../actions/files.js";
 import { deploy, preflight } from "../deploy.js";
@@ -7,7 +6,7 @@ import { keyAndCsr } from "../keygen.js";
 import { isDue } from "../schedule.js";
 import type { Managed } from "../state.js";
 import { deployDeps, issuedFields, result } from "./cert.js";
-import { type AgentContext, clientFor } from "./context.js";
+import { type AgentContext, clientFor, requireHome } from "./context.js";
 
 export interface RenewOpts {
   name?: string;
@@ -22,10 +21,7 @@ export type RenewOutcome = { name: string; status: "renewed" | "not-due" | "fail
  * (or puts them back) and is recorded; the others still run.
  */
 export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOutcome[]> {
-  // A home that is not there is a wrong --home (or CERTYARD_AGENT_HOME), not "all is fine".
-  if (!existsSync(ctx.home.dir)) {
-    throw new Error(`${ctx.home.dir} does not exist: give the --home that certyard-agent cert used`);
-  }
+  requireHome(ctx);
   // With --name only that record is read, so one damaged record does not stop the others.
   const chosen = o.name ? [ctx.home.get(o.name)].filter((m) => m !== null) : ctx.home.list();
   if (o.name && chosen.length === 0) throw new Error(`no managed certificate named "${o.name}"`);

@@ -10,7 +10,8 @@ import { dns01Value } from "./jws.js";
 export type ChallengeSettings =
   | { kind: "http-01"; port: number }
   | { kind: "webroot"; dir: string }
-  | { kind: "dns-01"; hook: string };
+  /** cwd: where `cert` ran, so that a relative hook still runs when cron renews from elsewhere */
+  | { kind: "dns-01"; hook: string; cwd?: string };
 
 export interface Solver {
   /** the ACME challenge type it answers */
@@ -95,15 +96,15 @@ export function dns01HookEnv(
   };
 }
 
-export function dns01Hook(command: string): Solver {
+export function dns01Hook(command: string, cwd?: string): Solver {
   return {
     type: "dns-01",
     async start() {},
     async present(id, _token, keyAuth) {
-      await runCommand(command, dns01HookEnv("present", id.value, keyAuth));
+      await runCommand(command, dns01HookEnv("present", id.value, keyAuth), { cwd });
     },
     async cleanup(id, _token, keyAuth) {
-      await runCommand(command, dns01HookEnv("cleanup", id.value, keyAuth));
+      await runCommand(command, dns01HookEnv("cleanup", id.value, keyAuth), { cwd });
     },
     async stop() {},
   };
@@ -112,19 +113,20 @@ export function dns01Hook(command: string): Solver {
 export function solverFor(c: ChallengeSettings): Solver {
   if (c.kind === "http-01") return standaloneHttp01(c.port);
   if (c.kind === "webroot") return webrootHttp01(c.dir);
-  return dns01Hook(c.hook);
+  return dns01Hook(c.hook, c.cwd);
 }
 
 /** As stored in the managed record (a flat string map), and back. */
 export function challengeToRecord(c: ChallengeSettings): Record<string, string> {
   if (c.kind === "http-01") return { kind: c.kind, port: String(c.port) };
   if (c.kind === "webroot") return { kind: c.kind, dir: c.dir };
-  return { kind: c.kind, hook: c.hook };
+  return { kind: c.kind, hook: c.hook, ...(c.cwd ? { cwd: c.cwd } : {}) };
 }
 
 export function challengeFromRecord(r: Record<string, string> | undefined): ChallengeSettings {
   if (r?.kind === "webroot" && r.dir) return { kind: "webroot", dir: r.dir };
-  if (r?.kind === "dns-01" && r.hook) return { kind: "dns-01", hook: r.hook };
+  if (r?.kind === "dns-01" && r.hook)
+    return { kind: "dns-01", hook: r.hook, ...(r.cwd ? { cwd: r.cwd } : {}) };
   const port = Number(r?.port ?? 80);
   return { kind: "http-01", port };
 }

@@ -30,6 +30,8 @@ export interface AcmeAccountOptions {
   caPem?: string;
   email?: string;
   eab?: { kid: string; hmacKey: string };
+  /** without `eab` (a renewal): the key id of the EAB the account was made with, if any */
+  eabKid?: string;
   fetch?: typeof globalThis.fetch;
   log: Logger;
 }
@@ -45,32 +47,35 @@ export async function openAccount(o: AcmeAccountOptions): Promise<AcmeAccount> {
   const { $fetch, close } = acmeFetch({ caPem: o.caPem, fetch: o.fetch });
   try {
     const dir = await getDirectory($fetch, o.directoryUrl);
-    const stored = loadOrCreateAccount(o.accountDir, o.directoryUrl);
+    const eabKid = o.eab?.kid ?? o.eabKid;
+    const stored = loadOrCreateAccount(o.accountDir, o.directoryUrl, eabKid);
     const key = await accountKeyFrom(stored.key);
     const session = new AcmeSession($fetch, dir.newNonce, key);
-    if (stored.url) {
-      session.kid = stored.url;
-    } else {
-      let url: string | undefined;
-      try {
-        url = (await newAccount(session, dir, { onlyReturnExisting: true })).url;
-      } catch (err) {
-        if (!(err instanceof AcmeError) || !err.problem?.type?.endsWith(":accountDoesNotExist")) throw err;
+    // 7.3.1: the account is looked up by its key on every run (one request), so that an account
+    // the server has lost (a test server restarted, an account deleted) is made again.
+    let url: string | undefined;
+    try {
+      url = (await newAccount(session, dir, { onlyReturnExisting: true })).url;
+    } catch (err) {
+      if (!(err instanceof AcmeError) || !err.problem?.type?.endsWith(":accountDoesNotExist")) throw err;
+    }
+    if (!url) {
+      if (dir.meta?.externalAccountRequired && !o.eab) {
+        const lost = stored.url ? ` (it no longer knows this host's account ${stored.url})` : "";
+        throw new AcmeError(
+          `${o.directoryUrl} requires an External Account Binding${lost}: give --eab-kid and --eab-hmac-key`,
+          undefined,
+          undefined,
+        );
       }
-      if (!url) {
-        if (dir.meta?.externalAccountRequired && !o.eab) {
-          throw new AcmeError(
-            `${o.directoryUrl} requires an External Account Binding: give --eab-kid and --eab-hmac-key`,
-            undefined,
-            undefined,
-          );
-        }
-        url = (await newAccount(session, dir, { email: o.email, eab: o.eab })).url;
-        o.log.info({ account: url }, "ACME account created");
-      }
-      session.kid = url;
+      url = (await newAccount(session, dir, { email: o.email, eab: o.eab })).url;
+      o.log.info({ account: url }, "ACME account created");
+    }
+    session.kid = url;
+    if (url !== stored.url) {
       saveAccount(o.accountDir, {
         directory: o.directoryUrl,
+        ...(eabKid ? { eabKid } : {}),
         url,
         keyPem: stored.key.export({ type: "pkcs8", format: "pem" }).toString(),
       });
@@ -207,8 +212,9 @@ async function authorize(
   }
   const keyAuth = await keyAuthorization(challenge.token, s.key.jwk);
   const id = { ...authz.identifier, value: name };
-  await o.solver.present(id, challenge.token, keyAuth);
   try {
+    // inside the try: a hook that fails half-way (the record made, then an error) is cleaned up too
+    await o.solver.present(id, challenge.token, keyAuth);
     await respondToChallenge(s, challenge.url);
     const done = await poll(
       `validation of ${name}`,

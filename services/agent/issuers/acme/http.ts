@@ -13,6 +13,9 @@ export interface AcmeProblem {
 }
 
 /** An error from the ACME server, carrying its problem document when it sent one. */
+/** How many times a request refused with badNonce is sent again with a fresh nonce (as lego). */
+const BAD_NONCE_RETRIES = 5;
+
 export class AcmeError extends Error {
   constructor(
     message: string,
@@ -126,7 +129,10 @@ export class AcmeSession {
       } catch (err) {
         if (err instanceof FetchError) this.keep(err.response?.headers);
         const e = toAcmeError(what, err);
-        if (attempt === 0 && e.problem?.type === "urn:ietf:params:acme:error:badNonce") continue;
+        // RFC 8555 6.5: "clients SHOULD retry" a badNonce with the nonce that came with it;
+        // servers may refuse nonces at random (pebble: 5% by default), so once is not enough
+        if (attempt < BAD_NONCE_RETRIES && e.problem?.type === "urn:ietf:params:acme:error:badNonce")
+          continue;
         throw e;
       }
     }
