@@ -287,6 +287,9 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
       nowhere.stderr,
       /no-such-home does not exist: give the --home that certyard-agent cert used/,
     );
+    const noStatus = await cli(AGENT, ["status", "--home", join(dir, "no-such-home")]);
+    assert.equal(noStatus.code, 1);
+    assert.match(noStatus.stderr, /no-such-home does not exist/);
   });
 
   test("files that cannot be written: nothing half-written, nothing recorded", async () => {
