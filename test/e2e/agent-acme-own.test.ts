@@ -81,6 +81,19 @@ describe("agent cert --acme against certyard's own /acme/directory", { concurren
 
     const renewed = await agent(["renew", "--name", "own", "--force"]);
     assert.equal(renewed.code, 0, renewed.stderr + renewed.stdout);
-    assert.notEqual(new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber, first);
+    const second = new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber;
+    assert.notEqual(second, first);
+
+    // RFC 9773 4.2: renew asks for the window again. Not due; then the certificate is revoked,
+    // the CA's window for it moves into the past, and the next plain renew replaces it.
+    const notDue = await agent(["renew", "--name", "own"]);
+    assert.equal(notDue.code, 0, notDue.stderr + notDue.stdout);
+    assert.match(notDue.stdout, /own: not due until/);
+    const revoked = await node(CA_CLI, ["revoke", second, "--data", data, "--reason", "keyCompromise"]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const moved = await agent(["renew", "--name", "own"]);
+    assert.equal(moved.code, 0, moved.stderr + moved.stdout);
+    assert.match(moved.stdout, /own: renewed/);
+    assert.notEqual(new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber, second);
   });
 });

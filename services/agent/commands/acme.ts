@@ -6,7 +6,7 @@ import { type KeyType, parseKeyType } from "../../../shared/keys.js";
 import { certificatesFromPem, decodePem } from "../../../shared/x509/pem.js";
 import { readCertFiles } from "../actions/files.js";
 import { deploy, preflight } from "../deploy.js";
-import { getRenewalInfo, type Identifier } from "../issuers/acme/api.js";
+import { getDirectory, getRenewalInfo, type Identifier } from "../issuers/acme/api.js";
 import {
   type ChallengeSettings,
   challengeFromRecord,
@@ -14,6 +14,7 @@ import {
   solverFor,
 } from "../issuers/acme/challenges.js";
 import { type AcmeAccount, obtainCertificate, openAccount } from "../issuers/acme/flow.js";
+import { acmeFetch } from "../issuers/acme/http.js";
 import { certIdOf } from "../issuers/acme/renewal-info.js";
 import { keyAndCsr } from "../keygen.js";
 import { canonicalIpText, dnsNameText } from "../names.js";
@@ -213,6 +214,37 @@ export async function certWithAcme(ctx: AgentContext, o: AcmeCertOpts): Promise<
   const saved = { ...managed, lastResult: result(ctx, true, `issued ${got.fields.serial}`) };
   ctx.home.save(saved);
   return saved;
+}
+
+/**
+ * RFC 9773 4.2: the server's renewal window can move after issue (a revocation, a mass
+ * re-issue), so `renew` asks again before it decides whether a certificate is due. A moved window
+ * gives a new renewal time inside it, recorded; a server that cannot be asked leaves the record
+ * as it is. Only for certificates whose server published a window at issue.
+ */
+export async function refreshRenewalWindow(ctx: AgentContext, m: Managed): Promise<Managed> {
+  if (m.issuer.kind !== "acme" || !m.renewalInfo) return m;
+  const current = readCertFiles(m);
+  if (!current) return m;
+  const { $fetch, close } = acmeFetch({
+    caPem: m.issuer.caCertFile ? readFileSync(m.issuer.caCertFile, "utf8") : undefined,
+  });
+  try {
+    const dir = await getDirectory($fetch, m.issuer.directory);
+    if (!dir.renewalInfo) return m;
+    const window = await getRenewalInfo($fetch, dir, await certIdOf(current.cert));
+    if (window.start === m.renewalInfo.start && window.end === m.renewalInfo.end) return m;
+    const renewAt = renewalTimeInWindow(Date.parse(window.start), Date.parse(window.end), ctx.random());
+    const moved: Managed = { ...m, renewalInfo: window, renewAt: new Date(renewAt).toISOString() };
+    ctx.home.save(moved);
+    ctx.log.info({ cert: m.name, window, renewAt: moved.renewAt }, "the CA moved the renewal window");
+    return moved;
+  } catch (err) {
+    ctx.log.warn({ cert: m.name, err: (err as Error).message }, "could not ask for the renewal window");
+    return m;
+  } finally {
+    await close();
+  }
 }
 
 /** Renewal of an ACME certificate: the same flow again with a new key, `replaces` when the server has ARI. */

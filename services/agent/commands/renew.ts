@@ -26,7 +26,8 @@ export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOu
   const chosen = o.name ? [ctx.home.get(o.name)].filter((m) => m !== null) : ctx.home.list();
   if (o.name && chosen.length === 0) throw new Error(`no managed certificate named "${o.name}"`);
   const outcomes: RenewOutcome[] = [];
-  for (const m of chosen) {
+  for (const record of chosen) {
+    const m = o.force ? record : await refreshWindow(ctx, record);
     if (!o.force && !isDue(Date.parse(m.renewAt), ctx.now())) {
       outcomes.push({ name: m.name, status: "not-due", message: `not due until ${m.renewAt}` });
       continue;
@@ -46,6 +47,13 @@ export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOu
     }
   }
   return outcomes;
+}
+
+/** An ACME certificate's renewal window as its server says it now (RFC 9773 4.2). */
+async function refreshWindow(ctx: AgentContext, m: Managed): Promise<Managed> {
+  if (m.issuer.kind !== "acme" || !m.renewalInfo) return m;
+  const { refreshRenewalWindow } = await import("./acme.js");
+  return refreshRenewalWindow(ctx, m);
 }
 
 export async function renewOne(ctx: AgentContext, m: Managed, keepKey: boolean): Promise<Managed> {
