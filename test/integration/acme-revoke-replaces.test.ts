@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
 import { calculateJwkThumbprint } from "jose";
-import pino from "pino";
-import { newOrder } from "../../services/agent/issuers/acme/api.js";
-import type { Solver } from "../../services/agent/issuers/acme/challenges.js";
-import { obtainCertificate, openAccount } from "../../services/agent/issuers/acme/flow.js";
-import type { AcmeError } from "../../services/agent/issuers/acme/http.js";
 import { revokeSerial } from "../../services/ca/cli/admin-cmds.js";
-import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
-import type { Identifier } from "../../shared/acme/types.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
 import { certIdOf, type TestAcmeClient } from "../helpers/acme-client.js";
-import { startCa, type TestCa } from "../helpers/ca.js";
-import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
+import type { TestCa } from "../helpers/ca.js";
+import type { Http01Responder } from "../helpers/http01.js";
 import { makeCsr, opensslCrlText } from "../helpers/openssl.js";
 
 const ERR = "urn:ietf:params:acme:error:";
@@ -252,147 +241,5 @@ describe("ACME server: revocation by authorizations, reason codes, replaces, CN 
       csrDer({ subject: "/CN=Not A Name", san: ["DNS:localhost"] }),
     );
     assert.equal(plain.status, 200, plain.body.toString());
-  });
-});
-
-describe("certyard-agent's ACME client against the real CA", () => {
-  let ca: TestCa;
-  let responder: Http01Responder;
-  let dir: string;
-
-  before(async () => {
-    responder = await startHttp01Responder();
-    ca = await startCa({ acme: { httpPort: responder.port } });
-    dir = mkdtempSync(join(tmpdir(), "certyard-agent-acme-"));
-    mkdirSync(join(dir, "accounts"), { mode: 0o700 });
-    mkdirSync(join(dir, "accounts-hook"), { mode: 0o700 });
-  });
-  after(async () => {
-    await ca.close();
-    responder.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  test("an order left unfinished holds `replaces` (409 alreadyReplaced): the renewal orders without it", async () => {
-    const [kid, hmacKey] = eabCreate({ data: ca.dataDir, name: "agent", ip: ["127.0.0.1"] }).split(" ") as [
-      string,
-      string,
-    ];
-    const log = pino({ level: "silent" });
-    const account = await openAccount({
-      directoryUrl: `${ca.url}/acme/directory`,
-      accountDir: join(dir, "accounts"),
-      caPem: ca.rootPem,
-      eab: { kid, hmacKey },
-      log,
-    });
-    try {
-      // answers http-01 through the responder the CA validates against
-      const solver: Solver = {
-        type: "http-01",
-        start: async () => {},
-        present: async (_id, token, keyAuth) => {
-          responder.answers.set(token, keyAuth);
-        },
-        cleanup: async () => {},
-        stop: async () => {},
-      };
-      const identifiers: Identifier[] = [{ type: "ip", value: "127.0.0.1" }];
-      const csr = () => decodePem(makeCsr({ san: ["IP:127.0.0.1"] }).csrPem)[0]?.der ?? new Uint8Array();
-      const first = await obtainCertificate(account, { identifiers, csrDer: csr(), solver, log });
-      const leaf = decodePem(first)[0]?.der;
-      assert.ok(leaf);
-      const replaces = certIdOf(leaf);
-      // an earlier renewal's order, never finished
-      const stuck = await newOrder(account.session, account.dir, { identifiers, replaces });
-      assert.equal(stuck.order.status, "pending");
-      const again = newOrder(account.session, account.dir, { identifiers, replaces });
-      await assert.rejects(again, (e: AcmeError) => e.problem?.type === `${ERR}alreadyReplaced`);
-      const renewed = await obtainCertificate(account, { identifiers, csrDer: csr(), solver, replaces, log });
-      const renewedLeaf = new X509Certificate(decodePem(renewed)[0]?.der ?? new Uint8Array());
-      assert.notEqual(renewedLeaf.serialNumber, new X509Certificate(leaf).serialNumber);
-    } finally {
-      await account.close();
-    }
-  });
-
-  test("a challenge hook that fails half-way is still cleaned up", async () => {
-    const [kid, hmacKey] = eabCreate({ data: ca.dataDir, name: "hook", ip: ["127.0.0.1"] }).split(" ") as [
-      string,
-      string,
-    ];
-    const log = pino({ level: "silent" });
-    const account = await openAccount({
-      directoryUrl: `${ca.url}/acme/directory`,
-      accountDir: join(dir, "accounts-hook"),
-      caPem: ca.rootPem,
-      eab: { kid, hmacKey },
-      log,
-    });
-    const calls: string[] = [];
-    const solver: Solver = {
-      type: "http-01",
-      start: async () => {},
-      present: async (_id, token) => {
-        calls.push(`present ${token}`);
-        throw new Error("the record was made, then the hook failed");
-      },
-      cleanup: async (_id, token) => {
-        calls.push(`cleanup ${token}`);
-      },
-      stop: async () => {},
-    };
-    try {
-      const identifiers: Identifier[] = [{ type: "ip", value: "127.0.0.1" }];
-      const csrDer = decodePem(makeCsr({ san: ["IP:127.0.0.1"] }).csrPem)[0]?.der ?? new Uint8Array();
-      await assert.rejects(obtainCertificate(account, { identifiers, csrDer, solver, log }), /hook failed/);
-      assert.equal(calls.length, 2, calls.join("; "));
-      assert.equal(calls[1], calls[0]?.replace("present", "cleanup"));
-    } finally {
-      await account.close();
-    }
-  });
-
-  test("another EAB gets an account of its own; an account the server lost is made again", async () => {
-    const bind = (name: string) => {
-      const [kid = "", hmacKey = ""] = eabCreate({ data: ca.dataDir, name, ip: ["127.0.0.1"] }).split(" ");
-      return { kid, hmacKey };
-    };
-    const log = pino({ level: "silent" });
-    const accountDir = join(dir, "accounts-eab");
-    mkdirSync(accountDir, { mode: 0o700 });
-    const open = async (o: { eab?: { kid: string; hmacKey: string }; eabKid?: string }) => {
-      const a = await openAccount({
-        directoryUrl: `${ca.url}/acme/directory`,
-        accountDir,
-        caPem: ca.rootPem,
-        log,
-        ...o,
-      });
-      await a.close();
-      return a.session.kid;
-    };
-    const first = bind("first");
-    const second = bind("second");
-    const a1 = await open({ eab: first });
-    const a2 = await open({ eab: second });
-    assert.ok(a1 && a2);
-    assert.notEqual(a2, a1, "a second EAB is not silently the first one's account");
-    // a renewal names the EAB its account was made with, and finds that account
-    assert.equal(await open({ eabKid: first.kid }), a1);
-
-    // the CA loses the first account (a database restored from before it, say)
-    const db = new Database(join(ca.dataDir, "certyard.db"));
-    try {
-      db.prepare("DELETE FROM acme_accounts WHERE id = ?").run(a1.split("/").pop());
-    } finally {
-      db.close();
-    }
-    await assert.rejects(
-      open({ eabKid: first.kid }),
-      /requires an External Account Binding \(it no longer knows this host's account .*\): give --eab-kid/,
-    );
-    const again = await open({ eab: first });
-    assert.ok(again && again !== a1, "registered again with the same key");
   });
 });
