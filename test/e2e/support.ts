@@ -48,15 +48,34 @@ export function dockerBin(): string {
 
 export const docker = (args: string[], opts?: Parameters<typeof sh>[2]) => sh(dockerBin(), args, opts);
 
+/**
+ * A port for a server a test starts later, perhaps much later (pebble validates on one fixed at
+ * its start). It is taken below the kernel's ephemeral range: a port from that range (what
+ * listen(0) gives) can meanwhile become the local port of an outgoing connection, and the
+ * server's listen then fails with EADDRINUSE (seen in CI). Each port is handed out once.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [ephemeralLow = 32768] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const low = 20_000;
+  const high = Math.max(low + 1000, ephemeralLow) - 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${low} and ${high}`);
+}
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, "0.0.0.0", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "0.0.0.0", () => srv.close(() => resolve(true)));
   });
 }
 
