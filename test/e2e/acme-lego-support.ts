@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Agent, fetch as undiciFetch } from "undici";
+import { tlsFetch } from "../../services/agent/issuers/tls-fetch.js";
 import { stopChild } from "./acme-support.js";
 import { freePort, sh, until } from "./support.js";
 
@@ -27,7 +27,7 @@ export async function startChallTestSrv(): Promise<ChallTestSrv> {
   );
   const mgmt = `http://127.0.0.1:${mgmtPort}`;
   await until("pebble-challtestsrv to answer", async () => {
-    const res = await undiciFetch(`${mgmt}/clear-txt`, {
+    const res = await fetch(`${mgmt}/clear-txt`, {
       method: "POST",
       body: JSON.stringify({ host: "_probe.test." }),
     });
@@ -128,11 +128,11 @@ export async function startPebble(
     env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
   });
   const directory = `https://127.0.0.1:${acmePort}/dir`;
-  const dispatcher = new Agent({ connect: { ca: readFileSync(tlsCa, "utf8") } });
+  const pinned = tlsFetch({ ca: readFileSync(tlsCa, "utf8") });
   try {
-    await until("pebble to answer", async () => (await undiciFetch(directory, { dispatcher })).ok, 30_000);
+    await until("pebble to answer", async () => (await pinned.fetch(directory)).ok, 30_000);
   } finally {
-    await dispatcher.close();
+    pinned.close();
   }
   return { directory, management: `https://127.0.0.1:${mgmtPort}`, tlsCa, stop: () => stopChild(child) };
 }

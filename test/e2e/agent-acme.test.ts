@@ -15,7 +15,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Agent, fetch as undiciFetch } from "undici";
+import { tlsFetch } from "../../services/agent/issuers/tls-fetch.js";
 import { servedLeaf } from "../../services/agent/actions/verify.js";
 import { type Pebble, startPebble } from "./acme-lego-support.js";
 import {
@@ -90,7 +90,7 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
       "",
     ]);
     await until("challtestsrv to answer", async () => {
-      const res = await undiciFetch(`http://127.0.0.1:${ctsMgmt}/add-a`, {
+      const res = await fetch(`http://127.0.0.1:${ctsMgmt}/add-a`, {
         method: "POST",
         body: JSON.stringify({ host: "registry.test", addresses: ["127.0.0.1"] }),
       });
@@ -100,9 +100,9 @@ describe("agent cert --acme against pebble, and renew restarts registry:2", { co
     pebble = await startPebble(work, `127.0.0.1:${dnsPort}`, httpPort, tlsPort);
     directory = pebble.directory;
     tlsCa = pebble.tlsCa;
-    const dispatcher = new Agent({ connect: { ca: readFileSync(tlsCa, "utf8") } });
-    pebbleRoot = await (await undiciFetch(`${pebble.management}/roots/0`, { dispatcher })).text();
-    await dispatcher.close();
+    const pinned = tlsFetch({ ca: readFileSync(tlsCa, "utf8") });
+    pebbleRoot = await (await pinned.fetch(`${pebble.management}/roots/0`)).text();
+    pinned.close();
     rootFile = join(work, "pebble-root.pem");
     writeFileSync(rootFile, pebbleRoot);
   });

@@ -1,9 +1,9 @@
-import { FetchError, ofetch } from "ofetch";
-import { Agent } from "undici";
+import { createFetch, FetchError } from "ofetch";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import type { ProblemDocument } from "../../../shared/problem.js";
 import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
 import { fetchFailureReason } from "./fetch-error.js";
+import { type TlsTrust, tlsFetch } from "./tls-fetch.js";
 
 export type IssuedCert = IssuedCertificate;
 
@@ -45,7 +45,8 @@ export interface CaClientOptions {
 /** The CA's HTTP API through ofetch, trusting only the pinned root. */
 export function caClient(o: CaClientOptions) {
   const base = { baseURL: o.url, retry: 0 as const, timeout: o.timeoutMs ?? 30_000 };
-  const pinned = ofetch.create({ ...base, dispatcher: new Agent({ connect: { ca: o.rootPem } }) });
+  // One connection pool for the client's life; node closes idle keep-alive sockets by itself.
+  const pinned = createFetch({ fetch: tlsFetch({ ca: o.rootPem }).fetch }).create(base);
   return {
     async sign(token: string, csrPem: string, validity?: string): Promise<IssuedCert> {
       try {
@@ -61,18 +62,17 @@ export function caClient(o: CaClientOptions) {
 
     /** Renewal over mutual TLS: the current certificate and key are the credential. */
     async renew(current: { certPem: string; keyPem: string }, csrPem?: string): Promise<IssuedCert> {
-      const mtls = new Agent({ connect: { ca: o.rootPem, cert: current.certPem, key: current.keyPem } });
+      const mtls = tlsFetch({ ca: o.rootPem, cert: current.certPem, key: current.keyPem });
       try {
-        return await ofetch<IssuedCert>("/v1/renew", {
+        return await createFetch({ fetch: mtls.fetch })<IssuedCert>("/v1/renew", {
           ...base,
-          dispatcher: mtls,
           method: "POST",
           body: csrPem ? { csr: csrPem } : {},
         });
       } catch (err) {
         throw toCaError("renewal failed", err);
       } finally {
-        await mtls.close();
+        mtls.close();
       }
     },
 
@@ -93,13 +93,12 @@ export type CaClient = ReturnType<typeof caClient>;
  */
 export async function fetchPinnedRoot(url: string, expectedFingerprint: string): Promise<string> {
   const expected = normalizeFingerprint(expectedFingerprint);
-  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+  const insecure = tlsFetch({ rejectUnauthorized: false } satisfies TlsTrust);
   let pem: string;
   try {
     pem = (
-      await ofetch<{ pem: string }>("/v1/root", {
+      await createFetch({ fetch: insecure.fetch })<{ pem: string }>("/v1/root", {
         baseURL: url,
-        dispatcher: insecure,
         retry: 0,
         timeout: 30_000,
       })
@@ -107,7 +106,7 @@ export async function fetchPinnedRoot(url: string, expectedFingerprint: string):
   } catch (err) {
     throw toCaError(`cannot reach the CA at ${url}`, err);
   } finally {
-    await insecure.close();
+    insecure.close();
   }
   const der = certificatesFromPem(pem)[0];
   if (!der) throw new Error(`the CA at ${url} sent no root certificate`);

@@ -1,6 +1,6 @@
 import { createFetch, FetchError, type FetchOptions, type FetchResponse } from "ofetch";
-import { Agent } from "undici";
 import { fetchFailureReason } from "../fetch-error.js";
+import { tlsFetch } from "../tls-fetch.js";
 import type { AccountKey } from "./jws.js";
 import { signRequest } from "./jws.js";
 
@@ -48,22 +48,21 @@ export function toAcmeError(what: string, err: unknown): AcmeError {
 export interface AcmeHttpOptions {
   /** PEM: the only CA trusted for the ACME server's own TLS; else the system store */
   caPem?: string;
-  /** injected for tests; the global fetch otherwise */
+  /** injected for tests; otherwise node's http/https with `caPem` pinned (see tls-fetch.ts) */
   fetch?: typeof globalThis.fetch;
   timeoutMs?: number;
 }
 
-/** The transport: ofetch over the given fetch, with a dispatcher that trusts `caPem` when set. */
+/** The transport: ofetch over the given fetch, or over one that trusts only `caPem` when set. */
 export function acmeFetch(o: AcmeHttpOptions = {}) {
-  const dispatcher = o.caPem ? new Agent({ connect: { ca: o.caPem } }) : undefined;
-  const $fetch = createFetch({ fetch: o.fetch ?? globalThis.fetch }).create({
+  const transport = o.fetch ? { fetch: o.fetch, close() {} } : tlsFetch(o.caPem ? { ca: o.caPem } : {});
+  const $fetch = createFetch({ fetch: transport.fetch }).create({
     retry: 0,
     timeout: o.timeoutMs ?? 30_000,
-    ...(dispatcher ? { dispatcher } : {}),
   });
   return {
     $fetch,
-    close: async () => dispatcher?.close(),
+    close: async () => transport.close(),
   };
 }
 export type AcmeFetch = ReturnType<typeof acmeFetch>["$fetch"];
