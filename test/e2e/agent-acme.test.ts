@@ -15,8 +15,8 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { tlsFetch } from "../../services/agent/issuers/tls-fetch.js";
 import { servedLeaf } from "../../services/agent/actions/verify.js";
+import { tlsFetch } from "../../services/agent/issuers/tls-fetch.js";
 import { type Pebble, startPebble } from "./acme-lego-support.js";
 import {
   AGENT,
