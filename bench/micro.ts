@@ -67,8 +67,6 @@ export interface RawSign {
  * then, in a tenth of that time each, a verify and the two ways of importing a public key.
  */
 export function rawSignRate(seconds: number): RawSign {
-  // shared/keys' generateKey: the JWK export below would deadlock node 20, now and then, on a key
-  // straight from generateKeyPairSync (see generateKey).
   const privateKey = generateKey("ec-p256");
   const publicKey = createPublicKey(privateKey);
   const tbs = randomBytes(400);

@@ -62,7 +62,9 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   cleanup.add("remove the temporary directory", () => rm(root, { recursive: true, force: true }));
   const acme = () => acmeBench(cleanup, root, { seconds: s.load, accounts: s.acmeAccounts });
   if (s.only === "acme") return { acme: await acme() };
-  if (s.only !== "") throw new RangeError(`BENCH_ONLY takes "acme" (or nothing for the whole run)`);
+  if (s.only === "memory") return memoryOnly(cleanup, root, s);
+  if (s.only !== "")
+    throw new RangeError(`BENCH_ONLY takes "acme" or "memory" (or nothing for the whole run)`);
   const csr = await makeCsr(root);
   const cores = availableParallelism();
   const loadAtStart = loadavg1();
@@ -215,6 +217,30 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
 }
 
 const loadavg1 = (): number => round(loadavg()[0] ?? 0);
+
+/**
+ * BENCH_ONLY=memory: the memory of the whole serve process tree (PSS of every process), idle
+ * after start and idle after one sign load, for comparing runtimes and V8 settings quickly.
+ */
+async function memoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
+  const csr = await makeCsr(root);
+  const data = join(root, "ca");
+  await mkdir(data);
+  const cores = availableParallelism();
+  heading(`memory of serve (${cores} workers), node ${process.version}`);
+  const m = await withCa(cleanup, data, undefined, async (ca) => {
+    const auth = { authorization: `Bearer ${await createToken(data, TOKEN_NAME)}` };
+    await delay(s.settle * 1000);
+    const fresh = await serveMemory(ca.pid);
+    const signed = await loadSign(ca, JSON.stringify({ csr: csr.pem }), auth, s);
+    line(`POST /v1/sign, ${CONNECTIONS} connections, ${s.load} s: req/s`, signed.reqPerSec);
+    await delay(s.settle * 1000);
+    return { fresh, afterLoad: await serveMemory(ca.pid) };
+  });
+  reportMemory(`idle, ${s.settle} s after start on an empty directory`, m.fresh);
+  reportMemory(`idle, ${s.settle} s after the load`, m.afterLoad);
+  return { memoryFresh: memoryFigures(m.fresh), memory: memoryFigures(m.afterLoad) };
+}
 
 /** Starts serve on a fresh port, runs `fn`, and always stops it (clean-up also knows about it). */
 async function withCa<T>(

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "../../shared/node-version.js"; // first: before anything that needs a newer node
 import { Command } from "commander";
 import {
   envFlags,

@@ -24,8 +24,6 @@ import {
 import { certIdFrom, serialDerBytes } from "../../../../services/agent/issuers/acme/renewal-info.js";
 import { generateKey } from "../../../../shared/keys.js";
 
-// shared/keys' generateKey, not generateKeyPairSync: jose exports the key as JWK to sign, which
-// can deadlock node 20 on a key straight from generateKeyPairSync (see generateKey).
 const ecKey = () => {
   const privateKey = generateKey("ec-p256");
   return { privateKey, publicKey: createPublicKey(privateKey) };
