@@ -9,6 +9,12 @@ import { Authority } from "./authority.js";
 import { tokenVerifier } from "./credentials.js";
 import { CrlPublisher } from "./crl.js";
 import { createApp } from "./http/app.js";
+import {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  limitConnections,
+  serverOptions,
+} from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
 import { isSignRequest, signHandler } from "./http/sign.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
@@ -32,6 +38,8 @@ export interface ServeConfig {
   servingCheckMs?: number;
   /** where ACME challenge validation connects (--acme-*), and limits for tests */
   acme?: Partial<ValidationConfig> & { limits?: Partial<AcmeLimits> };
+  /** connection timeouts and cap; tests shorten them */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface RunningServer {
@@ -93,10 +101,18 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
 
   const honoListener = getRequestListener(app.fetch, { hostname: cfg.host });
   const sign = signHandler(appDeps);
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...cfg.connections };
   const server = createServer(
-    { key: serving.keyPem, cert: serving.certPem, requestCert: true, rejectUnauthorized: false },
+    {
+      key: serving.keyPem,
+      cert: serving.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      ...serverOptions(limits),
+    },
     (req, res) => (isSignRequest(req) ? sign(req, res) : honoListener(req, res)),
   );
+  limitConnections(server, limits, cfg.log);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(cfg.port, cfg.host, () => {

@@ -48,6 +48,8 @@ export interface StartOptions {
   servingNames?: { dns: string[]; ips: string[] };
   /** ACME validation ports and limits, passed to the server as they are */
   acme?: ServeConfig["acme"];
+  /** connection timeouts and cap, passed to the server as they are */
+  connections?: ServeConfig["connections"];
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -70,6 +72,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     log: pino({ level: "silent" }),
     clock: opts.clock,
     acme: opts.acme,
+    connections: opts.connections,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const adminToken = readFileSync(paths.adminToken, "utf8").trim();
