@@ -4,7 +4,7 @@ import { badCSR, notFound, Problem, rejectedIdentifier, unauthorized } from "../
 import { extensionValue, spkiOf } from "../../shared/x509/cert.js";
 import { unsignedInteger } from "../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../shared/x509/pem.js";
-import { type ParsedCsr, parseCsr, publicKeyInfo, withCommonNameAsSan } from "./core/csr.js";
+import { type ParsedCsr, parseCsr, publicKeyInfo } from "./core/csr.js";
 import { canonicalIp, normalizeDns } from "./core/names.js";
 import {
   type Check,
@@ -129,17 +129,16 @@ export class Authority {
   }
 
   /**
-   * ACME finalize (RFC 8555 7.4): the CSR under the account's EAB policy and the intermediate's
-   * name constraints, through the same checks, profile and inventory as POST /v1/sign.
+   * ACME finalize (RFC 8555 7.4): the CSR, as finalize parsed it (an IP literal sent as a dNSName
+   * is an iPAddress, a name asked for only in the commonName a SAN too), under the account's EAB
+   * policy and the intermediate's name constraints, through the same checks, profile and
+   * inventory as POST /v1/sign.
    */
   issueForAcme(
-    csrDer: Uint8Array,
+    csr: ParsedCsr,
     policy: Policy,
     window?: { notBefore: Date; notAfter: Date },
   ): Promise<Issued> {
-    // An IP literal sent as a dNSName (lego 4.9) is certified as an iPAddress, and a name asked
-    // for only in the commonName is certified as a SAN too (RFC 8555 7.4): ACME only.
-    const csr = withCommonNameAsSan(parseCsr(csrDer, { ipLiteralDnsNamesAsIps: true }));
     const validityMs = window ? window.notAfter.getTime() - window.notBefore.getTime() : undefined;
     runChecks(checksFor(policy, this.ca.constraints), { dns: csr.dns, ips: csr.ips, validityMs });
     const now = this.clock();

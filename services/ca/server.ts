@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "../../shared/log.js";
-import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/context.js";
-import { challengeValidator, type ValidationConfig } from "./acme/validate/index.js";
+import type { AcmeLimits } from "./acme/limits.js";
+import type { ValidationConfig } from "./acme/validate/index.js";
 import { resetAdminToken } from "./admin-token.js";
 import { Authority } from "./authority.js";
 import { tokenVerifier } from "./credentials.js";
@@ -86,17 +86,24 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     log: cfg.log,
     clock,
   };
-  const app = createApp(appDeps, {
-    store: store.acme,
-    issuer: authority,
-    validate: challengeValidator({
-      httpPort: cfg.acme?.httpPort ?? 80,
-      tlsPort: cfg.acme?.tlsPort ?? 443,
-      dnsResolver: cfg.acme?.dnsResolver,
-    }),
-    clock,
-    log: cfg.log,
-    limits: { ...DEFAULT_LIMITS, ...cfg.acme?.limits },
+  const app = createApp(appDeps, async () => {
+    const [{ acmeDomain, DEFAULT_LIMITS }, { challengeValidator }] = await Promise.all([
+      import("./acme/index.js"),
+      import("./acme/validate/index.js"),
+    ]);
+    const acme = acmeDomain({
+      store: store.acme,
+      issuer: authority,
+      validate: challengeValidator({
+        httpPort: cfg.acme?.httpPort ?? 80,
+        tlsPort: cfg.acme?.tlsPort ?? 443,
+        dnsResolver: cfg.acme?.dnsResolver,
+      }),
+      clock,
+      log: cfg.log,
+      limits: { ...DEFAULT_LIMITS, ...cfg.acme?.limits },
+    });
+    return { acme, log: cfg.log };
   });
 
   const honoListener = getRequestListener(app.fetch, { hostname: cfg.host });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AcmeLimits } from "../../services/ca/acme/context.js";
+import type { AcmeLimits } from "../../services/ca/acme/limits.js";
 import { type EabCreateOpts, eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import { TestAcmeClient } from "./acme-client.js";
 import { startCa, type TestCa } from "./ca.js";

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type JWK } from "jose";
 import { z } from "zod";
 import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
+import type { EabRecord } from "../core/acme/types.js";
 import { credentialFields, policyFrom } from "../credential-policy.js";
-import type { EabRecord } from "./core/types.js";
 
 /** What `eab create` takes: the same name and pattern syntax as tokens. */
 export const newEabSchema = z.object(credentialFields).strict();

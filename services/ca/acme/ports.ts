@@ -1,6 +1,7 @@
 import type { Identifier } from "../../../shared/acme/types.js";
+import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
+import type { ParsedCsr } from "../core/csr.js";
 import type { Constraints, Policy } from "../core/policy.js";
-import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "./core/types.js";
 
 /**
  * What the ACME server needs from storage, declared here by its user (as step-ca's acme/db.go);
@@ -51,9 +52,12 @@ export interface IssuedCert {
 
 /** What the ACME server needs from the Authority: the same profile and inventory as /v1/sign. */
 export interface AcmeIssuer {
-  /** `window`: the order's validity (RFC 8555 7.4), already checked; absent: the default lifetime */
+  /**
+   * `csr`: parsed once by finalize, with its commonName among its names; `window`: the order's
+   * validity (RFC 8555 7.4), already checked; absent: the default lifetime
+   */
   issueForAcme(
-    csrDer: Uint8Array,
+    csr: ParsedCsr,
     policy: Policy,
     window?: { notBefore: Date; notAfter: Date },
   ): Promise<IssuedCert>;

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { exportJWK, FlattenedSign, generateKeyPair } from "jose";
-import { checkIdentifiers, csrMatchesOrder } from "../../../../../services/ca/acme/core/identifiers.js";
-import { checkProtectedHeader } from "../../../../../services/ca/acme/core/jws-header.js";
-import type { EabRecord } from "../../../../../services/ca/acme/core/types.js";
-import { buildEab, verifyEab } from "../../../../../services/ca/acme/eab.js";
-import { parseDnsPattern, parseIpRange } from "../../../../../services/ca/core/names.js";
-import { AcmeProblem } from "../../../../../shared/acme/problems.js";
+import { buildEab, verifyEab } from "../../../../../../services/ca/acme/eab.js";
+import { checkIdentifiers, csrMatchesOrder } from "../../../../../../services/ca/core/acme/identifiers.js";
+import { checkProtectedHeader } from "../../../../../../services/ca/core/acme/jws-header.js";
+import type { EabRecord } from "../../../../../../services/ca/core/acme/types.js";
+import { parseDnsPattern, parseIpRange } from "../../../../../../services/ca/core/names.js";
+import { AcmeProblem } from "../../../../../../shared/acme/problems.js";
 
 const URL_ = "https://ca/acme/new-order";
 const acmeType = (type: string) => (e: unknown) => e instanceof AcmeProblem && e.acmeType === type;

@@ -7,12 +7,13 @@ import {
   acmeMalformed,
   acmeUnauthorized,
   badNonce,
-} from "../../../shared/acme/problems.js";
-import { bodyText } from "../http/body.js";
-import type { AppEnv } from "../http/context.js";
-import { type AcmeDeps, acmeBase, urls } from "./context.js";
-import { checkProtectedHeader, type KeyMode, type ProtectedHeader } from "./core/jws-header.js";
-import type { AccountRecord } from "./core/types.js";
+} from "../../../../shared/acme/problems.js";
+import type { AcmeDomain } from "../../acme/index.js";
+import { checkProtectedHeader, type KeyMode, type ProtectedHeader } from "../../core/acme/jws-header.js";
+import type { AccountRecord } from "../../core/acme/types.js";
+import { bodyText } from "../body.js";
+import type { AppEnv } from "../context.js";
+import { acmeBase, urls } from "./context.js";
 
 /**
  * RFC 8555 6.2: flattened JSON serialization only, without an unprotected header. An empty
@@ -37,7 +38,7 @@ export interface Verified {
  * Verifies an ACME request's JWS (RFC 8555 6.2-6.5): its header, its nonce (used once), its
  * signature by the account key or the embedded jwk (with jose), and parses the payload.
  */
-export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMode): Promise<Verified> {
+export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyMode): Promise<Verified> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim();
   if (type !== "application/jose+json") {
     // 6.2: "the server MUST return a response with status code 415"
@@ -56,7 +57,7 @@ export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMod
     throw acmeMalformed("the JWS protected header is unreadable");
   }
   const header = checkProtectedHeader(rawHeader, c.req.url, mode);
-  if (!deps.store.nonces.consume(header.nonce, deps.clock())) {
+  if (!acme.nonces.consume(header.nonce)) {
     throw badNonce("the nonce is unknown, expired or already used: get a fresh one");
   }
   let account: AccountRecord | null = null;
@@ -64,7 +65,7 @@ export async function verifyJws(c: Context<AppEnv>, deps: AcmeDeps, mode: KeyMod
   if (header.kid !== undefined) {
     const prefix = urls(acmeBase(c)).account("");
     const id = header.kid.startsWith(prefix) ? header.kid.slice(prefix.length) : "";
-    account = id && !id.includes("/") ? deps.store.accounts.byId(id) : null;
+    account = id && !id.includes("/") ? acme.accounts.byId(id) : null;
     if (!account) throw accountDoesNotExist(`no account at ${header.kid}`);
     // RFC 8555 7.3.6: requests signed by a deactivated account are refused.
     if (account.status !== "valid") throw acmeUnauthorized(`account ${header.kid} is ${account.status}`);

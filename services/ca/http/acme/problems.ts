@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { type AcmeErrorType, AcmeProblem, isAcmeProblem } from "../../../shared/acme/problems.js";
-import { isProblem, type ProblemKind } from "../../../shared/problem.js";
-import type { AppEnv } from "../http/context.js";
+import { type AcmeErrorType, AcmeProblem, isAcmeProblem } from "../../../../shared/acme/problems.js";
+import { isProblem, type ProblemKind } from "../../../../shared/problem.js";
+import type { AppEnv } from "../context.js";
 
 /** Problems raised by shared CA code (CSR parsing, policy) in their ACME form (RFC 8555 6.7). */
 const FROM_KIND: Partial<Record<ProblemKind, AcmeErrorType>> = {

@@ -1,8 +1,7 @@
 import { Hono } from "hono";
-import { AcmeProblem, acmeNotFound } from "../../../shared/acme/problems.js";
-import type { AppEnv } from "../http/context.js";
-import { type AcmeDeps, acmeBase, urls } from "./context.js";
-import { freshNonce } from "./nonces.js";
+import { AcmeProblem, acmeNotFound } from "../../../../shared/acme/problems.js";
+import type { AppEnv } from "../context.js";
+import { type AcmeHttpDeps, acmeBase, urls } from "./context.js";
 import { acmeOnError, acmeProblemResponse } from "./problems.js";
 import { accountRoutes } from "./routes/account.js";
 import { authzRoutes } from "./routes/authz.js";
@@ -11,12 +10,12 @@ import { directoryRoutes } from "./routes/directory.js";
 import { orderRoutes } from "./routes/order.js";
 
 /** The ACME server (RFC 8555), mounted at /acme. */
-export function acmeApp(deps: AcmeDeps) {
+export function acmeApp(deps: AcmeHttpDeps) {
   const app = new Hono<AppEnv>();
   // RFC 8555 6.5: a Replay-Nonce on every response, errors included; 7.1: a Link to the directory.
   app.use("*", async (c, next) => {
     await next();
-    c.res.headers.set("replay-nonce", freshNonce(deps));
+    c.res.headers.set("replay-nonce", deps.acme.nonces.issue());
     c.res.headers.append("link", `<${urls(acmeBase(c)).directory}>;rel="index"`);
     if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   });

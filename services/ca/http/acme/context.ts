@@ -1,28 +1,7 @@
 import type { Context } from "hono";
 import type { Logger } from "pino";
-import type { AppEnv } from "../http/context.js";
-import type { AcmeIssuer, AcmeStore } from "./ports.js";
-import type { ChallengeValidator } from "./validate/index.js";
-
-export interface AcmeLimits {
-  orderLifetimeMs: number;
-  authzLifetimeMs: number;
-  nonceLifetimeMs: number;
-  /** newOrder requests per account per window (429 rateLimited beyond) */
-  rateLimit: number;
-  rateWindowMs: number;
-  /** how long a challenge POST waits for its validation before answering "processing" */
-  validationWaitMs: number;
-}
-
-export const DEFAULT_LIMITS: AcmeLimits = {
-  orderLifetimeMs: 3_600_000,
-  authzLifetimeMs: 3_600_000,
-  nonceLifetimeMs: 3_600_000,
-  rateLimit: 300,
-  rateWindowMs: 3_600_000,
-  validationWaitMs: 10_000,
-};
+import type { AcmeDomain } from "../../acme/index.js";
+import type { AppEnv } from "../context.js";
 
 /**
  * Retry-After on a challenge, authorization or order that is still processing: validations and
@@ -31,14 +10,10 @@ export const DEFAULT_LIMITS: AcmeLimits = {
  */
 export const RETRY_AFTER_SECONDS = "1";
 
-/** What the ACME routes are handed: the store they declared, the issuer, the validator. */
-export interface AcmeDeps {
-  store: AcmeStore;
-  issuer: AcmeIssuer;
-  validate: ChallengeValidator;
-  clock: () => number;
+/** What ACME over HTTP is handed: the ACME domain, and the log for errors nobody expected. */
+export interface AcmeHttpDeps {
+  acme: AcmeDomain;
   log: Logger;
-  limits: AcmeLimits;
 }
 
 /** The ACME base URL as the client addressed it: JWS "url" headers must match it (RFC 8555 6.4). */

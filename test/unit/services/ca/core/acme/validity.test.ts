@@ -5,8 +5,8 @@ import {
   MAX_BACKDATE_MS,
   parseRequestedWindow,
   parseRfc3339,
-} from "../../../../../services/ca/acme/core/validity.js";
-import { isAcmeProblem } from "../../../../../shared/acme/problems.js";
+} from "../../../../../../services/ca/core/acme/validity.js";
+import { isAcmeProblem } from "../../../../../../shared/acme/problems.js";
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2030-06-15T12:00:00.250Z");

@@ -5,8 +5,8 @@ import {
   authzStatus,
   challengeTypesFor,
   orderStatus,
-} from "../../../../../services/ca/acme/core/state.js";
-import type { AuthzRecord } from "../../../../../services/ca/acme/core/types.js";
+} from "../../../../../../services/ca/core/acme/state.js";
+import type { AuthzRecord } from "../../../../../../services/ca/core/acme/types.js";
 
 const authz = (over: Partial<AuthzRecord> = {}): AuthzRecord => ({
   id: "a",

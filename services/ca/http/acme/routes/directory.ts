@@ -1,10 +1,10 @@
 import { Hono } from "hono";
-import type { DirectoryDoc } from "../../../../shared/acme/types.js";
-import type { AppEnv } from "../../http/context.js";
-import { type AcmeDeps, acmeBase, acmeJson, urls } from "../context.js";
+import type { DirectoryDoc } from "../../../../../shared/acme/types.js";
+import type { AppEnv } from "../../context.js";
+import { type AcmeHttpDeps, acmeBase, acmeJson, urls } from "../context.js";
 
 /** RFC 8555 7.1.1 directory and 7.2 newNonce. */
-export function directoryRoutes(_deps: AcmeDeps) {
+export function directoryRoutes(_deps: AcmeHttpDeps) {
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.1.1; externalAccountRequired per 7.3.4; renewalInfo per RFC 9773 3.

@@ -1,12 +1,20 @@
-import type { AuthzDoc, ChallengeDoc, OrderDoc } from "../../../shared/acme/types.js";
+import type { AuthzDoc, ChallengeDoc, OrderDoc, OrderStatus } from "../../../../shared/acme/types.js";
+import { authzStatus } from "../../core/acme/state.js";
+import type { AccountRecord, AuthzRecord, ChallengeRecord, OrderRecord } from "../../core/acme/types.js";
 import type { Urls } from "./context.js";
-import { authzStatus, orderStatus } from "./core/state.js";
-import type { AuthzRecord, ChallengeRecord, OrderRecord } from "./core/types.js";
-import type { AcmeStore } from "./ports.js";
 
 /** Records as RFC 8555 7.1 resources; statuses are computed at read time (7.1.6). */
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+export function accountView(a: AccountRecord, u: Urls) {
+  return {
+    status: a.status,
+    contact: a.contact,
+    orders: u.orders(a.id),
+    createdAt: iso(a.createdAt),
+  };
+}
 
 export function challengeView(authzId: string, ch: ChallengeRecord, u: Urls): ChallengeDoc {
   return {
@@ -38,19 +46,8 @@ export function authzView(a: AuthzRecord, u: Urls, now: number): AuthzDoc {
   };
 }
 
-export function loadAuthzs(store: AcmeStore, order: OrderRecord): AuthzRecord[] {
-  return order.authzIds.map((id) => store.authzs.byId(id)).filter((a): a is AuthzRecord => a !== null);
-}
-
-export function currentOrderStatus(store: AcmeStore, order: OrderRecord, now: number) {
-  const statuses = loadAuthzs(store, order).map((a) => authzStatus(a, now));
-  // An authorization row that has gone missing counts as invalid.
-  if (statuses.length !== order.authzIds.length) statuses.push("invalid");
-  return orderStatus(order, statuses, now);
-}
-
-export function orderView(store: AcmeStore, order: OrderRecord, u: Urls, now: number): OrderDoc {
-  const status = currentOrderStatus(store, order, now);
+/** `status`: the order's status now, as the ACME domain computes it. */
+export function orderView(order: OrderRecord, status: OrderStatus, u: Urls): OrderDoc {
   return {
     status,
     expires: iso(order.expires),

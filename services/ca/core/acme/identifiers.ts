@@ -6,8 +6,8 @@ import {
 } from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
 import { isProblem } from "../../../../shared/problem.js";
-import { canonicalIp, dnsNameProblem, ipFamily, normalizeDns } from "../../core/names.js";
-import { allowedByPolicy, type Constraints, type Policy, withinConstraints } from "../../core/policy.js";
+import { canonicalIp, dnsNameProblem, ipFamily, normalizeDns } from "../names.js";
+import { allowedByPolicy, type Constraints, type Policy, withinConstraints } from "../policy.js";
 
 /**
  * newOrder's identifiers (RFC 8555 7.4; RFC 8738 for "ip"), normalised, de-duplicated and

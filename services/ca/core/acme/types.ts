@@ -4,7 +4,7 @@ import type {
   ChallengeType,
   Identifier,
 } from "../../../../shared/acme/types.js";
-import type { Policy } from "../../core/policy.js";
+import type { Policy } from "../policy.js";
 
 /** Domain records of the ACME server; the store maps rows to and from these. */
 

@@ -1,6 +1,6 @@
 import { acmeMalformed } from "../../../../shared/acme/problems.js";
 import { formatDuration } from "../../../../shared/duration.js";
-import { BACKDATE_MS, DEFAULT_VALIDITY_MS } from "../../core/policy.js";
+import { BACKDATE_MS, DEFAULT_VALIDITY_MS } from "../policy.js";
 
 /**
  * newOrder's notBefore and notAfter (RFC 8555 7.4), honoured in the manner of step-ca. Pure: strings and a

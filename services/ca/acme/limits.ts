@@ -1,0 +1,19 @@
+export interface AcmeLimits {
+  orderLifetimeMs: number;
+  authzLifetimeMs: number;
+  nonceLifetimeMs: number;
+  /** newOrder requests per account per window (429 rateLimited beyond) */
+  rateLimit: number;
+  rateWindowMs: number;
+  /** how long a challenge response waits for its validation before answering "processing" */
+  validationWaitMs: number;
+}
+
+export const DEFAULT_LIMITS: AcmeLimits = {
+  orderLifetimeMs: 3_600_000,
+  authzLifetimeMs: 3_600_000,
+  nonceLifetimeMs: 3_600_000,
+  rateLimit: 300,
+  rateWindowMs: 3_600_000,
+  validationWaitMs: 10_000,
+};
