@@ -1,9 +1,9 @@
-import { and, desc, eq, gt, isNotNull, lte, sql } from "drizzle-orm";
-import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Identifier } from "../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
 import type { Db } from "./db.js";
+import type { SQLiteColumn, SQLiteTable } from "./drizzle.cjs";
+import { and, desc, eq, gt, isNotNull, lte, sql } from "./drizzle.cjs";
 import { acmeAccounts, acmeAuthzs, acmeEab, acmeNonces, acmeOrders } from "./schema.js";
 
 type EabRow = typeof acmeEab.$inferSelect;

@@ -1,3 +1,5 @@
+import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
+import type { Db } from "./db.js";
 import {
   and,
   asc,
@@ -11,9 +13,7 @@ import {
   lte,
   max,
   sql,
-} from "drizzle-orm";
-import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
-import type { Db } from "./db.js";
+} from "./drizzle.cjs";
 import { hotStatement } from "./hot.js";
 import { certificates } from "./schema.js";
 

@@ -1,6 +1,6 @@
-import { desc } from "drizzle-orm";
 import type { CrlRecord } from "../core/types.js";
 import type { Db } from "./db.js";
+import { desc } from "./drizzle.cjs";
 import { crls } from "./schema.js";
 
 export function crlStore(db: Db) {

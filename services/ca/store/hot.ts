@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
-import { Param, Placeholder } from "drizzle-orm";
 import type { Db } from "./db.js";
+import { Param, Placeholder } from "./drizzle.cjs";
 
 /**
  * A statement that runs on every issuance, built by drizzle from the schema and run straight on

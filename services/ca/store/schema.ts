@@ -1,5 +1,4 @@
-import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sql, sqliteTable, text } from "./drizzle.cjs";
 
 /** Times are milliseconds since the epoch; lists are JSON arrays of strings. */
 

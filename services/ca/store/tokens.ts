@@ -1,8 +1,8 @@
-import { eq, sql } from "drizzle-orm";
 import { conflict, rateLimited, unauthorized } from "../../../shared/problem.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { Db } from "./db.js";
+import { eq, sql } from "./drizzle.cjs";
 import { hotRow, hotStatement } from "./hot.js";
 import { tokens } from "./schema.js";
 

@@ -1,0 +1,34 @@
+/**
+ * Every part of drizzle the store uses, loaded through CommonJS (this file compiles to
+ * drizzle.cjs, whose require()s take drizzle's "require" build). Imported as ES modules, node 24's
+ * resolver hands each of drizzle-orm's ~110 module files its 178 KB package.json again: that took
+ * 4-5 s and about 150 MB of short-lived heap per process (workers and every CLI command), against
+ * 0.2-0.3 s and 10 MB this way (node 20 took 0.17 s either way). Import drizzle only from here
+ * (a unit test checks), so its classes and their types come from one copy.
+ */
+export {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  isNotNull,
+  isNull,
+  lte,
+  max,
+  Param,
+  Placeholder,
+  sql,
+} from "drizzle-orm";
+export { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
+export { migrate } from "drizzle-orm/better-sqlite3/migrator";
+export {
+  index,
+  integer,
+  type SQLiteColumn,
+  type SQLiteTable,
+  sqliteTable,
+  text,
+} from "drizzle-orm/sqlite-core";
