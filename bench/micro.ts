@@ -10,7 +10,7 @@ import { parseCsr } from "../services/ca/core/csr.js";
 import type { CertificateRecord } from "../services/ca/core/types.js";
 import { caPaths, loadCa } from "../services/ca/keys/ca.js";
 import { openStore } from "../services/ca/store/index.js";
-import { buildToken } from "../services/ca/tokens.js";
+import { buildToken } from "../services/ca/tokens/requests.js";
 import { generateKey } from "../shared/keys.js";
 import { type BenchCsr, pemToDer } from "./util.js";
 

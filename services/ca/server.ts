@@ -4,9 +4,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "../../shared/log.js";
 import type { AcmeLimits } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
-import { resetAdminToken } from "./admin-token.js";
 import { Authority } from "./authority.js";
-import { tokenVerifier } from "./credentials.js";
 import { CrlPublisher } from "./crl.js";
 import { createApp } from "./http/app.js";
 import {
@@ -20,7 +18,8 @@ import { isSignRequest, signHandler } from "./http/sign.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { ensureServingCert, type ServingNames } from "./serving.js";
 import { openStore } from "./store/index.js";
-import { buildToken } from "./tokens.js";
+import { tokenService } from "./tokens/service.js";
+import { tokenVerifier } from "./tokens/verifier.js";
 
 export interface ServeConfig {
   paths: CaPaths;
@@ -56,7 +55,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const clock = cfg.clock ?? Date.now;
   const authority = new Authority(ca, store, `${cfg.url.replace(/\/$/, "")}/crl`, clock);
   const crl = new CrlPublisher(ca, store, clock);
-  ensureAdminToken(cfg.paths, store);
+  const tokens = tokenService(store.tokens, clock);
+  // A lost admin-token file is replaced at start (the old token stops working).
+  if (!existsSync(cfg.paths.adminToken)) tokens.resetAdmin(cfg.paths.adminToken);
 
   let serving = await ensureServingCert(
     authority,
@@ -74,11 +75,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       { deferStateFor: ["enrol"] },
     ),
     tokenState: (id) => store.tokens.state(id),
-    createToken: (req) => {
-      const minted = buildToken(req, clock());
-      store.tokens.create(minted.record);
-      return minted;
-    },
+    createToken: (req) => tokens.create(req),
     listCertificates: (opts) => store.certificates.list(opts),
     health: () => store.ping(),
     rootPem: ca.rootPem,
@@ -162,9 +159,4 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         server.closeAllConnections();
       }),
   };
-}
-
-/** A lost admin-token file is replaced at start (the old token stops working). */
-function ensureAdminToken(paths: CaPaths, store: ReturnType<typeof openStore>): void {
-  if (!existsSync(paths.adminToken)) resetAdminToken(paths, store);
 }

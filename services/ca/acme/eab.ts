@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type JW
 import { z } from "zod";
 import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
 import type { EabRecord } from "../core/acme/types.js";
-import { credentialFields, policyFrom } from "../credential-policy.js";
+import { credentialFields, policyFrom } from "../core/credential.js";
 
 /** What `eab create` takes: the same name and pattern syntax as tokens. */
 export const newEabSchema = z.object(credentialFields).strict();

@@ -8,7 +8,7 @@ import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
 import { caPaths, requireInitialised } from "../keys/paths.js";
 import { openStore } from "../store/index.js";
-import { buildToken } from "../tokens.js";
+import { tokenService } from "../tokens/service.js";
 import { certificateView } from "../views.js";
 
 /** Commands that work on the data directory directly, safe while `serve` runs (WAL + busy timeout). */
@@ -35,8 +35,11 @@ export function tokenCreate(o: TokenCreateOpts): string {
   const uses = o.uses === undefined ? undefined : Number(o.uses);
   if (uses !== undefined && (!Number.isInteger(uses) || uses < 1))
     throw new RangeError("--uses takes a positive integer");
-  const { record, secret } = buildToken(
-    {
+  const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
+  const s = store(o.data);
+  let secret: string;
+  try {
+    ({ secret } = tokenService(s.tokens, Date.now).create({
       name: o.name,
       dns: o.dns ?? [],
       ip: o.ip ?? [],
@@ -44,13 +47,7 @@ export function tokenCreate(o: TokenCreateOpts): string {
       expires: o.expires,
       uses,
       rate: o.rate,
-    },
-    Date.now(),
-  );
-  const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
-  const s = store(o.data);
-  try {
-    s.tokens.create(record);
+    }));
   } finally {
     s.close();
   }
@@ -72,7 +69,7 @@ function caUrl(dataDir: string, url: string | undefined): string {
 export function tokenList(o: { data: string; json?: boolean }): string {
   const s = store(o.data);
   try {
-    const rows = s.tokens.list().filter((t) => t.kind === "enrol");
+    const rows = tokenService(s.tokens, Date.now).list();
     if (o.json)
       return JSON.stringify(
         rows.map(({ secretHash: _h, ...t }) => t),
@@ -103,7 +100,7 @@ export function tokenList(o: { data: string; json?: boolean }): string {
 export function tokenRevoke(o: { data: string; name: string }): void {
   const s = store(o.data);
   try {
-    if (!s.tokens.revoke(o.name, Date.now())) throw new Error(`no token named "${o.name}"`);
+    tokenService(s.tokens, Date.now).revoke(o.name);
   } finally {
     s.close();
   }

@@ -1,7 +1,7 @@
 import { parseKeyType } from "../../../shared/keys.js";
-import { resetAdminToken } from "../admin-token.js";
 import { caPaths, createCa, isInitialised } from "../keys/ca.js";
 import { openStore } from "../store/index.js";
+import { tokenService } from "../tokens/service.js";
 import { readPassphrase } from "./options.js";
 
 export interface InitOpts {
@@ -30,7 +30,7 @@ export async function init(o: InitOpts): Promise<string> {
   });
   const store = openStore(paths.database);
   try {
-    resetAdminToken(paths, store);
+    tokenService(store.tokens, Date.now).resetAdmin(paths.adminToken);
   } finally {
     store.close();
   }

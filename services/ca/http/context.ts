@@ -2,9 +2,9 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Logger } from "pino";
 import type { Authority } from "../authority.js";
 import type { CertificateRecord, TokenRecord, TokenState } from "../core/types.js";
-import type { TokenVerifier } from "../credentials.js";
 import type { CrlPublisher } from "../crl.js";
-import type { NewTokenRequest } from "../tokens.js";
+import type { NewTokenRequest } from "../tokens/requests.js";
+import type { TokenVerifier } from "../tokens/verifier.js";
 
 /** What the HTTP layer is handed by main: parts built elsewhere, no database handle. */
 export interface AppDeps {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
 import type { Problem } from "../../../shared/problem.js";
-import { assertTokenUsable } from "../credentials.js";
+import { assertTokenUsable } from "../tokens/verifier.js";
 import { csrDer, parseJson, readBody } from "./body.js";
 import type { AppDeps } from "./context.js";
 import { bearerCredential } from "./middleware/auth.js";

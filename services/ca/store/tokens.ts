@@ -1,5 +1,6 @@
 import { conflict, rateLimited, unauthorized } from "../../../shared/problem.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
+import { tokenRefusal } from "../core/tokens.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { Db } from "./db.js";
 import { eq, sql } from "./drizzle.cjs";
@@ -148,9 +149,9 @@ export function tokenStore(db: Db) {
      */
     consume(id: string, now: number): void {
       const t = consumeSelect(id);
-      if (!t || t.revokedAt !== null) throw unauthorized("the token has been revoked");
-      if (t.expiresAt !== null && t.expiresAt <= now) throw unauthorized("the token has expired");
-      if (t.usesLeft !== null && t.usesLeft <= 0) throw unauthorized("the token has no uses left");
+      if (!t) throw unauthorized("the token has been revoked");
+      const refusal = tokenRefusal({ ...t, kind: "enrol" }, "enrol", now);
+      if (refusal) throw unauthorized(refusal);
       let { windowStart, windowCount } = t;
       if (now - windowStart >= t.rateWindowMs) {
         windowStart = now;

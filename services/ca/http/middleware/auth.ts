@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { unauthorized } from "../../../../shared/problem.js";
 import type { TokenKind } from "../../core/types.js";
-import type { TokenVerifier } from "../../credentials.js";
+import type { TokenVerifier } from "../../tokens/verifier.js";
 import type { AppEnv } from "../context.js";
 
 /** Bearer-token auth backed by the verifier main passes in; sets `token` for the route. */

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { parseDuration } from "../../../../shared/duration.js";
-import { newTokenSchema } from "../../tokens.js";
+import { newTokenSchema } from "../../tokens/requests.js";
 import { certificateView, tokenView } from "../../views.js";
 import { jsonBody } from "../body.js";
 import type { AppDeps, AppEnv } from "../context.js";

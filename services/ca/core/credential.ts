@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { formatDuration, parseDuration } from "../../shared/duration.js";
-import { parseDnsPattern, parseIpRange } from "./core/names.js";
-import { DEFAULT_VALIDITY_MS, MIN_VALIDITY_MS, type Policy } from "./core/policy.js";
+import { formatDuration, parseDuration } from "../../../shared/duration.js";
+import { parseDnsPattern, parseIpRange } from "./names.js";
+import { DEFAULT_VALIDITY_MS, MIN_VALIDITY_MS, type Policy } from "./policy.js";
 
 /**
  * The fields every credential (enrolment token, ACME External Account Binding) is created

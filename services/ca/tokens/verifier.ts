@@ -1,50 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import bcrypt from "bcryptjs";
-import { unauthorized } from "../../shared/problem.js";
-import type { Policy } from "./core/policy.js";
-import type { TokenKind, TokenRecord, TokenState } from "./core/types.js";
-
-/**
- * Tokens are `cyt_<id>_<secret>`: the id finds the row without scanning, the secret is stored
- * only as a bcrypt hash. bcrypt is paid once per token and process: after a secret has matched
- * its hash, a SHA-256 of it is kept in memory and later requests compare against that in
- * constant time. Nothing weaker than bcrypt is ever stored.
- */
-export const BCRYPT_COST = 12;
-const PREFIX = "cyt_";
-const ID_HEX = 16;
-
-export interface NewToken {
-  name: string;
-  kind: TokenKind;
-  policy: Policy;
-  expiresAt: number | null;
-  usesLeft: number | null;
-  rateLimit: number;
-  rateWindowMs: number;
-}
-
-export function mintToken(t: NewToken, now: number): { record: TokenRecord; secret: string } {
-  const id = randomBytes(ID_HEX / 2).toString("hex");
-  const secretPart = randomBytes(32).toString("base64url");
-  const record: TokenRecord = {
-    ...t,
-    id,
-    secretHash: bcrypt.hashSync(secretPart, BCRYPT_COST),
-    createdAt: now,
-    revokedAt: null,
-  };
-  return { record, secret: `${PREFIX}${id}_${secretPart}` };
-}
-
-export function parseToken(presented: string): { id: string; secret: string } | null {
-  const t = presented.trim();
-  if (!t.startsWith(PREFIX) || t.charAt(PREFIX.length + ID_HEX) !== "_") return null;
-  const id = t.slice(PREFIX.length, PREFIX.length + ID_HEX);
-  const secret = t.slice(PREFIX.length + ID_HEX + 1);
-  if (!/^[0-9a-f]+$/.test(id) || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return null;
-  return { id, secret };
-}
+import { createHash, timingSafeEqual } from "node:crypto";
+import { unauthorized } from "../../../shared/problem.js";
+import { tokenRefusal } from "../core/tokens.js";
+import type { TokenKind, TokenRecord, TokenState } from "../core/types.js";
+import { parseToken, secretMatches } from "./secret.js";
 
 export type TokenVerifier = (presented: string, kind: TokenKind, now: number) => Promise<TokenRecord>;
 
@@ -57,13 +15,15 @@ export interface TokenLookup {
 
 /** The 401 for a token that is gone, of another kind, revoked or expired. */
 export function assertTokenUsable(state: TokenState | null, kind: TokenKind, now: number): void {
-  if (!state || state.kind !== kind)
-    throw unauthorized(kind === "admin" ? "not the admin token" : "unknown token");
-  if (state.revokedAt !== null) throw unauthorized("the token has been revoked");
-  if (state.expiresAt !== null && state.expiresAt <= now) throw unauthorized("the token has expired");
+  const refusal = tokenRefusal(state, kind, now);
+  if (refusal) throw unauthorized(refusal);
 }
 
 /**
+ * Checks a presented token: its form, its secret against the stored hash, its state. The hash is
+ * checked once per token and process: after a secret has matched, a SHA-256 of it is kept in
+ * memory and later requests compare against that in constant time.
+ *
  * `deferStateFor`: kinds of token whose every use ends in the store's `consume`, which reads
  * revocation and expiry inside the issuing transaction. For those, once the secret is known, the
  * verifier skips its own read of the token's state, and the route must call assertTokenUsable
@@ -101,7 +61,7 @@ export function tokenVerifier(
     const key = `${rec.id}:${digest.toString("hex")}`;
     let pending = inFlight.get(key);
     if (!pending) {
-      pending = bcrypt.compare(parsed.secret, rec.secretHash).finally(() => inFlight.delete(key));
+      pending = secretMatches(parsed.secret, rec.secretHash).finally(() => inFlight.delete(key));
       inFlight.set(key, pending);
     }
     if (!(await pending)) throw unauthorized("wrong token secret");

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { parseDuration } from "../../shared/duration.js";
-import type { TokenRecord } from "./core/types.js";
-import { credentialFields, policyFrom } from "./credential-policy.js";
-import { mintToken } from "./credentials.js";
+import { parseDuration } from "../../../shared/duration.js";
+import { credentialFields, policyFrom } from "../core/credential.js";
+import type { TokenRecord } from "../core/types.js";
+import { mintToken } from "./secret.js";
 
 /** What `token create` and POST /v1/tokens take, validated the same way for both. */
 export const newTokenSchema = z
