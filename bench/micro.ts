@@ -4,7 +4,7 @@
  */
 import { createPublicKey, randomBytes, sign, verify } from "node:crypto";
 import { mkdir } from "node:fs/promises";
-import { Authority } from "../services/ca/authority.js";
+import { Authority } from "../services/ca/authority/authority.js";
 import { init } from "../services/ca/cli/init.js";
 import { parseCsr } from "../services/ca/core/csr.js";
 import type { CertificateRecord } from "../services/ca/core/types.js";

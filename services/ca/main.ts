@@ -65,8 +65,15 @@ program
   .addOption(flag("--acme-tls-port <port>", "port tls-alpn-01 validation connects to").default("443"))
   .addOption(flag("--acme-dns-resolver <host:port>", "DNS server dns-01 validation asks"))
   .action(async (o) => {
-    const { serveCommand } = await import("./cli/serve.js");
-    await serveCommand(o);
+    const [{ serveCommand }, { workerRoleFrom }, cluster] = await Promise.all([
+      import("./cli/serve.js"),
+      import("./cli/cluster.js"),
+      import("node:cluster"),
+    ]);
+    // The process environment is read here, once: the role a cluster primary forked this
+    // worker with, and NODE_OPTIONS, which the primary hands on to its workers.
+    const role = cluster.default.isWorker ? workerRoleFrom(process.env) : null;
+    await serveCommand(o, { role, nodeOptions: process.env.NODE_OPTIONS });
   });
 
 program

@@ -1,12 +1,16 @@
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { getRequestListener } from "@hono/node-server";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
+import { eabService } from "./acme/eabs.js";
 import type { AcmeLimits } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
-import { Authority } from "./authority.js";
-import { CrlPublisher } from "./crl.js";
-import { createApp } from "./http/app.js";
+import { Authority } from "./authority/authority.js";
+import { certificateService } from "./authority/certificates.js";
+import { CrlPublisher } from "./authority/crl.js";
+import { defaultServingNames, ensureServingCert, type ServingNames } from "./authority/serving.js";
+import { requestListener } from "./http/app.js";
 import {
   type ConnectionLimits,
   DEFAULT_CONNECTION_LIMITS,
@@ -14,9 +18,8 @@ import {
   serverOptions,
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
-import { isSignRequest, signHandler } from "./http/sign.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
-import { ensureServingCert, type ServingNames } from "./serving.js";
+import { caPaths, requireInitialised } from "./keys/paths.js";
 import { openStore } from "./store/index.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
@@ -26,13 +29,17 @@ export interface ServeConfig {
   passphrase?: string;
   host: string;
   port: number;
-  /** public base URL, for the CRL distribution point */
-  url: string;
-  servingNames: ServingNames;
+  /** public base URL (--url), for the CRL distribution point; default: from the serving names */
+  url?: string;
+  /** names of the serving certificate (--tls-*); default: this host's, within the constraints */
+  servingNames?: ServingNames;
   log: Logger;
   /** the CA's notion of now; tests move it forward to see certificates expire */
   clock?: () => number;
-  /** whether this process issues the serving certificate when it is due (the first worker does) */
+  /**
+   * whether this process issues the serving certificate when it is due and records the public
+   * URL in serve.json for `token create --join` (the first worker does)
+   */
   issuesServingCert?: boolean;
   servingCheckMs?: number;
   /** where ACME challenge validation connects (--acme-*), and limits for tests */
@@ -44,16 +51,45 @@ export interface ServeConfig {
 export interface RunningServer {
   server: Server;
   port: number;
+  url: string;
   rootFingerprint: string;
   close(): Promise<void>;
 }
+
+/**
+ * The CA's composition root. Every front end gets its parts from here: `serve` from startServer,
+ * the CLI's commands from openParts. Nothing else builds the store, the authority or the
+ * services, and none of them reads configuration of its own.
+ */
+
+/**
+ * What the CLI's commands work with, on the data directory directly (safe while serve runs: WAL
+ * and a busy timeout): the same domain entry points as HTTP, and no CA key, which they need not
+ * unlock.
+ */
+export function openParts(dataDir: string) {
+  const paths = caPaths(dataDir);
+  requireInitialised(paths);
+  const store = openStore(paths.database);
+  const clock = Date.now;
+  return {
+    paths,
+    tokens: tokenService(store.tokens, clock),
+    certificates: certificateService(store.certificates, clock),
+    eabs: eabService(store.acme.eabs, clock),
+    close: () => store.close(),
+  };
+}
+export type Parts = ReturnType<typeof openParts>;
 
 /** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const store = openStore(cfg.paths.database);
   const ca = loadCa(cfg.paths, cfg.passphrase);
   const clock = cfg.clock ?? Date.now;
-  const authority = new Authority(ca, store, `${cfg.url.replace(/\/$/, "")}/crl`, clock);
+  const servingNames = cfg.servingNames ?? defaultServingNames(ca.constraints);
+  const url = publicUrl(cfg.url, servingNames, cfg.port);
+  const authority = new Authority(ca, store, `${url}/crl`, clock);
   const crl = new CrlPublisher(ca, store, clock);
   const tokens = tokenService(store.tokens, clock);
   // A lost admin-token file is replaced at start (the old token stops working).
@@ -62,7 +98,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   let serving = await ensureServingCert(
     authority,
     cfg.paths.dataDir,
-    cfg.servingNames,
+    servingNames,
     clock(),
     cfg.issuesServingCert ?? true,
   );
@@ -76,14 +112,14 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     ),
     tokenState: (id) => store.tokens.state(id),
     createToken: (req) => tokens.create(req),
-    listCertificates: (opts) => store.certificates.list(opts),
+    certificates: certificateService(store.certificates, clock),
     health: () => store.ping(),
     rootPem: ca.rootPem,
     rootFingerprint: ca.rootFingerprint,
     log: cfg.log,
     clock,
   };
-  const app = createApp(appDeps, async () => {
+  const listener = requestListener(appDeps, cfg.host, async () => {
     const [{ acmeDomain, DEFAULT_LIMITS }, { challengeValidator }] = await Promise.all([
       import("./acme/index.js"),
       import("./acme/validate/index.js"),
@@ -103,8 +139,6 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     return { acme, log: cfg.log };
   });
 
-  const honoListener = getRequestListener(app.fetch, { hostname: cfg.host });
-  const sign = signHandler(appDeps);
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...cfg.connections };
   const server = createServer(
     {
@@ -114,7 +148,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       rejectUnauthorized: false,
       ...serverOptions(limits),
     },
-    (req, res) => (isSignRequest(req) ? sign(req, res) : honoListener(req, res)),
+    listener,
   );
   limitConnections(server, limits, cfg.log);
   await new Promise<void>((resolve, reject) => {
@@ -126,13 +160,16 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : cfg.port;
+  const mayIssue = cfg.issuesServingCert ?? true;
+  // `token create --join` reads the public URL from here: written once the server listens.
+  if (mayIssue)
+    writeFileAtomic(join(cfg.paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
 
   // Housekeeping: the serving certificate renews itself at two thirds of its life, without a
   // restart. In a cluster only the first worker issues; the others load what it stored.
-  const mayIssue = cfg.issuesServingCert ?? true;
   const timer = setInterval(async () => {
     try {
-      const next = await ensureServingCert(authority, cfg.paths.dataDir, cfg.servingNames, clock(), mayIssue);
+      const next = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), mayIssue);
       if (next.serial === serving.serial) return;
       serving = next;
       server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
@@ -148,6 +185,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   return {
     server,
     port,
+    url,
     rootFingerprint: ca.rootFingerprint,
     close: () =>
       new Promise<void>((resolve) => {
@@ -159,4 +197,11 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** --url, else https:// and the first serving name, with the port serve listens on. */
+function publicUrl(url: string | undefined, names: ServingNames, port: number): string {
+  if (url) return url.replace(/\/$/, "");
+  const publicHost = names.dns[0] ?? names.ips[0] ?? "localhost";
+  return `https://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}`;
 }

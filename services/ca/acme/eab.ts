@@ -4,27 +4,31 @@ import { z } from "zod";
 import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
 import type { EabRecord } from "../core/acme/types.js";
 import { credentialFields, policyFrom } from "../core/credential.js";
+import type { Policy } from "../core/policy.js";
 
 /** What `eab create` takes: the same name and pattern syntax as tokens. */
 export const newEabSchema = z.object(credentialFields).strict();
+export type NewEabRequest = z.input<typeof newEabSchema>;
 
 /** A new External Account Binding: a key id and a 256-bit HMAC key (RFC 8555 7.3.4). */
-export function buildEab(
-  input: z.input<typeof newEabSchema>,
-  now: number,
-): { record: EabRecord; hmac: string } {
-  const req = newEabSchema.parse(input);
-  const policy = policyFrom(req, "an EAB");
+export function buildEab(input: NewEabRequest, now: number): { record: EabRecord; hmac: string } {
+  const { name, policy } = checkEabRequest(input);
   const hmacKey = newHmacKey();
   const record: EabRecord = {
     kid: `kid-${randomBytes(12).toString("base64url")}`,
-    name: req.name,
+    name,
     hmacKey,
     policy,
     createdAt: now,
     revokedAt: null,
   };
   return { record, hmac: hmacKey.toString("base64url") };
+}
+
+/** The name and policy an EAB request asks for, checked; RangeErrors name what was wrong. */
+export function checkEabRequest(input: NewEabRequest): { name: string; policy: Policy } {
+  const req = newEabSchema.parse(input);
+  return { name: req.name, policy: policyFrom(req, "an EAB") };
 }
 
 /**

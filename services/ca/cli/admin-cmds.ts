@@ -6,16 +6,19 @@ import { encodeJoin } from "../../../shared/join.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
-import { caPaths, requireInitialised } from "../keys/paths.js";
-import { openStore } from "../store/index.js";
-import { tokenService } from "../tokens/service.js";
-import { certificateView } from "../views.js";
+import { certificateView } from "../core/views.js";
+import { caPaths } from "../keys/paths.js";
+import { openParts, type Parts } from "../server.js";
+import { checkTokenRequest } from "../tokens/requests.js";
 
-/** Commands that work on the data directory directly, safe while `serve` runs (WAL + busy timeout). */
-function store(dataDir: string) {
-  const paths = caPaths(dataDir);
-  requireInitialised(paths);
-  return openStore(paths.database);
+/** Runs a command on the parts of the data directory's CA, and closes them. */
+function withParts<T>(dataDir: string, run: (parts: Parts) => T): T {
+  const parts = openParts(dataDir);
+  try {
+    return run(parts);
+  } finally {
+    parts.close();
+  }
 }
 
 export interface TokenCreateOpts {
@@ -35,22 +38,19 @@ export function tokenCreate(o: TokenCreateOpts): string {
   const uses = o.uses === undefined ? undefined : Number(o.uses);
   if (uses !== undefined && (!Number.isInteger(uses) || uses < 1))
     throw new RangeError("--uses takes a positive integer");
+  const req = {
+    name: o.name,
+    dns: o.dns ?? [],
+    ip: o.ip ?? [],
+    maxValidity: o.maxValidity,
+    expires: o.expires,
+    uses,
+    rate: o.rate,
+  };
+  // Bad input is reported before a missing CA or URL is.
+  checkTokenRequest(req, Date.now());
   const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
-  const s = store(o.data);
-  let secret: string;
-  try {
-    ({ secret } = tokenService(s.tokens, Date.now).create({
-      name: o.name,
-      dns: o.dns ?? [],
-      ip: o.ip ?? [],
-      maxValidity: o.maxValidity,
-      expires: o.expires,
-      uses,
-      rate: o.rate,
-    }));
-  } finally {
-    s.close();
-  }
+  const { secret } = withParts(o.data, (parts) => parts.tokens.create(req));
   if (joinUrl === undefined) return secret;
   const root = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"))[0];
   if (!root) throw new Error("cannot read the root certificate");
@@ -67,9 +67,8 @@ function caUrl(dataDir: string, url: string | undefined): string {
 }
 
 export function tokenList(o: { data: string; json?: boolean }): string {
-  const s = store(o.data);
-  try {
-    const rows = tokenService(s.tokens, Date.now).list();
+  return withParts(o.data, (parts) => {
+    const rows = parts.tokens.list();
     if (o.json)
       return JSON.stringify(
         rows.map(({ secretHash: _h, ...t }) => t),
@@ -92,42 +91,25 @@ export function tokenList(o: { data: string; json?: boolean }): string {
       return [t.name, state, names, `uses=${uses}`, `expires=${expires}`].join("\t");
     });
     return ["NAME\tSTATE\tNAMES\tUSES\tEXPIRES", ...lines].join("\n");
-  } finally {
-    s.close();
-  }
+  });
 }
 
 export function tokenRevoke(o: { data: string; name: string }): void {
-  const s = store(o.data);
-  try {
-    tokenService(s.tokens, Date.now).revoke(o.name);
-  } finally {
-    s.close();
-  }
+  withParts(o.data, (parts) => parts.tokens.revoke(o.name));
 }
 
 export function certsList(o: { data: string; expiring?: string; json?: boolean }): string {
   const expiringBefore = o.expiring === undefined ? undefined : Date.now() + parseDuration(o.expiring);
-  const s = store(o.data);
-  try {
-    const rows = s.certificates.list({ expiringBefore }).map(certificateView);
+  return withParts(o.data, (parts) => {
+    const rows = parts.certificates.list({ expiringBefore }).map(certificateView);
     if (o.json) return JSON.stringify(rows, null, 2);
     const lines = rows.map((r) => [r.serial, r.notAfter, [...r.dns, ...r.ips].join(",")].join("\t"));
     return ["SERIAL\tNOT_AFTER\tNAMES", ...lines].join("\n");
-  } finally {
-    s.close();
-  }
+  });
 }
 
 export function revokeSerial(o: { data: string; serial: string; reason?: string }): void {
   const serial = normalizeSerial(o.serial);
   const reason = parseReason(o.reason);
-  const s = store(o.data);
-  try {
-    const res = s.certificates.revoke(serial, reason, Date.now());
-    if (res === "missing") throw new Error(`no certificate with serial ${serial}`);
-    if (res === "already") throw new Error(`certificate ${serial} is already revoked`);
-  } finally {
-    s.close();
-  }
+  withParts(o.data, (parts) => parts.certificates.revoke(serial, reason));
 }

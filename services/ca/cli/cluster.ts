@@ -1,6 +1,17 @@
 import cluster, { type Worker } from "node:cluster";
-import type { Ready } from "./serve.js";
-import { onSignal } from "./serve.js";
+import { onSignal, type Ready } from "./lifecycle.js";
+
+/** What a worker is for, as its primary forked it (in the worker's environment, the only way in). */
+export type WorkerRole = { kind: "init" } | { kind: "serve"; index: number };
+
+const ROLE_VARIABLE = "CERTYARD_WORKER_ROLE";
+const INDEX_VARIABLE = "CERTYARD_WORKER_INDEX";
+
+/** The role a primary gave this worker, read from the environment it was forked with. */
+export function workerRoleFrom(env: Record<string, string | undefined>): WorkerRole {
+  if (env[ROLE_VARIABLE] === "init") return { kind: "init" };
+  return { kind: "serve", index: Number(env[INDEX_VARIABLE] ?? "0") };
+}
 
 /**
  * The cluster's primary: on an empty directory runs `init` in a worker that exits when done;
@@ -12,15 +23,15 @@ export async function runPrimary(
   n: number,
   host: string,
   announce: (r: Ready) => void,
-  o: { initFirst: boolean },
+  o: { initFirst: boolean; nodeOptions: string | undefined },
 ): Promise<void> {
   let stopping = false;
   const serving = new Set<Worker>();
-  cluster.setupPrimary({ execArgv: workerExecArgv() });
+  cluster.setupPrimary({ execArgv: workerExecArgv(o.nodeOptions) });
 
   const start = (index: number): Promise<Ready> =>
     new Promise((resolve) => {
-      const worker = cluster.fork({ CERTYARD_WORKER_INDEX: String(index) });
+      const worker = cluster.fork({ [INDEX_VARIABLE]: String(index) });
       worker.on("message", (msg: { type?: string } & Ready) => {
         if (msg?.type !== "ready") return;
         serving.add(worker);
@@ -61,7 +72,7 @@ export async function runPrimary(
     // A worker of its own initialises the directory and exits: what init leaves behind in a
     // process (about 12 MiB) is then nobody's.
     const code = await new Promise<number>((resolve) =>
-      cluster.fork({ CERTYARD_WORKER_ROLE: "init" }).on("exit", (c) => resolve(c ?? 1)),
+      cluster.fork({ [ROLE_VARIABLE]: "init" }).on("exit", (c) => resolve(c ?? 1)),
     );
     // A failed init printed its own one-line error; a stop during init exits on its own.
     if (stopping) return;
@@ -80,9 +91,7 @@ export async function runPrimary(
  * needs the memory more. A --max-semi-space-size of the operator's own (argv or NODE_OPTIONS)
  * wins.
  */
-function workerExecArgv(): string[] {
-  const own = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((a) =>
-    a.includes("--max-semi-space-size"),
-  );
+function workerExecArgv(nodeOptions: string | undefined): string[] {
+  const own = [...process.execArgv, nodeOptions ?? ""].some((a) => a.includes("--max-semi-space-size"));
   return own ? process.execArgv : [...process.execArgv, "--max-semi-space-size=4"];
 }

@@ -1,7 +1,6 @@
 import { chmodSync, existsSync } from "node:fs";
-import { buildEab } from "../acme/eab.js";
-import { caPaths, requireInitialised } from "../keys/paths.js";
-import { openStore } from "../store/index.js";
+import { checkEabRequest } from "../acme/eab.js";
+import { openParts } from "../server.js";
 
 export interface EabCreateOpts {
   data: string;
@@ -13,18 +12,16 @@ export interface EabCreateOpts {
 
 /** `eab create`: prints "KID HMAC". */
 export function eabCreate(o: EabCreateOpts): string {
-  const { record, hmac } = buildEab(
-    { name: o.name, dns: o.dns ?? [], ip: o.ip ?? [], maxValidity: o.maxValidity },
-    Date.now(),
-  );
-  const paths = caPaths(o.data);
-  requireInitialised(paths);
-  const s = openStore(paths.database);
+  const req = { name: o.name, dns: o.dns ?? [], ip: o.ip ?? [], maxValidity: o.maxValidity };
+  // Bad input is reported before a missing CA is.
+  checkEabRequest(req);
+  const parts = openParts(o.data);
+  const { paths } = parts;
+  let created: { record: { kid: string }; hmac: string };
   try {
-    if (s.acme.eabs.byName(record.name)) throw new Error(`an EAB named "${record.name}" already exists`);
-    s.acme.eabs.create(record);
+    created = parts.eabs.create(req);
   } finally {
-    s.close();
+    parts.close();
   }
   // The HMAC key is a MAC key the server must recompute, so it is stored retrievably in the
   // database, not hashed like token secrets: the database (and its WAL) is kept 0600, inside the
@@ -32,5 +29,5 @@ export function eabCreate(o: EabCreateOpts): string {
   for (const f of [paths.database, `${paths.database}-wal`, `${paths.database}-shm`]) {
     if (existsSync(f)) chmodSync(f, 0o600);
   }
-  return `${record.kid} ${hmac}`;
+  return `${created.record.kid} ${created.hmac}`;
 }

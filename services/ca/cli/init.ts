@@ -1,7 +1,6 @@
 import { parseKeyType } from "../../../shared/keys.js";
 import { caPaths, createCa, isInitialised } from "../keys/ca.js";
-import { openStore } from "../store/index.js";
-import { tokenService } from "../tokens/service.js";
+import { openParts } from "../server.js";
 import { readPassphrase } from "./options.js";
 
 export interface InitOpts {
@@ -28,11 +27,11 @@ export async function init(o: InitOpts): Promise<string> {
     permitIp: o.permitIp ?? [],
     passphrase,
   });
-  const store = openStore(paths.database);
+  const parts = openParts(o.data);
   try {
-    tokenService(store.tokens, Date.now).resetAdmin(paths.adminToken);
+    parts.tokens.resetAdmin(paths.adminToken);
   } finally {
-    store.close();
+    parts.close();
   }
   return paths.adminToken;
 }

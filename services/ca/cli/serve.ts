@@ -1,8 +1,9 @@
 import cluster from "node:cluster";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
-import type { ServingNames } from "../serving.js";
+import type { ServingNames } from "../authority/serving.js";
+import type { WorkerRole } from "./cluster.js";
+import { announce, onSignal, type Ready } from "./lifecycle.js";
 import { readPassphrase } from "./options.js";
 
 export interface ServeOpts {
@@ -38,8 +39,13 @@ export function parseListen(listen: string): { host: string; port: number } {
  * first runs `init` in a short-lived worker of its own (key generation and bcrypt leave a
  * process about 12 MiB bigger for good), then starts worker 0 (which issues the serving
  * certificate), then the others, which share the listening socket through node's cluster module.
+ * `env` is what the entry point read from the process environment: the role a primary gave this
+ * worker (null outside a cluster worker) and NODE_OPTIONS, which the workers inherit.
  */
-export async function serveCommand(o: ServeOpts): Promise<void> {
+export async function serveCommand(
+  o: ServeOpts,
+  env: { role: WorkerRole | null; nodeOptions: string | undefined },
+): Promise<void> {
   // Every flag is checked here, before an empty directory is initialised for a server that
   // would then not start.
   const { host, port } = parseListen(o.listen);
@@ -51,70 +57,51 @@ export async function serveCommand(o: ServeOpts): Promise<void> {
     dnsResolver: o.acmeDnsResolver === undefined ? undefined : resolverFlag(o.acmeDnsResolver),
   };
   const givenNames = await givenServingNames(o);
-  if (cluster.isPrimary && workers > 1) {
+  if (env.role === null && workers > 1) {
     const { runPrimary } = await import("./cluster.js");
     const { caPaths, isInitialised } = await import("../keys/paths.js");
-    return runPrimary(workers, host, announce, { initFirst: !isInitialised(caPaths(o.data)) });
+    return runPrimary(workers, host, announce, {
+      initFirst: !isInitialised(caPaths(o.data)),
+      nodeOptions: env.nodeOptions,
+    });
   }
-  if (process.env.CERTYARD_WORKER_ROLE === "init") {
+  if (env.role?.kind === "init") {
     const { init } = await import("./init.js");
     await init(o);
     cluster.worker?.disconnect();
     return;
   }
-  const index = cluster.isWorker ? Number(process.env.CERTYARD_WORKER_INDEX ?? "0") : 0;
-  const ready = await startWorker(o, { host, port, acme, givenNames }, index === 0);
-  if (cluster.isWorker) process.send?.({ type: "ready", ...ready });
-  else announce(ready);
-}
-
-export interface Ready {
-  host: string;
-  port: number;
-  url: string;
-  fingerprint: string;
-  tokenPath: string;
-}
-
-interface Checked {
-  host: string;
-  port: number;
-  acme: { httpPort: number; tlsPort: number; dnsResolver?: string };
-  givenNames: ServingNames | null;
-}
-
-async function startWorker(o: ServeOpts, c: Checked, first: boolean): Promise<Ready> {
-  const { host, port } = c;
-  const { createLogger } = await import("../../../shared/log.js");
-  const { writeFileAtomic } = await import("../../../shared/fs.js");
-  const { caPaths, isInitialised, loadCa } = await import("../keys/ca.js");
-  const { startServer } = await import("../server.js");
-  const paths = caPaths(o.data);
-  if (first && !isInitialised(paths)) {
+  const first = (env.role?.index ?? 0) === 0;
+  const { caPaths, isInitialised } = await import("../keys/paths.js");
+  if (first && !isInitialised(caPaths(o.data))) {
     const { init } = await import("./init.js");
     await init(o);
   }
-  const passphrase = readPassphrase(o.passphraseFile);
-  const ca = loadCa(paths, passphrase);
-  const servingNames = c.givenNames ?? (await import("../serving.js")).defaultServingNames(ca.constraints);
-  const url = publicUrl(o, servingNames, port);
+  const { createLogger } = await import("../../../shared/log.js");
+  const { startServer } = await import("../server.js");
   const running = await startServer({
-    paths,
-    passphrase,
+    paths: caPaths(o.data),
+    passphrase: readPassphrase(o.passphraseFile),
     host,
     port,
-    url,
-    servingNames,
+    url: o.url,
+    servingNames: givenNames ?? undefined,
     log: createLogger("certyard-ca", o.logLevel),
     issuesServingCert: first,
-    acme: c.acme,
+    acme,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });
-  // `token create --join` reads the public URL from here: written once the server listens.
-  if (first) writeFileAtomic(join(paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
   onSignal(() => running.close());
-  return { host, port: running.port, url, fingerprint: running.rootFingerprint, tokenPath: paths.adminToken };
+  const ready: Ready = {
+    host,
+    port: running.port,
+    url: running.url,
+    fingerprint: running.rootFingerprint,
+    tokenPath: caPaths(o.data).adminToken,
+  };
+  if (env.role !== null) process.send?.({ type: "ready", ...ready });
+  else announce(ready);
 }
 
 /** What a failed listen means, for the errors a person can act on. */
@@ -137,30 +124,6 @@ function portFlag(name: string, text: string): number {
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new RangeError(`${name} takes a port number`);
   return port;
-}
-
-function publicUrl(o: ServeOpts, names: ServingNames, port: number): string {
-  if (o.url) return o.url.replace(/\/$/, "");
-  const publicHost = names.dns[0] ?? names.ips[0] ?? "localhost";
-  return `https://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}`;
-}
-
-function announce(r: Ready): void {
-  const listen = r.host.includes(":") ? `[${r.host}]` : r.host;
-  process.stdout.write(
-    `certyard-ca listening on https://${listen}:${r.port}\n` +
-      `public URL: ${r.url}\n` +
-      `root fingerprint: ${r.fingerprint}\n` +
-      `admin token: ${r.tokenPath}\n`,
-  );
-}
-
-export function onSignal(stop: () => Promise<void>): void {
-  const handler = () => {
-    stop().then(() => process.exit(0));
-  };
-  process.once("SIGTERM", handler);
-  process.once("SIGINT", handler);
 }
 
 /** The --tls-* names, checked; null when none are given (the defaults then come from the CA). */

@@ -1,8 +1,9 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Logger } from "pino";
-import type { Authority } from "../authority.js";
-import type { CertificateRecord, TokenRecord, TokenState } from "../core/types.js";
-import type { CrlPublisher } from "../crl.js";
+import type { Authority } from "../authority/authority.js";
+import type { CertificateService } from "../authority/certificates.js";
+import type { CrlPublisher } from "../authority/crl.js";
+import type { TokenRecord, TokenState } from "../core/types.js";
 import type { NewTokenRequest } from "../tokens/requests.js";
 import type { TokenVerifier } from "../tokens/verifier.js";
 
@@ -14,7 +15,7 @@ export interface AppDeps {
   /** a token's mutable state, for assertTokenUsable (see tokenVerifier's deferStateFor) */
   tokenState(id: string): TokenState | null;
   createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
-  listCertificates(opts: { expiringBefore?: number }): CertificateRecord[];
+  certificates: CertificateService;
   health(): void;
   rootPem: string;
   rootFingerprint: string;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
 import { credentialFields, policyFrom } from "../core/credential.js";
 import type { TokenRecord } from "../core/types.js";
-import { mintToken } from "./secret.js";
+import { mintToken, type NewToken } from "./secret.js";
 
 /** What `token create` and POST /v1/tokens take, validated the same way for both. */
 export const newTokenSchema = z
@@ -29,22 +29,24 @@ export function parseRate(text: string): { limit: number; windowMs: number } {
 
 /** Checks a request and mints the token; RangeErrors name what was wrong. */
 export function buildToken(input: NewTokenRequest, now: number): { record: TokenRecord; secret: string } {
+  return mintToken(checkTokenRequest(input, now), now);
+}
+
+/** The token a request asks for, checked; RangeErrors name what was wrong. */
+export function checkTokenRequest(input: NewTokenRequest, now: number): NewToken {
   const req = newTokenSchema.parse(input);
   const policy = policyFrom(req, "a token");
   const expiresInMs = req.expires === undefined ? null : parseDuration(req.expires);
   if (expiresInMs !== null && expiresInMs <= 0) throw new RangeError("expires must be longer than 0s");
   const expiresAt = expiresInMs === null ? null : now + expiresInMs;
   const { limit, windowMs } = parseRate(req.rate ?? DEFAULT_RATE);
-  return mintToken(
-    {
-      name: req.name,
-      kind: "enrol",
-      policy,
-      expiresAt,
-      usesLeft: req.uses ?? null,
-      rateLimit: limit,
-      rateWindowMs: windowMs,
-    },
-    now,
-  );
+  return {
+    name: req.name,
+    kind: "enrol",
+    policy,
+    expiresAt,
+    usesLeft: req.uses ?? null,
+    rateLimit: limit,
+    rateWindowMs: windowMs,
+  };
 }

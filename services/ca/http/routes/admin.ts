@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { parseDuration } from "../../../../shared/duration.js";
+import { certificateView, tokenView } from "../../core/views.js";
 import { newTokenSchema } from "../../tokens/requests.js";
-import { certificateView, tokenView } from "../../views.js";
 import { jsonBody } from "../body.js";
 import type { AppDeps, AppEnv } from "../context.js";
 import { bearerAuth } from "../middleware/auth.js";
@@ -13,7 +13,7 @@ export function adminRoutes(deps: AppDeps) {
   app.get("/v1/certs", admin, (c) => {
     const expiring = c.req.query("expiring");
     const expiringBefore = expiring === undefined ? undefined : deps.clock() + parseDuration(expiring);
-    const list = deps.listCertificates({ expiringBefore });
+    const list = deps.certificates.list({ expiringBefore });
     return c.json({ certificates: list.map(certificateView) });
   });
   app.post("/v1/tokens", admin, async (c) => {

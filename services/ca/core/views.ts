@@ -1,5 +1,5 @@
-import { formatDnsPattern, formatIpRange } from "./core/names.js";
-import type { CertificateRecord, TokenRecord } from "./core/types.js";
+import { formatDnsPattern, formatIpRange } from "./names.js";
+import type { CertificateRecord, TokenRecord } from "./types.js";
 
 /** The JSON shapes of inventory rows and tokens, shared by the HTTP API and the CLI. */
 export function certificateView(r: CertificateRecord) {

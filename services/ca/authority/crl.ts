@@ -1,10 +1,10 @@
 import { webcrypto } from "node:crypto";
-import { signingAlgorithm, webAlgorithm } from "../../shared/keys.js";
-import { seq, smallInteger, tlv } from "../../shared/x509/der.js";
-import { loadX509 } from "../../shared/x509/peculiar.js";
+import { signingAlgorithm, webAlgorithm } from "../../../shared/keys.js";
+import { seq, smallInteger, tlv } from "../../../shared/x509/der.js";
+import { loadX509 } from "../../../shared/x509/peculiar.js";
+import type { CrlRecord } from "../core/types.js";
+import type { CaMaterial } from "../keys/ca.js";
 import type { Store } from "./authority.js";
-import type { CrlRecord } from "./core/types.js";
-import type { CaMaterial } from "./keys/ca.js";
 
 /** A CRL is valid this long, and remade when half of that has passed or a revocation happened. */
 export const CRL_LIFETIME_MS = 24 * 3_600_000;

@@ -1,11 +1,11 @@
 import { createHash, randomFillSync, sign, X509Certificate } from "node:crypto";
-import type { IssuedCertificate } from "../../shared/api.js";
-import { badCSR, notFound, Problem, rejectedIdentifier, unauthorized } from "../../shared/problem.js";
-import { extensionValue, spkiOf } from "../../shared/x509/cert.js";
-import { unsignedInteger } from "../../shared/x509/der.js";
-import { certificatesFromPem, encodePem } from "../../shared/x509/pem.js";
-import { type ParsedCsr, parseCsr, publicKeyInfo } from "./core/csr.js";
-import { canonicalIp, normalizeDns } from "./core/names.js";
+import type { IssuedCertificate } from "../../../shared/api.js";
+import { badCSR, rejectedIdentifier, unauthorized } from "../../../shared/problem.js";
+import { extensionValue, spkiOf } from "../../../shared/x509/cert.js";
+import { unsignedInteger } from "../../../shared/x509/der.js";
+import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
+import { type ParsedCsr, parseCsr, publicKeyInfo } from "../core/csr.js";
+import { canonicalIp, normalizeDns } from "../core/names.js";
 import {
   type Check,
   type Constraints,
@@ -14,17 +14,18 @@ import {
   runChecks,
   validityFor,
   withinConstraints,
-} from "./core/policy.js";
-import { assembleCertificate, buildTbs, type LeafTemplate, leafTemplate } from "./core/profile.js";
+} from "../core/policy.js";
+import { assembleCertificate, buildTbs, type LeafTemplate, leafTemplate } from "../core/profile.js";
 import type {
   CertificateRecord,
   CrlRecord,
   RevocationState,
   RevokedEntry,
   TokenRecord,
-} from "./core/types.js";
-import { normalizeSerial } from "./core/types.js";
-import type { CaMaterial } from "./keys/ca.js";
+} from "../core/types.js";
+import { normalizeSerial } from "../core/types.js";
+import type { CaMaterial } from "../keys/ca.js";
+import { certificateService } from "./certificates.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
 export interface Store {
@@ -32,6 +33,7 @@ export interface Store {
   certificates: {
     bySerial(serial: string): CertificateRecord | null;
     revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
+    list(opts: { expiringBefore?: number }): CertificateRecord[];
     revocationState(): RevocationState;
     revokedUnexpired(now: number): RevokedEntry[];
   };
@@ -207,10 +209,9 @@ export class Authority {
     return { record: rec, der: presentedDer };
   }
 
+  /** Revocation needs no key: the inventory's, which the CLI calls too. */
   revoke(serial: string, reason: number): void {
-    const res = this.store.certificates.revoke(serial, reason, this.clock());
-    if (res === "missing") throw notFound(`no certificate with serial ${serial}`);
-    if (res === "already") throw new Problem("conflict", `certificate ${serial} is already revoked`);
+    certificateService(this.store.certificates, this.clock).revoke(serial, reason);
   }
 
   private issue(

@@ -3,13 +3,13 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { writeFileAtomic } from "../../shared/fs.js";
-import { exportPrivateKey, generateKey } from "../../shared/keys.js";
-import { seq, tlv } from "../../shared/x509/der.js";
+import { writeFileAtomic } from "../../../shared/fs.js";
+import { exportPrivateKey, generateKey } from "../../../shared/keys.js";
+import { seq, tlv } from "../../../shared/x509/der.js";
+import { publicKeyInfo } from "../core/csr.js";
+import { canonicalIp, dnsNameProblem, ipMatcher, ipToBytes } from "../core/names.js";
+import { type Constraints, dnsWithinSubtree } from "../core/policy.js";
 import type { Authority } from "./authority.js";
-import { publicKeyInfo } from "./core/csr.js";
-import { canonicalIp, dnsNameProblem, ipMatcher, ipToBytes } from "./core/names.js";
-import { type Constraints, dnsWithinSubtree } from "./core/policy.js";
 
 /** The CA's own TLS certificate: issued by itself, kept in DATA/tls, renewed at two thirds of its life. */
 export const SERVING_LIFETIME_MS = 30 * 86_400_000;

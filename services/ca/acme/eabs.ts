@@ -1,0 +1,23 @@
+import { conflict } from "../../../shared/problem.js";
+import type { EabRecord } from "../core/acme/types.js";
+import { buildEab, type NewEabRequest } from "./eab.js";
+
+/** What EAB management needs from storage; the SQLite store implements it. */
+export interface EabStore {
+  create(rec: EabRecord): void;
+  byName(name: string): EabRecord | null;
+}
+
+/** External Account Binding changes, the same for every front end (today the CLI). */
+export function eabService(store: EabStore, clock: () => number) {
+  return {
+    /** A new EAB; the HMAC key (base64url) is returned once, for the operator to hand on. */
+    create(req: NewEabRequest): { record: EabRecord; hmac: string } {
+      const built = buildEab(req, clock());
+      if (store.byName(built.record.name))
+        throw conflict(`an EAB named "${built.record.name}" already exists`);
+      store.create(built.record);
+      return built;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/** What a serving process reports once it listens: the primary announces the first worker's. */
+export interface Ready {
+  host: string;
+  port: number;
+  url: string;
+  fingerprint: string;
+  tokenPath: string;
+}
+
+export function announce(r: Ready): void {
+  const listen = r.host.includes(":") ? `[${r.host}]` : r.host;
+  process.stdout.write(
+    `certyard-ca listening on https://${listen}:${r.port}\n` +
+      `public URL: ${r.url}\n` +
+      `root fingerprint: ${r.fingerprint}\n` +
+      `admin token: ${r.tokenPath}\n`,
+  );
+}
+
+/** Stops on SIGTERM or SIGINT, then exits 0. */
+export function onSignal(stop: () => Promise<void>): void {
+  const handler = () => {
+    stop().then(() => process.exit(0));
+  };
+  process.once("SIGTERM", handler);
+  process.once("SIGINT", handler);
+}
