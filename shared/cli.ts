@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
-import { errorMessage } from "./errors.js";
+import { errorMessage, InputError } from "./errors.js";
 
 /**
  * Flags that also come from the environment: with prefix CERTYARD, `--tls-dns` is
@@ -59,7 +59,7 @@ export function switchValue(variable: string, text: string): boolean {
   const t = text.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(t)) return true;
   if (["", "0", "false", "no", "off"].includes(t)) return false;
-  throw new RangeError(`${variable} must be 1, true, yes or on, or 0, false, no or off (got "${text}")`);
+  throw new InputError(`${variable} must be 1, true, yes or on, or 0, false, no or off (got "${text}")`);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { InputError } from "./errors.js";
+
 /**
  * Durations as users write them: `30s`, `15m`, `24h`, `90d`, and combinations such as `1h30m`.
  * Parsed to milliseconds.
@@ -15,20 +17,20 @@ const PART = /(\d+)(ms|s|m|h|d|w)/y;
 
 export function parseDuration(text: string): number {
   const input = text.trim();
-  if (input === "") throw new RangeError("empty duration");
+  if (input === "") throw new InputError("empty duration");
   let total = 0;
   let pos = 0;
   while (pos < input.length) {
     PART.lastIndex = pos;
     const m = PART.exec(input);
     if (!m) {
-      throw new RangeError(`invalid duration "${text}": use e.g. 30s, 15m, 24h, 90d or 1h30m`);
+      throw new InputError(`invalid duration "${text}": use e.g. 30s, 15m, 24h, 90d or 1h30m`);
     }
     const [, digits = "", unit = ""] = m;
     total += Number(digits) * (UNIT_MS[unit] ?? 0);
     pos = PART.lastIndex;
   }
-  if (!Number.isSafeInteger(total)) throw new RangeError(`duration "${text}" is too large`);
+  if (!Number.isSafeInteger(total)) throw new InputError(`duration "${text}" is too large`);
   return total;
 }
 

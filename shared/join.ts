@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InputError } from "./errors.js";
 import { normalizeFingerprint } from "./x509/pem.js";
 
 /**
@@ -19,14 +20,14 @@ export function encodeJoin(j: Join): string {
 
 export function decodeJoin(text: string): Join {
   const t = text.trim();
-  if (!t.startsWith(PREFIX)) throw new RangeError("not a certyard join string (it starts with cyj1_)");
+  if (!t.startsWith(PREFIX)) throw new InputError("not a certyard join string (it starts with cyj1_)");
   let data: unknown;
   try {
     data = JSON.parse(Buffer.from(t.slice(PREFIX.length), "base64url").toString("utf8"));
   } catch {
-    throw new RangeError("the join string is damaged: copy it again whole");
+    throw new InputError("the join string is damaged: copy it again whole");
   }
   const parsed = joinSchema.safeParse(data);
-  if (!parsed.success) throw new RangeError("the join string is damaged: copy it again whole");
+  if (!parsed.success) throw new InputError("the join string is damaged: copy it again whole");
   return { ...parsed.data, fingerprint: normalizeFingerprint(parsed.data.fingerprint) };
 }

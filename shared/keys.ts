@@ -5,6 +5,7 @@ import {
   type KeyObject,
   webcrypto,
 } from "node:crypto";
+import { InputError } from "./errors.js";
 
 /** Key types of the contract; the CA's own keys and the agent's use the same names. */
 export const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"] as const;
@@ -12,7 +13,7 @@ export type KeyType = (typeof KEY_TYPES)[number];
 
 export function parseKeyType(text: string): KeyType {
   const t = KEY_TYPES.find((k) => k === text);
-  if (!t) throw new RangeError(`unknown key type "${text}": use one of ${KEY_TYPES.join(", ")}`);
+  if (!t) throw new InputError(`unknown key type "${text}": use one of ${KEY_TYPES.join(", ")}`);
   return t;
 }
 

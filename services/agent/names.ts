@@ -9,7 +9,8 @@ export function dnsNameText(name: string): string {
   return n;
 }
 
-export function canonicalIpText(ip: string): string {
+/** An --ip value without brackets, checked to be an address; the CA puts it in canonical form. */
+export function ipAddressText(ip: string): string {
   const t = ip.trim().replace(/^\[|\]$/g, "");
   if (isIP(t) === 0) throw new RangeError(`invalid --ip "${ip}"`);
   return t;

@@ -85,7 +85,7 @@ const ctor =
 
 export const acmeMalformed = ctor("malformed");
 export const badNonce = ctor("badNonce");
-export const badCsr = ctor("badCSR");
+export const acmeBadCsr = ctor("badCSR");
 export const acmeUnauthorized = ctor("unauthorized");
 export const accountDoesNotExist = ctor("accountDoesNotExist");
 export const externalAccountRequired = ctor("externalAccountRequired");

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { InputError } from "../errors.js";
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g;
 
@@ -38,6 +39,6 @@ export function fingerprint(der: Uint8Array): string {
 /** Accepts `AB:CD:...`, upper or lower case, and returns the canonical form. */
 export function normalizeFingerprint(input: string): string {
   const hex = input.trim().replace(/:/g, "").toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new RangeError("a fingerprint is 64 hex digits (SHA-256)");
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new InputError("a fingerprint is 64 hex digits (SHA-256)");
   return hex;
 }

@@ -17,7 +17,7 @@ import { type AcmeAccount, obtainCertificate, openAccount } from "../issuers/acm
 import { acmeFetch } from "../issuers/acme/http.js";
 import { certIdOf } from "../issuers/acme/renewal-info.js";
 import { keyAndCsr } from "../keygen.js";
-import { canonicalIpText, dnsNameText } from "../names.js";
+import { dnsNameText, ipAddressText } from "../names.js";
 import { renewalTime, renewalTimeInWindow } from "../schedule.js";
 import { type Managed, safeName } from "../state.js";
 import { type CertOpts, deployPlan, recordFailedEnrolment, result } from "./cert.js";
@@ -177,7 +177,7 @@ function readCaFile(flag: string, file: string): string {
 export async function certWithAcme(ctx: AgentContext, o: AcmeCertOpts): Promise<Managed> {
   const name = safeName(o.name);
   const dns = (o.dns ?? []).map(dnsNameText);
-  const ips = (o.ip ?? []).map(canonicalIpText);
+  const ips = (o.ip ?? []).map(ipAddressText);
   if (dns.length === 0 && ips.length === 0) throw new RangeError("give at least one --dns or --ip");
   if (Boolean(o.eabKid) !== Boolean(o.eabHmacKey))
     throw new RangeError("give both --eab-kid and --eab-hmac-key");

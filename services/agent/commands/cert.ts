@@ -4,7 +4,7 @@ import { parseHostPort } from "../actions/verify.js";
 import { DeployError, type DeployPlan, deploy, preflight } from "../deploy.js";
 import type { IssuedCert } from "../issuers/ca-client.js";
 import { keyAndCsr } from "../keygen.js";
-import { canonicalIpText, dnsNameText } from "../names.js";
+import { dnsNameText, ipAddressText } from "../names.js";
 import { renewalTime } from "../schedule.js";
 import { type Managed, type ReloadAction, safeName } from "../state.js";
 import { bootstrapFromJoin } from "./bootstrap.js";
@@ -60,7 +60,7 @@ export function deployPlan(
 export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Managed> {
   const name = safeName(o.name);
   const dns = (o.dns ?? []).map(dnsNameText);
-  const ips = (o.ip ?? []).map(canonicalIpText);
+  const ips = (o.ip ?? []).map(ipAddressText);
   if (dns.length === 0 && ips.length === 0) throw new RangeError("give at least one --dns or --ip");
   const keyType = parseKeyType(o.keyType);
   const plan = deployPlan(o, { certFile: "domain.crt", keyFile: "domain.key" });

@@ -25,7 +25,7 @@ export function buildEab(input: NewEabRequest, now: number): { record: EabRecord
   return { record, hmac: hmacKey.toString("base64url") };
 }
 
-/** The name and policy an EAB request asks for, checked; RangeErrors name what was wrong. */
+/** The name and policy an EAB request asks for, checked; InputErrors name what was wrong. */
 export function checkEabRequest(input: NewEabRequest): { name: string; policy: Policy } {
   const req = newEabSchema.parse(input);
   return { name: req.name, policy: policyFrom(req, "an EAB") };

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import {
+  acmeBadCsr,
   acmeMalformed,
   acmeNotFound,
   acmeRateLimited,
   acmeUnauthorized,
   alreadyReplaced,
-  badCsr,
   orderNotReady,
   serverInternal,
 } from "../../../shared/acme/problems.js";
@@ -154,7 +154,7 @@ export function orderService(deps: AcmeDeps) {
       // RFC 8555 7.4: a name may be asked for in the subject's commonName, the subjectAltName or both.
       const csr = withCommonNameAsSan(parseCsr(csrDer, { ipLiteralDnsNamesAsIps: true }));
       if (!csrMatchesOrder(csr, order.identifiers)) {
-        throw badCsr(
+        throw acmeBadCsr(
           "the CSR's names (its subjectAltName, and a commonName that is a DNS name or IP address) must be exactly the order's identifiers",
         );
       }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
+import { InputError } from "../../../shared/errors.js";
 import { encodeJoin } from "../../../shared/join.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
@@ -37,7 +38,7 @@ export interface TokenCreateOpts {
 export function tokenCreate(o: TokenCreateOpts): string {
   const uses = o.uses === undefined ? undefined : Number(o.uses);
   if (uses !== undefined && (!Number.isInteger(uses) || uses < 1))
-    throw new RangeError("--uses takes a positive integer");
+    throw new InputError("--uses takes a positive integer");
   const req = {
     name: o.name,
     dns: o.dns ?? [],

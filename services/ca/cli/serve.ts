@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { InputError } from "../../../shared/errors.js";
 import type { ServingNames } from "../authority/serving.js";
 import type { WorkerRole } from "./cluster.js";
 import { announce, onSignal, type Ready } from "./lifecycle.js";
@@ -28,7 +29,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen.trim());
   const port = Number(m?.[3]);
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`invalid --listen "${listen}": use HOST:PORT, e.g. 0.0.0.0:8443`);
+    throw new InputError(`invalid --listen "${listen}": use HOST:PORT, e.g. 0.0.0.0:8443`);
   }
   return { host: m[1] ?? m[2] ?? "0.0.0.0", port };
 }
@@ -50,7 +51,7 @@ export async function serveCommand(
   // would then not start.
   const { host, port } = parseListen(o.listen);
   const workers = o.workers === undefined ? availableParallelism() : Number(o.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError("--workers takes a positive integer");
+  if (!Number.isInteger(workers) || workers < 1) throw new InputError("--workers takes a positive integer");
   const acme = {
     httpPort: portFlag("--acme-http-port", o.acmeHttpPort ?? "80"),
     tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
@@ -122,7 +123,7 @@ function listenError(err: unknown, host: string, port: number): unknown {
 function portFlag(name: string, text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new RangeError(`${name} takes a port number`);
+    throw new InputError(`${name} takes a port number`);
   return port;
 }
 
@@ -132,14 +133,14 @@ async function givenServingNames(o: ServeOpts): Promise<ServingNames | null> {
   const { canonicalIp, dnsNameProblem } = await import("../core/names.js");
   const dns = (o.tlsDns ?? []).map((d) => {
     const problem = dnsNameProblem(d);
-    if (problem) throw new RangeError(`--tls-dns: ${problem}`);
+    if (problem) throw new InputError(`--tls-dns: ${problem}`);
     return d.toLowerCase();
   });
   const ips = (o.tlsIp ?? []).map((ip) => {
     try {
       return canonicalIp(ip);
     } catch {
-      throw new RangeError(`--tls-ip: "${ip}" is not an IP address`);
+      throw new InputError(`--tls-ip: "${ip}" is not an IP address`);
     }
   });
   return { dns, ips };
@@ -152,7 +153,7 @@ export function resolverFlag(text: string): string {
   const address = m ? (m[1] ?? m[2] ?? "") : t;
   const port = m ? Number(m[3]) : 53;
   if (!isIP(address) || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(`invalid --acme-dns-resolver "${text}": use IP or IP:PORT, e.g. 10.0.0.2:53`);
+    throw new InputError(`invalid --acme-dns-resolver "${text}": use IP or IP:PORT, e.g. 10.0.0.2:53`);
   }
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { formatDuration, parseDuration } from "../../../shared/duration.js";
+import { InputError } from "../../../shared/errors.js";
 import { parseDnsPattern, parseIpRange } from "./names.js";
 import { DEFAULT_VALIDITY_MS, MIN_VALIDITY_MS, type Policy } from "./policy.js";
 
@@ -19,16 +20,16 @@ export const credentialFields = {
   maxValidity: z.string().optional(),
 };
 
-/** The policy of a credential; RangeErrors name what was wrong. */
+/** The policy of a credential; InputErrors name what was wrong. */
 export function policyFrom(req: { dns: string[]; ip: string[]; maxValidity?: string }, what: string): Policy {
   const dns = req.dns.map(parseDnsPattern);
   const ips = req.ip.map(parseIpRange);
   if (dns.length === 0 && ips.length === 0) {
-    throw new RangeError(`${what} needs at least one --dns pattern or --ip address/CIDR`);
+    throw new InputError(`${what} needs at least one --dns pattern or --ip address/CIDR`);
   }
   const maxValidityMs = req.maxValidity ? parseDuration(req.maxValidity) : DEFAULT_VALIDITY_MS;
   if (maxValidityMs < MIN_VALIDITY_MS) {
-    throw new RangeError(`max validity must be at least ${formatDuration(MIN_VALIDITY_MS)}`);
+    throw new InputError(`max validity must be at least ${formatDuration(MIN_VALIDITY_MS)}`);
   }
   return { dns, ips, maxValidityMs };
 }

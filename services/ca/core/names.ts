@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
+import { InputError } from "../../../shared/errors.js";
 
 /**
  * Names a certificate may carry, and the patterns a credential allows them through.
@@ -35,7 +36,7 @@ export function parseDnsPattern(text: string): DnsPattern {
       ? (["one", p.slice(2)] as const)
       : (["exact", p] as const);
   const problem = dnsNameProblem(rest);
-  if (problem) throw new RangeError(`invalid DNS pattern "${text}": ${problem}`);
+  if (problem) throw new InputError(`invalid DNS pattern "${text}": ${problem}`);
   return kind === "exact" ? { kind, name: rest } : { kind, suffix: rest };
 }
 
@@ -70,11 +71,11 @@ export interface IpRange {
 export function parseIpRange(text: string): IpRange {
   const [addr = "", bits, extra] = text.trim().split("/");
   const family = ipFamily(addr);
-  if (!family || extra !== undefined) throw new RangeError(`invalid IP address or CIDR "${text}"`);
+  if (!family || extra !== undefined) throw new InputError(`invalid IP address or CIDR "${text}"`);
   const max = family === "ipv4" ? 32 : 128;
   const prefix = bits === undefined ? max : Number(bits);
   if (!/^\d+$/.test(bits ?? String(max)) || prefix > max)
-    throw new RangeError(`invalid prefix length in "${text}"`);
+    throw new InputError(`invalid prefix length in "${text}"`);
   return { address: canonicalIp(addr), prefix, family };
 }
 
@@ -108,7 +109,7 @@ function samePrefix(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
 /** The text form of an iPAddress SAN's 4 or 16 octets (RFC 5952 for IPv6). */
 export function ipFromBytes(bytes: Uint8Array): string {
   if (bytes.length === 4) return Array.from(bytes).join(".");
-  if (bytes.length !== 16) throw new RangeError(`an IP address has 4 or 16 octets, not ${bytes.length}`);
+  if (bytes.length !== 16) throw new InputError(`an IP address has 4 or 16 octets, not ${bytes.length}`);
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   return compressIpv6(groups);
@@ -138,7 +139,7 @@ function compressIpv6(groups: number[]): string {
 export function ipToBytes(address: string): Buffer {
   const family = ipFamily(address);
   if (family === "ipv4") return Buffer.from(address.split(".").map(Number));
-  if (family !== "ipv6") throw new RangeError(`invalid IP address "${address}"`);
+  if (family !== "ipv6") throw new InputError(`invalid IP address "${address}"`);
   let text = address;
   const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   let tailBytes: number[] = [];

@@ -1,3 +1,4 @@
+import { InputError } from "../../../shared/errors.js";
 import type { Policy } from "./policy.js";
 
 /** Domain records the authority works with; the store maps rows to and from these. */
@@ -85,7 +86,7 @@ export function parseReason(text: string | undefined): number {
     ? (REVOCATION_REASONS as Record<string, number>)[text]
     : undefined;
   if (code === undefined) {
-    throw new RangeError(
+    throw new InputError(
       `unknown revocation reason "${text}": use one of ${Object.keys(REVOCATION_REASONS).join(", ")}`,
     );
   }
@@ -95,7 +96,7 @@ export function parseReason(text: string | undefined): number {
 /** Serial numbers in canonical form: lowercase hex of the positive value, even length. */
 export function normalizeSerial(text: string): string {
   const hex = text.trim().replace(/:/g, "").toLowerCase();
-  if (!/^[0-9a-f]{1,64}$/.test(hex)) throw new RangeError(`"${text}" is not a hexadecimal serial number`);
+  if (!/^[0-9a-f]{1,64}$/.test(hex)) throw new InputError(`"${text}" is not a hexadecimal serial number`);
   const stripped = hex.replace(/^0+(?=.)/, "");
   return stripped.length % 2 ? `0${stripped}` : stripped;
 }

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, X509Certificate as NodeX509, webcrypto
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { InputError } from "../../../shared/errors.js";
 import { syncDir, writeNewFile } from "../../../shared/fs.js";
 import {
   exportPrivateKey,
@@ -67,7 +68,7 @@ export function caName(text: string): string {
   const name = text.trim();
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   if (name.length === 0 || name.length > 48 || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new RangeError(`invalid --name "${text}": 1 to 48 characters, no control characters`);
+    throw new InputError(`invalid --name "${text}": 1 to 48 characters, no control characters`);
   }
   return name;
 }
@@ -83,7 +84,7 @@ export function permittedDnsSubtree(text: string): string {
   const problem = name.includes("*")
     ? "a wildcard is not a subtree; give the suffix alone"
     : dnsNameProblem(name);
-  if (problem) throw new RangeError(`invalid --permit-dns "${text}": ${problem}, e.g. lan or example.com`);
+  if (problem) throw new InputError(`invalid --permit-dns "${text}": ${problem}, e.g. lan or example.com`);
   return name;
 }
 
@@ -222,10 +223,6 @@ export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
     intermediateKeyId: skiOf(intermediateKey),
     constraints: { dns: config.permitDns, ips: config.permitIp.map(parseIpRange) },
   };
-}
-
-export function loadRootKey(paths: CaPaths, passphrase?: string): KeyObject {
-  return loadPrivateKey(readFileSync(paths.rootKey, "utf8"), paths.rootKey, passphrase);
 }
 
 /** The subject Name of a certificate, as DER: the sixth field of its TBSCertificate. */

@@ -12,7 +12,6 @@ export function caPaths(dataDir: string) {
     config: join(dataDir, "ca.json"),
     adminToken: join(dataDir, "admin-token"),
     database: join(dataDir, "certyard.db"),
-    tlsDir: join(dataDir, "tls"),
   };
 }
 export type CaPaths = ReturnType<typeof caPaths>;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
+import { InputError } from "../../../shared/errors.js";
 import { credentialFields, policyFrom } from "../core/credential.js";
 import type { TokenRecord } from "../core/types.js";
 import { mintToken, type NewToken } from "./secret.js";
@@ -20,24 +21,24 @@ export const DEFAULT_RATE = "60/1m";
 
 export function parseRate(text: string): { limit: number; windowMs: number } {
   const m = /^(\d+)\/(.+)$/.exec(text.trim());
-  if (!m?.[1] || !m[2]) throw new RangeError(`invalid rate "${text}": use COUNT/DURATION, e.g. 60/1m`);
+  if (!m?.[1] || !m[2]) throw new InputError(`invalid rate "${text}": use COUNT/DURATION, e.g. 60/1m`);
   const limit = Number(m[1]);
   const windowMs = parseDuration(m[2]);
-  if (limit < 1 || windowMs < 1000) throw new RangeError(`invalid rate "${text}": at least 1 per 1s window`);
+  if (limit < 1 || windowMs < 1000) throw new InputError(`invalid rate "${text}": at least 1 per 1s window`);
   return { limit, windowMs };
 }
 
-/** Checks a request and mints the token; RangeErrors name what was wrong. */
+/** Checks a request and mints the token; InputErrors name what was wrong. */
 export function buildToken(input: NewTokenRequest, now: number): { record: TokenRecord; secret: string } {
   return mintToken(checkTokenRequest(input, now), now);
 }
 
-/** The token a request asks for, checked; RangeErrors name what was wrong. */
+/** The token a request asks for, checked; InputErrors name what was wrong. */
 export function checkTokenRequest(input: NewTokenRequest, now: number): NewToken {
   const req = newTokenSchema.parse(input);
   const policy = policyFrom(req, "a token");
   const expiresInMs = req.expires === undefined ? null : parseDuration(req.expires);
-  if (expiresInMs !== null && expiresInMs <= 0) throw new RangeError("expires must be longer than 0s");
+  if (expiresInMs !== null && expiresInMs <= 0) throw new InputError("expires must be longer than 0s");
   const expiresAt = expiresInMs === null ? null : now + expiresInMs;
   const { limit, windowMs } = parseRate(req.rate ?? DEFAULT_RATE);
   return {

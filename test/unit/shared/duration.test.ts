@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { formatDuration, parseDuration } from "../../../shared/duration.js";
+import { InputError } from "../../../shared/errors.js";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -36,8 +37,8 @@ describe("parseDuration", () => {
 
   const invalid = ["", "   ", "10", "5x", "h", "-1h", "1.5h", "1h 30m", "1H", "h1", "1hm"];
   for (const text of invalid) {
-    test(`${JSON.stringify(text)} is rejected with a RangeError`, () => {
-      assert.throws(() => parseDuration(text), RangeError);
+    test(`${JSON.stringify(text)} is rejected with an InputError`, () => {
+      assert.throws(() => parseDuration(text), InputError);
     });
   }
 

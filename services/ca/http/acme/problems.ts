@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { type AcmeErrorType, AcmeProblem, isAcmeProblem } from "../../../../shared/acme/problems.js";
+import { isInputError } from "../../../../shared/errors.js";
 import { isProblem, type ProblemKind } from "../../../../shared/problem.js";
 import type { AppEnv } from "../context.js";
 
@@ -32,7 +33,7 @@ export function toAcmeProblem(err: unknown): AcmeProblem | null {
   }
   if (err instanceof z.ZodError)
     return new AcmeProblem("malformed", err.issues.map((i) => i.message).join("; "));
-  if (err instanceof RangeError) return new AcmeProblem("malformed", err.message);
+  if (isInputError(err)) return new AcmeProblem("malformed", err.message);
   return null;
 }
 

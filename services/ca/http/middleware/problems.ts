@@ -3,7 +3,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { describeIssues } from "../../../../shared/errors.js";
+import { describeIssues, isInputError } from "../../../../shared/errors.js";
 import { isProblem, malformed, notFound, Problem } from "../../../../shared/problem.js";
 import type { AppEnv } from "../context.js";
 
@@ -26,7 +26,7 @@ export function problemResponse(c: Context, p: Problem): Response {
 export function toProblem(err: unknown, log: Logger, path: string): Problem {
   if (isProblem(err)) return err;
   if (err instanceof z.ZodError) return malformed(describeZod(err));
-  if (err instanceof RangeError) return malformed(err.message);
+  if (isInputError(err)) return malformed(err.message);
   if (err instanceof HTTPException && err.status < 500) {
     return new Problem(err.status === 413 ? "payloadTooLarge" : "malformed", err.message);
   }

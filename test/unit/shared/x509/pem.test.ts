@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { InputError } from "../../../../shared/errors.js";
 import { fingerprint, normalizeFingerprint } from "../../../../shared/x509/pem.js";
 
 const HEX = "0123456789abcdef".repeat(4);
@@ -42,7 +43,7 @@ describe("normalizeFingerprint", () => {
   ];
   for (const [why, input] of invalid) {
     test(`rejects ${why}`, () => {
-      assert.throws(() => normalizeFingerprint(input), RangeError);
+      assert.throws(() => normalizeFingerprint(input), InputError);
     });
   }
 });

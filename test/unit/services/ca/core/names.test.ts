@@ -11,6 +11,7 @@ import {
   parseDnsPattern,
   parseIpRange,
 } from "../../../../../services/ca/core/names.js";
+import { InputError } from "../../../../../shared/errors.js";
 
 /** 16 octets from eight 16-bit groups. */
 function v6(...groups: number[]): Buffer {
@@ -85,7 +86,7 @@ describe("DNS patterns", () => {
 
   for (const bad of ["", "*.", "**.", "*.*.lan", "a..lan", "bad_name.lan", "*", "1.2.3.4"]) {
     test(`rejects pattern ${JSON.stringify(bad)}`, () => {
-      assert.throws(() => parseDnsPattern(bad), RangeError);
+      assert.throws(() => parseDnsPattern(bad), InputError);
     });
   }
 
@@ -184,7 +185,7 @@ describe("parseIpRange", () => {
   ];
   for (const text of invalid) {
     test(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => parseIpRange(text), RangeError);
+      assert.throws(() => parseIpRange(text), InputError);
     });
   }
 });
@@ -247,15 +248,15 @@ describe("ipFromBytes / ipToBytes", () => {
   });
 
   test("only 4 or 16 octets are addresses", () => {
-    assert.throws(() => ipFromBytes(Buffer.alloc(5)), RangeError);
-    assert.throws(() => ipFromBytes(Buffer.alloc(0)), RangeError);
-    assert.throws(() => ipFromBytes(Buffer.alloc(17)), RangeError);
+    assert.throws(() => ipFromBytes(Buffer.alloc(5)), InputError);
+    assert.throws(() => ipFromBytes(Buffer.alloc(0)), InputError);
+    assert.throws(() => ipFromBytes(Buffer.alloc(17)), InputError);
   });
 
   test("ipToBytes rejects non-addresses", () => {
-    assert.throws(() => ipToBytes("registry.lan"), RangeError);
-    assert.throws(() => ipToBytes("1.2.3"), RangeError);
-    assert.throws(() => ipToBytes("1::2::3"), RangeError);
+    assert.throws(() => ipToBytes("registry.lan"), InputError);
+    assert.throws(() => ipToBytes("1.2.3"), InputError);
+    assert.throws(() => ipToBytes("1::2::3"), InputError);
   });
 });
 

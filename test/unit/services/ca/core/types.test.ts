@@ -6,6 +6,7 @@ import {
   parseReason,
   REVOCATION_REASONS,
 } from "../../../../../services/ca/core/types.js";
+import { InputError } from "../../../../../shared/errors.js";
 
 describe("normalizeSerial", () => {
   const cases: Array<[string, string]> = [
@@ -40,7 +41,7 @@ describe("normalizeSerial", () => {
   const invalid = ["", "   ", ":", "xyz", "12 34", "-1", "0x1f", "g0", "f".repeat(65)];
   for (const input of invalid) {
     test(`rejects ${JSON.stringify(input.length > 20 ? `${input.slice(0, 10)}...` : input)}`, () => {
-      assert.throws(() => normalizeSerial(input), RangeError);
+      assert.throws(() => normalizeSerial(input), InputError);
     });
   }
 });
@@ -68,14 +69,14 @@ describe("parseReason", () => {
 
   test("unknown reasons are rejected and the error lists the valid ones", () => {
     assert.throws(() => parseReason("stolen"), /unknown revocation reason "stolen".*keyCompromise/);
-    assert.throws(() => parseReason(""), RangeError);
+    assert.throws(() => parseReason(""), InputError);
     // 8 is removeFromCRL, which only delta CRLs use
-    assert.throws(() => parseReason("removeFromCRL"), RangeError);
+    assert.throws(() => parseReason("removeFromCRL"), InputError);
   });
 
   test("names of Object.prototype members are not reasons", () => {
     for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"]) {
-      assert.throws(() => parseReason(name), RangeError, name);
+      assert.throws(() => parseReason(name), InputError, name);
     }
   });
 });
