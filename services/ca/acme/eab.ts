@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type JWK } from "jose";
+import { calculateJwkThumbprint, flattenedVerify, type JWK } from "jose";
 import { z } from "zod";
 import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
+import { readProtectedHeader } from "../core/acme/jws-header.js";
 import type { EabRecord } from "../core/acme/types.js";
 import { credentialFields, policyFrom } from "../core/credential.js";
 import type { Policy } from "../core/policy.js";
@@ -60,12 +61,7 @@ export async function verifyEab(
   const parsed = eabJwsSchema.safeParse(binding);
   if (!parsed.success) throw acmeMalformed("externalAccountBinding must be a flattened JWS");
   const jws = parsed.data;
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(jws) as Record<string, unknown>;
-  } catch {
-    throw acmeMalformed("externalAccountBinding has an unreadable protected header");
-  }
+  const header = readProtectedHeader(jws, "externalAccountBinding has an unreadable protected header");
   if (typeof header.alg !== "string" || !MAC_ALGORITHMS.includes(header.alg)) {
     throw acmeMalformed("externalAccountBinding must use HS256, HS384 or HS512");
   }

@@ -1,3 +1,4 @@
+import { decodeProtectedHeader } from "jose";
 import {
   acmeMalformed,
   acmeUnauthorized,
@@ -56,4 +57,18 @@ export function checkProtectedHeader(header: unknown, requestUrl: string, mode: 
     url: h.url,
     ...(hasJwk ? { jwk: h.jwk as Record<string, unknown> } : { kid: h.kid as string }),
   };
+}
+
+/**
+ * The protected header of a flattened JWS as a JSON object, before anything about it is
+ * trusted; `unreadable` is the malformed problem's detail when it cannot be decoded.
+ */
+export function readProtectedHeader(jws: { protected: string }, unreadable: string): Record<string, unknown> {
+  let header: unknown;
+  try {
+    header = decodeProtectedHeader(jws);
+  } catch {
+    throw acmeMalformed(unreadable);
+  }
+  return header as Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { decodeProtectedHeader, flattenedVerify, importJWK, type JWK } from "jose";
+import { flattenedVerify, importJWK, type JWK } from "jose";
 import { z } from "zod";
 import {
   AcmeProblem,
@@ -9,7 +9,12 @@ import {
   badNonce,
 } from "../../../../shared/acme/problems.js";
 import type { AcmeDomain } from "../../acme/index.js";
-import { checkProtectedHeader, type KeyMode, type ProtectedHeader } from "../../core/acme/jws-header.js";
+import {
+  checkProtectedHeader,
+  type KeyMode,
+  type ProtectedHeader,
+  readProtectedHeader,
+} from "../../core/acme/jws-header.js";
 import type { AccountRecord } from "../../core/acme/types.js";
 import { bodyText } from "../body.js";
 import type { AppEnv } from "../context.js";
@@ -50,12 +55,7 @@ export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyM
   } catch {
     throw acmeMalformed("the body must be a flattened JSON JWS");
   }
-  let rawHeader: unknown;
-  try {
-    rawHeader = decodeProtectedHeader(jws);
-  } catch {
-    throw acmeMalformed("the JWS protected header is unreadable");
-  }
+  const rawHeader = readProtectedHeader(jws, "the JWS protected header is unreadable");
   const header = checkProtectedHeader(rawHeader, c.req.url, mode);
   if (!acme.nonces.consume(header.nonce)) {
     throw badNonce("the nonce is unknown, expired or already used: get a fresh one");

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { decodeProtectedHeader, flattenedVerify, importJWK, type JWK } from "jose";
+import { flattenedVerify, importJWK, type JWK } from "jose";
 import { z } from "zod";
 import {
   AcmeProblem,
@@ -8,7 +8,7 @@ import {
   badSignatureAlgorithm,
 } from "../../../../../shared/acme/problems.js";
 import { thumbprint } from "../../../acme/eab.js";
-import { ACCOUNT_ALGORITHMS } from "../../../core/acme/jws-header.js";
+import { ACCOUNT_ALGORITHMS, readProtectedHeader } from "../../../core/acme/jws-header.js";
 import type { AppEnv } from "../../context.js";
 import { type AcmeHttpDeps, acmeBase, acmeJson, urls } from "../context.js";
 import { accountOf, payloadAs, verifyJws } from "../jws.js";
@@ -121,12 +121,7 @@ function innerHeader(jws: { protected: string }): {
   jwk: Record<string, unknown>;
   url: unknown;
 } {
-  let h: Record<string, unknown>;
-  try {
-    h = decodeProtectedHeader(jws) as Record<string, unknown>;
-  } catch {
-    throw acmeMalformed("the inner JWS protected header is unreadable");
-  }
+  const h = readProtectedHeader(jws, "the inner JWS protected header is unreadable");
   if (typeof h.alg !== "string" || !ACCOUNT_ALGORITHMS.includes(h.alg)) {
     throw badSignatureAlgorithm(
       `inner JWS algorithm ${JSON.stringify(h.alg)} is not accepted`,
