@@ -9,6 +9,7 @@ import {
   oneLineUsageErrors,
   readEnvValues,
 } from "../../shared/cli.js";
+import { certyardVersion } from "../../shared/version.js";
 import { registerClientCommands } from "./cli/client-cmds.js";
 import { DEFAULT_HOME } from "./config.js";
 
@@ -24,6 +25,7 @@ const logFlag = () => flag("--log-level <level>", "pino log level").choices(LOG_
 
 const program = oneLineUsageErrors(
   new Command("certyard-agent")
+    .version(`certyard-agent ${certyardVersion()}`, "-V, --version", "print the version")
     .description("Gets and renews certificates from certyard, restarts registry:2, installs trust")
     .hook("preAction", readEnvValues),
 );

@@ -8,6 +8,7 @@ import {
   oneLineUsageErrors,
   readEnvValues,
 } from "../../shared/cli.js";
+import { certyardVersion } from "../../shared/version.js";
 import { baseUrl, dataFlag, flag, listFlag, switchFlag } from "./cli/options.js";
 
 /**
@@ -16,6 +17,7 @@ import { baseUrl, dataFlag, flag, listFlag, switchFlag } from "./cli/options.js"
  */
 const program = oneLineUsageErrors(
   new Command("certyard-ca")
+    .version(`certyard-ca ${certyardVersion()}`, "-V, --version", "print the version")
     .description("A small private CA for Docker registries")
     .hook("preAction", readEnvValues),
 );
