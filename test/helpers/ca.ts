@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { init } from "../../services/ca/cli/init.js";
 import { caPaths } from "../../services/ca/keys/ca.js";
 import { type RunningServer, type ServeConfig, startServer } from "../../services/ca/server.js";
@@ -50,18 +50,24 @@ export interface StartOptions {
   acme?: ServeConfig["acme"];
   /** connection timeouts and cap, passed to the server as they are */
   connections?: ServeConfig["connections"];
+  /** an initialised data directory to serve (a restart): not initialised, and kept on close */
+  dataDir?: string;
+  /** where the server logs (default: nowhere) */
+  log?: Logger;
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
 export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
-  const dataDir = mkdtempSync(join(tmpdir(), "certyard-test-"));
-  await init({
-    data: dataDir,
-    name: "Test Root CA",
-    keyType: opts.keyType ?? "ec-p256",
-    permitDns: opts.permitDns,
-    permitIp: opts.permitIp,
-  });
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "certyard-test-"));
+  if (!opts.dataDir) {
+    await init({
+      data: dataDir,
+      name: "Test Root CA",
+      keyType: opts.keyType ?? "ec-p256",
+      permitDns: opts.permitDns,
+      permitIp: opts.permitIp,
+    });
+  }
   const paths = caPaths(dataDir);
   const server = await startServer({
     paths,
@@ -69,7 +75,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     port: 0,
     url: "https://127.0.0.1:0",
     servingNames: opts.servingNames ?? { dns: ["localhost"], ips: ["127.0.0.1"] },
-    log: pino({ level: "silent" }),
+    log: opts.log ?? pino({ level: "silent" }),
     clock: opts.clock,
     acme: opts.acme,
     connections: opts.connections,
@@ -92,7 +98,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     },
     async close() {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
   return ca;

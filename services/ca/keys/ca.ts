@@ -21,7 +21,7 @@ import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
 import { dnsNameProblem, formatIpRange, type IpRange, normalizeDns, parseIpRange } from "../core/names.js";
 import type { Constraints } from "../core/policy.js";
 import { keyIdentifier } from "../core/profile.js";
-import { nameConstraintsExtension } from "./name-constraints.js";
+import { constraintsOf, nameConstraintsExtension } from "./name-constraints.js";
 
 import { type CaPaths, caPaths, isInitialised } from "./paths.js";
 
@@ -221,7 +221,8 @@ export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
     intermediateKind: keyKindOf(intermediateKey),
     intermediateSubject: subjectDer(intermediateDer),
     intermediateKeyId: skiOf(intermediateKey),
-    constraints: { dns: config.permitDns, ips: config.permitIp.map(parseIpRange) },
+    // what relying parties enforce is in the certificate; ca.json only records what init was asked
+    constraints: constraintsOf(intermediateDer, paths.intermediateCert),
   };
 }
 
