@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
 import { eabService } from "./acme/eabs.js";
-import type { AcmeLimits } from "./acme/limits.js";
+import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
 import { Authority } from "./authority/authority.js";
 import { certificateService } from "./authority/certificates.js";
@@ -119,8 +119,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     log: cfg.log,
     clock,
   };
+  const acmeLimits = { ...DEFAULT_LIMITS, ...cfg.acme?.limits };
   const listener = requestListener(appDeps, cfg.host, async () => {
-    const [{ acmeDomain, DEFAULT_LIMITS }, { challengeValidator }] = await Promise.all([
+    const [{ acmeDomain, nonceKey }, { challengeValidator }] = await Promise.all([
       import("./acme/index.js"),
       import("./acme/validate/index.js"),
     ]);
@@ -132,9 +133,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         tlsPort: cfg.acme?.tlsPort ?? 443,
         dnsResolver: cfg.acme?.dnsResolver,
       }),
+      nonceKey: nonceKey(ca.intermediateKey),
       clock,
       log: cfg.log,
-      limits: { ...DEFAULT_LIMITS, ...cfg.acme?.limits },
+      limits: acmeLimits,
     });
     return { acme, log: cfg.log };
   });
@@ -181,6 +183,15 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     if (mayIssue) await crl.current().catch((err) => cfg.log.error({ err }, "CRL refresh failed"));
   }, cfg.servingCheckMs ?? 600_000);
   timer.unref();
+  // Used nonces are remembered only while their nonce could still be presented (acme/nonces.ts).
+  const sweeper = setInterval(() => {
+    try {
+      store.acme.sweepUsedNonces(clock());
+    } catch (err) {
+      cfg.log.error({ err }, "sweeping used ACME nonces failed");
+    }
+  }, acmeLimits.nonceSweepMs);
+  sweeper.unref();
 
   return {
     server,
@@ -190,6 +201,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(timer);
+        clearInterval(sweeper);
         server.close(() => {
           store.close();
           resolve();

@@ -8,6 +8,8 @@ export interface AcmeDeps {
   store: AcmeStore;
   issuer: AcmeIssuer;
   validate: ChallengeValidator;
+  /** the MAC key of nonces (nonces.ts), the same in every process of one CA */
+  nonceKey: Buffer;
   clock: () => number;
   log: Logger;
   limits: AcmeLimits;

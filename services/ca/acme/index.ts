@@ -23,3 +23,4 @@ export function acmeDomain(deps: AcmeDeps) {
 export type AcmeDomain = ReturnType<typeof acmeDomain>;
 export type { AcmeDeps } from "./deps.js";
 export { type AcmeLimits, DEFAULT_LIMITS } from "./limits.js";
+export { nonceKey } from "./nonces.js";

@@ -2,6 +2,8 @@ export interface AcmeLimits {
   orderLifetimeMs: number;
   authzLifetimeMs: number;
   nonceLifetimeMs: number;
+  /** how often used nonces past their lifetime are swept from the record */
+  nonceSweepMs: number;
   /** newOrder requests per account per window (429 rateLimited beyond) */
   rateLimit: number;
   rateWindowMs: number;
@@ -13,6 +15,7 @@ export const DEFAULT_LIMITS: AcmeLimits = {
   orderLifetimeMs: 3_600_000,
   authzLifetimeMs: 3_600_000,
   nonceLifetimeMs: 3_600_000,
+  nonceSweepMs: 60_000,
   rateLimit: 300,
   rateWindowMs: 3_600_000,
   validationWaitMs: 10_000,

@@ -9,10 +9,10 @@ import type { Constraints, Policy } from "../core/policy.js";
  */
 export interface AcmeStore {
   eab(kid: string): EabRecord | null;
+  /** the record of used nonces (see nonces.ts): a nonce is written down only once it is used */
   nonces: {
-    add(nonce: string, expires: number): void;
-    /** true when the nonce existed and was current; it is gone afterwards either way */
-    consume(nonce: string, now: number): boolean;
+    /** records the nonce's tag as used until `expires`; false when it already was */
+    use(tag: string, expires: number): boolean;
   };
   accounts: {
     byId(id: string): AccountRecord | null;

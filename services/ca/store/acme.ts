@@ -4,7 +4,7 @@ import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "
 import type { Db } from "./db.js";
 import type { SQLiteColumn, SQLiteTable } from "./drizzle.cjs";
 import { and, desc, eq, gt, isNotNull, lte, sql } from "./drizzle.cjs";
-import { acmeAccounts, acmeAuthzs, acmeEab, acmeNonces, acmeOrders } from "./schema.js";
+import { acmeAccounts, acmeAuthzs, acmeEab, acmeOrders, acmeUsedNonces } from "./schema.js";
 
 type EabRow = typeof acmeEab.$inferSelect;
 type AccountRow = typeof acmeAccounts.$inferSelect;
@@ -51,18 +51,14 @@ export function acmeStore(db: Db) {
       .prepare();
   const hot = {
     eab: rowBy(acmeEab, acmeEab.kid),
-    addNonce: db
-      .insert(acmeNonces)
-      .values({ nonce: p("nonce"), expires: p("expires") })
-      .prepare(),
-    consumeNonce: db
-      .delete(acmeNonces)
-      .where(eq(acmeNonces.nonce, p("nonce")))
-      .returning()
+    useNonce: db
+      .insert(acmeUsedNonces)
+      .values({ tag: p("tag"), expires: p("expires") })
+      .onConflictDoNothing()
       .prepare(),
     sweepNonces: db
-      .delete(acmeNonces)
-      .where(lte(acmeNonces.expires, p("now")))
+      .delete(acmeUsedNonces)
+      .where(lte(acmeUsedNonces.expires, p("now")))
       .prepare(),
     accountById: rowBy(acmeAccounts, acmeAccounts.id),
     takeRateSlot: db
@@ -120,15 +116,13 @@ export function acmeStore(db: Db) {
       },
     },
     nonces: {
-      add(nonce: string, expires: number): void {
-        hot.addNonce.run({ nonce, expires });
+      use(tag: string, expires: number): boolean {
+        return hot.useNonce.run({ tag, expires }).changes === 1;
       },
-      consume(nonce: string, now: number): boolean {
-        const gone = hot.consumeNonce.get({ nonce });
-        // Expired nonces are swept now and then, not on every request.
-        if (Math.random() < 0.01) hot.sweepNonces.run({ now });
-        return gone !== undefined && gone.expires > now;
-      },
+    },
+    /** forgets the used nonces whose record ran out by `now`; returns how many (a timer's job) */
+    sweepUsedNonces(now: number): number {
+      return hot.sweepNonces.run({ now }).changes;
     },
     accounts: {
       byId(id: string): AccountRecord | null {

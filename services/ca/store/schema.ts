@@ -134,12 +134,16 @@ export const acmeAuthzs = sqliteTable("acme_authzs", {
     .notNull(),
 });
 
-/** RFC 8555 7.2 nonces, shared by all workers; a nonce is used once, then deleted. */
-export const acmeNonces = sqliteTable(
-  "acme_nonces",
+/**
+ * RFC 8555 6.5: the nonces that have been used, by their MAC tag, to refuse a replay, shared by
+ * all processes. Issued nonces are not stored (acme/nonces.ts); a row goes when its nonce is
+ * past its lifetime, which the nonce's own date then refuses.
+ */
+export const acmeUsedNonces = sqliteTable(
+  "acme_used_nonces",
   {
-    nonce: text("nonce").primaryKey(),
+    tag: text("tag").primaryKey(),
     expires: integer("expires").notNull(),
   },
-  (t) => [index("acme_nonces_expires").on(t.expires)],
+  (t) => [index("acme_used_nonces_expires").on(t.expires)],
 );
