@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { errorMessage, InputError } from "./errors.js";
+import { defaultLogFormat, LOG_FORMATS, type LogFormat } from "./log-format.js";
 
 /**
  * Flags that also come from the environment: with prefix CERTYARD, `--tls-dns` is
@@ -101,8 +102,33 @@ export function oneLineMissingCommands(cmd: Command): Command {
     });
 }
 
-/** The one-line error and exit code every CLI of the project ends with. */
+/** The program-level --log-format, made with the program's own flag() (and so its variable). */
+export function logFormatFlag(flag: (spec: string, description: string) => Option): Option {
+  return flag("--log-format <format>", "json or text (default: text on a terminal, json otherwise)").choices(
+    LOG_FORMATS,
+  );
+}
+
+/**
+ * A preAction hook: the program's --log-format (before or after the command, or from the
+ * environment; text on a terminal and json otherwise when none is given) becomes the running
+ * command's `logFormat` option, so every action finds it beside --log-level.
+ */
+export function passLogFormat(program: Command, action: Command): void {
+  const chosen = program.opts().logFormat as LogFormat | undefined;
+  action.setOptionValue("logFormat", chosen ?? defaultLogFormat());
+}
+
+/**
+ * The one-line error and exit code every CLI of the project ends with. A message of several
+ * lines is joined into one rather than cut, so the fix on its later lines is not lost (node's
+ * "was compiled against a different Node.js version ... npm rebuild" for a native module).
+ */
 export function failAndExit(program: string, err: unknown): never {
-  process.stderr.write(`${program}: ${errorMessage(err).split("\n")[0]}\n`);
+  const lines = errorMessage(err)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  process.stderr.write(`${program}: ${lines.join(" ").slice(0, 2000)}\n`);
   process.exit(1);
 }

@@ -5,10 +5,13 @@ import {
   envFlags,
   failAndExit,
   LOG_LEVELS,
+  logFormatFlag,
   oneLineMissingCommands,
   oneLineUsageErrors,
+  passLogFormat,
   readEnvValues,
 } from "../../shared/cli.js";
+import type { LogFormat } from "../../shared/log-format.js";
 import { certyardVersion } from "../../shared/version.js";
 import { registerClientCommands } from "./cli/client-cmds.js";
 import { DEFAULT_HOME } from "./config.js";
@@ -27,7 +30,9 @@ const program = oneLineUsageErrors(
   new Command("certyard-agent")
     .version(`certyard-agent ${certyardVersion()}`, "-V, --version", "print the version")
     .description("Gets and renews certificates from certyard, restarts registry:2, installs trust")
-    .hook("preAction", readEnvValues),
+    .addOption(logFormatFlag(flag))
+    .hook("preAction", readEnvValues)
+    .hook("preAction", passLogFormat),
 );
 
 program
@@ -116,16 +121,17 @@ program
   .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
   .addOption(homeFlag())
   .addOption(logFlag())
-  .action(async (o: { home: string; logLevel: string; verifyTimeout: string }) => {
+  .action(async (o: { home: string; logLevel: string; logFormat: LogFormat; verifyTimeout: string }) => {
     const { parseDuration } = await import("../../shared/duration.js");
     const { createLogger } = await import("../../shared/log.js");
     const { runDaemon } = await import("./commands/run.js");
     await runDaemon({
       home: o.home,
       logLevel: o.logLevel,
+      logFormat: o.logFormat,
       verifyTimeout: o.verifyTimeout,
       verifyTimeoutMs: parseDuration(o.verifyTimeout),
-      log: createLogger("certyard-agent", o.logLevel),
+      log: createLogger("certyard-agent", o.logLevel, o.logFormat),
     });
   });
 
@@ -138,8 +144,8 @@ program
     const { agentContext } = await import("./commands/context.js");
     const { checkRoot } = await import("./commands/check-root.js");
     const r = await checkRoot(agentContext(o));
-    process.stdout.write(`${r.message}\n`);
-    if (!r.ok) process.exitCode = 1;
+    if (r.ok) process.stdout.write(`${r.message}\n`);
+    else process.exitCode = 1;
   });
 
 program

@@ -4,8 +4,10 @@ import { Command } from "commander";
 import {
   failAndExit,
   LOG_LEVELS,
+  logFormatFlag,
   oneLineMissingCommands,
   oneLineUsageErrors,
+  passLogFormat,
   readEnvValues,
 } from "../../shared/cli.js";
 import { certyardVersion } from "../../shared/version.js";
@@ -19,7 +21,9 @@ const program = oneLineUsageErrors(
   new Command("certyard-ca")
     .version(`certyard-ca ${certyardVersion()}`, "-V, --version", "print the version")
     .description("A small private CA for Docker registries")
-    .hook("preAction", readEnvValues),
+    .addOption(logFormatFlag(flag))
+    .hook("preAction", readEnvValues)
+    .hook("preAction", passLogFormat),
 );
 
 const keyTypeHelp = "key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096";

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { parseDuration } from "../../../shared/duration.js";
 import { createLogger, type Logger } from "../../../shared/log.js";
+import type { LogFormat } from "../../../shared/log-format.js";
 import { type DockerClient, dockerClient, dockerEndpoint } from "../actions/docker.js";
 import { caClient } from "../issuers/ca-client.js";
 import { AgentHome } from "../state.js";
@@ -16,12 +17,17 @@ export interface AgentContext {
   verifyTimeoutMs: number;
 }
 
-export function agentContext(o: { home: string; logLevel?: string; verifyTimeout?: string }): AgentContext {
+export function agentContext(o: {
+  home: string;
+  logLevel?: string;
+  logFormat?: LogFormat;
+  verifyTimeout?: string;
+}): AgentContext {
   return {
     verifyTimeoutMs: parseDuration(o.verifyTimeout ?? "60s"),
     home: new AgentHome(o.home),
     docker: dockerClient(dockerEndpoint(process.env.DOCKER_HOST)),
-    log: createLogger("certyard-agent", o.logLevel ?? "info"),
+    log: createLogger("certyard-agent", o.logLevel ?? "info", o.logFormat),
     now: Date.now,
     random: Math.random,
   };

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../../../shared/log.js";
+import type { LogFormat } from "../../../shared/log-format.js";
 import { homeLayout } from "../config.js";
 import {
   afterRenewal,
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   home: string;
   log: Logger;
   logLevel: string;
+  /** the daemon's own --log-format, which its renewals write in too */
+  logFormat: LogFormat;
   /** as given on the command line, passed on to each renewal */
   verifyTimeout: string;
   verifyTimeoutMs: number;
@@ -50,7 +53,7 @@ interface Exit {
 export async function runDaemon(o: DaemonOptions): Promise<void> {
   const { log } = o;
   const layout = homeLayout(o.home);
-  const common = ["--home", o.home, "--log-level", o.logLevel];
+  const common = ["--home", o.home, "--log-level", o.logLevel, "--log-format", o.logFormat];
   const stop = new AbortController();
   let running: { child: ChildProcess; what: string } | null = null;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { InputError } from "../../../shared/errors.js";
+import type { LogFormat } from "../../../shared/log-format.js";
 import type { ServingNames } from "../authority/serving.js";
 import type { WorkerRole } from "./cluster.js";
 import { announce, onSignal, type Ready } from "./lifecycle.js";
@@ -20,6 +21,7 @@ export interface ServeOpts {
   passphraseFile?: string;
   workers?: string;
   logLevel: string;
+  logFormat?: LogFormat;
   acmeHttpPort?: string;
   acmeTlsPort?: string;
   acmeDnsResolver?: string;
@@ -87,7 +89,7 @@ export async function serveCommand(
     port,
     url: o.url,
     servingNames: givenNames ?? undefined,
-    log: createLogger("certyard-ca", o.logLevel),
+    log: createLogger("certyard-ca", o.logLevel, o.logFormat),
     issuesServingCert: first,
     acme,
   }).catch((err: unknown) => {
