@@ -55,6 +55,9 @@ export async function acmeBench(cleanup: Cleanup, root: string, o: AcmeBenchOpti
     "bench",
     "--ip",
     HOST,
+    // every account the run registers binds this one EAB
+    "--accounts",
+    "100000",
   ]);
   const [kid, hmac] = stdout.trim().split(" ");
   if (!kid || !hmac) throw new Error(`eab create printed an unexpected: ${stdout}`);

@@ -145,9 +145,28 @@ eab
   .addOption(listFlag("--dns <pattern>", "allowed DNS names: registry.lan, *.lan, **.lan (repeatable)"))
   .addOption(listFlag("--ip <ip-or-cidr>", "allowed IP addresses or CIDRs (repeatable)"))
   .addOption(flag("--max-validity <dur>", "longest certificate lifetime").default("30d"))
+  .addOption(flag("--accounts <n>", "how many ACME accounts may bind it").default("1"))
   .action(async (o) => {
     const { eabCreate } = await import("./cli/eab-cmds.js");
     process.stdout.write(`${eabCreate(o)}\n`);
+  });
+eab
+  .command("list")
+  .description("list External Account Bindings (never their HMAC keys)")
+  .addOption(dataFlag())
+  .addOption(switchFlag("--json", "JSON output"))
+  .action(async (o) => {
+    const { eabList } = await import("./cli/eab-cmds.js");
+    process.stdout.write(`${eabList(o)}\n`);
+  });
+eab
+  .command("revoke <name>")
+  .description("revoke an External Account Binding: its accounts can order no more")
+  .addOption(dataFlag())
+  .action(async (name: string, o: { data: string }) => {
+    const { eabRevoke } = await import("./cli/eab-cmds.js");
+    eabRevoke({ ...o, name });
+    process.stdout.write(`revoked EAB ${name}\n`);
   });
 
 program

@@ -13,7 +13,7 @@ export interface AcmeBed {
   hmac: string;
   /** added to the CA's clock, to let orders and authorizations expire without waiting */
   offsetMs: number;
-  /** a new account, registered with the EAB */
+  /** a new account, registered with the EAB (which binds up to 100, unless `eab.accounts` says) */
   newClient(): Promise<TestAcmeClient>;
   close(): Promise<void>;
 }
@@ -28,7 +28,8 @@ export async function startAcmeBed(o: {
     clock: () => Date.now() + bed.offsetMs,
     acme: { httpPort: responder.port, ...(o.limits ? { limits: o.limits } : {}) },
   });
-  const [kid = "", hmac = ""] = eabCreate({ data: ca.dataDir, ...o.eab }).split(" ");
+  // one EAB for every account the suite registers (newClient)
+  const [kid = "", hmac = ""] = eabCreate({ data: ca.dataDir, accounts: "100", ...o.eab }).split(" ");
   return Object.assign(bed, {
     ca,
     responder,

@@ -31,10 +31,9 @@ describe("ACME server", () => {
     responder = await startHttp01Responder();
     const data = join(dir, "data");
     await init({ data, name: "ACME Test Root", keyType: "ec-p256" });
-    [kid, hmac] = eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"] }).split(" ") as [
-      string,
-      string,
-    ];
+    [kid, hmac] = eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"], accounts: "10" }).split(
+      " ",
+    ) as [string, string];
     const paths = caPaths(data);
     server = await startServer({
       paths,

@@ -1,7 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
-import { accountDoesNotExist, invalidContact, unsupportedContact } from "../../../shared/acme/problems.js";
+import {
+  accountDoesNotExist,
+  acmeRateLimited,
+  acmeUnauthorized,
+  invalidContact,
+  unsupportedContact,
+} from "../../../shared/acme/problems.js";
 import type { AccountRecord } from "../core/acme/types.js";
+import { WindowCounter } from "../core/limiter.js";
 import type { AcmeDeps } from "./deps.js";
 import { thumbprint, verifyEab } from "./eab.js";
 
@@ -12,7 +19,10 @@ export interface NewAccountRequest {
 }
 
 /** RFC 8555 7.3: accounts, found by their key, bound to an External Account Binding (7.3.4). */
-export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log">) {
+export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | "limits">) {
+  // Each attempt to create an account costs a signature and a MAC check and may write a row:
+  // counted per client address, in this process.
+  const creations = new WindowCounter(deps.limits.newAccountLimit, deps.limits.newAccountWindowMs);
   return {
     byId(id: string): AccountRecord | null {
       return deps.store.accounts.byId(id);
@@ -27,11 +37,21 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log">) 
       jwk: JWK,
       req: NewAccountRequest,
       newAccountUrl: string,
+      clientAddress: string,
     ): Promise<{ account: AccountRecord; created: boolean }> {
       const tp = await thumbprint(jwk);
       const existing = deps.store.accounts.byThumbprint(tp);
       if (existing) return { account: existing, created: false };
       if (req.onlyReturnExisting) throw accountDoesNotExist("no account exists with this key");
+      const now = deps.clock();
+      const wait = creations.waitFor(clientAddress, now);
+      if (wait > 0) {
+        throw acmeRateLimited(
+          `at most ${deps.limits.newAccountLimit} new accounts per client address per ${deps.limits.newAccountWindowMs / 1000}s`,
+          wait,
+        );
+      }
+      creations.hit(clientAddress, now);
       const contact = checkContacts(req.contact ?? []);
       const eab = await verifyEab(
         req.externalAccountBinding,
@@ -48,7 +68,11 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log">) 
         eabKid: eab.kid,
         createdAt: deps.clock(),
       };
-      deps.store.accounts.create(account);
+      if (!deps.store.accounts.createBound(account, eab.maxAccounts)) {
+        throw acmeUnauthorized(
+          `the external account binding ${eab.kid} binds at most ${eab.maxAccounts} account${eab.maxAccounts === 1 ? "" : "s"}, and has them: ask for another`,
+        );
+      }
       deps.log.info({ account: account.id, eab: eab.name }, "ACME account created");
       return { account, created: true };
     },

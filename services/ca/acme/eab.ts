@@ -8,18 +8,21 @@ import { credentialFields, policyFrom } from "../core/credential.js";
 import type { Policy } from "../core/policy.js";
 
 /** What `eab create` takes: the same name and pattern syntax as tokens. */
-export const newEabSchema = z.object(credentialFields).strict();
+export const newEabSchema = z
+  .object({ ...credentialFields, accounts: z.number().int().min(1).max(1_000_000).default(1) })
+  .strict();
 export type NewEabRequest = z.input<typeof newEabSchema>;
 
 /** A new External Account Binding: a key id and a 256-bit HMAC key (RFC 8555 7.3.4). */
 export function buildEab(input: NewEabRequest, now: number): { record: EabRecord; hmac: string } {
-  const { name, policy } = checkEabRequest(input);
+  const { name, policy, maxAccounts } = checkEabRequest(input);
   const hmacKey = newHmacKey();
   const record: EabRecord = {
     kid: `kid-${randomBytes(12).toString("base64url")}`,
     name,
     hmacKey,
     policy,
+    maxAccounts,
     createdAt: now,
     revokedAt: null,
   };
@@ -27,9 +30,9 @@ export function buildEab(input: NewEabRequest, now: number): { record: EabRecord
 }
 
 /** The name and policy an EAB request asks for, checked; InputErrors name what was wrong. */
-export function checkEabRequest(input: NewEabRequest): { name: string; policy: Policy } {
+export function checkEabRequest(input: NewEabRequest): { name: string; policy: Policy; maxAccounts: number } {
   const req = newEabSchema.parse(input);
-  return { name: req.name, policy: policyFrom(req, "an EAB") };
+  return { name: req.name, policy: policyFrom(req, "an EAB"), maxAccounts: req.accounts };
 }
 
 /**

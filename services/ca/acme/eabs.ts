@@ -1,4 +1,4 @@
-import { conflict } from "../../../shared/problem.js";
+import { conflict, notFound } from "../../../shared/problem.js";
 import type { EabRecord } from "../core/acme/types.js";
 import { buildEab, type NewEabRequest } from "./eab.js";
 
@@ -6,6 +6,8 @@ import { buildEab, type NewEabRequest } from "./eab.js";
 export interface EabStore {
   create(rec: EabRecord): void;
   byName(name: string): EabRecord | null;
+  list(): { eab: EabRecord; accounts: number }[];
+  revoke(name: string, at: number): "revoked" | "already" | "missing";
 }
 
 /** External Account Binding changes, the same for every front end (today the CLI). */
@@ -18,6 +20,16 @@ export function eabService(store: EabStore, clock: () => number) {
         throw conflict(`an EAB named "${built.record.name}" already exists`);
       store.create(built.record);
       return built;
+    },
+    /** Every EAB with how many accounts it binds; never the HMAC key. */
+    list(): { eab: EabRecord; accounts: number }[] {
+      return store.list();
+    },
+    /** Its accounts can order no more certificates, nor finalize what they ordered. */
+    revoke(name: string): void {
+      const res = store.revoke(name, clock());
+      if (res === "missing") throw notFound(`no EAB named "${name}"`);
+      if (res === "already") throw conflict(`the EAB "${name}" is already revoked`);
     },
   };
 }

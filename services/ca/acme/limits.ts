@@ -9,6 +9,9 @@ export interface AcmeLimits {
   rateWindowMs: number;
   /** how long a challenge response waits for its validation before answering "processing" */
   validationWaitMs: number;
+  /** newAccount requests that would create an account, per client address per window */
+  newAccountLimit: number;
+  newAccountWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: AcmeLimits = {
@@ -19,4 +22,6 @@ export const DEFAULT_LIMITS: AcmeLimits = {
   rateLimit: 300,
   rateWindowMs: 3_600_000,
   validationWaitMs: 10_000,
+  newAccountLimit: 60,
+  newAccountWindowMs: 60_000,
 };

@@ -160,6 +160,8 @@ export function orderService(deps: AcmeDeps) {
       }
       const eab = store.eab(account.eabKid);
       if (!eab) throw serverInternal("the account's external account binding is gone");
+      // The EAB may have been revoked since newOrder: its policy no longer vouches for the account.
+      if (eab.revokedAt !== null) throw acmeUnauthorized("the account's external account binding is revoked");
       // Checked again now: time has passed since newOrder (a notBefore may be too far behind by now).
       const window = issuanceWindow(order, eab.policy.maxValidityMs, now) ?? undefined;
       if (!store.orders.claim(order.id)) throw orderNotReady("the order is already being finalized");

@@ -17,7 +17,8 @@ export interface AcmeStore {
   accounts: {
     byId(id: string): AccountRecord | null;
     byThumbprint(thumbprint: string): AccountRecord | null;
-    create(rec: AccountRecord): void;
+    /** creates the account unless its EAB already binds `maxAccounts`; false then */
+    createBound(rec: AccountRecord, maxAccounts: number): boolean;
     update(
       id: string,
       fields: Partial<Pick<AccountRecord, "status" | "contact" | "jwk" | "thumbprint">>,

@@ -1,6 +1,6 @@
 import { createHash, randomFillSync, sign, X509Certificate } from "node:crypto";
 import type { IssuedCertificate } from "../../../shared/api.js";
-import { badCSR, rejectedIdentifier, unauthorized } from "../../../shared/problem.js";
+import { badCSR, forbidden, rejectedIdentifier, unauthorized } from "../../../shared/problem.js";
 import { extensionValue, spkiOf } from "../../../shared/x509/cert.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
@@ -22,6 +22,7 @@ import type {
   RevocationState,
   RevokedEntry,
   TokenRecord,
+  TokenState,
 } from "../core/types.js";
 import { normalizeSerial } from "../core/types.js";
 import type { CaMaterial } from "../keys/ca.js";
@@ -32,10 +33,15 @@ export interface Store {
   recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void>;
   certificates: {
     bySerial(serial: string): CertificateRecord | null;
+    /** the certificate that renewed this one, if any */
+    successorOf(serial: string): string | null;
     revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
     list(opts: { expiringBefore?: number }): CertificateRecord[];
     revocationState(): RevocationState;
     revokedUnexpired(now: number): RevokedEntry[];
+  };
+  tokens: {
+    state(id: string): TokenState | null;
   };
   crls: {
     latest(): CrlRecord | null;
@@ -88,10 +94,30 @@ export class Authority {
 
   /**
    * POST /v1/renew: the presented certificate is the credential. It must be ours, current and
-   * unrevoked; the new one has the same names and lifetime, for the CSR's key when one is given.
+   * unrevoked, issued through a token that is not revoked, and not renewed already (its successor
+   * renews, so one certificate is not a source of any number of live ones); the new one has the
+   * same names and lifetime, for the CSR's key when one is given. A certificate issued over ACME
+   * (or the CA's own serving certificate) renews where it came from, with a new validation.
    */
   renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Promise<Issued> {
     const { record: current, der: currentDer } = this.authenticateCertificate(presentedDer);
+    if (current.tokenId === null) {
+      throw forbidden(
+        `certificate ${current.serial} was not issued through an enrolment token: renew it where it came from (ACME renews over ACME)`,
+      );
+    }
+    const token = this.store.tokens.state(current.tokenId);
+    if (!token || token.revokedAt !== null) {
+      throw forbidden(
+        `the token certificate ${current.serial} was issued through has been revoked: enrol again`,
+      );
+    }
+    const successor = this.store.certificates.successorOf(current.serial);
+    if (successor !== null) {
+      throw forbidden(
+        `certificate ${current.serial} has been renewed already (by ${successor}): renew that one`,
+      );
+    }
     const generalNames = extensionValue(currentDer, SAN_OID);
     if (!generalNames) throw badCSR("the current certificate has no subjectAltName");
     let key: Pick<ParsedCsr, "spki" | "publicKeyBits" | "keyKind">;

@@ -1,5 +1,7 @@
 import { chmodSync, existsSync } from "node:fs";
+import { InputError } from "../../../shared/errors.js";
 import { checkEabRequest } from "../acme/eab.js";
+import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { openParts } from "../server.js";
 
 export interface EabCreateOpts {
@@ -8,11 +10,16 @@ export interface EabCreateOpts {
   dns?: string[];
   ip?: string[];
   maxValidity?: string;
+  /** how many ACME accounts may bind it (default 1) */
+  accounts?: string;
 }
 
 /** `eab create`: prints "KID HMAC". */
 export function eabCreate(o: EabCreateOpts): string {
-  const req = { name: o.name, dns: o.dns ?? [], ip: o.ip ?? [], maxValidity: o.maxValidity };
+  const accounts = o.accounts === undefined ? undefined : Number(o.accounts);
+  if (accounts !== undefined && (!Number.isInteger(accounts) || accounts < 1))
+    throw new InputError("--accounts takes a positive integer");
+  const req = { name: o.name, dns: o.dns ?? [], ip: o.ip ?? [], maxValidity: o.maxValidity, accounts };
   // Bad input is reported before a missing CA is.
   checkEabRequest(req);
   const parts = openParts(o.data);
@@ -30,4 +37,45 @@ export function eabCreate(o: EabCreateOpts): string {
     if (existsSync(f)) chmodSync(f, 0o600);
   }
   return `${created.record.kid} ${created.hmac}`;
+}
+
+/** `eab list`: each EAB's name, key id, state, accounts bound and names; never the HMAC key. */
+export function eabList(o: { data: string; json?: boolean }): string {
+  const parts = openParts(o.data);
+  try {
+    const rows = parts.eabs.list().map(({ eab, accounts }) => ({
+      name: eab.name,
+      kid: eab.kid,
+      dns: eab.policy.dns.map(formatDnsPattern),
+      ip: eab.policy.ips.map(formatIpRange),
+      maxValidityMs: eab.policy.maxValidityMs,
+      accounts,
+      maxAccounts: eab.maxAccounts,
+      createdAt: new Date(eab.createdAt).toISOString(),
+      revoked: eab.revokedAt !== null,
+    }));
+    if (o.json) return JSON.stringify(rows, null, 2);
+    const lines = rows.map((r) =>
+      [
+        r.name,
+        r.kid,
+        r.revoked ? "revoked" : r.accounts >= r.maxAccounts ? "used-up" : "active",
+        `${r.accounts}/${r.maxAccounts}`,
+        [...r.dns, ...r.ip].join(","),
+      ].join("\t"),
+    );
+    return ["NAME\tKID\tSTATE\tACCOUNTS\tNAMES", ...lines].join("\n");
+  } finally {
+    parts.close();
+  }
+}
+
+/** `eab revoke NAME`: the accounts bound to it can order and finalize no more. */
+export function eabRevoke(o: { data: string; name: string }): void {
+  const parts = openParts(o.data);
+  try {
+    parts.eabs.revoke(o.name);
+  } finally {
+    parts.close();
+  }
 }

@@ -3,7 +3,7 @@ import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
 import type { Db } from "./db.js";
 import type { SQLiteColumn, SQLiteTable } from "./drizzle.cjs";
-import { and, desc, eq, gt, isNotNull, lte, sql } from "./drizzle.cjs";
+import { and, count, desc, eq, gt, isNotNull, lte, sql } from "./drizzle.cjs";
 import { acmeAccounts, acmeAuthzs, acmeEab, acmeOrders, acmeUsedNonces } from "./schema.js";
 
 type EabRow = typeof acmeEab.$inferSelect;
@@ -19,6 +19,7 @@ const eabRecord = (r: EabRow): EabRecord => ({
     ips: r.ipRanges.map(parseIpRange),
     maxValidityMs: r.maxValidityMs,
   },
+  maxAccounts: r.maxAccounts,
   createdAt: r.createdAt,
   revokedAt: r.revokedAt,
 });
@@ -105,6 +106,7 @@ export function acmeStore(db: Db) {
             dnsPatterns: rec.policy.dns.map(formatDnsPattern),
             ipRanges: rec.policy.ips.map(formatIpRange),
             maxValidityMs: rec.policy.maxValidityMs,
+            maxAccounts: rec.maxAccounts,
             createdAt: rec.createdAt,
             revokedAt: rec.revokedAt,
           })
@@ -113,6 +115,34 @@ export function acmeStore(db: Db) {
       byName(name: string): EabRecord | null {
         const row = db.select().from(acmeEab).where(eq(acmeEab.name, name)).get();
         return row ? eabRecord(row) : null;
+      },
+      /** Every EAB with the number of accounts bound to it, oldest first. */
+      list(): { eab: EabRecord; accounts: number }[] {
+        const bound = new Map(
+          db
+            .select({ kid: acmeAccounts.eabKid, n: count() })
+            .from(acmeAccounts)
+            .groupBy(acmeAccounts.eabKid)
+            .all()
+            .map((r) => [r.kid, r.n]),
+        );
+        return db
+          .select()
+          .from(acmeEab)
+          .orderBy(acmeEab.createdAt)
+          .all()
+          .map((r) => ({ eab: eabRecord(r), accounts: bound.get(r.kid) ?? 0 }));
+      },
+      revoke(name: string, at: number): "revoked" | "already" | "missing" {
+        const row = db
+          .select({ revokedAt: acmeEab.revokedAt })
+          .from(acmeEab)
+          .where(eq(acmeEab.name, name))
+          .get();
+        if (!row) return "missing";
+        if (row.revokedAt !== null) return "already";
+        db.update(acmeEab).set({ revokedAt: at }).where(eq(acmeEab.name, name)).run();
+        return "revoked";
       },
     },
     nonces: {
@@ -133,8 +163,18 @@ export function acmeStore(db: Db) {
         const row = db.select().from(acmeAccounts).where(eq(acmeAccounts.thumbprint, thumbprint)).get();
         return row ? accountRecord(row) : null;
       },
-      create(rec: AccountRecord): void {
-        db.insert(acmeAccounts).values(rec).run();
+      createBound(rec: AccountRecord, maxAccounts: number): boolean {
+        // One transaction: two accounts created at once cannot both take an EAB's last place.
+        return db.transaction((tx) => {
+          const bound = tx
+            .select({ n: count() })
+            .from(acmeAccounts)
+            .where(eq(acmeAccounts.eabKid, rec.eabKid))
+            .get();
+          if ((bound?.n ?? 0) >= maxAccounts) return false;
+          tx.insert(acmeAccounts).values(rec).run();
+          return true;
+        });
       },
       update(
         id: string,

@@ -54,6 +54,12 @@ export function certificateStore(db: Db) {
     .from(certificates)
     .where(eq(certificates.serial, sql.placeholder("serial")))
     .prepare();
+  const successorStmt = db
+    .select({ serial: certificates.serial })
+    .from(certificates)
+    .where(eq(certificates.renewedFrom, sql.placeholder("serial")))
+    .limit(1)
+    .prepare();
   return {
     insert(rec: CertificateRecord): void {
       insertStmt.run(mapped.map(([key, c]) => (rec[key] === null ? null : c.mapToDriverValue(rec[key]))));
@@ -61,6 +67,11 @@ export function certificateStore(db: Db) {
 
     bySerial(serial: string): CertificateRecord | null {
       return bySerialStmt.get({ serial }) ?? null;
+    },
+
+    /** The serial of the certificate that renewed this one, or null. */
+    successorOf(serial: string): string | null {
+      return successorStmt.get({ serial })?.serial ?? null;
     },
 
     /** Unrevoked certificates, soonest expiry first; with `expiringBefore`, only those ending by then. */

@@ -1,3 +1,4 @@
+import { forbidden } from "../../../shared/problem.js";
 import type { CertificateRecord } from "../core/types.js";
 import { acmeStore } from "./acme.js";
 import { certificateStore } from "./certificates.js";
@@ -22,6 +23,11 @@ export function openStore(path: string) {
   const queue: Pending[] = [];
   const recordOne = sqlite.transaction((p: Pending) => {
     if (p.tokenId !== null) tokens.consume(p.tokenId, p.now);
+    // Checked again inside the write transaction: of two renewals of one certificate at once,
+    // across processes, only the first is recorded.
+    const renewed = p.rec.renewedFrom;
+    if (renewed !== null && certs.successorOf(renewed) !== null)
+      throw forbidden(`certificate ${renewed} has been renewed already: renew its successor`);
     certs.insert(p.rec);
   });
   const recordBatch = sqlite.transaction((batch: Pending[]) =>

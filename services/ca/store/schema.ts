@@ -47,6 +47,8 @@ export const certificates = sqliteTable(
   (t) => [
     index("certificates_not_after").on(t.notAfter),
     index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
+    // renewal asks whether a certificate has a successor already
+    index("certificates_renewed_from").on(t.renewedFrom).where(sql`${t.renewedFrom} is not null`),
   ],
 );
 
@@ -72,6 +74,8 @@ export const acmeEab = sqliteTable("acme_eab", {
   dnsPatterns: text("dns_patterns", { mode: "json" }).$type<string[]>().notNull(),
   ipRanges: text("ip_ranges", { mode: "json" }).$type<string[]>().notNull(),
   maxValidityMs: integer("max_validity_ms").notNull(),
+  /** how many ACME accounts may bind it (eab create --accounts) */
+  maxAccounts: integer("max_accounts").notNull().default(1),
   createdAt: integer("created_at").notNull(),
   revokedAt: integer("revoked_at"),
 });

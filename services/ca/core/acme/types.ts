@@ -14,6 +14,8 @@ export interface EabRecord {
   /** the raw HMAC key */
   hmacKey: Uint8Array;
   policy: Policy;
+  /** how many ACME accounts may bind it */
+  maxAccounts: number;
   createdAt: number;
   revokedAt: number | null;
 }

@@ -41,7 +41,8 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, acme, "jwk");
     const req = payloadAs(v, newAccountSchema);
-    const { account, created } = await acme.accounts.register(v.jwk as JWK, req, u.newAccount);
+    const address = c.env?.incoming?.socket.remoteAddress ?? "unknown";
+    const { account, created } = await acme.accounts.register(v.jwk as JWK, req, u.newAccount, address);
     return acmeJson(c, accountView(account, u), created ? 201 : 200, { location: u.account(account.id) });
   });
 

@@ -1,0 +1,2 @@
+ALTER TABLE `acme_eab` ADD `max_accounts` integer DEFAULT 1 NOT NULL;--> statement-breakpoint
+CREATE INDEX `certificates_renewed_from` ON `certificates` (`renewed_from`) WHERE "certificates"."renewed_from" is not null;
