@@ -6,8 +6,8 @@ import type { Server } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createServer as createTlsServer } from "node:tls";
 import { challengeValidator } from "../../services/ca/acme/validate/index.js";
-import { AcmeProblem } from "../../shared/acme/problems.js";
 import type { Identifier } from "../../shared/acme/types.js";
+import { Problem } from "../../shared/problem.js";
 import { type DnsServer, startDnsServer } from "../helpers/dns.js";
 import { selfSignedCert } from "../helpers/openssl.js";
 
@@ -30,7 +30,7 @@ function close(server: Server & { closeAllConnections?: () => void }) {
 /** Rejects with an ACME problem of this type whose detail matches. */
 async function rejectsWith(p: Promise<unknown>, type: string, detail: RegExp) {
   await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof AcmeProblem, `an ACME problem, got ${String(e)}`);
+    assert.ok(e instanceof Problem, `an ACME problem, got ${String(e)}`);
     assert.equal(e.acmeType, type, e.message);
     assert.match(e.message, detail);
     return true;

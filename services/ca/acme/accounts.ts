@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
 import {
   accountDoesNotExist,
-  acmeRateLimited,
-  acmeUnauthorized,
   invalidContact,
+  rateLimited,
+  unauthorized,
   unsupportedContact,
-} from "../../../shared/acme/problems.js";
+} from "../../../shared/problem.js";
 import type { AccountRecord } from "../core/acme/types.js";
 import { WindowCounter } from "../core/limiter.js";
 import type { AcmeDeps } from "./deps.js";
@@ -46,7 +46,7 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
       const now = deps.clock();
       const wait = creations.waitFor(clientAddress, now);
       if (wait > 0) {
-        throw acmeRateLimited(
+        throw rateLimited(
           `at most ${deps.limits.newAccountLimit} new accounts per client address per ${deps.limits.newAccountWindowMs / 1000}s`,
           wait,
         );
@@ -69,7 +69,7 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
         createdAt: deps.clock(),
       };
       if (!deps.store.accounts.createBound(account, eab.maxAccounts)) {
-        throw acmeUnauthorized(
+        throw unauthorized(
           `the external account binding ${eab.kid} binds at most ${eab.maxAccounts} account${eab.maxAccounts === 1 ? "" : "s"}, and has them: ask for another`,
         );
       }

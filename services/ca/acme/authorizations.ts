@@ -1,11 +1,6 @@
 import type { JWK } from "jose";
-import {
-  acmeMalformed,
-  acmeNotFound,
-  acmeUnauthorized,
-  isAcmeProblem,
-} from "../../../shared/acme/problems.js";
 import type { ChallengeType } from "../../../shared/acme/types.js";
+import { isAcmeProblem, malformed, notFound, unauthorized } from "../../../shared/problem.js";
 import { afterValidation, authzStatus, mayStartValidation } from "../core/acme/state.js";
 import type { AccountRecord, AuthzRecord, ChallengeRecord } from "../core/acme/types.js";
 import type { AcmeDeps } from "./deps.js";
@@ -28,7 +23,7 @@ export function authorizationService(deps: AcmeDeps) {
       next = afterValidation(authz, type, { ok: true, at: deps.clock() });
     } catch (e) {
       const error = isAcmeProblem(e)
-        ? { ...e.toJSON(), identifier: authz.identifier }
+        ? { ...e.toAcmeJSON(), identifier: authz.identifier }
         : { type: "urn:ietf:params:acme:error:serverInternal", detail: "validation failed", status: 500 };
       if (!isAcmeProblem(e)) deps.log.error({ err: e }, "ACME validation error");
       next = afterValidation(authz, type, { ok: false, error: error as Record<string, unknown> });
@@ -45,16 +40,15 @@ export function authorizationService(deps: AcmeDeps) {
     /** The authorization, if it is the account's (404 when there is none, 403 when another's). */
     own(id: string, accountId: string): AuthzRecord {
       const authz = store.authzs.byId(id);
-      if (!authz) throw acmeNotFound(`no authorization ${id}`);
-      if (authz.accountId !== accountId)
-        throw acmeUnauthorized("the authorization belongs to another account");
+      if (!authz) throw notFound(`no authorization ${id}`);
+      if (authz.accountId !== accountId) throw unauthorized("the authorization belongs to another account");
       return authz;
     },
 
     /** 7.5.2: a pending or valid authorization may be deactivated. */
     deactivate(authz: AuthzRecord): AuthzRecord {
       const s = authzStatus(authz, deps.clock());
-      if (s !== "pending" && s !== "valid") throw acmeMalformed(`a ${s} authorization cannot be deactivated`);
+      if (s !== "pending" && s !== "valid") throw malformed(`a ${s} authorization cannot be deactivated`);
       const next: AuthzRecord = { ...authz, status: "deactivated" };
       store.authzs.save(next);
       return next;
@@ -74,7 +68,7 @@ export function authorizationService(deps: AcmeDeps) {
     ): Promise<{ authz: AuthzRecord; challenge: ChallengeRecord }> {
       const type = typeName as ChallengeType;
       const challenge = authz.challenges.find((ch) => ch.type === type);
-      if (!challenge) throw acmeNotFound(`no ${typeName} challenge in this authorization`);
+      if (!challenge) throw notFound(`no ${typeName} challenge in this authorization`);
       if (!start || !mayStartValidation(authzStatus(authz, deps.clock()), challenge))
         return { authz, challenge };
       const processing: AuthzRecord = {

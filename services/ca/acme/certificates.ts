@@ -1,12 +1,12 @@
 import { X509Certificate } from "node:crypto";
 import type { JWK } from "jose";
 import {
-  acmeMalformed,
-  acmeNotFound,
-  acmeUnauthorized,
   alreadyRevoked,
   badRevocationReason,
-} from "../../../shared/acme/problems.js";
+  malformed,
+  notFound,
+  unauthorized,
+} from "../../../shared/problem.js";
 import { certIdSerial } from "../core/acme/cert-id.js";
 import { certificateIdentifiers } from "../core/acme/identifiers.js";
 import { isRevocationCode, normalizeSerial } from "../core/types.js";
@@ -23,10 +23,10 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
     /** 7.4.2: the certificate and its chain, PEM, for the account that ordered it. */
     download(serial: string, accountId: string): string {
       const order = store.orders.byCertSerial(serial);
-      if (!order) throw acmeNotFound(`no certificate ${serial}`);
-      if (order.accountId !== accountId) throw acmeUnauthorized("the certificate belongs to another account");
+      if (!order) throw notFound(`no certificate ${serial}`);
+      if (order.accountId !== accountId) throw unauthorized("the certificate belongs to another account");
       const cert = issuer.chainOf(serial);
-      if (!cert) throw acmeNotFound(`no certificate ${serial}`);
+      if (!cert) throw notFound(`no certificate ${serial}`);
       return cert.pem + cert.chain;
     },
 
@@ -42,12 +42,12 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
       try {
         cert = new X509Certificate(certificateDer);
       } catch {
-        throw acmeMalformed("certificate is not a DER certificate");
+        throw malformed("certificate is not a DER certificate");
       }
       const serial = normalizeSerial(cert.serialNumber);
       const ours = issuer.chainOf(serial);
       if (!ours || !Buffer.from(ours.der).equals(cert.raw))
-        throw acmeNotFound("this CA did not issue that certificate");
+        throw notFound("this CA did not issue that certificate");
       if (by.accountId !== null) {
         const accountId = by.accountId;
         const order = store.orders.byCertSerial(serial);
@@ -58,7 +58,7 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
           const missing = names.find((id) => !store.authzs.heldFor(accountId, id, now));
           if (names.length === 0 || missing) {
             const which = missing ? `${missing.type} ${missing.value}` : "its identifiers";
-            throw acmeUnauthorized(
+            throw unauthorized(
               `the certificate was issued to another account, and this account holds no valid authorization for ${which}`,
             );
           }
@@ -67,7 +67,7 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
         // cert.publicKey is already a public KeyObject (createPublicKey would refuse it).
         const certKey = cert.publicKey.export({ format: "jwk" }) as JWK;
         if ((await thumbprint(certKey)) !== (await thumbprint(by.jwk))) {
-          throw acmeUnauthorized("the request is not signed by the certificate's key");
+          throw unauthorized("the request is not signed by the certificate's key");
         }
       }
       if (ours.revoked) throw alreadyRevoked(`certificate ${serial} is already revoked`);
@@ -81,7 +81,7 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
     renewalWindow(certId: string): { start: number; end: number } {
       const serial = certIdSerial(certId, issuer.issuerKeyId);
       const cert = serial ? issuer.chainOf(serial) : null;
-      if (!cert) throw acmeNotFound("no certificate with that CertID");
+      if (!cert) throw notFound("no certificate with that CertID");
       const now = deps.clock();
       const life = cert.notAfter - cert.notBefore;
       return cert.revoked

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { calculateJwkThumbprint, flattenedVerify, type JWK } from "jose";
 import { z } from "zod";
-import { acmeMalformed, acmeUnauthorized, externalAccountRequired } from "../../../shared/acme/problems.js";
+import { externalAccountRequired, malformed, unauthorized } from "../../../shared/problem.js";
 import { readProtectedHeader } from "../core/acme/jws-header.js";
 import type { EabRecord } from "../core/acme/types.js";
 import { credentialFields, policyFrom } from "../core/credential.js";
@@ -62,35 +62,35 @@ export async function verifyEab(
 ): Promise<EabRecord> {
   if (binding === undefined) throw externalAccountRequired("this CA requires an External Account Binding");
   const parsed = eabJwsSchema.safeParse(binding);
-  if (!parsed.success) throw acmeMalformed("externalAccountBinding must be a flattened JWS");
+  if (!parsed.success) throw malformed("externalAccountBinding must be a flattened JWS");
   const jws = parsed.data;
   const header = readProtectedHeader(jws, "externalAccountBinding has an unreadable protected header");
   if (typeof header.alg !== "string" || !MAC_ALGORITHMS.includes(header.alg)) {
-    throw acmeMalformed("externalAccountBinding must use HS256, HS384 or HS512");
+    throw malformed("externalAccountBinding must use HS256, HS384 or HS512");
   }
-  if ("nonce" in header) throw acmeMalformed("externalAccountBinding must not carry a nonce");
+  if ("nonce" in header) throw malformed("externalAccountBinding must not carry a nonce");
   if (header.url !== newAccountUrl)
-    throw acmeUnauthorized("externalAccountBinding url is not the newAccount URL");
-  if (typeof header.kid !== "string") throw acmeMalformed("externalAccountBinding has no kid");
+    throw unauthorized("externalAccountBinding url is not the newAccount URL");
+  if (typeof header.kid !== "string") throw malformed("externalAccountBinding has no kid");
   const eab = lookup(header.kid);
-  if (!eab || eab.revokedAt !== null) throw acmeUnauthorized(`unknown or revoked EAB key id ${header.kid}`);
+  if (!eab || eab.revokedAt !== null) throw unauthorized(`unknown or revoked EAB key id ${header.kid}`);
   let payload: Uint8Array;
   try {
     ({ payload } = await flattenedVerify(jws, eab.hmacKey, { algorithms: MAC_ALGORITHMS }));
   } catch {
-    throw acmeUnauthorized("externalAccountBinding signature does not verify with the EAB key");
+    throw unauthorized("externalAccountBinding signature does not verify with the EAB key");
   }
   let boundJwk: unknown;
   try {
     boundJwk = JSON.parse(Buffer.from(payload).toString("utf8"));
   } catch {
-    throw acmeMalformed("externalAccountBinding payload is not a JWK");
+    throw malformed("externalAccountBinding payload is not a JWK");
   }
   const same =
     typeof boundJwk === "object" &&
     boundJwk !== null &&
     (await thumbprint(boundJwk as JWK).catch(() => "")) === (await thumbprint(accountJwk as JWK));
-  if (!same) throw acmeUnauthorized("externalAccountBinding binds a different key than the account key");
+  if (!same) throw unauthorized("externalAccountBinding binds a different key than the account key");
   return eab;
 }
 

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
-import {
-  acmeBadCsr,
-  acmeMalformed,
-  acmeNotFound,
-  acmeRateLimited,
-  acmeUnauthorized,
-  alreadyReplaced,
-  orderNotReady,
-  serverInternal,
-} from "../../../shared/acme/problems.js";
 import type { Identifier, OrderStatus } from "../../../shared/acme/types.js";
+import {
+  alreadyReplaced,
+  badCSR,
+  malformed,
+  notFound,
+  orderNotReady,
+  rateLimited,
+  serverInternal,
+  unauthorized,
+} from "../../../shared/problem.js";
 import { certIdSerial } from "../core/acme/cert-id.js";
 import { certificateIdentifiers, checkIdentifiers, csrMatchesOrder } from "../core/acme/identifiers.js";
 import { authzStatus, challengeTypesFor, orderStatus } from "../core/acme/state.js";
@@ -43,8 +43,8 @@ export function orderService(deps: AcmeDeps) {
   /** The order, if it is the account's (404 when there is none, 403 when it is another's). */
   function own(id: string, accountId: string): OrderRecord {
     const order = store.orders.byId(id);
-    if (!order) throw acmeNotFound(`no order ${id}`);
-    if (order.accountId !== accountId) throw acmeUnauthorized("the order belongs to another account");
+    if (!order) throw notFound(`no order ${id}`);
+    if (order.accountId !== accountId) throw unauthorized("the order belongs to another account");
     return order;
   }
 
@@ -63,11 +63,11 @@ export function orderService(deps: AcmeDeps) {
     const prev = serial ? store.orders.byCertSerial(serial) : null;
     const cert = serial ? issuer.chainOf(serial) : null;
     if (!serial || !prev || !cert || prev.accountId !== accountId) {
-      throw acmeMalformed("replaces does not name a certificate this account was issued");
+      throw malformed("replaces does not name a certificate this account was issued");
     }
     const held = new Set(certificateIdentifiers(cert).map((i) => `${i.type}:${i.value}`));
     if (!identifiers.some((i) => held.has(`${i.type}:${i.value}`))) {
-      throw acmeMalformed(
+      throw malformed(
         `replaces names certificate ${serial}, which shares no identifier with this order: a replacement must keep at least one of its names`,
       );
     }
@@ -97,11 +97,10 @@ export function orderService(deps: AcmeDeps) {
       const window = parseRequestedWindow(req);
       const now = deps.clock();
       const wait = store.accounts.takeRateSlot(account.id, now, limits.rateLimit, limits.rateWindowMs);
-      if (wait > 0)
-        throw acmeRateLimited(`at most ${limits.rateLimit} new orders per account per window`, wait);
+      if (wait > 0) throw rateLimited(`at most ${limits.rateLimit} new orders per account per window`, wait);
       const eab = store.eab(account.eabKid);
       if (!eab || eab.revokedAt !== null)
-        throw acmeUnauthorized("the account's external account binding is revoked");
+        throw unauthorized("the account's external account binding is revoked");
       const identifiers = checkIdentifiers(req.identifiers, eab.policy, issuer.constraints);
       issuanceWindow(window, eab.policy.maxValidityMs, now);
       if (req.replaces !== undefined) checkReplaces(req.replaces, account.id, identifiers, now);
@@ -154,14 +153,14 @@ export function orderService(deps: AcmeDeps) {
       // RFC 8555 7.4: a name may be asked for in the subject's commonName, the subjectAltName or both.
       const csr = withCommonNameAsSan(parseCsr(csrDer, { ipLiteralDnsNamesAsIps: true }));
       if (!csrMatchesOrder(csr, order.identifiers)) {
-        throw acmeBadCsr(
+        throw badCSR(
           "the CSR's names (its subjectAltName, and a commonName that is a DNS name or IP address) must be exactly the order's identifiers",
         );
       }
       const eab = store.eab(account.eabKid);
       if (!eab) throw serverInternal("the account's external account binding is gone");
       // The EAB may have been revoked since newOrder: its policy no longer vouches for the account.
-      if (eab.revokedAt !== null) throw acmeUnauthorized("the account's external account binding is revoked");
+      if (eab.revokedAt !== null) throw unauthorized("the account's external account binding is revoked");
       // Checked again now: time has passed since newOrder (a notBefore may be too far behind by now).
       const window = issuanceWindow(order, eab.policy.maxValidityMs, now) ?? undefined;
       if (!store.orders.claim(order.id)) throw orderNotReady("the order is already being finalized");

@@ -1,5 +1,5 @@
-import { ACME_ERROR_NS } from "../../../../shared/acme/problems.js";
 import type { Logger } from "../../../../shared/log.js";
+import { ACME_ERROR_NS } from "../../../../shared/problem.js";
 import { loadOrCreateAccount, saveAccount } from "./account.js";
 import {
   type Directory,
@@ -120,9 +120,7 @@ async function poll<T>(
 }
 
 const problemText = (e: { type?: string; detail?: string } | undefined) =>
-  e
-    ? `${e.type?.replace("urn:ietf:params:acme:error:", "") ?? "error"}: ${e.detail ?? ""}`
-    : "no reason given";
+  e ? `${e.type?.replace(ACME_ERROR_NS, "") ?? "error"}: ${e.detail ?? ""}` : "no reason given";
 
 export interface ObtainOptions {
   identifiers: Identifier[];

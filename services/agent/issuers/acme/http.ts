@@ -1,26 +1,22 @@
 import { createFetch, FetchError, type FetchOptions, type FetchResponse } from "ofetch";
+import { ACME_ERROR_NS, type AcmeProblemDocument } from "../../../../shared/problem.js";
 import { fetchFailureReason } from "../fetch-error.js";
 import { tlsFetch } from "../tls-fetch.js";
 import type { AccountKey } from "./jws.js";
 import { signRequest } from "./jws.js";
 
-/** RFC 8555 6.7: an ACME problem document. */
-export interface AcmeProblem {
-  type?: string;
-  detail?: string;
-  status?: number;
-  subproblems?: AcmeProblem[];
-}
+/** RFC 8555 6.7, as it arrives: nothing in it is relied on to be there. */
+export type ReceivedProblem = Partial<AcmeProblemDocument>;
 
-/** An error from the ACME server, carrying its problem document when it sent one. */
 /** How many times a request refused with badNonce is sent again with a fresh nonce (as lego). */
 const BAD_NONCE_RETRIES = 5;
 
+/** An error from the ACME server, carrying its problem document when it sent one. */
 export class AcmeError extends Error {
   constructor(
     message: string,
     readonly status: number | undefined,
-    readonly problem: AcmeProblem | undefined,
+    readonly problem: ReceivedProblem | undefined,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -31,9 +27,9 @@ export class AcmeError extends Error {
 export function toAcmeError(what: string, err: unknown): AcmeError {
   if (err instanceof AcmeError) return err;
   if (err instanceof FetchError) {
-    const data = err.data as AcmeProblem | undefined;
+    const data = err.data as ReceivedProblem | undefined;
     if (err.status && data && typeof data === "object" && (data.detail || data.type)) {
-      const type = data.type?.replace("urn:ietf:params:acme:error:", "") ?? "error";
+      const type = data.type?.replace(ACME_ERROR_NS, "") ?? "error";
       return new AcmeError(`${what}: ${type}: ${data.detail ?? ""} (${err.status})`, err.status, data, {
         cause: err,
       });
@@ -130,8 +126,7 @@ export class AcmeSession {
         const e = toAcmeError(what, err);
         // RFC 8555 6.5: "clients SHOULD retry" a badNonce with the nonce that came with it;
         // servers may refuse nonces at random (pebble: 5% by default), so once is not enough
-        if (attempt < BAD_NONCE_RETRIES && e.problem?.type === "urn:ietf:params:acme:error:badNonce")
-          continue;
+        if (attempt < BAD_NONCE_RETRIES && e.problem?.type === `${ACME_ERROR_NS}badNonce`) continue;
         throw e;
       }
     }

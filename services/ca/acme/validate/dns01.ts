@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { incorrectResponse } from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
+import { incorrectResponse } from "../../../../shared/problem.js";
 import type { NameResolver } from "./resolve.js";
 
 /** RFC 8555 8.4 dns-01: a TXT record at _acme-challenge.NAME holding base64url(SHA-256(keyAuth)). */

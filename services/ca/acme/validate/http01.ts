@@ -1,8 +1,8 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
-import { connectionProblem, incorrectResponse } from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
+import { connectionProblem, incorrectResponse } from "../../../../shared/problem.js";
 import type { NameResolver } from "./resolve.js";
 
 const MAX_BODY = 8192;

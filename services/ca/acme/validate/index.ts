@@ -1,5 +1,5 @@
-import { connectionProblem } from "../../../../shared/acme/problems.js";
 import type { ChallengeType, Identifier } from "../../../../shared/acme/types.js";
+import { connectionProblem } from "../../../../shared/problem.js";
 import { dns01 } from "./dns01.js";
 import { http01 } from "./http01.js";
 import { makeResolver } from "./resolve.js";

@@ -1,6 +1,6 @@
 import { lookup, Resolver } from "node:dns/promises";
-import { dnsProblem } from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
+import { dnsProblem } from "../../../../shared/problem.js";
 
 /**
  * Where validation connects: an IP identifier is its own address; a DNS name is asked of the

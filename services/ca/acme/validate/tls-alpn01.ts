@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { connect } from "node:tls";
+import type { Identifier } from "../../../../shared/acme/types.js";
 import {
   connectionProblem,
   incorrectResponse,
   isAcmeProblem,
   tlsProblem,
-} from "../../../../shared/acme/problems.js";
-import type { Identifier } from "../../../../shared/acme/types.js";
+} from "../../../../shared/problem.js";
 import { extension, extensionValue } from "../../../../shared/x509/cert.js";
 import { children, contentOf, type Element, readElement } from "../../../../shared/x509/der.js";
 import { ipFromBytes, ipToBytes } from "../../core/names.js";

@@ -1,11 +1,5 @@
-import {
-  AcmeProblem,
-  acmeMalformed,
-  acmeRejectedIdentifier,
-  unsupportedIdentifier,
-} from "../../../../shared/acme/problems.js";
 import type { Identifier } from "../../../../shared/acme/types.js";
-import { isProblem } from "../../../../shared/problem.js";
+import { malformed, Problem, unsupportedIdentifier } from "../../../../shared/problem.js";
 import { canonicalIp, dnsNameProblem, ipFamily, normalizeDns } from "../names.js";
 import { allowedByPolicy, type Constraints, type Policy, withinConstraints } from "../policy.js";
 
@@ -18,8 +12,8 @@ export function checkIdentifiers(
   policy: Policy,
   constraints: Constraints,
 ): Identifier[] {
-  if (input.length === 0) throw acmeMalformed("an order needs at least one identifier");
-  if (input.length > 100) throw acmeMalformed("at most 100 identifiers per order");
+  if (input.length === 0) throw malformed("an order needs at least one identifier");
+  if (input.length > 100) throw malformed("at most 100 identifiers per order");
   const seen = new Set<string>();
   const out: Identifier[] = [];
   for (const id of input) {
@@ -33,13 +27,8 @@ export function checkIdentifiers(
     dns: out.filter((i) => i.type === "dns").map((i) => i.value),
     ips: out.filter((i) => i.type === "ip").map((i) => i.value),
   };
-  try {
-    allowedByPolicy(policy)(req);
-    withinConstraints(constraints)(req);
-  } catch (e) {
-    if (isProblem(e) && e.kind === "rejectedIdentifier") throw acmeRejectedIdentifier(e.message);
-    throw e;
-  }
+  allowedByPolicy(policy)(req);
+  withinConstraints(constraints)(req);
   return out;
 }
 
@@ -51,13 +40,13 @@ export function normalizeIdentifier(id: { type: string; value: string }): Identi
   }
   if (id.type === "dns") {
     if (id.value.startsWith("*.")) {
-      throw new AcmeProblem("rejectedIdentifier", `wildcard identifier "${id.value}" is not issued`, {
+      throw new Problem("rejectedIdentifier", `wildcard identifier "${id.value}" is not issued`, {
         extra: { identifier: { type: "dns", value: id.value } },
       });
     }
     const problem = dnsNameProblem(normalizeDns(id.value));
     if (problem) {
-      throw new AcmeProblem("rejectedIdentifier", problem, { extra: { identifier: id } });
+      throw new Problem("rejectedIdentifier", problem, { extra: { identifier: id } });
     }
     return { type: "dns", value: normalizeDns(id.value) };
   }
@@ -66,7 +55,7 @@ export function normalizeIdentifier(id: { type: string; value: string }): Identi
       // RFC 8738 3: the textual form of RFC 1123 2.1 (IPv4) or RFC 5952 4 (IPv6).
       return { type: "ip", value: canonicalIp(id.value) };
     } catch {
-      throw acmeMalformed(`"${id.value}" is not an IP address`);
+      throw malformed(`"${id.value}" is not an IP address`);
     }
   }
   throw unsupportedIdentifier(`identifier type "${id.type}" is not supported: use dns or ip`);

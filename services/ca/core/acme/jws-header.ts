@@ -1,10 +1,5 @@
 import { decodeProtectedHeader } from "jose";
-import {
-  acmeMalformed,
-  acmeUnauthorized,
-  badNonce,
-  badSignatureAlgorithm,
-} from "../../../../shared/acme/problems.js";
+import { badNonce, badSignatureAlgorithm, malformed, unauthorized } from "../../../../shared/problem.js";
 
 /**
  * RFC 8555 6.2 checks on a JWS protected header, before any signature is verified. Pure.
@@ -27,7 +22,7 @@ export type KeyMode = "jwk" | "kid" | "either";
 
 export function checkProtectedHeader(header: unknown, requestUrl: string, mode: KeyMode): ProtectedHeader {
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw acmeMalformed("the JWS protected header is not a JSON object");
+    throw malformed("the JWS protected header is not a JSON object");
   }
   const h = header as Record<string, unknown>;
   if (typeof h.alg !== "string" || !ACCOUNT_ALGORITHMS.includes(h.alg)) {
@@ -36,21 +31,21 @@ export function checkProtectedHeader(header: unknown, requestUrl: string, mode: 
   // 6.5: a missing or empty nonce is badNonce; that the nonce is current is checked elsewhere.
   if (typeof h.nonce !== "string" || h.nonce.length === 0) throw badNonce("the JWS has no nonce");
   // 6.4: the "url" header must equal the URL the request was sent to.
-  if (typeof h.url !== "string") throw acmeMalformed("the JWS protected header has no url");
+  if (typeof h.url !== "string") throw malformed("the JWS protected header has no url");
   if (h.url !== requestUrl) {
-    throw acmeUnauthorized(`the JWS url ${h.url} does not match the request URL ${requestUrl}`);
+    throw unauthorized(`the JWS url ${h.url} does not match the request URL ${requestUrl}`);
   }
   const hasJwk = h.jwk !== undefined;
   const hasKid = h.kid !== undefined;
   // 6.2: "jwk" and "kid" are mutually exclusive, and one of them is required.
-  if (hasJwk === hasKid) throw acmeMalformed('the JWS must have exactly one of "jwk" and "kid"');
-  if (mode === "jwk" && !hasJwk) throw acmeMalformed('this request must be signed with "jwk", not "kid"');
-  if (mode === "kid" && !hasKid) throw acmeMalformed('this request must be signed with "kid", not "jwk"');
+  if (hasJwk === hasKid) throw malformed('the JWS must have exactly one of "jwk" and "kid"');
+  if (mode === "jwk" && !hasJwk) throw malformed('this request must be signed with "jwk", not "kid"');
+  if (mode === "kid" && !hasKid) throw malformed('this request must be signed with "kid", not "jwk"');
   if (hasJwk && (typeof h.jwk !== "object" || h.jwk === null || Array.isArray(h.jwk))) {
-    throw acmeMalformed('"jwk" must be a JSON Web Key object');
+    throw malformed('"jwk" must be a JSON Web Key object');
   }
-  if (hasKid && typeof h.kid !== "string") throw acmeMalformed('"kid" must be an account URL');
-  if (hasJwk && "d" in (h.jwk as object)) throw acmeMalformed('"jwk" holds a private key');
+  if (hasKid && typeof h.kid !== "string") throw malformed('"kid" must be an account URL');
+  if (hasJwk && "d" in (h.jwk as object)) throw malformed('"jwk" holds a private key');
   return {
     alg: h.alg,
     nonce: h.nonce,
@@ -68,7 +63,7 @@ export function readProtectedHeader(jws: { protected: string }, unreadable: stri
   try {
     header = decodeProtectedHeader(jws);
   } catch {
-    throw acmeMalformed(unreadable);
+    throw malformed(unreadable);
   }
   return header as Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
-import { acmeMalformed } from "../../../../shared/acme/problems.js";
 import { formatDuration } from "../../../../shared/duration.js";
+import { malformed } from "../../../../shared/problem.js";
 import { BACKDATE_MS, DEFAULT_VALIDITY_MS } from "../policy.js";
 
 /**
@@ -31,7 +31,7 @@ const DATE_TIME =
 export function parseRfc3339(field: string, text: string): number {
   const m = DATE_TIME.exec(text);
   const bad = (why: string) =>
-    acmeMalformed(`${field} "${text}" is not an RFC 3339 date-time (${why}), e.g. 2030-01-31T12:00:00Z`);
+    malformed(`${field} "${text}" is not an RFC 3339 date-time (${why}), e.g. 2030-01-31T12:00:00Z`);
   if (!m) throw bad("expected YYYY-MM-DDThh:mm:ss and Z or an offset such as +02:00");
   const n = (i: number) => Number(m[i] ?? 0);
   const [y, mo, d, h, mi, s, oh, om] = [n(1), n(2), n(3), n(4), n(5), n(6), n(8), n(9)];
@@ -86,26 +86,26 @@ export function issuanceWindow(
     notAfter = w.notAfter ?? notBefore + Math.min(DEFAULT_VALIDITY_MS, maxValidityMs);
   }
   if (w.notBefore !== null && w.notAfter !== null && notAfter <= notBefore) {
-    throw acmeMalformed(`notAfter ${iso(notAfter)} must be later than notBefore ${iso(notBefore)}`);
+    throw malformed(`notAfter ${iso(notAfter)} must be later than notBefore ${iso(notBefore)}`);
   }
-  if (notAfter <= now) throw acmeMalformed(`notAfter ${iso(notAfter)} has already passed`);
+  if (notAfter <= now) throw malformed(`notAfter ${iso(notAfter)} has already passed`);
   if (w.notBefore !== null && notBefore < now - MAX_BACKDATE_MS) {
-    throw acmeMalformed(
+    throw malformed(
       `notBefore ${iso(notBefore)} is more than ${formatDuration(MAX_BACKDATE_MS)} before the CA's time ${iso(now)}: certificates are backdated by at most that much`,
     );
   }
   if (w.notBefore !== null && notBefore > now + maxValidityMs) {
-    throw acmeMalformed(
+    throw malformed(
       `notBefore ${iso(notBefore)} is more than ${max} (the external account binding's maximum validity) ahead`,
     );
   }
   if (w.notBefore === null && notBefore > now) {
-    throw acmeMalformed(
+    throw malformed(
       `notAfter ${iso(notAfter)} is more than ${max} (the external account binding's maximum validity) from now; send a notBefore to start later`,
     );
   }
   if (notAfter - notBefore > maxValidityMs) {
-    throw acmeMalformed(
+    throw malformed(
       `the requested validity ${formatDuration(notAfter - notBefore)} exceeds the external account binding's maximum ${max}`,
     );
   }

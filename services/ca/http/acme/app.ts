@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { AcmeProblem, acmeNotFound } from "../../../../shared/acme/problems.js";
+import { notFound, Problem } from "../../../../shared/problem.js";
 import type { AppEnv } from "../context.js";
 import { type AcmeHttpDeps, acmeBase, urls } from "./context.js";
 import { acmeOnError, acmeProblemResponse } from "./problems.js";
@@ -28,10 +28,10 @@ export function acmeApp(deps: AcmeHttpDeps) {
   app.all("*", (c) => {
     const path = c.req.path.replace(/^\/acme/, "");
     const allow = METHODS.find(([pattern]) => pattern.test(path))?.[1];
-    if (!allow) return acmeProblemResponse(c, acmeNotFound(`no ACME resource at ${c.req.path}`));
+    if (!allow) return acmeProblemResponse(c, notFound(`no ACME resource at ${c.req.path}`));
     // RFC 8555 6.3: a GET on a resource read by POST-as-GET is 405 with type malformed.
     const hint = allow === "POST" ? " (to read it, POST-as-GET: RFC 8555 6.3)" : "";
-    const problem = new AcmeProblem("malformed", `${c.req.method} is not allowed here: use ${allow}${hint}`, {
+    const problem = new Problem("malformed", `${c.req.method} is not allowed here: use ${allow}${hint}`, {
       status: 405,
     });
     const res = acmeProblemResponse(c, problem);

@@ -2,12 +2,12 @@ import type { Context } from "hono";
 import { flattenedVerify, importJWK, type JWK } from "jose";
 import { z } from "zod";
 import {
-  AcmeProblem,
   accountDoesNotExist,
-  acmeMalformed,
-  acmeUnauthorized,
   badNonce,
-} from "../../../../shared/acme/problems.js";
+  malformed,
+  Problem,
+  unauthorized,
+} from "../../../../shared/problem.js";
 import type { AcmeDomain } from "../../acme/index.js";
 import {
   checkProtectedHeader,
@@ -47,13 +47,13 @@ export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyM
   const type = c.req.header("content-type")?.split(";")[0]?.trim();
   if (type !== "application/jose+json") {
     // 6.2: "the server MUST return a response with status code 415"
-    throw new AcmeProblem("malformed", "the content type must be application/jose+json", { status: 415 });
+    throw new Problem("malformed", "the content type must be application/jose+json", { status: 415 });
   }
   let jws: z.output<typeof flattenedSchema>;
   try {
     jws = flattenedSchema.parse(JSON.parse(await bodyText(c)));
   } catch {
-    throw acmeMalformed("the body must be a flattened JSON JWS");
+    throw malformed("the body must be a flattened JSON JWS");
   }
   const rawHeader = readProtectedHeader(jws, "the JWS protected header is unreadable");
   const header = checkProtectedHeader(rawHeader, c.req.url, mode);
@@ -68,7 +68,7 @@ export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyM
     account = id && !id.includes("/") ? acme.accounts.byId(id) : null;
     if (!account) throw accountDoesNotExist(`no account at ${header.kid}`);
     // RFC 8555 7.3.6: requests signed by a deactivated account are refused.
-    if (account.status !== "valid") throw acmeUnauthorized(`account ${header.kid} is ${account.status}`);
+    if (account.status !== "valid") throw unauthorized(`account ${header.kid} is ${account.status}`);
     jwk = account.jwk as JWK;
   } else {
     jwk = header.jwk as JWK;
@@ -77,14 +77,14 @@ export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyM
     const key = account ? await accountKey(account, header.alg) : await importJWK(jwk, header.alg);
     await flattenedVerify(jws, key, { algorithms: [header.alg] });
   } catch {
-    throw acmeMalformed("the JWS signature does not verify with the account key");
+    throw malformed("the JWS signature does not verify with the account key");
   }
   let payload: unknown = null;
   if (jws.payload !== "") {
     try {
       payload = JSON.parse(Buffer.from(jws.payload, "base64url").toString("utf8"));
     } catch {
-      throw acmeMalformed("the JWS payload is not JSON");
+      throw malformed("the JWS payload is not JSON");
     }
   }
   return { header, payload, account, jwk: header.jwk ? (header.jwk as JWK) : null };
@@ -112,7 +112,7 @@ async function accountKey(account: AccountRecord, alg: string): Promise<Imported
 
 /** The account of a "kid" request; verifyJws guarantees one is there. */
 export function accountOf(v: Verified): AccountRecord {
-  if (!v.account) throw acmeMalformed("this request must be signed by an account");
+  if (!v.account) throw malformed("this request must be signed by an account");
   return v.account;
 }
 
@@ -120,9 +120,7 @@ export function accountOf(v: Verified): AccountRecord {
 export function payloadAs<T extends z.ZodType>(v: Verified, schema: T): z.output<T> {
   const r = schema.safeParse(v.payload ?? {});
   if (!r.success) {
-    throw acmeMalformed(
-      r.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; "),
-    );
+    throw malformed(r.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; "));
   }
   return r.data;
 }

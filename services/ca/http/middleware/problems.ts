@@ -10,8 +10,7 @@ import type { AppEnv } from "../context.js";
 /** The headers of a problem response: its type, Retry-After for 429, the scheme for 401. */
 export function problemHeaders(p: Problem): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
-  const retry = p.extra.retryAfter;
-  if (typeof retry === "number") headers["retry-after"] = String(retry);
+  if (p.retryAfter !== undefined) headers["retry-after"] = String(p.retryAfter);
   // RFC 9110 15.5.2: a 401 names the scheme the client should use.
   if (p.status === 401) headers["www-authenticate"] = 'Bearer realm="certyard"';
   return headers;
@@ -32,7 +31,7 @@ export function toProblem(err: unknown, log: Logger, path: string): Problem {
   }
   const requestId = randomUUID();
   log.error({ err, requestId, path }, "unhandled error");
-  return new Problem("internal", "internal error; quote the request id", { requestId });
+  return new Problem("internal", "internal error; quote the request id", { extra: { requestId } });
 }
 
 export function onError(log: Logger): ErrorHandler<AppEnv> {

@@ -1,12 +1,7 @@
 import { Hono } from "hono";
 import { flattenedVerify, importJWK, type JWK } from "jose";
 import { z } from "zod";
-import {
-  AcmeProblem,
-  acmeMalformed,
-  acmeUnauthorized,
-  badSignatureAlgorithm,
-} from "../../../../../shared/acme/problems.js";
+import { badSignatureAlgorithm, malformed, Problem, unauthorized } from "../../../../../shared/problem.js";
 import { thumbprint } from "../../../acme/eab.js";
 import { ACCOUNT_ALGORITHMS, readProtectedHeader } from "../../../core/acme/jws-header.js";
 import type { AppEnv } from "../../context.js";
@@ -51,8 +46,7 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, acme, "kid");
     let account = accountOf(v);
-    if (account.id !== c.req.param("id"))
-      throw acmeUnauthorized("the account URL is not the signing account");
+    if (account.id !== c.req.param("id")) throw unauthorized("the account URL is not the signing account");
     if (v.payload !== null) account = acme.accounts.update(account, payloadAs(v, updateSchema));
     return acmeJson(c, accountView(account, u), 200, { location: u.account(account.id) });
   });
@@ -60,7 +54,7 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
   // RFC 8555 7.1.2.1: the account's orders, leaving out those that failed or expired unfinished.
   app.post("/acct/:id/orders", async (c) => {
     const v = await verifyJws(c, acme, "kid");
-    if (accountOf(v).id !== c.req.param("id")) throw acmeUnauthorized("not your account");
+    if (accountOf(v).id !== c.req.param("id")) throw unauthorized("not your account");
     const u = urls(acmeBase(c));
     return acmeJson(c, { orders: acme.orders.listed(accountOf(v).id).map((o) => u.order(o.id)) });
   });
@@ -74,9 +68,9 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
       .object({ protected: z.string(), payload: z.string(), signature: z.string() })
       .strict()
       .safeParse(v.payload);
-    if (!inner.success) throw acmeMalformed("keyChange payload must be a flattened JWS");
+    if (!inner.success) throw malformed("keyChange payload must be a flattened JWS");
     const h = innerHeader(inner.data);
-    if (h.url !== v.header.url) throw acmeMalformed("the inner JWS url must equal the outer url");
+    if (h.url !== v.header.url) throw malformed("the inner JWS url must equal the outer url");
     const newJwk = h.jwk as JWK;
     let payload: Uint8Array;
     try {
@@ -84,24 +78,24 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
         algorithms: [h.alg],
       }));
     } catch {
-      throw acmeMalformed("the inner JWS does not verify with the new key");
+      throw malformed("the inner JWS does not verify with the new key");
     }
     const body = z
       .object({ account: z.string(), oldKey: z.record(z.string(), z.unknown()) })
       .safeParse(parseJson(Buffer.from(payload).toString("utf8")));
-    if (!body.success) throw acmeMalformed('the inner payload needs "account" and "oldKey"');
+    if (!body.success) throw malformed('the inner payload needs "account" and "oldKey"');
     if (body.data.account !== u.account(account.id))
-      throw acmeUnauthorized("the inner JWS names another account");
+      throw unauthorized("the inner JWS names another account");
     if ((await thumbprint(body.data.oldKey as JWK)) !== account.thumbprint) {
-      throw acmeUnauthorized("oldKey is not the account's current key");
+      throw unauthorized("oldKey is not the account's current key");
     }
     const changed = await acme.accounts.changeKey(account, newJwk);
     if (changed.holder) {
       // 7.3.5: the new key is already an account's: 409 with that account's URL.
-      const conflict = new AcmeProblem("malformed", "the new key is already in use by an account", {
+      const conflict = new Problem("malformed", "the new key is already in use by an account", {
         status: 409,
       });
-      return c.body(JSON.stringify(conflict.toJSON()), 409, {
+      return c.body(JSON.stringify(conflict.toAcmeJSON()), 409, {
         "content-type": "application/problem+json",
         location: u.account(changed.holder.id),
       });
@@ -130,9 +124,9 @@ function innerHeader(jws: { protected: string }): {
     );
   }
   if (typeof h.jwk !== "object" || h.jwk === null || Array.isArray(h.jwk) || "kid" in h)
-    throw acmeMalformed('the inner JWS needs "jwk" (the new key) and no "kid"');
-  if ("d" in h.jwk) throw acmeMalformed('the inner "jwk" holds a private key');
-  if ("nonce" in h) throw acmeMalformed("the inner JWS must not have a nonce");
+    throw malformed('the inner JWS needs "jwk" (the new key) and no "kid"');
+  if ("d" in h.jwk) throw malformed('the inner "jwk" holds a private key');
+  if ("nonce" in h) throw malformed("the inner JWS must not have a nonce");
   return { alg: h.alg, jwk: h.jwk as Record<string, unknown>, url: h.url };
 }
 
@@ -140,6 +134,6 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw acmeMalformed("the inner JWS payload is not JSON");
+    throw malformed("the inner JWS payload is not JSON");
   }
 }

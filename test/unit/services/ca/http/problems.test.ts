@@ -37,7 +37,7 @@ describe("errors by kind (issue 13, item 7)", () => {
 
   test("ACME: bad input is malformed; an internal RangeError is left to the 500 handler", () => {
     const bad = toAcmeProblem(new InputError("notAfter is not a date"));
-    assert.equal(bad?.toJSON().type, "urn:ietf:params:acme:error:malformed");
+    assert.equal(bad?.toAcmeJSON()?.type, "urn:ietf:params:acme:error:malformed");
     assert.equal(toAcmeProblem(new RangeError("Invalid time value")), null);
   });
 });

@@ -6,10 +6,10 @@ import { checkIdentifiers, csrMatchesOrder } from "../../../../../../services/ca
 import { checkProtectedHeader } from "../../../../../../services/ca/core/acme/jws-header.js";
 import type { EabRecord } from "../../../../../../services/ca/core/acme/types.js";
 import { parseDnsPattern, parseIpRange } from "../../../../../../services/ca/core/names.js";
-import { AcmeProblem } from "../../../../../../shared/acme/problems.js";
+import { Problem } from "../../../../../../shared/problem.js";
 
 const URL_ = "https://ca/acme/new-order";
-const acmeType = (type: string) => (e: unknown) => e instanceof AcmeProblem && e.acmeType === type;
+const acmeType = (type: string) => (e: unknown) => e instanceof Problem && e.acmeType === type;
 
 describe("JWS protected header (RFC 8555 6.2)", () => {
   const good = { alg: "ES256", nonce: "n", url: URL_, kid: "https://ca/acme/acct/1" };

@@ -6,7 +6,7 @@ import {
   parseRequestedWindow,
   parseRfc3339,
 } from "../../../../../../services/ca/core/acme/validity.js";
-import { isAcmeProblem } from "../../../../../../shared/acme/problems.js";
+import { isAcmeProblem } from "../../../../../../shared/problem.js";
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2030-06-15T12:00:00.250Z");
