@@ -1,5 +1,7 @@
+import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
@@ -9,7 +11,13 @@ import type { ValidationConfig } from "./acme/validate/index.js";
 import { Authority } from "./authority/authority.js";
 import { certificateService } from "./authority/certificates.js";
 import { CrlPublisher } from "./authority/crl.js";
-import { defaultServingNames, ensureServingCert, type ServingNames } from "./authority/serving.js";
+import {
+  defaultServingNames,
+  ensureServingCert,
+  guessPublicHost,
+  type ServingNames,
+  withUrlHost,
+} from "./authority/serving.js";
 import { requestListener } from "./http/app.js";
 import {
   type ConnectionLimits,
@@ -52,6 +60,8 @@ export interface RunningServer {
   server: Server;
   port: number;
   url: string;
+  /** no --url was given: the URL is serve's guess, which the operator should check */
+  urlGuessed: boolean;
   rootFingerprint: string;
   close(): Promise<void>;
 }
@@ -87,8 +97,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const store = openStore(cfg.paths.database);
   const ca = loadCa(cfg.paths, cfg.passphrase);
   const clock = cfg.clock ?? Date.now;
-  const servingNames = cfg.servingNames ?? defaultServingNames(ca.constraints);
-  const url = publicUrl(cfg.url, servingNames, cfg.port);
+  const names = cfg.servingNames ?? defaultServingNames(ca.constraints);
+  const { url, guessed } = await publicUrl(cfg.url, names, cfg.port);
+  const servingNames = withUrlHost(names, url);
   const authority = new Authority(ca, store, `${url}/crl`, clock);
   const crl = new CrlPublisher(ca, store, clock);
   const tokens = tokenService(store.tokens, clock);
@@ -197,6 +208,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     server,
     port,
     url,
+    urlGuessed: guessed,
     rootFingerprint: ca.rootFingerprint,
     close: () =>
       new Promise<void>((resolve) => {
@@ -211,9 +223,17 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   };
 }
 
-/** --url, else https:// and the first serving name, with the port serve listens on. */
-function publicUrl(url: string | undefined, names: ServingNames, port: number): string {
-  if (url) return url.replace(/\/$/, "");
-  const publicHost = names.dns[0] ?? names.ips[0] ?? "localhost";
-  return `https://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}`;
+/** --url, else a guess (see guessPublicHost) with the port serve listens on. */
+async function publicUrl(
+  url: string | undefined,
+  names: ServingNames,
+  port: number,
+): Promise<{ url: string; guessed: boolean }> {
+  if (url) return { url: url.replace(/\/$/, ""), guessed: false };
+  const addresses = await lookup(hostname(), { all: true }).then(
+    (found) => found.map((a) => a.address),
+    () => [],
+  );
+  const host = guessPublicHost(names, addresses);
+  return { url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, guessed: true };
 }

@@ -269,14 +269,22 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
     assert.equal(good.code, 0, good.stdout + good.stderr);
   });
 
-  test("6. docker-compose accepts compose.yaml", async () => {
-    const r = await sh("docker-compose", [
-      "-f",
-      new URL("../../../compose.yaml", import.meta.url).pathname,
-      "config",
-      "-q",
-    ]);
+  test("6. docker-compose accepts compose.yaml, and asks for CERTYARD_HOST when it is not set", async () => {
+    const file = new URL("../../../compose.yaml", import.meta.url).pathname;
+    const r = await sh("docker-compose", ["-f", file, "config"], { env: { CERTYARD_HOST: "10.0.0.4" } });
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /CERTYARD_URL: https:\/\/10\.0\.0\.4:8443/);
+    const { CERTYARD_HOST: _, ...withoutHost } = process.env;
+    const missing = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn("docker-compose", ["-f", file, "config", "-q"], { env: withoutHost });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /set CERTYARD_HOST to the address other hosts reach this one at/);
   });
 
   test("renewal downtime against a bare docker restart (a measurement, printed)", async () => {

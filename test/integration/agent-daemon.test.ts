@@ -200,6 +200,9 @@ describe("certyard-agent run: the daemon against a real CA", () => {
     const daemon = new Daemon(home, {
       ...process.env,
       IMPORT_LOG: imports,
+      // the root check's child says "serves the pinned root" at debug (its stdout line says it
+      // to a person); the daemon passes its level on
+      CERTYARD_AGENT_LOG_LEVEL: "debug",
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${pathToFileURL(IMPORT_LOG).href}`,
     });
     daemons.push(daemon);

@@ -1,5 +1,6 @@
 import { createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -50,6 +51,37 @@ export function defaultServingNames(constraints: Constraints): ServingNames {
     ),
     ips: [...ips].filter((ip) => constraints.ips.length === 0 || ipAllowed(ip)),
   };
+}
+
+/**
+ * The names with the public URL's host added: a client that reaches the CA there must find that
+ * host in its certificate (compose, for one, names the CA's container but gives the host's URL).
+ */
+export function withUrlHost(names: ServingNames, url: string): ServingNames {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (isIP(host)) {
+    const ip = canonicalIp(host);
+    return names.ips.includes(ip) ? names : { ...names, ips: [...names.ips, ip] };
+  }
+  return names.dns.includes(host) ? names : { ...names, dns: [...names.dns, host] };
+}
+
+/** An address another host can reach: not loopback, unspecified or link-local. */
+function reachable(ip: string): boolean {
+  return !/^(127\.|0\.|169\.254\.|::1$|::$|fe[89ab][0-9a-f]:)/i.test(ip);
+}
+
+/**
+ * The host of the public URL when --url is not given. Join strings carry it to other hosts, which
+ * cannot resolve a host name that only this host's /etc/hosts knows (Debian maps its own name to
+ * 127.0.1.1): the host name when it resolves to an address other hosts can reach, else this
+ * host's first such address (IPv4 first), else the first serving name.
+ */
+export function guessPublicHost(names: ServingNames, hostNameAddresses: string[]): string {
+  const [hostName] = names.dns;
+  if (hostName && hostName !== "localhost" && hostNameAddresses.some(reachable)) return hostName;
+  const ips = names.ips.filter(reachable);
+  return ips.find((ip) => isIP(ip) === 4) ?? ips[0] ?? names.dns[0] ?? names.ips[0] ?? "localhost";
 }
 
 const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);

@@ -3,12 +3,19 @@ export interface Ready {
   host: string;
   port: number;
   url: string;
+  /** serve guessed the public URL (no --url): say so, and how to set it */
+  urlGuessed: boolean;
   fingerprint: string;
   tokenPath: string;
 }
 
 export function announce(r: Ready): void {
   const listen = r.host.includes(":") ? `[${r.host}]` : r.host;
+  if (r.urlGuessed) {
+    process.stderr.write(
+      `certyard-ca: warning: the public URL ${r.url} is a guess; join strings and certificates carry it to other hosts, so if they reach this one by another name or address, restart with --url https://HOST:PORT (or CERTYARD_URL)\n`,
+    );
+  }
   process.stdout.write(
     `certyard-ca listening on https://${listen}:${r.port}\n` +
       `public URL: ${r.url}\n` +

@@ -100,6 +100,7 @@ export async function serveCommand(
     host,
     port: running.port,
     url: running.url,
+    urlGuessed: running.urlGuessed,
     fingerprint: running.rootFingerprint,
     tokenPath: caPaths(o.data).adminToken,
   };
