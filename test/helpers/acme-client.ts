@@ -141,28 +141,3 @@ export class TestAcmeClient {
     };
   }
 }
-
-/**
- * RFC 9773 4.1 CertID of a certificate: base64url(AKI keyIdentifier) "." base64url(serial DER
- * INTEGER content), computed here from the DER without the server's code.
- */
-export function certIdOf(certDer: Uint8Array): string {
-  const der = Buffer.from(certDer);
-  // the AKI extension: OID 2.5.29.35 (06 03 55 1d 23), then an OCTET STRING holding
-  // SEQUENCE { [0] IMPLICIT keyIdentifier }
-  const at = der.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]));
-  if (at < 0) throw new Error("no authorityKeyIdentifier");
-  let i = at + 5;
-  if (der[i] === 0x01) i += 3; // critical BOOLEAN
-  if (der[i] !== 0x04) throw new Error("AKI: no OCTET STRING");
-  i += 2; // OCTET STRING header (short form)
-  if (der[i] !== 0x30) throw new Error("AKI: no SEQUENCE");
-  i += 2;
-  if (der[i] !== 0x80) throw new Error("AKI: no keyIdentifier");
-  const keyId = der.subarray(i + 2, i + 2 + (der[i + 1] ?? 0));
-  const hex = new X509Certificate(der).serialNumber;
-  let serial = Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex");
-  while (serial.length > 1 && serial[0] === 0 && (serial[1] ?? 0) < 0x80) serial = serial.subarray(1);
-  if ((serial[0] ?? 0) >= 0x80) serial = Buffer.concat([Buffer.from([0]), serial]);
-  return `${keyId.toString("base64url")}.${serial.toString("base64url")}`;
-}

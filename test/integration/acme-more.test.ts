@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { exportJWK, FlattenedSign, generateKeyPair, importPKCS8, type JWK } from "jose";
+import { certIdOf } from "../../shared/acme/cert-id.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
-import { certIdOf, TestAcmeClient } from "../helpers/acme-client.js";
+import { TestAcmeClient } from "../helpers/acme-client.js";
 import { httpsRequest, type TestCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
 

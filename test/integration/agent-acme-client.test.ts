@@ -15,9 +15,9 @@ import {
 } from "../../services/agent/issuers/acme/flow.js";
 import type { AcmeError } from "../../services/agent/issuers/acme/http.js";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
+import { certIdOf } from "../../shared/acme/cert-id.js";
 import type { Identifier } from "../../shared/acme/types.js";
 import { decodePem } from "../../shared/x509/pem.js";
-import { certIdOf } from "../helpers/acme-client.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr } from "../helpers/openssl.js";

@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { rootCertificates } from "node:tls";
+import { certIdOf } from "../../../shared/acme/cert-id.js";
 import { type KeyType, parseKeyType } from "../../../shared/keys.js";
 import { certificatesFromPem, decodePem } from "../../../shared/x509/pem.js";
 import { readCertFiles } from "../actions/files.js";
@@ -15,7 +16,6 @@ import {
 } from "../issuers/acme/challenges.js";
 import { type AcmeAccount, obtainCertificate, openAccount } from "../issuers/acme/flow.js";
 import { acmeFetch } from "../issuers/acme/http.js";
-import { certIdOf } from "../issuers/acme/renewal-info.js";
 import { keyAndCsr } from "../keygen.js";
 import { dnsNameText, ipAddressText } from "../names.js";
 import { renewalTime, renewalTimeInWindow } from "../schedule.js";
@@ -122,7 +122,7 @@ async function issue(
   let renewalInfo: { start: string; end: string } | undefined;
   if (a.dir.renewalInfo) {
     try {
-      renewalInfo = await getRenewalInfo(a.$fetch, a.dir, await certIdOf(chain));
+      renewalInfo = await getRenewalInfo(a.$fetch, a.dir, certIdOfLeaf(chain));
       renewAt = renewalTimeInWindow(Date.parse(renewalInfo.start), Date.parse(renewalInfo.end), ctx.random());
     } catch (err) {
       ctx.log.warn(
@@ -142,6 +142,13 @@ async function issue(
       renewalInfo,
     },
   };
+}
+
+/** The RFC 9773 CertID of the leaf of a PEM chain. */
+function certIdOfLeaf(pem: string): string {
+  const leaf = certificatesFromPem(pem)[0];
+  if (!leaf) throw new Error("no certificate in the chain");
+  return certIdOf(leaf);
 }
 
 function directoryUrl(text: string): string {
@@ -232,7 +239,7 @@ export async function refreshRenewalWindow(ctx: AgentContext, m: Managed): Promi
   try {
     const dir = await getDirectory($fetch, m.issuer.directory);
     if (!dir.renewalInfo) return m;
-    const window = await getRenewalInfo($fetch, dir, await certIdOf(current.cert));
+    const window = await getRenewalInfo($fetch, dir, certIdOfLeaf(current.cert));
     if (window.start === m.renewalInfo.start && window.end === m.renewalInfo.end) return m;
     const renewAt = renewalTimeInWindow(Date.parse(window.start), Date.parse(window.end), ctx.random());
     const moved: Managed = { ...m, renewalInfo: window, renewAt: new Date(renewAt).toISOString() };
@@ -256,7 +263,13 @@ export async function renewAcme(ctx: AgentContext, m: Managed): Promise<Managed>
   const current = readCertFiles(m);
   const got = await withAccount(ctx, issuer, undefined, async (a) => {
     let replaces: string | undefined;
-    if (a.dir.renewalInfo && current) replaces = await certIdOf(current.cert).catch(() => undefined);
+    if (a.dir.renewalInfo && current) {
+      try {
+        replaces = certIdOfLeaf(current.cert);
+      } catch {
+        // a current certificate without an AKI is renewed without `replaces`
+      }
+    }
     return issue(ctx, a, m, parseKeyType(m.keyType), challengeFromRecord(issuer.challenge), replaces);
   });
   const { renewalInfo: _old, ...rest } = m;

@@ -1,16 +1,15 @@
+import { parseCertId } from "../../../../shared/acme/cert-id.js";
 import { normalizeSerial } from "../types.js";
 
 /**
- * RFC 9773 4.1: CertID = base64url(AKI keyIdentifier) "." base64url(serial DER content).
- * Returns the serial in canonical hex, or null when it is not one of this issuer's. Pure.
+ * The serial (canonical hex) an RFC 9773 4.1 CertID names, or null when it is not one of this
+ * issuer's. Pure.
  */
 export function certIdSerial(certId: string, issuerKeyId: Uint8Array): string | null {
-  const [aki, serial, extra] = certId.split(".");
-  if (!aki || !serial || extra !== undefined) return null;
-  if (!Buffer.from(aki, "base64url").equals(Buffer.from(issuerKeyId))) return null;
-  const hex = Buffer.from(serial, "base64url").toString("hex");
+  const parts = parseCertId(certId);
+  if (!parts?.keyId.equals(Buffer.from(issuerKeyId))) return null;
   try {
-    return normalizeSerial(hex);
+    return normalizeSerial(parts.serialHex);
   } catch {
     return null;
   }

@@ -21,7 +21,6 @@ import {
   keyAuthorization,
   signRequest,
 } from "../../../../services/agent/issuers/acme/jws.js";
-import { certIdFrom, serialDerBytes } from "../../../../services/agent/issuers/acme/renewal-info.js";
 import { generateKey } from "../../../../shared/keys.js";
 
 const ecKey = () => {
@@ -50,17 +49,6 @@ describe("ACME client pieces", () => {
       CERTYARD_ACME_RECORD_NAME: "_acme-challenge.lan.example",
       CERTYARD_ACME_RECORD_VALUE: want,
     });
-  });
-
-  test("certID as in RFC 9773 4.1's example; serial DER content octets", () => {
-    assert.equal(
-      certIdFrom("69885b6b87464041e1b37b847ba0ae2cde01c8d4", "0087654321"),
-      "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
-    );
-    assert.equal(certIdFrom("69885b6b87464041e1b37b847ba0ae2cde01c8d4", "87654321").split(".")[1], "AIdlQyE");
-    assert.equal(serialDerBytes("0001").toString("hex"), "01");
-    assert.equal(serialDerBytes("7f").toString("hex"), "7f");
-    assert.equal(serialDerBytes("abc").toString("hex"), "0abc");
   });
 
   test("a request JWS verifies with the account key: jwk before the account, kid after; POST-as-GET is empty", async () => {
