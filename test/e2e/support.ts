@@ -19,13 +19,18 @@ export interface RunResult {
 export async function sh(
   cmd: string,
   args: string[],
-  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(
       cmd,
       args,
-      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 180_000, maxBuffer: 16 << 20 },
+      {
+        env: { ...process.env, ...opts.env },
+        timeout: opts.timeoutMs ?? 180_000,
+        maxBuffer: 16 << 20,
+        cwd: opts.cwd,
+      },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? 1) : 0;
         resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
