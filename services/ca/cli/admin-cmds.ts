@@ -35,6 +35,9 @@ export interface TokenCreateOpts {
   url?: string;
 }
 
+/** A join string is what people paste into chat: unless told otherwise it enrols one host within a day. */
+const JOIN_DEFAULTS = { uses: 1, expires: "24h" } as const;
+
 export function tokenCreate(o: TokenCreateOpts): string {
   const uses = o.uses === undefined ? undefined : Number(o.uses);
   if (uses !== undefined && (!Number.isInteger(uses) || uses < 1))
@@ -44,8 +47,8 @@ export function tokenCreate(o: TokenCreateOpts): string {
     dns: o.dns ?? [],
     ip: o.ip ?? [],
     maxValidity: o.maxValidity,
-    expires: o.expires,
-    uses,
+    expires: o.expires ?? (o.join ? JOIN_DEFAULTS.expires : undefined),
+    uses: uses ?? (o.join ? JOIN_DEFAULTS.uses : undefined),
     rate: o.rate,
   };
   // Bad input is reported before a missing CA or URL is.
