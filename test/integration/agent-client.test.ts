@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -133,13 +133,27 @@ describe("doctor against real TLS servers with certificates from the real CA", (
       registries: [target],
       hosts: ["registry.lan=127.0.0.1"],
       dockerCertsDir,
-      containersCertsDir: join(dir, "no-podman"),
+      containersCertsDir: join(dir, "containers-certs"),
+      containerdCertsDir: join(dir, "containerd-certs"),
       hostsFile,
     };
     const caCrt = join(dockerCertsDir, target, "ca.crt");
-    assert.deepEqual(trust(request).lines, [`wrote ${caCrt}`, `wrote ${hostsFile}`]);
+    const written = [
+      caCrt,
+      join(dir, "containers-certs", target, "ca.crt"),
+      join(dir, "containerd-certs", target, "ca.crt"),
+      join(dir, "containerd-certs", target, "hosts.toml"),
+      hostsFile,
+    ];
+    assert.deepEqual(
+      trust(request).lines,
+      written.map((f) => `wrote ${f}`),
+    );
     const mtimes = [statSync(caCrt).mtimeMs, statSync(hostsFile).mtimeMs];
-    assert.deepEqual(trust(request).lines, [`unchanged ${caCrt}`, `unchanged ${hostsFile}`]);
+    assert.deepEqual(
+      trust(request).lines,
+      written.map((f) => `unchanged ${f}`),
+    );
     assert.deepEqual([statSync(caCrt).mtimeMs, statSync(hostsFile).mtimeMs], mtimes);
 
     const afterTrust = await doctor(o);
@@ -302,16 +316,30 @@ describe("doctor against real TLS servers with certificates from the real CA", (
       "--registry",
       "registry.lan:443",
     ];
-    args.push("--docker-certs-dir", join(dir, "cli-trust"), "--containers-certs-dir", join(dir, "cli-none"));
+    args.push(
+      "--docker-certs-dir",
+      join(dir, "cli-trust"),
+      "--containers-certs-dir",
+      join(dir, "cli-podman"),
+    );
+    args.push("--containerd-certs-dir", join(dir, "cli-containerd"));
     const first = await cli(args);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(
-      first.stdout,
-      `wrote ${join(dir, "cli-trust", "registry.lan:5000", "ca.crt")}\nwrote ${join(dir, "cli-trust", "registry.lan", "ca.crt")}\n`,
-    );
+    const files = ["registry.lan:5000", "registry.lan"].flatMap((r) => [
+      join(dir, "cli-trust", r, "ca.crt"),
+      join(dir, "cli-podman", r, "ca.crt"),
+      join(dir, "cli-containerd", r, "ca.crt"),
+      join(dir, "cli-containerd", r, "hosts.toml"),
+    ]);
+    assert.equal(first.stdout, files.map((f) => `wrote ${f}\n`).join(""));
     const second = await cli(args);
     assert.equal(second.stdout, first.stdout.replace(/^wrote /gm, "unchanged "));
     assert.equal(readFileSync(join(dir, "cli-trust", "registry.lan", "ca.crt"), "utf8"), ca.rootPem);
+    const removed = await cli([...args, "--remove"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, files.map((f) => `removed ${f}\n`).join(""));
+    assert.deepEqual(readdirSync(join(dir, "cli-containerd")), [], "the emptied HOST:PORT folders are gone");
+    assert.equal((await cli([...args, "--remove"])).stdout, "nothing of certyard's to remove\n");
 
     const file = join(dir, "auth", "htpasswd");
     assert.equal(

@@ -83,3 +83,10 @@ export function mergeHosts(current: string, entries: HostsEntry[]): { content: s
   }
   return { content: edited ? `${lines.join("\n")}\n` : current, warnings };
 }
+
+/** The file without the managed lines for these names; byte for byte the same when it has none. */
+export function removeHosts(current: string, names: string[]): string {
+  const lines = current.split("\n");
+  const kept = lines.filter((l) => !(isManaged(l) && namesOf(l)?.names.some((n) => names.includes(n))));
+  return kept.length === lines.length ? current : kept.join("\n");
+}

@@ -1,6 +1,8 @@
 import { Argument, type Command } from "commander";
 import { envFlags } from "../../../shared/cli.js";
 import {
+  DEFAULT_CONTAINERD_CERTS_DIR,
+  DEFAULT_CONTAINERD_CONFIG,
   DEFAULT_CONTAINERS_CERTS_DIR,
   DEFAULT_DOCKER_CERTS_DIR,
   DEFAULT_HOME,
@@ -40,16 +42,29 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command("trust")
-    .description("install the CA's root for Docker (certs.d), podman, the OS store and /etc/hosts")
+    .description(
+      "install the CA's root for Docker, podman/CRI-O/skopeo, containerd, and on request the OS store, a buildx builder, browsers and Java",
+    )
     .addOption(listFlag("--registry <host:port>", "registry clients pull from (repeatable)"))
     .addOption(switchFlag("--system", "also install the root into the OS trust store"))
+    .addOption(flag("--buildkit <name>", "also into this buildx builder's buildkitd.toml"))
+    .addOption(
+      switchFlag("--nss", "also into the invoking user's Firefox and Chromium NSS databases (certutil)"),
+    )
+    .addOption(switchFlag("--java", "also into the default JDK's cacerts (keytool)"))
+    .addOption(switchFlag("--remove", "take out what trust put in, for the same flags"))
     .addOption(listFlag("--hosts <name=ip>", "keep a managed /etc/hosts line (repeatable)"))
     .addOption(
       flag("--docker-certs-dir <dir>", "Docker's certificate directory").default(DEFAULT_DOCKER_CERTS_DIR),
     )
     .addOption(
-      flag("--containers-certs-dir <dir>", "podman's, used when it exists").default(
+      flag("--containers-certs-dir <dir>", "podman's, CRI-O's, skopeo's and buildah's").default(
         DEFAULT_CONTAINERS_CERTS_DIR,
+      ),
+    )
+    .addOption(
+      flag("--containerd-certs-dir <dir>", "containerd's hosts directory").default(
+        DEFAULT_CONTAINERD_CERTS_DIR,
       ),
     )
     .addOption(flag("--hosts-file <file>", "the hosts file").default(DEFAULT_HOSTS_FILE))
@@ -58,24 +73,42 @@ export function registerClientCommands(program: Command): void {
       async (o: {
         registry?: string[];
         system?: boolean;
+        buildkit?: string;
+        nss?: boolean;
+        java?: boolean;
+        remove?: boolean;
         hosts?: string[];
         dockerCertsDir: string;
         containersCertsDir: string;
+        containerdCertsDir: string;
         hostsFile: string;
         home: string;
       }) => {
         const { AgentHome } = await import("../state.js");
         const { trust } = await import("../actions/trust.js");
-        const { lines, warnings } = trust({
-          rootPem: new AgentHome(o.home).rootPem(),
-          registries: o.registry ?? [],
-          system: o.system === true,
-          hosts: o.hosts ?? [],
-          dockerCertsDir: o.dockerCertsDir,
-          containersCertsDir: o.containersCertsDir,
-          hostsFile: o.hostsFile,
-        });
+        const { trustEnvironment } = await import("../config.js");
+        const env = trustEnvironment();
+        const { lines, warnings } = trust(
+          {
+            rootPem: new AgentHome(o.home).rootPem(),
+            registries: o.registry ?? [],
+            system: o.system === true,
+            hosts: o.hosts ?? [],
+            ...(o.buildkit === undefined ? {} : { buildkit: o.buildkit }),
+            nss: o.nss === true,
+            java: o.java === true,
+            remove: o.remove === true,
+            dockerCertsDir: o.dockerCertsDir,
+            containersCertsDir: o.containersCertsDir,
+            containerdCertsDir: o.containerdCertsDir,
+            hostsFile: o.hostsFile,
+            buildxDir: env.buildxDir,
+            javaKeystore: env.javaKeystore,
+          },
+          { pathEnv: env.pathEnv, userHome: env.userHome },
+        );
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        if (o.remove && lines.length === 0) lines.push("nothing of certyard's to remove");
         process.stdout.write(lines.map((l) => `${l}\n`).join(""));
       },
     );
@@ -90,16 +123,35 @@ export function registerClientCommands(program: Command): void {
     .addOption(
       flag("--docker-certs-dir <dir>", "Docker's certificate directory").default(DEFAULT_DOCKER_CERTS_DIR),
     )
+    .addOption(
+      flag("--containerd-certs-dir <dir>", "containerd's hosts directory").default(
+        DEFAULT_CONTAINERD_CERTS_DIR,
+      ),
+    )
+    .addOption(flag("--containerd-config <file>", "containerd's config").default(DEFAULT_CONTAINERD_CONFIG))
     .addOption(homeFlag())
-    .action(async (target: string, o: { caFile?: string; dockerCertsDir: string; home: string }) => {
-      const { doctor } = await import("../doctor/index.js");
-      const report = await doctor({
-        target,
-        caFile: o.caFile,
-        home: o.home,
-        dockerCertsDir: o.dockerCertsDir,
-      });
-      process.stdout.write(report.lines.map((l) => `${l}\n`).join(""));
-      if (!report.ok) process.exitCode = 1;
-    });
+    .action(
+      async (
+        target: string,
+        o: {
+          caFile?: string;
+          dockerCertsDir: string;
+          containerdCertsDir: string;
+          containerdConfig: string;
+          home: string;
+        },
+      ) => {
+        const { doctor } = await import("../doctor/index.js");
+        const report = await doctor({
+          target,
+          caFile: o.caFile,
+          home: o.home,
+          dockerCertsDir: o.dockerCertsDir,
+          containerdCertsDir: o.containerdCertsDir,
+          containerdConfig: o.containerdConfig,
+        });
+        process.stdout.write(report.lines.map((l) => `${l}\n`).join(""));
+        if (!report.ok) process.exitCode = 1;
+      },
+    );
 }

@@ -1,5 +1,7 @@
 import type { X509Certificate } from "node:crypto";
 import { parseRegistry } from "../actions/trust.js";
+import { DEFAULT_CONTAINERD_CERTS_DIR } from "../config.js";
+import { type ContainerdOptions, containerdLines, inspectContainerd } from "./containerd.js";
 import {
   buildChain,
   diagnose,
@@ -16,7 +18,7 @@ import { dockerRoots, loadRoots, type RootOptions } from "./roots.js";
  * `certyard-agent doctor HOST:PORT`: the roots to judge by (roots.ts), the chain the registry
  * serves (fetch.ts), what Go's crypto/x509 makes of it (diagnose.ts), and the report in words.
  */
-export interface DoctorOptions extends RootOptions {
+export interface DoctorOptions extends RootOptions, Omit<ContainerdOptions, "target"> {
   /** connect here instead of resolving HOST (tests; like curl --resolve) */
   connectHost?: string;
   now?: Date;
@@ -67,5 +69,10 @@ export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
       "note: Docker treats 127.0.0.0/8 as an insecure registry and does not verify TLS there; the above is what it says for any other address",
     );
   }
+  const containerd = inspectContainerd(o);
+  if (containerd)
+    lines.push(
+      ...containerdLines(containerd, o.target, o.containerdCertsDir ?? DEFAULT_CONTAINERD_CERTS_DIR),
+    );
   return { ok: findings.length === 0, findings, lines };
 }

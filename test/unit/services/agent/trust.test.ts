@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -78,7 +87,6 @@ describe("trust plan (pure)", () => {
     root = canonicalRoot(rootPem);
   });
   const state = (files: Record<string, string | null> = {}, extra: Partial<TrustState> = {}): TrustState => ({
-    containersCertsDirExists: false,
     systemStore: null,
     files,
     ...extra,
@@ -88,6 +96,7 @@ describe("trust plan (pure)", () => {
     registries: ["registry.lan:5000"],
     dockerCertsDir: "/d",
     containersCertsDir: "/c",
+    containerdCertsDir: "/k",
     hostsFile: "/h",
     ...r,
   });
@@ -98,29 +107,29 @@ describe("trust plan (pure)", () => {
     assert.throws(() => canonicalRoot("nothing"), /no certificate/);
   });
 
-  test("one ca.crt per registry under Docker's directory, named as Docker looks it up", () => {
+  test("per registry: Docker's, the containers tools' and containerd's ca.crt, and containerd's hosts.toml", () => {
     const plan = planTrust(
       req({ registries: ["registry.lan:5000", "registry.lan:443", "[fd00::1]:5000"] }),
       state(),
     );
+    const per = (d: string) => [
+      [`/d/${d}/ca.crt`, true, 0o644],
+      [`/c/${d}/ca.crt`, true, 0o644],
+      [`/k/${d}/ca.crt`, true, 0o644],
+      [`/k/${d}/hosts.toml`, true, 0o644],
+    ];
     assert.deepEqual(
       plan.changes.map((c) => [c.path, c.changed, c.mode]),
-      [
-        ["/d/registry.lan:5000/ca.crt", true, 0o644],
-        ["/d/registry.lan/ca.crt", true, 0o644],
-        ["/d/[fd00::1]:5000/ca.crt", true, 0o644],
-      ],
+      [...per("registry.lan:5000"), ...per("registry.lan"), ...per("[fd00::1]:5000")],
     );
-    assert.ok(plan.changes.every((c) => c.content === root.pem));
+    assert.ok(plan.changes.filter((c) => c.path.endsWith("ca.crt")).every((c) => c.content === root.pem));
     assert.equal(plan.updateCommand, null);
+    assert.deepEqual(plan.tools, []);
   });
 
-  test("podman's directory too, only when it exists", () => {
-    const plan = planTrust(req(), state({}, { containersCertsDirExists: true }));
-    assert.deepEqual(
-      plan.changes.map((c) => c.path),
-      ["/d/registry.lan:5000/ca.crt", "/c/registry.lan:5000/ca.crt"],
-    );
+  test("the containers tools' directory is written whether or not it exists yet", () => {
+    const plan = planTrust(req(), state());
+    assert.ok(plan.changes.some((c) => c.path === "/c/registry.lan:5000/ca.crt" && c.changed));
   });
 
   test("a file with the same bytes is unchanged", () => {
@@ -130,11 +139,44 @@ describe("trust plan (pure)", () => {
     assert.equal(stale.changes[0]?.changed, true);
   });
 
+  test("--remove: only files holding this root and certyard's hosts.toml go; another certificate stays, with a warning", () => {
+    const files = {
+      "/d/registry.lan:5000/ca.crt": root.pem,
+      "/c/registry.lan:5000/ca.crt": "someone else's\n",
+      "/k/registry.lan:5000/hosts.toml": planTrust(req(), state()).changes[3]?.content ?? "",
+    };
+    const plan = planTrust(req({ remove: true }), state(files));
+    assert.deepEqual(
+      plan.changes.map((c) => [c.path, c.content, c.changed, c.pruneDir]),
+      [
+        ["/d/registry.lan:5000/ca.crt", null, true, true],
+        ["/k/registry.lan:5000/hosts.toml", null, true, true],
+      ],
+    );
+    assert.deepEqual(plan.warnings, [
+      "/c/registry.lan:5000/ca.crt holds another certificate than this agent's root: left as it is",
+    ]);
+    const foreign = planTrust(
+      req({ remove: true }),
+      state({ "/k/registry.lan:5000/hosts.toml": "server = 'x'\n" }),
+    );
+    assert.deepEqual(foreign.changes, [], "a hosts.toml certyard did not write is not removed");
+  });
+
   test("--system on Debian: certyard-<16 hex>.crt and update-ca-certificates, only when it changes", () => {
     const debian = { kind: "debian" as const, dir: "/deb", update: ["update-ca-certificates"] };
     const path = `/deb/certyard-${root.fingerprint.slice(0, 16)}.crt`;
     const plan = planTrust(req({ registries: [], system: true }), state({}, { systemStore: debian }));
     assert.deepEqual(plan.changes, [{ path, content: root.pem, changed: true, mode: 0o644, system: true }]);
+    const removal = planTrust(
+      req({ registries: [], system: true, remove: true }),
+      state({ [path]: root.pem }, { systemStore: debian }),
+    );
+    assert.deepEqual(
+      removal.changes.map((c) => [c.path, c.content]),
+      [[path, null]],
+    );
+    assert.deepEqual(removal.updateCommand, ["update-ca-certificates"], "the store forgets it too");
     assert.deepEqual(plan.updateCommand, ["update-ca-certificates"]);
     const again = planTrust(
       req({ registries: [], system: true }),
@@ -146,7 +188,7 @@ describe("trust plan (pure)", () => {
   test("--system on RHEL: the anchors directory and update-ca-trust extract", () => {
     const rhel = { kind: "rhel" as const, dir: "/anchors", update: ["update-ca-trust", "extract"] };
     const plan = planTrust(req({ system: true }), state({}, { systemStore: rhel }));
-    assert.equal(plan.changes[1]?.path, `/anchors/certyard-${root.fingerprint.slice(0, 16)}.crt`);
+    assert.equal(plan.changes[4]?.path, `/anchors/certyard-${root.fingerprint.slice(0, 16)}.crt`);
     assert.deepEqual(plan.updateCommand, ["update-ca-trust", "extract"]);
   });
 
@@ -173,6 +215,11 @@ describe("trust plan (pure)", () => {
       state({ "/h": plan.changes[0]?.content ?? "" }),
     );
     assert.equal(same.changes[0]?.changed, false);
+    const removed = planTrust(
+      req({ registries: [], hosts: ["registry.lan=10.0.0.5"], remove: true }),
+      state({ "/h": `${plan.changes[0]?.content ?? ""}10.0.0.9 other.lan\n` }),
+    );
+    assert.equal(removed.changes[0]?.content, "127.0.0.1 localhost\n10.0.0.9 other.lan\n");
     assert.throws(
       () => planTrust(req({ hosts: ["a.lan=10.0.0.1", "A.lan=10.0.0.2"] }), state()),
       /more than once/,
@@ -208,10 +255,9 @@ describe("trust on disk", () => {
     });
   });
 
-  test("writes every file, then a second run changes nothing: same bytes, same mtimes, no update command", () => {
+  test("writes every file, then a second run changes nothing; --remove takes it all out again", () => {
     const hostsFile = join(dir, "hosts");
     writeFileSync(hostsFile, "127.0.0.1 localhost\n");
-    mkdirSync(join(dir, "containers"));
     const stores = { debianDir: join(dir, "store"), rhelDir: join(dir, "none") };
     mkdirSync(stores.debianDir);
     const ran: string[][] = [];
@@ -223,21 +269,22 @@ describe("trust on disk", () => {
       hosts: ["registry.lan=10.0.0.5"],
       dockerCertsDir: join(dir, "docker"),
       containersCertsDir: join(dir, "containers"),
+      containerdCertsDir: join(dir, "containerd"),
       hostsFile,
     };
     const fp = canonicalRoot(rootPem).fingerprint.slice(0, 16);
-    const paths = [
-      join(dir, "docker", "registry.lan:5000", "ca.crt"),
-      join(dir, "containers", "registry.lan:5000", "ca.crt"),
-      join(dir, "docker", "registry.lan", "ca.crt"),
-      join(dir, "containers", "registry.lan", "ca.crt"),
-      join(stores.debianDir, `certyard-${fp}.crt`),
-      hostsFile,
+    const per = (r: string) => [
+      join(dir, "docker", r, "ca.crt"),
+      join(dir, "containers", r, "ca.crt"),
+      join(dir, "containerd", r, "ca.crt"),
+      join(dir, "containerd", r, "hosts.toml"),
     ];
+    const systemFile = join(stores.debianDir, `certyard-${fp}.crt`);
+    const paths = [...per("registry.lan:5000"), ...per("registry.lan"), systemFile, hostsFile];
     const first = trust(request, env);
     assert.deepEqual(first.lines, [...paths.map((p) => `wrote ${p}`), "ran update-ca-certificates"]);
     assert.deepEqual(ran, [["update-ca-certificates"]]);
-    for (const p of paths.slice(0, 5)) {
+    for (const p of paths.filter((p) => p.endsWith(".crt"))) {
       assert.equal(readFileSync(p, "utf8"), rootPem);
       assert.equal(statSync(p).mode & 0o777, 0o644);
     }
@@ -254,6 +301,18 @@ describe("trust on disk", () => {
       paths.map((p) => statSync(p).mtimeMs),
       mtimes,
     );
+
+    writeFileSync(join(dir, "docker", "registry.lan", "client.cert"), "the operator's\n");
+    const removed = trust({ ...request, remove: true }, env);
+    assert.deepEqual(removed.lines, [
+      ...paths.slice(0, -1).map((p) => `removed ${p}`),
+      `wrote ${hostsFile}`,
+      "ran update-ca-certificates",
+    ]);
+    assert.equal(readFileSync(hostsFile, "utf8"), "127.0.0.1 localhost\n");
+    assert.deepEqual(readdirSync(join(dir, "containerd")), [], "emptied HOST:PORT folders are removed");
+    assert.deepEqual(readdirSync(join(dir, "docker")), ["registry.lan"], "a folder with other files stays");
+    assert.deepEqual(trust({ ...request, remove: true }, env).lines, [`unchanged ${hostsFile}`]);
   });
 
   test("an existing file keeps its mode when rewritten; the plan can be inspected before applying", () => {
