@@ -96,8 +96,19 @@ export class AgentHome {
 
   list(): Managed[] {
     const dir = this.layout.certs;
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      // Not "nothing managed": a user without access to the home would see an empty table.
+      if ((err as NodeJS.ErrnoException).code === "EACCES")
+        throw new Error(
+          `cannot read ${dir}: permission denied (run as the user that runs renew, usually root)`,
+        );
+      throw err;
+    }
+    return files
       .filter((f) => f.endsWith(".json"))
       .sort()
       .map((f) => managedSchema.parse(JSON.parse(readFileSync(join(dir, f), "utf8"))));
