@@ -41,24 +41,31 @@ program
   .addOption(flag("--ca <url>", "the CA's URL"))
   .addOption(flag("--fingerprint <sha256>", "the root's SHA-256 fingerprint, as certyard-ca prints it"))
   .addOption(flag("--join <string>", "a join string from certyard-ca token create --join"))
+  .addOption(flag("--join-file <file>", "read the join string from this file (- for standard input)"))
   .addOption(homeFlag())
-  .action(async (o: { ca?: string; fingerprint?: string; join?: string; home: string }) => {
-    const { AgentHome } = await import("./state.js");
-    const { bootstrap, bootstrapFromJoin } = await import("./commands/bootstrap.js");
-    const home = new AgentHome(o.home);
-    if (o.join) await bootstrapFromJoin(home, o.join);
-    else if (o.ca && o.fingerprint) await bootstrap(home, o.ca, o.fingerprint);
-    else throw new Error("give --ca URL --fingerprint FP, or --join STRING");
-    const ca = home.ca();
-    process.stdout.write(`bootstrapped ${o.home}: CA ${ca.url}, root ${ca.fingerprint}\n`);
-  });
+  .action(
+    async (o: { ca?: string; fingerprint?: string; join?: string; joinFile?: string; home: string }) => {
+      const { AgentHome } = await import("./state.js");
+      const { bootstrap, bootstrapFromJoin } = await import("./commands/bootstrap.js");
+      const { secretOption } = await import("./cli/secrets.js");
+      const join = secretOption("join", o.join, o.joinFile);
+      const home = new AgentHome(o.home);
+      if (join) await bootstrapFromJoin(home, join);
+      else if (o.ca && o.fingerprint) await bootstrap(home, o.ca, o.fingerprint);
+      else throw new Error("give --ca URL --fingerprint FP, or --join STRING");
+      const ca = home.ca();
+      process.stdout.write(`bootstrapped ${o.home}: CA ${ca.url}, root ${ca.fingerprint}\n`);
+    },
+  );
 
 program
   .command("cert")
   .description("make a key here, get a certificate, write it, reload and verify")
   .addOption(flag("--name <id>", "the name this certificate is managed under").makeOptionMandatory())
   .addOption(flag("--token <token>", "an enrolment token"))
+  .addOption(flag("--token-file <file>", "read the token from this file (- for standard input)"))
   .addOption(flag("--join <string>", "a join string (bootstraps this host first)"))
+  .addOption(flag("--join-file <file>", "read the join string from this file (- for standard input)"))
   .addOption(listFlag("--dns <name>", "DNS name (repeatable)"))
   .addOption(listFlag("--ip <ip>", "IP address (repeatable)"))
   .addOption(flag("--out <dir>", "where the files go").makeOptionMandatory())
@@ -84,6 +91,9 @@ program
   .addOption(logFlag())
   .action(async (o) => {
     const { agentContext } = await import("./commands/context.js");
+    const { secretOption } = await import("./cli/secrets.js");
+    o.token = secretOption("token", o.token, o.tokenFile);
+    o.join = secretOption("join", o.join, o.joinFile);
     let m: import("./state.js").Managed;
     if (o.acme) {
       const { certWithAcme } = await import("./commands/acme.js");
