@@ -59,7 +59,10 @@ describe("registry host and Docker client, end to end", { concurrency: false }, 
     for (const name of [registryName, `cy-noip-${suffix}`, `cy-leafonly-${suffix}`, `cy-dummy-${suffix}`]) {
       await removeContainer(name);
     }
-    rmSync(join(certsD, target), { recursive: true, force: true });
+    // trust wrote these three: Docker's, the containers tools' and containerd's
+    for (const d of [certsD, "/etc/containers/certs.d", "/etc/containerd/certs.d"]) {
+      rmSync(join(d, target), { recursive: true, force: true });
+    }
     await docker(["logout", target]);
     await ca.stop();
     rmSync(work, { recursive: true, force: true });

@@ -29,8 +29,9 @@ trap 'rc=$?; echo "e2e setup: FAILED (exit $rc) at line $LINENO: $BASH_COMMAND" 
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, dockerd, ip netns)"
 
 # --- 1. Debian packages ---------------------------------------------------------------------
+# podman, containerd (ctr), libnss3-tools and default-jre-headless read what `trust` writes.
 readonly PACKAGES=(docker.io docker-registry skopeo pebble certbot lego apache2-utils faketime
-  iproute2 openssl jq curl caddy)
+  iproute2 openssl jq curl caddy podman containerd libnss3-tools default-jre-headless)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 has_candidate() {
@@ -87,7 +88,7 @@ if ! installed docker-compose; then
   fi
 fi
 for cmd in dockerd docker-registry skopeo pebble pebble-challtestsrv certbot lego htpasswd \
-  faketime ip openssl jq curl python3 caddy; do
+  faketime ip openssl jq curl python3 caddy podman ctr certutil keytool; do
   command -v "$cmd" >/dev/null || die "command '$cmd' not found after installing packages"
 done
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Undoes what the e2e tests and setup.sh leave behind:
 #   - containers labelled certyard-e2e=1, and image tags for 10.203.0.1:*
-#   - /etc/docker/certs.d/10.203.0.1:* and saved logins for 10.203.0.1:* in ~/.docker/config.json
+#   - /etc/{docker,containers,containerd}/certs.d/10.203.0.1:* (what trust wrote) and saved logins for 10.203.0.1:* in ~/.docker/config.json
 #   - the test address (veth cy-veth0 and netns cy-test)
 #   - dockerd, only if setup.sh started it (pid in /tmp/cy-dockerd.pid)
 # Keeps the Debian packages and the registry:2 image (in /tmp/cy-docker) for the next run.
@@ -40,7 +40,7 @@ if ((engine_up)); then
 fi
 
 shopt -s nullglob
-for d in /etc/docker/certs.d/"$TEST_ADDR":*; do
+for d in /etc/docker/certs.d/"$TEST_ADDR":* /etc/containers/certs.d/"$TEST_ADDR":* /etc/containerd/certs.d/"$TEST_ADDR":*; do
   rm -rf "$d" || warn "could not remove $d"
 done
 shopt -u nullglob
