@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { dnsNameProblem } from "../../../shared/dns-name.js";
 
 /**
  * The managed lines of /etc/hosts: one `IP NAME # certyard` line per NAME. A line is ours only
@@ -12,15 +13,12 @@ export interface HostsEntry {
   ip: string;
 }
 
-const HOST_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*$/;
-
 /** `NAME=IP`, as --hosts takes it. */
 export function parseHostsEntry(spec: string): HostsEntry {
   const eq = spec.indexOf("=");
   const name = spec.slice(0, eq).trim().toLowerCase();
   const ip = spec.slice(eq + 1).trim();
-  if (eq < 0 || !HOST_NAME.test(name) || isIP(name)) {
+  if (eq < 0 || dnsNameProblem(name) !== null) {
     throw new RangeError(`invalid --hosts "${spec}": expected NAME=IP with a DNS name`);
   }
   if (!isIP(ip)) throw new RangeError(`invalid --hosts "${spec}": "${ip}" is not an IP address`);

@@ -1,11 +1,12 @@
 import { createHash, randomFillSync, sign, X509Certificate } from "node:crypto";
 import type { IssuedCertificate } from "../../../shared/api.js";
+import { normalizeDns } from "../../../shared/dns-name.js";
 import { badCSR, forbidden, rejectedIdentifier, unauthorized } from "../../../shared/problem.js";
 import { extensionValue, spkiOf } from "../../../shared/x509/cert.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
 import { type ParsedCsr, parseCsr, publicKeyInfo } from "../core/csr.js";
-import { canonicalIp, normalizeDns } from "../core/names.js";
+import { canonicalIp } from "../core/names.js";
 import {
   type Check,
   type Constraints,

@@ -4,11 +4,12 @@ import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { dnsNameProblem } from "../../../shared/dns-name.js";
 import { writeFileAtomic } from "../../../shared/fs.js";
 import { exportPrivateKey, generateKey } from "../../../shared/keys.js";
 import { seq, tlv } from "../../../shared/x509/der.js";
 import { publicKeyInfo } from "../core/csr.js";
-import { canonicalIp, dnsNameProblem, ipMatcher, ipToBytes } from "../core/names.js";
+import { canonicalIp, ipMatcher, ipToBytes } from "../core/names.js";
 import { type Constraints, dnsWithinSubtree } from "../core/policy.js";
 import type { Authority } from "./authority.js";
 

@@ -133,7 +133,8 @@ function portFlag(name: string, text: string): number {
 /** The --tls-* names, checked; null when none are given (the defaults then come from the CA). */
 async function givenServingNames(o: ServeOpts): Promise<ServingNames | null> {
   if (!o.tlsDns?.length && !o.tlsIp?.length) return null;
-  const { canonicalIp, dnsNameProblem } = await import("../core/names.js");
+  const { canonicalIp } = await import("../core/names.js");
+  const { dnsNameProblem } = await import("../../../shared/dns-name.js");
   const dns = (o.tlsDns ?? []).map((d) => {
     const problem = dnsNameProblem(d);
     if (problem) throw new InputError(`--tls-dns: ${problem}`);

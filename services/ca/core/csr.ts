@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { dnsNameProblem, normalizeDns } from "../../../shared/dns-name.js";
 import { badCSR, badName, badPublicKey, badSignature, rejectedIdentifier } from "../../../shared/problem.js";
 import {
   bytesOf,
@@ -13,7 +14,7 @@ import {
   Tag,
   tlv,
 } from "../../../shared/x509/der.js";
-import { canonicalIp, dnsNameProblem, ipFamily, ipFromBytes, ipToBytes, normalizeDns } from "./names.js";
+import { canonicalIp, ipFamily, ipFromBytes, ipToBytes } from "./names.js";
 
 /**
  * PKCS#10 (RFC 2986) requests, parsed just far enough to issue from them, and verified with

@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
+import { dnsNameProblem, normalizeDns } from "../../../shared/dns-name.js";
 import { InputError } from "../../../shared/errors.js";
 
 /**
@@ -6,24 +7,6 @@ import { InputError } from "../../../shared/errors.js";
  * DNS names follow RFC 1123 host name syntax (RFC 5280 4.2.1.6 requires "preferred name
  * syntax" in dNSName); IP addresses are IPv4 or IPv6 (RFC 5280 4.2.1.6 iPAddress).
  */
-
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** Why `name` is not a valid DNS host name, or null when it is. Wildcards are not host names. */
-export function dnsNameProblem(name: string): string | null {
-  if (name.length === 0) return "empty DNS name";
-  if (name.length > 253) return `DNS name longer than 253 characters: ${name.slice(0, 40)}...`;
-  if (name.startsWith("*.")) return `wildcard name "${name}" is not issued`;
-  const labels = name.toLowerCase().split(".");
-  for (const label of labels) {
-    if (!LABEL.test(label)) return `"${name}" is not a valid DNS name`;
-  }
-  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? ""))
-    return `"${name}" looks like an IP address, not a DNS name`;
-  return null;
-}
-
-export const normalizeDns = (name: string) => name.toLowerCase().replace(/\.$/, "");
 
 /** A DNS pattern of a credential: `registry.lan`, `*.lan` (one label), `**.lan` (any depth). */
 export type DnsPattern = { kind: "exact"; name: string } | { kind: "one" | "any"; suffix: string };

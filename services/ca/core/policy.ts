@@ -1,13 +1,7 @@
+import { normalizeDns } from "../../../shared/dns-name.js";
 import { formatDuration } from "../../../shared/duration.js";
 import { malformed, Problem, rejectedIdentifier } from "../../../shared/problem.js";
-import {
-  type DnsPattern,
-  dnsPatternMatches,
-  formatDnsPattern,
-  type IpRange,
-  ipMatcher,
-  normalizeDns,
-} from "./names.js";
+import { type DnsPattern, dnsPatternMatches, formatDnsPattern, type IpRange, ipMatcher } from "./names.js";
 
 /**
  * Policy is data: a credential's policy becomes a list of checks that a request passes in

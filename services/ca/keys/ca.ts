@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, X509Certificate as NodeX509, webcrypto
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { dnsNameProblem, normalizeDns } from "../../../shared/dns-name.js";
 import { InputError } from "../../../shared/errors.js";
 import { syncDir, writeNewFile } from "../../../shared/fs.js";
 import {
@@ -18,7 +19,7 @@ import {
 import { bytesOf, children, readElement } from "../../../shared/x509/der.js";
 import { loadX509 } from "../../../shared/x509/peculiar.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
-import { dnsNameProblem, formatIpRange, type IpRange, normalizeDns, parseIpRange } from "../core/names.js";
+import { formatIpRange, type IpRange, parseIpRange } from "../core/names.js";
 import type { Constraints } from "../core/policy.js";
 import { keyIdentifier } from "../core/profile.js";
 import { constraintsOf, nameConstraintsExtension } from "./name-constraints.js";

@@ -1,6 +1,7 @@
 import type { Identifier } from "../../../../shared/acme/types.js";
+import { dnsNameProblem, normalizeDns } from "../../../../shared/dns-name.js";
 import { malformed, Problem, unsupportedIdentifier } from "../../../../shared/problem.js";
-import { canonicalIp, dnsNameProblem, ipFamily, normalizeDns } from "../names.js";
+import { canonicalIp, ipFamily } from "../names.js";
 import { allowedByPolicy, type Constraints, type Policy, withinConstraints } from "../policy.js";
 
 /**
