@@ -1,4 +1,7 @@
-/** ACME wire types (RFC 8555 7.1), shared by the CA's server and any client. */
+/**
+ * ACME wire types (RFC 8555 7.1), declared once for the CA's server and the agent's client. A
+ * client checks what it relies on; `error` is a problem document (RFC 8555 6.7) as received.
+ */
 
 export type IdentifierType = "dns" | "ip";
 export interface Identifier {
@@ -19,8 +22,9 @@ export interface DirectoryDoc {
   revokeCert: string;
   keyChange: string;
   renewalInfo?: string;
-  meta: {
-    externalAccountRequired: boolean;
+  /** RFC 8555 7.1.1: optional, as is each of its fields */
+  meta?: {
+    externalAccountRequired?: boolean;
     termsOfService?: string;
     website?: string;
   };

@@ -3,11 +3,12 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { rootCertificates } from "node:tls";
 import { certIdOf } from "../../../shared/acme/cert-id.js";
+import type { Identifier } from "../../../shared/acme/types.js";
 import { type KeyType, parseKeyType } from "../../../shared/keys.js";
 import { certificatesFromPem, decodePem } from "../../../shared/x509/pem.js";
 import { readCertFiles } from "../actions/files.js";
 import { deploy, preflight } from "../deploy.js";
-import { getDirectory, getRenewalInfo, type Identifier } from "../issuers/acme/api.js";
+import { getDirectory, getRenewalInfo } from "../issuers/acme/api.js";
 import {
   type ChallengeSettings,
   challengeFromRecord,

@@ -1,3 +1,10 @@
+import type {
+  AuthzDoc,
+  ChallengeDoc,
+  DirectoryDoc,
+  Identifier,
+  OrderDoc,
+} from "../../../../shared/acme/types.js";
 import { AcmeError, type AcmeFetch, type AcmeSession, toAcmeError } from "./http.js";
 import { externalAccountBinding } from "./jws.js";
 
@@ -6,53 +13,16 @@ import { externalAccountBinding } from "./jws.js";
  * flow.ts. Responses are checked only as far as the flows rely on them.
  */
 
-export interface Directory {
-  newNonce: string;
-  newAccount: string;
-  newOrder: string;
-  revokeCert?: string;
-  keyChange?: string;
-  /** RFC 9773 4.1 */
-  renewalInfo?: string;
-  meta?: { termsOfService?: string; externalAccountRequired?: boolean };
-}
-
-export type Identifier = { type: "dns" | "ip"; value: string };
-
-export interface Order {
-  status: "pending" | "ready" | "processing" | "valid" | "invalid";
-  identifiers: Identifier[];
-  authorizations: string[];
-  finalize: string;
-  certificate?: string;
-  error?: { type?: string; detail?: string };
-}
-
-export interface Challenge {
-  type: string;
-  url: string;
-  token: string;
-  status: "pending" | "processing" | "valid" | "invalid";
-  error?: { type?: string; detail?: string };
-}
-
-export interface Authorization {
-  identifier: Identifier;
-  status: "pending" | "valid" | "invalid" | "deactivated" | "expired" | "revoked";
-  challenges: Challenge[];
-  wildcard?: boolean;
-}
-
 const need = (what: string, v: string | null | undefined): string => {
   if (!v) throw new AcmeError(`the ACME server sent no ${what}`, undefined, undefined);
   return v;
 };
 
 /** RFC 8555 7.1.1: the directory. */
-export async function getDirectory($fetch: AcmeFetch, url: string): Promise<Directory> {
-  let d: Directory;
+export async function getDirectory($fetch: AcmeFetch, url: string): Promise<DirectoryDoc> {
+  let d: DirectoryDoc;
   try {
-    d = await $fetch<Directory>(url);
+    d = await $fetch<DirectoryDoc>(url);
   } catch (err) {
     throw toAcmeError(`cannot read the ACME directory ${url}`, err);
   }
@@ -68,7 +38,7 @@ export async function getDirectory($fetch: AcmeFetch, url: string): Promise<Dire
  */
 export async function newAccount(
   s: AcmeSession,
-  dir: Directory,
+  dir: DirectoryDoc,
   o: { email?: string; eab?: { kid: string; hmacKey: string }; onlyReturnExisting?: boolean },
 ): Promise<{ url: string; status: string }> {
   const payload = o.onlyReturnExisting
@@ -92,10 +62,10 @@ export async function newAccount(
 /** RFC 8555 7.4 (identifiers: RFC 8738 for ip; `replaces`: RFC 9773 5). */
 export async function newOrder(
   s: AcmeSession,
-  dir: Directory,
+  dir: DirectoryDoc,
   o: { identifiers: Identifier[]; replaces?: string },
-): Promise<{ url: string; order: Order }> {
-  const res = await s.post<Order>("newOrder", dir.newOrder, {
+): Promise<{ url: string; order: OrderDoc }> {
+  const res = await s.post<OrderDoc>("newOrder", dir.newOrder, {
     identifiers: o.identifiers,
     ...(o.replaces ? { replaces: o.replaces } : {}),
   });
@@ -106,8 +76,8 @@ export async function newOrder(
 export async function getOrder(
   s: AcmeSession,
   url: string,
-): Promise<{ order: Order; retryAfter: string | null }> {
-  const res = await s.post<Order>("order", url, null);
+): Promise<{ order: OrderDoc; retryAfter: string | null }> {
+  const res = await s.post<OrderDoc>("order", url, null);
   return { order: res.data, retryAfter: res.headers.get("retry-after") };
 }
 
@@ -115,14 +85,14 @@ export async function getOrder(
 export async function getAuthorization(
   s: AcmeSession,
   url: string,
-): Promise<{ authz: Authorization; retryAfter: string | null }> {
-  const res = await s.post<Authorization>("authorization", url, null);
+): Promise<{ authz: AuthzDoc; retryAfter: string | null }> {
+  const res = await s.post<AuthzDoc>("authorization", url, null);
   return { authz: res.data, retryAfter: res.headers.get("retry-after") };
 }
 
 /** RFC 8555 7.5.1: tell the server the challenge is ready, with an empty object. */
-export async function respondToChallenge(s: AcmeSession, url: string): Promise<Challenge> {
-  return (await s.post<Challenge>("challenge", url, {})).data;
+export async function respondToChallenge(s: AcmeSession, url: string): Promise<ChallengeDoc> {
+  return (await s.post<ChallengeDoc>("challenge", url, {})).data;
 }
 
 /** RFC 8555 7.4: finalize with the CSR, DER in base64url. */
@@ -130,8 +100,8 @@ export async function finalizeOrder(
   s: AcmeSession,
   url: string,
   csrDer: Uint8Array,
-): Promise<{ order: Order; retryAfter: string | null }> {
-  const res = await s.post<Order>("finalize", url, { csr: Buffer.from(csrDer).toString("base64url") });
+): Promise<{ order: OrderDoc; retryAfter: string | null }> {
+  const res = await s.post<OrderDoc>("finalize", url, { csr: Buffer.from(csrDer).toString("base64url") });
   return { order: res.data, retryAfter: res.headers.get("retry-after") };
 }
 
@@ -147,7 +117,7 @@ export async function downloadCertificate(s: AcmeSession, url: string): Promise<
 /** RFC 9773 4.1: the suggested renewal window for a certificate, a plain GET. */
 export async function getRenewalInfo(
   $fetch: AcmeFetch,
-  dir: Directory,
+  dir: DirectoryDoc,
   certId: string,
 ): Promise<{ start: string; end: string }> {
   const base = need("renewalInfo URL", dir.renewalInfo);

@@ -1,9 +1,9 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
+import type { Identifier } from "../../../../shared/acme/types.js";
 import { writeFileAtomic } from "../../../../shared/fs.js";
 import { runCommand } from "../../actions/exec.js";
-import type { Identifier } from "./api.js";
 import { dns01Value } from "./jws.js";
 
 /** How the agent proves control of a name: one of the three ways the CLI offers. */

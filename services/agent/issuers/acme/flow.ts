@@ -1,17 +1,15 @@
+import type { DirectoryDoc, Identifier, OrderDoc } from "../../../../shared/acme/types.js";
 import type { Logger } from "../../../../shared/log.js";
 import { ACME_ERROR_NS } from "../../../../shared/problem.js";
 import { loadOrCreateAccount, saveAccount } from "./account.js";
 import {
-  type Directory,
   downloadCertificate,
   finalizeOrder,
   getAuthorization,
   getDirectory,
   getOrder,
-  type Identifier,
   newAccount,
   newOrder,
-  type Order,
   respondToChallenge,
 } from "./api.js";
 import type { Solver } from "./challenges.js";
@@ -37,7 +35,7 @@ export interface AcmeAccountOptions {
 }
 
 export interface AcmeAccount {
-  dir: Directory;
+  dir: DirectoryDoc;
   session: AcmeSession;
   $fetch: AcmeFetch;
   close(): Promise<void>;
@@ -119,8 +117,12 @@ async function poll<T>(
   }
 }
 
-const problemText = (e: { type?: string; detail?: string } | undefined) =>
-  e ? `${e.type?.replace(ACME_ERROR_NS, "") ?? "error"}: ${e.detail ?? ""}` : "no reason given";
+/** An order's or challenge's `error` (RFC 8555 6.7) in one line; nothing in it is relied on. */
+function problemText(error: unknown): string {
+  if (!error || typeof error !== "object") return "no reason given";
+  const { type, detail } = error as Record<string, unknown>;
+  return `${typeof type === "string" ? type.replace(ACME_ERROR_NS, "") : "error"}: ${typeof detail === "string" ? detail : ""}`;
+}
 
 export interface ObtainOptions {
   identifiers: Identifier[];
@@ -159,7 +161,7 @@ export async function obtainCertificate(a: AcmeAccount, o: ObtainOptions): Promi
       await o.solver.stop();
     }
   }
-  const ready = await poll<Order>(
+  const ready = await poll<OrderDoc>(
     "order",
     async () => {
       const r = await getOrder(s, orderUrl);
@@ -173,7 +175,7 @@ export async function obtainCertificate(a: AcmeAccount, o: ObtainOptions): Promi
   let final = ready;
   if (ready.status === "ready") final = (await finalizeOrder(s, ready.finalize, o.csrDer)).order;
   if (final.status !== "valid") {
-    final = await poll<Order>(
+    final = await poll<OrderDoc>(
       "finalize",
       async () => {
         const r = await getOrder(s, orderUrl);
