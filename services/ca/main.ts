@@ -89,9 +89,11 @@ program
   .action(async (o: { data: string }) => {
     const { readFileSync } = await import("node:fs");
     const { caPaths, requireInitialised } = await import("./keys/paths.js");
+    const { requireDatabase } = await import("./store/db.js");
     const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
     const paths = caPaths(o.data);
     requireInitialised(paths);
+    requireDatabase(paths.database);
     const [der] = certificatesFromPem(readFileSync(paths.rootCert, "utf8"));
     if (!der) throw new Error("no root certificate found");
     process.stdout.write(`${fingerprint(der)}\n`);

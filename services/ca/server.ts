@@ -27,7 +27,7 @@ import {
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
-import { caPaths, requireInitialised } from "./keys/paths.js";
+import { caPaths, requireInitialised, secureDataDir } from "./keys/paths.js";
 import { openStore } from "./store/index.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
@@ -77,10 +77,11 @@ export interface RunningServer {
  * and a busy timeout): the same domain entry points as HTTP, and no CA key, which they need not
  * unlock.
  */
-export function openParts(dataDir: string) {
+export function openParts(dataDir: string, o: { create?: boolean } = {}) {
   const paths = caPaths(dataDir);
   requireInitialised(paths);
-  const store = openStore(paths.database);
+  // only init makes a database; for everyone else a missing one is lost data (store/db.ts)
+  const store = openStore(paths.database, { create: o.create });
   const clock = Date.now;
   return {
     paths,
@@ -94,6 +95,7 @@ export type Parts = ReturnType<typeof openParts>;
 
 /** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
+  secureDataDir(cfg.paths);
   const store = openStore(cfg.paths.database);
   const ca = loadCa(cfg.paths, cfg.passphrase);
   const clock = cfg.clock ?? Date.now;

@@ -1,11 +1,36 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { init } from "../../services/ca/cli/init.js";
 import { startCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+
+const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+
+/** The CLI, bounded: a `serve` that starts instead of refusing is killed and fails the test. */
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const DB_FILES = ["certyard.db", "certyard.db-wal", "certyard.db-shm"];
+const mode = (path: string) => statSync(path).mode & 0o777;
 
 /** What the CA keeps in its data directory, and what it does when that is not as it left it. */
 describe("the CA's data directory", () => {
@@ -48,6 +73,93 @@ describe("the CA's data directory", () => {
       for (const san of [["DNS:registry.lan"], ["IP:10.1.2.3"]]) {
         assert.equal((await sign(san)).status, 201, String(san));
       }
+    } finally {
+      await ca.close();
+    }
+  });
+
+  test("keys without their database: serve and every command refuse in one line naming the file, and make nothing", async () => {
+    const data = await initialised();
+    const db = join(data, "certyard.db");
+    const away = join(data, "..", "moved");
+    mkdirSync(away);
+    for (const f of DB_FILES) if (existsSync(join(data, f))) renameSync(join(data, f), join(away, f));
+    const losses: [string, () => void, RegExp][] = [
+      ["moved away", () => {}, /is missing/],
+      ["truncated to nothing", () => writeFileSync(db, ""), /is empty/],
+      [
+        "a new SQLite file without tables",
+        () => {
+          const fresh = new Database(db);
+          fresh.pragma("user_version = 1");
+          fresh.close();
+        },
+        /is empty/,
+      ],
+    ];
+    const commands = [
+      ["serve", "--listen", "127.0.0.1:0", "--workers", "1"],
+      ["serve", "--listen", "127.0.0.1:0", "--workers", "2"],
+      ["token", "create", "--name", "t", "--dns", "registry.lan"],
+      ["token", "list"],
+      ["token", "revoke", "t"],
+      ["eab", "create", "--name", "e", "--dns", "registry.lan"],
+      ["certs", "list"],
+      ["revoke", "01"],
+      ["fingerprint"],
+      ["init"],
+    ];
+    // every command once; the other kinds of loss through the paths they take (serve's
+    // openStore, a command's, fingerprint's check without a store)
+    const some = [["serve", "--listen", "127.0.0.1:0", "--workers", "1"], ["token", "list"], ["fingerprint"]];
+    for (const [what, lose, message] of losses) {
+      for (const f of DB_FILES) rmSync(join(data, f), { force: true });
+      lose();
+      const before = readdirSync(data)
+        .sort()
+        .map((f) => [f, readFileSync(join(data, f)).toString("hex")]);
+      for (const command of what === "moved away" ? commands : some) {
+        const r = cli([...command, "--data", data]);
+        const where = `${what}: ${command.join(" ")}`;
+        assert.equal(r.code, 1, `${where}: ${r.stdout}${r.stderr}`);
+        assert.equal(r.stdout, "", where);
+        assert.ok(r.stderr.startsWith(`certyard-ca: ${db} `), `${where}: ${r.stderr}`);
+        assert.match(r.stderr, message, where);
+        assert.match(r.stderr, /restore it from a backup/, where);
+        assert.equal(r.stderr.split("\n").length, 2, `${where}: one line`);
+        const after = readdirSync(data)
+          .sort()
+          .map((f) => [f, readFileSync(join(data, f)).toString("hex")]);
+        assert.deepEqual(after, before, `${where} changed the data directory`);
+      }
+    }
+    // put back, it serves again
+    for (const f of DB_FILES) rmSync(join(data, f), { force: true });
+    for (const f of readdirSync(away)) renameSync(join(away, f), join(data, f));
+    const ca = await startCa({ dataDir: data });
+    await ca.close();
+  });
+
+  test("an existing data directory is made 0700 and the database files 0600, by init and by serve", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "certyard-data-"));
+    dirs.push(dir);
+    const data = join(dir, "data");
+    mkdirSync(data, { mode: 0o755 });
+    chmodSync(data, 0o755);
+    const r = cli(["init", "--data", data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(mode(data), 0o700, "init: data directory");
+    assert.equal(mode(join(data, "certyard.db")), 0o600, "init: certyard.db");
+
+    // as an older version left them: readable by everyone
+    chmodSync(data, 0o755);
+    for (const f of DB_FILES) if (existsSync(join(data, f))) chmodSync(join(data, f), 0o644);
+    const ca = await startCa({ dataDir: data });
+    try {
+      // a write, so the WAL and shm files exist
+      await ca.createToken({ name: "t", dns: ["registry.lan"] });
+      assert.equal(mode(data), 0o700, "serve: data directory");
+      for (const f of DB_FILES) assert.equal(mode(join(data, f)), 0o600, `serve: ${f}`);
     } finally {
       await ca.close();
     }

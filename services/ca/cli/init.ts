@@ -1,6 +1,7 @@
 import { parseKeyType } from "../../../shared/keys.js";
 import { caPaths, createCa, isInitialised } from "../keys/ca.js";
 import { openParts } from "../server.js";
+import { requireDatabase } from "../store/db.js";
 import { readPassphrase } from "./options.js";
 
 export interface InitOpts {
@@ -16,6 +17,8 @@ export interface InitOpts {
 export async function init(o: InitOpts): Promise<string> {
   const paths = caPaths(o.data);
   if (isInitialised(paths)) {
+    // keys without their database: say how to restore it rather than only "already initialised"
+    requireDatabase(paths.database);
     throw new Error(`${o.data} is already initialised; nothing was changed`);
   }
   const keyType = parseKeyType(o.keyType);
@@ -27,7 +30,7 @@ export async function init(o: InitOpts): Promise<string> {
     permitIp: o.permitIp ?? [],
     passphrase,
   });
-  const parts = openParts(o.data);
+  const parts = openParts(o.data, { create: true });
   try {
     parts.tokens.resetAdmin(paths.adminToken);
   } finally {

@@ -24,7 +24,7 @@ import type { Constraints } from "../core/policy.js";
 import { keyIdentifier } from "../core/profile.js";
 import { constraintsOf, nameConstraintsExtension } from "./name-constraints.js";
 
-import { type CaPaths, caPaths, isInitialised } from "./paths.js";
+import { type CaPaths, caPaths, isInitialised, secureDataDir } from "./paths.js";
 
 export { type CaPaths, caPaths, isInitialised };
 
@@ -110,6 +110,7 @@ export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void>
   const ranges: IpRange[] = opts.permitIp.map(parseIpRange);
   const x509 = await loadX509();
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+  secureDataDir(paths);
   const staging = join(paths.dataDir, `.init-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o700 });

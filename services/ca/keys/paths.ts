@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** Where the CA keeps its material inside the data directory. */
@@ -23,4 +23,12 @@ export const isInitialised = (paths: CaPaths) => existsSync(paths.config) || exi
 export function requireInitialised(paths: CaPaths): void {
   if (!isInitialised(paths))
     throw new Error(`${paths.dataDir} is not initialised: run certyard-ca init or serve`);
+}
+
+/**
+ * The data directory holds the CA keys, the admin token and the database: 0700, also when it
+ * existed before init (mkdir's mode applies only to a directory it creates).
+ */
+export function secureDataDir(paths: CaPaths): void {
+  chmodSync(paths.dataDir, 0o700);
 }

@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle, migrate } from "./drizzle.cjs";
@@ -11,23 +12,71 @@ export interface OpenDb {
   close(): void;
 }
 
+export interface OpenOptions {
+  /**
+   * Whether a missing database may be created: only `init` makes one. Everyone else works on a
+   * CA whose keys exist, and a missing or empty database there means data was lost (moved,
+   * truncated, a volume not mounted): starting afresh would forget every certificate,
+   * revocation and token, so they refuse instead.
+   */
+  create?: boolean;
+}
+
 /** migrations/ at the repository root, from dist/services/ca/store/ or services/ca/store/. */
 const MIGRATIONS = fileURLToPath(new URL("../../../../migrations", import.meta.url));
 const MIGRATIONS_SRC = fileURLToPath(new URL("../../../migrations", import.meta.url));
 
+/** The files SQLite keeps for a database in WAL mode. */
+export const databaseFiles = (path: string) => [path, `${path}-wal`, `${path}-shm`];
+
 /**
  * Opens the database in WAL mode with a busy timeout, so the CLI can work on it while `serve`
- * runs, and applies the drizzle-kit migrations.
+ * runs, and applies the drizzle-kit migrations. The database and its WAL hold token hashes,
+ * EAB keys and the inventory: they are made 0600 whatever mode they had (SQLite gives the WAL
+ * and shm files the database's mode when it creates them).
  */
-export function openDb(path: string): OpenDb {
-  const sqlite = new Database(path);
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("busy_timeout = 10000");
-  // WAL with synchronous=NORMAL is durable across application crashes, and across power loss
-  // up to the last checkpoint-free commits; it keeps each issuance off the fsync path.
-  sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("foreign_keys = ON");
-  const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder: import.meta.url.includes("/dist/") ? MIGRATIONS : MIGRATIONS_SRC });
-  return { db, sqlite, close: () => sqlite.close() };
+export function openDb(path: string, o: OpenOptions = {}): OpenDb {
+  if (o.create && !existsSync(path)) closeSync(openSync(path, "wx", 0o600));
+  else requireDatabase(path);
+  for (const f of databaseFiles(path)) if (existsSync(f)) chmodSync(f, 0o600);
+  const sqlite = new Database(path, { fileMustExist: true });
+  try {
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("busy_timeout = 10000");
+    // WAL with synchronous=NORMAL is durable across application crashes, and across power loss
+    // up to the last checkpoint-free commits; it keeps each issuance off the fsync path.
+    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma("foreign_keys = ON");
+    const db = drizzle(sqlite, { schema });
+    migrate(db, { migrationsFolder: import.meta.url.includes("/dist/") ? MIGRATIONS : MIGRATIONS_SRC });
+    return { db, sqlite, close: () => sqlite.close() };
+  } catch (e) {
+    sqlite.close();
+    throw e;
+  }
+}
+
+/**
+ * For a CA whose keys exist: the database must be there and hold the tables init made (a new
+ * SQLite file has none). Commands that never write the database (fingerprint) ask it too.
+ */
+export function requireDatabase(path: string): void {
+  if (!existsSync(path)) throw new Error(missingMessage(path, "is missing"));
+  if (statSync(path).size === 0) throw new Error(missingMessage(path, "is empty"));
+  const sqlite = new Database(path, { fileMustExist: true });
+  try {
+    const migrated = sqlite
+      .prepare("select 1 from sqlite_master where type = 'table' and name = '__drizzle_migrations'")
+      .get();
+    if (migrated === undefined) throw new Error(missingMessage(path, "is empty"));
+  } finally {
+    sqlite.close();
+  }
+}
+
+function missingMessage(path: string, what: string): string {
+  return (
+    `${path} ${what}, but the CA keys beside it exist: restore it from a backup (with serve stopped, ` +
+    `copy the backup to ${path}); nothing was changed`
+  );
 }

@@ -3,12 +3,12 @@ import type { CertificateRecord } from "../core/types.js";
 import { acmeStore } from "./acme.js";
 import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
-import { openDb } from "./db.js";
+import { type OpenOptions, openDb } from "./db.js";
 import { tokenStore } from "./tokens.js";
 
 /** The SQLite store: one module per entity, sharing one connection. */
-export function openStore(path: string) {
-  const { db, sqlite, close } = openDb(path);
+export function openStore(path: string, o: OpenOptions = {}) {
+  const { db, sqlite, close } = openDb(path, o);
   const tokens = tokenStore(db);
   const certs = certificateStore(db);
   const crl = crlStore(db);
