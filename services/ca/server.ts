@@ -27,6 +27,7 @@ import {
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
+import { crlNumberFile } from "./keys/crl-number.js";
 import { caPaths, requireInitialised, secureDataDir } from "./keys/paths.js";
 import { openStore } from "./store/index.js";
 import { tokenService } from "./tokens/service.js";
@@ -103,7 +104,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const { url, guessed } = await publicUrl(cfg.url, names, cfg.port);
   const servingNames = withUrlHost(names, url);
   const authority = new Authority(ca, store, `${url}/crl`, clock);
-  const crl = new CrlPublisher(ca, store, clock);
+  const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
   const tokens = tokenService(store.tokens, clock);
   // A lost admin-token file is replaced at start (the old token stops working).
   if (!existsSync(cfg.paths.adminToken)) tokens.resetAdmin(cfg.paths.adminToken);

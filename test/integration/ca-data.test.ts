@@ -18,8 +18,8 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { init } from "../../services/ca/cli/init.js";
-import { startCa } from "../helpers/ca.js";
-import { makeCsr } from "../helpers/openssl.js";
+import { startCa, type TestCa } from "../helpers/ca.js";
+import { makeCsr, opensslCrlText } from "../helpers/openssl.js";
 
 const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
@@ -160,6 +160,63 @@ describe("the CA's data directory", () => {
       await ca.createToken({ name: "t", dns: ["registry.lan"] });
       assert.equal(mode(data), 0o700, "serve: data directory");
       for (const f of DB_FILES) assert.equal(mode(join(data, f)), 0o600, `serve: ${f}`);
+    } finally {
+      await ca.close();
+    }
+  });
+
+  test("CRL numbers only increase, also after the database is restored from an older backup", async () => {
+    const data = await initialised();
+    const db = join(data, "certyard.db");
+    const backup = join(data, "..", "backup.db");
+    const crlNumber = async (ca: TestCa) => {
+      const res = await ca.request("/crl");
+      assert.equal(res.status, 200);
+      const text = opensslCrlText(res.body);
+      return { number: Number(/X509v3 CRL Number: \n\s+(\d+)/.exec(text)?.[1]), text };
+    };
+    let ca = await startCa({ dataDir: data });
+    let serial: string;
+    let published: number;
+    try {
+      const token = await ca.createToken({ name: "t", dns: ["registry.lan"] });
+      const res = await ca.request("/v1/sign", {
+        body: { csr: makeCsr({ san: ["DNS:registry.lan"] }).csrPem },
+        token,
+      });
+      assert.equal(res.status, 201);
+      serial = res.json<{ serial: string }>().serial;
+      const first = await crlNumber(ca);
+      // the backup holds the first CRL and an unrevoked certificate
+      const live = new Database(db);
+      live.exec(`VACUUM INTO '${backup}'`);
+      live.close();
+      const revoked = await ca.request("/v1/revoke", {
+        body: { serial, reason: "keyCompromise" },
+        token: ca.adminToken,
+      });
+      assert.equal(revoked.status, 200, revoked.body.toString());
+      const second = await crlNumber(ca);
+      assert.ok(second.number > first.number, `${second.number} > ${first.number}`);
+      assert.match(second.text, new RegExp(serial.toUpperCase().replace(/^0+/, "")));
+      published = second.number;
+    } finally {
+      await ca.close();
+    }
+
+    // the operator restores the older backup
+    for (const f of DB_FILES) rmSync(join(data, f), { force: true });
+    renameSync(backup, db);
+    ca = await startCa({ dataDir: data });
+    try {
+      const restored = await crlNumber(ca);
+      assert.ok(restored.number > published, `after the restore: ${restored.number} > ${published}`);
+      // and the revocation the backup lost, made again, gets a higher number still
+      await ca.request("/v1/revoke", { body: { serial, reason: "keyCompromise" }, token: ca.adminToken });
+      const again = await crlNumber(ca);
+      assert.ok(again.number > restored.number, `${again.number} > ${restored.number}`);
+      assert.equal(readFileSync(join(data, "crl-number"), "utf8"), `${again.number}\n`);
+      assert.equal(mode(join(data, "crl-number")), 0o600);
     } finally {
       await ca.close();
     }

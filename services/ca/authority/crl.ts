@@ -10,6 +10,12 @@ import type { Store } from "./authority.js";
 export const CRL_LIFETIME_MS = 24 * 3_600_000;
 const REFRESH_AFTER_MS = CRL_LIFETIME_MS / 2;
 
+/** Where the last published CRL number is kept apart from the database (keys/crl-number.ts). */
+export interface CrlNumbers {
+  last(): number;
+  raise(n: number): void;
+}
+
 /**
  * Publishes the CRL (RFC 5280 5): signed by the intermediate, numbered (5.2.3), naming its
  * issuer key (5.2.1). Each process compares the stored CRL against the revocation state in the
@@ -21,6 +27,7 @@ export class CrlPublisher {
   constructor(
     private readonly ca: CaMaterial,
     private readonly store: Store,
+    private readonly numbers: CrlNumbers,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -28,15 +35,19 @@ export class CrlPublisher {
     const latest = this.store.crls.latest();
     const state = this.store.certificates.revocationState();
     const now = this.clock();
+    // RFC 5280 5.2.3: numbers only increase. A stored CRL below the last number published is
+    // from a database restored from an older backup, and is not served again.
+    const published = this.numbers.last();
     if (
       latest &&
+      latest.number >= published &&
       latest.revokedCount === state.count &&
       latest.lastRevokedAt === state.lastRevokedAt &&
       now - latest.thisUpdate < REFRESH_AFTER_MS
     ) {
       return latest.der;
     }
-    this.pending ??= this.generate((latest?.number ?? 0) + 1).finally(() => {
+    this.pending ??= this.generate(Math.max(latest?.number ?? 0, published) + 1).finally(() => {
       this.pending = null;
     });
     return (await this.pending).der;
@@ -79,6 +90,8 @@ export class CrlPublisher {
       revokedCount: state.count,
       lastRevokedAt: state.lastRevokedAt,
     };
+    // recorded beside the keys first: a CRL is never out there with a number the file lacks
+    this.numbers.raise(number);
     if (!this.store.crls.insert(rec)) {
       // Another process published this number first; serve theirs.
       return this.store.crls.latest() ?? rec;

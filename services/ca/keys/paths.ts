@@ -11,6 +11,7 @@ export function caPaths(dataDir: string) {
     intermediateKey: join(dataDir, "intermediate.key"),
     config: join(dataDir, "ca.json"),
     adminToken: join(dataDir, "admin-token"),
+    crlNumber: join(dataDir, "crl-number"),
     database: join(dataDir, "certyard.db"),
   };
 }
