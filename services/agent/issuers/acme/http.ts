@@ -71,7 +71,8 @@ export interface SignedResponse<T> {
 
 /**
  * Signed POSTs for one account key. Keeps the last Replay-Nonce (RFC 8555 7.2) so a request
- * needs no extra round trip, and retries once with a fresh nonce on badNonce (6.5).
+ * needs no extra round trip; a request refused with badNonce (6.5) is signed again with the
+ * nonce that came with the refusal (or a fresh one from newNonce), up to BAD_NONCE_RETRIES times.
  */
 export class AcmeSession {
   private nonce: string | undefined;
