@@ -3,7 +3,7 @@ import { existsSync, rmSync } from "node:fs";
 import type { Logger } from "../../shared/log.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { type DockerClient, DockerError } from "./actions/docker.js";
-import { runCommand } from "./actions/exec.js";
+import { runShell } from "./actions/exec.js";
 import { backupCertFiles, type CertFiles, type FileContents, writeCertFiles } from "./actions/files.js";
 import { waitForServed } from "./actions/verify.js";
 import type { ReloadAction } from "./state.js";
@@ -54,7 +54,7 @@ async function reloadAll(plan: DeployPlan, deps: DeployDeps): Promise<{ skippedV
         skippedVerify = true;
       } else deps.log.info({ container: action.container }, "container restarted");
     } else {
-      await runCommand(action.command, {}, { cwd: action.cwd });
+      await runShell(action.command, {}, { cwd: action.cwd });
       deps.log.info({ command: action.command }, "reload command ran");
     }
   }

@@ -1,7 +1,10 @@
 import { spawn } from "node:child_process";
 
-/** Runs a reload command through the shell; its output goes to the agent's stderr. */
-export function runCommand(
+/**
+ * Runs a command the user gave (an exec: reload, a dns-01 hook) through /bin/sh; its output goes
+ * to the agent's stderr. (Programs the agent runs itself, with argv and no shell: trust-tool.ts.)
+ */
+export function runShell(
   command: string,
   env: Record<string, string> = {},
   o: { cwd?: string; timeoutMs?: number } = {},

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -127,7 +126,7 @@ export function applyTrust(plan: TrustPlan, env: TrustEnv = {}): string[] {
     lines.push(`wrote ${c.path}`);
   }
   if (plan.updateCommand && plan.changes.some((c) => c.system && c.changed)) {
-    (env.run ?? runCommand)(plan.updateCommand);
+    (env.run ?? runToolOrFail)(plan.updateCommand);
     lines.push(`ran ${plan.updateCommand.join(" ")}`);
   }
   for (const step of plan.tools) {
@@ -172,16 +171,5 @@ function writeKeepingMode(path: string, content: string, newMode: number): void 
   if ((now.mode & 0o777) !== mode) chmodSync(path, mode);
   if (existing && (now.uid !== existing.uid || now.gid !== existing.gid)) {
     chownSync(path, existing.uid, existing.gid);
-  }
-}
-
-function runCommand(command: string[]): void {
-  const [cmd = "", ...args] = command;
-  try {
-    execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  } catch (e) {
-    const err = e as { stderr?: Buffer; stdout?: Buffer; message: string };
-    const out = `${err.stderr?.toString() ?? ""}${err.stdout?.toString() ?? ""}`.trim().split("\n")[0];
-    throw new Error(`${command.join(" ")} failed: ${out || err.message}`);
   }
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Identifier } from "../../../../shared/acme/types.js";
 import { writeFileAtomic } from "../../../../shared/fs.js";
-import { runCommand } from "../../actions/exec.js";
+import { runShell } from "../../actions/exec.js";
 import { dns01Value } from "./jws.js";
 
 /** How the agent proves control of a name: one of the three ways the CLI offers. */
@@ -101,10 +101,10 @@ export function dns01Hook(command: string, cwd?: string): Solver {
     type: "dns-01",
     async start() {},
     async present(id, _token, keyAuth) {
-      await runCommand(command, dns01HookEnv("present", id.value, keyAuth), { cwd });
+      await runShell(command, dns01HookEnv("present", id.value, keyAuth), { cwd });
     },
     async cleanup(id, _token, keyAuth) {
-      await runCommand(command, dns01HookEnv("cleanup", id.value, keyAuth), { cwd });
+      await runShell(command, dns01HookEnv("cleanup", id.value, keyAuth), { cwd });
     },
     async stop() {},
   };

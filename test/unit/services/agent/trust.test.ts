@@ -338,6 +338,6 @@ describe("trust on disk", () => {
       ...plan,
       updateCommand: [process.execPath, "-e", "console.error('no permission'); process.exitCode = 3"],
     };
-    assert.throws(() => applyTrust(failing), /failed: no permission/);
+    assert.throws(() => applyTrust(failing), /failed \(exit 3\): no permission/);
   });
 });
