@@ -221,4 +221,21 @@ describe("the CA's data directory", () => {
       await ca.close();
     }
   });
+
+  test("a damaged ca.json is named in serve's one-line error", async () => {
+    const data = await initialised();
+    const config = join(data, "ca.json");
+    const good = readFileSync(config, "utf8");
+    for (const [damage, why] of [
+      [good.slice(0, 40), /not valid JSON/],
+      [JSON.stringify({ ...JSON.parse(good), keyType: "dsa-1024" }), /keyType: /],
+    ] as const) {
+      writeFileSync(config, damage);
+      const r = cli(["serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "1"]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.ok(r.stderr.startsWith(`certyard-ca: ${config} is damaged (`), r.stderr);
+      assert.match(r.stderr, why);
+      assert.equal(r.stderr.split("\n").length, 2, r.stderr);
+    }
+  });
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join } from "node:path";
 import { z } from "zod";
 import { dnsNameProblem, normalizeDns } from "../../../shared/dns-name.js";
-import { InputError } from "../../../shared/errors.js";
+import { describeIssues, InputError } from "../../../shared/errors.js";
 import { syncDir, writeNewFile } from "../../../shared/fs.js";
 import {
   exportPrivateKey,
@@ -197,7 +197,7 @@ export function intermediateName(rootName: string): string {
 
 export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
   if (!existsSync(paths.config)) throw new Error(`${paths.dataDir} is not initialised: run certyard-ca init`);
-  const config = caConfigSchema.parse(JSON.parse(readFileSync(paths.config, "utf8")));
+  const config = readConfig(paths.config);
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const intermediatePem = readFileSync(paths.intermediateCert, "utf8");
   const [rootDer] = certificatesFromPem(rootPem);
@@ -226,6 +226,22 @@ export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
     // what relying parties enforce is in the certificate; ca.json only records what init was asked
     constraints: constraintsOf(intermediateDer, paths.intermediateCert),
   };
+}
+
+/** ca.json, or an error that names it: a bare JSON or schema error says nothing of which file. */
+function readConfig(path: string): CaConfig {
+  const broken = (why: string) =>
+    new Error(`${path} is damaged (${why}): restore it from a backup, or rewrite it as init made it`);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    if (e instanceof SyntaxError) throw broken(`not valid JSON: ${e.message}`);
+    throw e;
+  }
+  const parsed = caConfigSchema.safeParse(data);
+  if (!parsed.success) throw broken(describeIssues(parsed.error.issues));
+  return parsed.data;
 }
 
 /** The subject Name of a certificate, as DER: the sixth field of its TBSCertificate. */
