@@ -26,6 +26,7 @@ const CA_LAYERS: Record<string, number> = {
   authority: 3,
   tokens: 3,
   acme: 3,
+  backup: 3,
   http: 4,
   "server.ts": 5,
   cli: 6,

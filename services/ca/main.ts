@@ -194,6 +194,26 @@ program
     process.stdout.write(`revoked ${serial}\n`);
   });
 
+program
+  .command("backup")
+  .description("an online, consistent copy of the database and the CA's files in one file (0600)")
+  .addOption(dataFlag())
+  .addOption(flag("--out <file>", "the backup file to write (replaced atomically)").makeOptionMandatory())
+  .action(async (o: { data: string; out: string }) => {
+    const { backupCommand } = await import("./cli/backup-cmds.js");
+    await backupCommand(o);
+  });
+
+program
+  .command("restore")
+  .description("restore a backup into a new or empty data directory")
+  .addOption(flag("--from <file>", "the backup file").makeOptionMandatory())
+  .addOption(flag("--data <dir>", "the data directory to create (new or empty)").makeOptionMandatory())
+  .action(async (o: { from: string; data: string }) => {
+    const { restoreCommand } = await import("./cli/backup-cmds.js");
+    await restoreCommand(o);
+  });
+
 oneLineMissingCommands(program)
   .parseAsync(process.argv)
   .catch((err: unknown) => failAndExit("certyard-ca", err));

@@ -183,7 +183,10 @@ describe("certyard-ca CLI", () => {
       [["init", "--data"], /option '--data <dir>' argument missing/],
       [["token"], /^certyard-ca: "token" needs a command: create, list or revoke \(see --help\)\n$/],
       [["certs"], /"certs" needs a command: list/],
-      [[], /^certyard-ca: give a command: init, serve, fingerprint, token, eab, certs or revoke/],
+      [
+        [],
+        /^certyard-ca: give a command: init, serve, fingerprint, token, eab, certs, revoke, backup or restore/,
+      ],
     ] as const) {
       const r = cli([...args]);
       assert.equal(r.code, 1, args.join(" "));

@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const CA_BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+
+/** The built certyard-ca, run to its end. */
+export function caCli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CA_BIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The built certyard-ca, not blocking this process (a CA this process talks to may be in it). */
+export function caCliAsync(args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CA_BIN, ...args]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<number | null>;
+}
+
+/** `certyard-ca serve` as its own process on a loopback port; resolves once it has announced itself. */
+export async function serveProcess(data: string, extra: string[] = []): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [CA_BIN, "serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "1", ...extra],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on https:\/\/127\.0\.0\.1:(\d+)[\s\S]*admin token:/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return {
+    child,
+    url: `https://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}
