@@ -4,6 +4,7 @@ import { type Handler, Hono } from "hono";
 import type { AcmeHttpDeps } from "./acme/context.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { onError, onNotFound } from "./middleware/problems.js";
+import { openApiRoute } from "./openapi/route.js";
 import { adminRoutes } from "./routes/admin.js";
 import { publicRoutes } from "./routes/public.js";
 import { renewRoute } from "./routes/renew.js";
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps, acme?: () => Promise<AcmeHttpDeps>) {
   app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));
+  app.route("/", openApiRoute());
   if (acme) {
     let acmeServer: Promise<Hono<AppEnv>> | undefined;
     const toAcme: Handler<AppEnv> = async (c) => {

@@ -8,8 +8,9 @@ import type { AppDeps } from "./context.js";
 import { bearerCredential } from "./middleware/auth.js";
 import { problemHeaders, toProblem } from "./middleware/problems.js";
 
-const PATH = "/v1/sign";
-const signSchema = z.object({ csr: z.string().min(1), validity: z.string().optional() }).strict();
+export const SIGN_PATH = "/v1/sign";
+const PATH = SIGN_PATH;
+export const signSchema = z.object({ csr: z.string().min(1), validity: z.string().optional() }).strict();
 
 /** Whether node's request is POST /v1/sign, which signHandler serves ahead of hono. */
 export function isSignRequest(req: IncomingMessage): boolean {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { csrDer, jsonBody } from "../body.js";
 import { type AppDeps, type AppEnv, peerCertificate } from "../context.js";
 
-const renewSchema = z.object({ csr: z.string().min(1).optional() }).strict();
+export const renewSchema = z.object({ csr: z.string().min(1).optional() }).strict();
 
 /** POST /v1/renew: the current certificate, presented over mutual TLS, is the credential. */
 export function renewRoute(deps: AppDeps) {

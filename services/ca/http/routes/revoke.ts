@@ -6,7 +6,7 @@ import { jsonBody } from "../body.js";
 import { type AppDeps, type AppEnv, peerCertificate } from "../context.js";
 import { optionalAdmin } from "../middleware/auth.js";
 
-const revokeSchema = z.object({ serial: z.string().min(1), reason: z.string().optional() }).strict();
+export const revokeSchema = z.object({ serial: z.string().min(1), reason: z.string().optional() }).strict();
 
 /** POST /v1/revoke: by the admin token, or by the certificate itself over mutual TLS. */
 export function revokeRoute(deps: AppDeps) {
