@@ -9,6 +9,7 @@ import { init } from "../services/ca/cli/init.js";
 import { parseCsr } from "../services/ca/core/csr.js";
 import type { CertificateRecord } from "../services/ca/core/types.js";
 import { caPaths, loadCa } from "../services/ca/keys/ca.js";
+import { loadTokenKey } from "../services/ca/keys/token-key.js";
 import { openStore } from "../services/ca/store/index.js";
 import { buildToken } from "../services/ca/tokens/requests.js";
 import { generateKey } from "../shared/keys.js";
@@ -126,6 +127,7 @@ export async function inProcess(
     const { record } = buildToken(
       { name: "bench-inproc", dns: ["registry.lan"], ip: ["10.0.0.0/24"], rate: "100000000/1s" },
       Date.now(),
+      loadTokenKey(paths.tokenKey).key,
     );
     store.tokens.create(record);
     const signOnce = () => authority.sign(record, csr.der, undefined);

@@ -29,7 +29,10 @@ import type { AppDeps } from "./http/context.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { caPaths, requireInitialised, secureDataDir } from "./keys/paths.js";
+import { loadTokenKey } from "./keys/token-key.js";
 import { openStore } from "./store/index.js";
+import { authFailures } from "./tokens/failures.js";
+import { isKeyedHash } from "./tokens/secret.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
 
@@ -53,6 +56,8 @@ export interface ServeConfig {
   servingCheckMs?: number;
   /** where ACME challenge validation connects (--acme-*), and limits for tests */
   acme?: Partial<ValidationConfig> & { limits?: Partial<AcmeLimits> };
+  /** failed token authentications per client address before 429 (FAILED_AUTH_LIMIT); tests raise it */
+  failedAuth?: { limit: number; windowMs: number };
   /** connection timeouts and cap; tests shorten them */
   connections?: Partial<ConnectionLimits>;
 }
@@ -84,9 +89,13 @@ export function openParts(dataDir: string, o: { create?: boolean } = {}) {
   // only init makes a database; for everyone else a missing one is lost data (store/db.ts)
   const store = openStore(paths.database, { create: o.create });
   const clock = Date.now;
+  let tokenKey: Buffer | undefined;
   return {
     paths,
-    tokens: tokenService(store.tokens, clock),
+    tokens: tokenService(store.tokens, clock, () => {
+      tokenKey ??= tokenKeyOf(paths, store);
+      return tokenKey;
+    }),
     certificates: certificateService(store.certificates, clock),
     eabs: eabService(store.acme.eabs, clock),
     close: () => store.close(),
@@ -105,7 +114,8 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const servingNames = withUrlHost(names, url);
   const authority = new Authority(ca, store, `${url}/crl`, clock);
   const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
-  const tokens = tokenService(store.tokens, clock);
+  const tokenKey = tokenKeyOf(cfg.paths, store);
+  const tokens = tokenService(store.tokens, clock, () => tokenKey);
   // A lost admin-token file is replaced at start (the old token stops working).
   if (!existsSync(cfg.paths.adminToken)) tokens.resetAdmin(cfg.paths.adminToken);
 
@@ -122,8 +132,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     // Enrol tokens serve only POST /v1/sign, whose issuing transaction consumes them.
     verifyToken: tokenVerifier(
       { record: (id) => store.tokens.byId(id), state: (id) => store.tokens.state(id) },
+      tokenKey,
       { deferStateFor: ["enrol"] },
     ),
+    authFailures: authFailures(cfg.log, cfg.failedAuth),
     tokenState: (id) => store.tokens.state(id),
     createToken: (req) => tokens.create(req),
     certificates: certificateService(store.certificates, clock),
@@ -239,4 +251,18 @@ async function publicUrl(
   );
   const host = guessPublicHost(names, addresses);
   return { url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, guessed: true };
+}
+
+/**
+ * The token key, made when there is none yet; but when tokens in the database were hashed with
+ * one and it is gone, a one-line refusal that names the file: a new key would silently end every
+ * such token, the admin token included.
+ */
+function tokenKeyOf(paths: CaPaths, store: { tokens: { list(): { secretHash: string }[] } }): Buffer {
+  if (!existsSync(paths.tokenKey) && store.tokens.list().some((t) => isKeyedHash(t.secretHash))) {
+    throw new Error(
+      `${paths.tokenKey} is missing, but the tokens in ${paths.database} are hashed with it: restore it from a backup of ${paths.dataDir}`,
+    );
+  }
+  return loadTokenKey(paths.tokenKey).key;
 }

@@ -54,6 +54,8 @@ export interface StartOptions {
   dataDir?: string;
   /** where the server logs (default: nowhere) */
   log?: Logger;
+  /** failed authentications per client address before 429 (suites that send many raise it) */
+  failedAuth?: ServeConfig["failedAuth"];
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -79,6 +81,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     clock: opts.clock,
     acme: opts.acme,
     connections: opts.connections,
+    failedAuth: opts.failedAuth,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const adminToken = readFileSync(paths.adminToken, "utf8").trim();

@@ -109,6 +109,7 @@ describe("certyard-ca backup and restore", () => {
       "intermediate.key",
       "root.crt",
       "root.key",
+      "token-key",
     ];
     if (existsSync(join(data, "crl-number"))) carried.push("crl-number");
     assert.deepEqual(listing, ["MANIFEST.json", ...carried].sort());
@@ -119,7 +120,7 @@ describe("certyard-ca backup and restore", () => {
     const r = caCli(["restore", "--from", out, "--data", restored]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(mode(restored), 0o700);
-    for (const f of ["root.key", "intermediate.key", "certyard.db", "crl-number"]) {
+    for (const f of ["root.key", "intermediate.key", "certyard.db", "crl-number", "token-key"]) {
       assert.equal(mode(join(restored, f)), 0o600, f);
     }
     assert.equal(mode(join(restored, "root.crt")), 0o644);

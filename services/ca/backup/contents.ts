@@ -35,6 +35,8 @@ const RULES: Rule[] = [
   { match: /^ca\.json$/, disposition: { kind: "carry", mode: PUBLIC } },
   // the last CRL number published: a restored CA numbers its next CRL above it (RFC 5280 5.2.3)
   { match: /^crl-number$/, disposition: { kind: "carry", mode: SECRET } },
+  // the key token secrets are hashed with: without it no token made since can be checked
+  { match: /^token-key$/, disposition: { kind: "carry", mode: SECRET } },
   {
     match: /^admin-token$/,
     disposition: {

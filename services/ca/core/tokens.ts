@@ -1,3 +1,4 @@
+import { Problem } from "../../../shared/problem.js";
 import type { TokenKind, TokenRecord } from "./types.js";
 
 /**
@@ -16,4 +17,20 @@ export function tokenRefusal(
   if (state.usesLeft !== undefined && state.usesLeft !== null && state.usesLeft <= 0)
     return "the token has no uses left";
   return null;
+}
+
+/**
+ * What every refused token hears, whatever the reason: an unknown id, a wrong secret, a revoked,
+ * expired or used-up token all answer alike, so that a caller cannot tell which ids exist.
+ */
+export const TOKEN_REFUSED = "the token is not valid: unknown, wrong, revoked, expired or used up";
+
+/** A refused token: one 401 problem for the client; the reason and the token, for the log only. */
+export class TokenRefused extends Problem {
+  constructor(
+    readonly reason: string,
+    readonly token: { id?: string; name?: string } = {},
+  ) {
+    super("unauthorized", TOKEN_REFUSED);
+  }
 }

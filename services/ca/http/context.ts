@@ -4,6 +4,7 @@ import type { Authority } from "../authority/authority.js";
 import type { CertificateService } from "../authority/certificates.js";
 import type { CrlPublisher } from "../authority/crl.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
+import type { AuthFailures } from "../tokens/failures.js";
 import type { NewTokenRequest } from "../tokens/requests.js";
 import type { TokenVerifier } from "../tokens/verifier.js";
 
@@ -12,6 +13,8 @@ export interface AppDeps {
   authority: Authority;
   crl: CrlPublisher;
   verifyToken: TokenVerifier;
+  /** failed token authentications per client address: logged, and 429 beyond the limit */
+  authFailures: AuthFailures;
   /** a token's mutable state, for assertTokenUsable (see tokenVerifier's deferStateFor) */
   tokenState(id: string): TokenState | null;
   createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
@@ -27,6 +30,11 @@ export type AppEnv = {
   Bindings: Partial<HttpBindings>;
   Variables: { token: TokenRecord };
 };
+
+/** The client's IP address, as the connection has it. */
+export function clientAddress(env: Partial<HttpBindings> | undefined): string {
+  return env?.incoming?.socket?.remoteAddress ?? "unknown";
+}
 
 /** The DER of the TLS client certificate of this request, if one was presented. */
 export function peerCertificate(env: Partial<HttpBindings> | undefined): Uint8Array | null {

@@ -5,7 +5,7 @@ import type { Problem } from "../../../shared/problem.js";
 import { assertTokenUsable } from "../tokens/verifier.js";
 import { csrDer, parseJson, readBody } from "./body.js";
 import type { AppDeps } from "./context.js";
-import { bearerCredential } from "./middleware/auth.js";
+import { authenticate } from "./middleware/auth.js";
 import { problemHeaders, toProblem } from "./middleware/problems.js";
 
 export const SIGN_PATH = "/v1/sign";
@@ -27,11 +27,8 @@ export function isSignRequest(req: IncomingMessage): boolean {
  */
 export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const sign = async (req: IncomingMessage) => {
-    const token = await deps.verifyToken(
-      bearerCredential(req.headers.authorization, "enrol"),
-      "enrol",
-      deps.clock(),
-    );
+    const address = req.socket.remoteAddress ?? "unknown";
+    const token = await authenticate(deps, req.headers.authorization, "enrol", address);
     try {
       const body = parseJson(await readBody(req), signSchema);
       const validityMs = body.validity === undefined ? undefined : parseDuration(body.validity);
@@ -40,9 +37,17 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
       return issued;
     } catch (err) {
       // The verifier left the token's revocation to the issuing transaction (deferStateFor); a
-      // request that failed before it must still answer only that the token is revoked.
-      assertTokenUsable(deps.tokenState(token.id), "enrol", deps.clock());
-      throw err;
+      // request that failed before it must still answer only that the token is refused.
+      try {
+        assertTokenUsable(deps.tokenState(token.id), "enrol", deps.clock(), {
+          id: token.id,
+          name: token.name,
+        });
+      } catch (refused) {
+        throw deps.authFailures.note(refused, address, deps.clock());
+      }
+      // refused in the issuing transaction (used up, revoked meanwhile): counted as well
+      throw deps.authFailures.note(err, address, deps.clock());
     }
   };
   return (req, res) => {

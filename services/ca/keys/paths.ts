@@ -12,6 +12,8 @@ export function caPaths(dataDir: string) {
     config: join(dataDir, "ca.json"),
     adminToken: join(dataDir, "admin-token"),
     crlNumber: join(dataDir, "crl-number"),
+    /** the key of the keyed SHA-256 (HMAC) that token secrets are stored as */
+    tokenKey: join(dataDir, "token-key"),
     database: join(dataDir, "certyard.db"),
   };
 }

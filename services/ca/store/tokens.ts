@@ -1,6 +1,6 @@
-import { conflict, rateLimited, unauthorized } from "../../../shared/problem.js";
+import { conflict, rateLimited } from "../../../shared/problem.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../core/names.js";
-import { tokenRefusal } from "../core/tokens.js";
+import { TokenRefused, tokenRefusal } from "../core/tokens.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { Db } from "./db.js";
 import { eq, sql } from "./drizzle.cjs";
@@ -149,9 +149,9 @@ export function tokenStore(db: Db) {
      */
     consume(id: string, now: number): void {
       const t = consumeSelect(id);
-      if (!t) throw unauthorized("the token has been revoked");
+      if (!t) throw new TokenRefused("unknown token", { id });
       const refusal = tokenRefusal({ ...t, kind: "enrol" }, "enrol", now);
-      if (refusal) throw unauthorized(refusal);
+      if (refusal) throw new TokenRefused(refusal, { id, name: t.name });
       let { windowStart, windowCount } = t;
       if (now - windowStart >= t.rateWindowMs) {
         windowStart = now;

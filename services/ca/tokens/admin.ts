@@ -7,6 +7,7 @@ export function resetAdminToken(
   path: string,
   store: { replaceAdmin(t: TokenRecord): void },
   now: number,
+  key: Buffer,
 ): void {
   const { record, secret } = mintToken(
     {
@@ -19,6 +20,7 @@ export function resetAdminToken(
       rateWindowMs: 1000,
     },
     now,
+    key,
   );
   store.replaceAdmin(record);
   writeFileAtomic(path, `${secret}\n`, 0o600);

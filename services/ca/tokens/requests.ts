@@ -29,8 +29,12 @@ export function parseRate(text: string): { limit: number; windowMs: number } {
 }
 
 /** Checks a request and mints the token; InputErrors name what was wrong. */
-export function buildToken(input: NewTokenRequest, now: number): { record: TokenRecord; secret: string } {
-  return mintToken(checkTokenRequest(input, now), now);
+export function buildToken(
+  input: NewTokenRequest,
+  now: number,
+  key: Buffer,
+): { record: TokenRecord; secret: string } {
+  return mintToken(checkTokenRequest(input, now), now, key);
 }
 
 /** The token a request asks for, checked; InputErrors name what was wrong. */

@@ -12,11 +12,15 @@ export interface TokenStore {
 }
 
 /** Token changes, the same for every front end: the CLI, POST /v1/tokens, and what comes next. */
-export function tokenService(store: TokenStore, clock: () => number) {
+/**
+ * `key`: the token key (keys/token-key.ts) secrets are hashed with, asked for only when a token
+ * is made (so commands that make none neither read nor create it).
+ */
+export function tokenService(store: TokenStore, clock: () => number, key: () => Buffer) {
   return {
     /** A new enrolment token; the secret is returned once and stored only as a hash. */
     create(req: NewTokenRequest): { record: TokenRecord; secret: string } {
-      const minted = buildToken(req, clock());
+      const minted = buildToken(req, clock(), key());
       store.create(minted.record);
       return minted;
     },
@@ -29,7 +33,7 @@ export function tokenService(store: TokenStore, clock: () => number) {
     },
     /** A new admin token, written to `path`; the old one stops working. */
     resetAdmin(path: string): void {
-      resetAdminToken(path, store, clock());
+      resetAdminToken(path, store, clock(), key());
     },
   };
 }

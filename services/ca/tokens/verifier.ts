@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { unauthorized } from "../../../shared/problem.js";
-import { tokenRefusal } from "../core/tokens.js";
+import { TokenRefused, tokenRefusal } from "../core/tokens.js";
 import type { TokenKind, TokenRecord, TokenState } from "../core/types.js";
 import { parseToken, secretMatches } from "./secret.js";
 
@@ -14,24 +13,31 @@ export interface TokenLookup {
 }
 
 /** The 401 for a token that is gone, of another kind, revoked or expired. */
-export function assertTokenUsable(state: TokenState | null, kind: TokenKind, now: number): void {
+export function assertTokenUsable(
+  state: TokenState | null,
+  kind: TokenKind,
+  now: number,
+  token: { id?: string; name?: string } = {},
+): void {
   const refusal = tokenRefusal(state, kind, now);
-  if (refusal) throw unauthorized(refusal);
+  if (refusal) throw new TokenRefused(refusal, token);
 }
 
 /**
- * Checks a presented token: its form, its secret against the stored hash, its state. The hash is
- * checked once per token and process: after a secret has matched, a SHA-256 of it is kept in
- * memory and later requests compare against that in constant time.
+ * Checks a presented token: its form, its secret against the stored hash, its state; every
+ * refusal is a TokenRefused. A secret that has matched is remembered as a SHA-256 of it, so later
+ * requests compare against that in constant time without the stored hash (bcrypt's, for tokens
+ * from before keyed hashes).
  *
  * `deferStateFor`: kinds of token whose every use ends in the store's `consume`, which reads
  * revocation and expiry inside the issuing transaction. For those, once the secret is known, the
  * verifier skips its own read of the token's state, and the route must call assertTokenUsable
  * when a request fails before that transaction, so that a revoked token still learns nothing
- * but that it is revoked (POST /v1/sign does).
+ * but that it is refused (POST /v1/sign does).
  */
 export function tokenVerifier(
   lookup: TokenLookup,
+  key: Buffer,
   opts: { deferStateFor?: readonly TokenKind[] } = {},
 ): TokenVerifier {
   // Tokens whose secret has matched: the record (its policy never changes) and a SHA-256 of
@@ -39,11 +45,11 @@ export function tokenVerifier(
   // issuing transaction, see deferStateFor); uses and the rate limit in that transaction.
   const verified = new Map<string, { digest: Buffer; rec: TokenRecord }>();
   const deferred = new Set(opts.deferStateFor ?? []);
-  // A burst of first requests with the same secret shares one bcrypt comparison.
+  // A burst of first requests with the same secret shares one comparison.
   const inFlight = new Map<string, Promise<boolean>>();
   return async (presented, kind, now) => {
     const parsed = parseToken(presented);
-    if (!parsed) throw unauthorized("malformed token");
+    if (!parsed) throw new TokenRefused("malformed token");
     const digest = createHash("sha256").update(parsed.secret).digest();
     const known = verified.get(parsed.id);
     const knownMatch =
@@ -51,20 +57,25 @@ export function tokenVerifier(
     if (knownMatch && deferred.has(kind)) {
       // expiry never changes after creation: the record held in memory answers it
       if (known.rec.expiresAt !== null && known.rec.expiresAt <= now)
-        throw unauthorized("the token has expired");
+        throw new TokenRefused("the token has expired", { id: known.rec.id, name: known.rec.name });
       return known.rec;
     }
-    assertTokenUsable(lookup.state(parsed.id), kind, now);
+    const refusal = tokenRefusal(lookup.state(parsed.id), kind, now);
+    if (refusal) {
+      // for the log: the token's name where there is one (a read on the refusal path only)
+      const rec = knownMatch ? known.rec : lookup.record(parsed.id);
+      throw new TokenRefused(refusal, rec ? { id: rec.id, name: rec.name } : { id: parsed.id });
+    }
     if (knownMatch) return known.rec;
     const rec = lookup.record(parsed.id);
-    if (!rec) throw unauthorized("unknown token");
-    const key = `${rec.id}:${digest.toString("hex")}`;
-    let pending = inFlight.get(key);
+    if (!rec) throw new TokenRefused("unknown token", { id: parsed.id });
+    const inFlightKey = `${rec.id}:${digest.toString("hex")}`;
+    let pending = inFlight.get(inFlightKey);
     if (!pending) {
-      pending = secretMatches(parsed.secret, rec.secretHash).finally(() => inFlight.delete(key));
-      inFlight.set(key, pending);
+      pending = secretMatches(parsed.secret, rec.secretHash, key).finally(() => inFlight.delete(inFlightKey));
+      inFlight.set(inFlightKey, pending);
     }
-    if (!(await pending)) throw unauthorized("wrong token secret");
+    if (!(await pending)) throw new TokenRefused("wrong token secret", { id: rec.id, name: rec.name });
     verified.set(rec.id, { digest, rec });
     return rec;
   };

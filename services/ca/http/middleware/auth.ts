@@ -1,17 +1,35 @@
 import type { MiddlewareHandler } from "hono";
 import { unauthorized } from "../../../../shared/problem.js";
-import type { TokenKind } from "../../core/types.js";
-import type { TokenVerifier } from "../../tokens/verifier.js";
-import type { AppEnv } from "../context.js";
+import type { TokenKind, TokenRecord } from "../../core/types.js";
+import type { AppDeps, AppEnv } from "../context.js";
+import { clientAddress } from "../context.js";
 
-/** Bearer-token auth backed by the verifier main passes in; sets `token` for the route. */
-export function bearerAuth(
-  verify: TokenVerifier,
+type AuthDeps = Pick<AppDeps, "verifyToken" | "authFailures" | "clock">;
+
+/**
+ * The token of an "Authorization: Bearer" header, verified: an address that failed too often
+ * lately gets 429 first, whatever it sends; a refused token is counted and logged against it.
+ */
+export async function authenticate(
+  deps: AuthDeps,
+  header: string | undefined,
   kind: TokenKind,
-  clock: () => number,
-): MiddlewareHandler<AppEnv> {
+  address: string,
+): Promise<TokenRecord> {
+  const now = deps.clock();
+  deps.authFailures.check(address, now);
+  const credential = bearerCredential(header, kind);
+  try {
+    return await deps.verifyToken(credential, kind, now);
+  } catch (err) {
+    throw deps.authFailures.note(err, address, now);
+  }
+}
+
+/** Bearer-token auth (see authenticate); sets `token` for the route. */
+export function bearerAuth(deps: AuthDeps, kind: TokenKind): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set("token", await verify(bearerCredential(c.req.header("authorization"), kind), kind, clock()));
+    c.set("token", await authenticate(deps, c.req.header("authorization"), kind, clientAddress(c.env)));
     await next();
   };
 }
@@ -27,14 +45,13 @@ export function bearerCredential(header: string | undefined, kind: TokenKind): s
   return m[1];
 }
 
-/** The token of the request if it is the admin token, else null; for routes open to two kinds of caller. */
+/** Whether the request carries the admin token (verified as authenticate does); false when it carries none. */
 export async function optionalAdmin(
-  verify: TokenVerifier,
+  deps: AuthDeps,
   header: string | undefined,
-  now: number,
+  address: string,
 ): Promise<boolean> {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  if (!m?.[1]) return false;
-  await verify(m[1], "admin", now);
+  if (!/^Bearer\s+(\S+)\s*$/i.test(header ?? "")) return false;
+  await authenticate(deps, header, "admin", address);
   return true;
 }

@@ -9,7 +9,7 @@ import { bearerAuth } from "../middleware/auth.js";
 /** GET /v1/certs and POST /v1/tokens: the admin token only. */
 export function adminRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const admin = bearerAuth(deps.verifyToken, "admin", deps.clock);
+  const admin = bearerAuth(deps, "admin");
   app.get("/v1/certs", admin, (c) => {
     const expiring = c.req.query("expiring");
     const expiringBefore = expiring === undefined ? undefined : deps.clock() + parseDuration(expiring);

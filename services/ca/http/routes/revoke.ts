@@ -3,7 +3,7 @@ import { z } from "zod";
 import { forbidden } from "../../../../shared/problem.js";
 import { normalizeSerial, parseReason } from "../../core/types.js";
 import { jsonBody } from "../body.js";
-import { type AppDeps, type AppEnv, peerCertificate } from "../context.js";
+import { type AppDeps, type AppEnv, clientAddress, peerCertificate } from "../context.js";
 import { optionalAdmin } from "../middleware/auth.js";
 
 export const revokeSchema = z.object({ serial: z.string().min(1), reason: z.string().optional() }).strict();
@@ -15,7 +15,7 @@ export function revokeRoute(deps: AppDeps) {
     const body = await jsonBody(c, revokeSchema);
     const serial = normalizeSerial(body.serial);
     const reason = parseReason(body.reason);
-    const isAdmin = await optionalAdmin(deps.verifyToken, c.req.header("authorization"), deps.clock());
+    const isAdmin = await optionalAdmin(deps, c.req.header("authorization"), clientAddress(c.env));
     if (!isAdmin) {
       const { record } = deps.authority.authenticateCertificate(peerCertificate(c.env));
       if (record.serial !== serial) throw forbidden("a certificate may revoke only itself");
