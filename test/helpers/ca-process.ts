@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { runAsync } from "./run-async.js";
 
 export const CA_BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
@@ -13,21 +14,7 @@ export function caCli(args: string[], env: Record<string, string> = {}) {
 }
 
 /** The built certyard-ca, not blocking this process (a CA this process talks to may be in it). */
-export function caCliAsync(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CA_BIN, ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export const caCliAsync = (args: string[]) => runAsync(CA_BIN, args);
 
 export interface ServeProcess {
   child: ChildProcess;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,25 +7,11 @@ import { fileURLToPath } from "node:url";
 import { AgentHome } from "../../services/agent/state.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { runAsync } from "../helpers/run-async.js";
 
 const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 
-/** The built agent, not blocking this process: the CA it asks runs in this one. */
-function agent(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, ...args], { env: { ...process.env, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const agent = (args: string[], env: Record<string, string> = {}) => runAsync(AGENT, args, { env });
 
 describe("check-root and --log-format: each result said once, for people or for machines", () => {
   let ca: TestCa;

@@ -1,32 +1,17 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { runAsync } from "../helpers/run-async.js";
 
 const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
-/** The built agent, not blocking this process (the CA it talks to runs here). */
-function agent(args: string[], stdin = "") {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const agent = (args: string[], stdin = "") => runAsync(AGENT, args, { stdin });
 
 describe("secrets from files or standard input, not argv (where ps shows them)", () => {
   let ca: TestCa;
