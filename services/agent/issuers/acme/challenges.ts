@@ -1,9 +1,22 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Identifier } from "../../../../shared/acme/types.js";
-import { writeFileAtomic } from "../../../../shared/fs.js";
 import { runShell } from "../../actions/exec.js";
+import { AcmeError } from "./http.js";
 import { dns01Value } from "./jws.js";
 
 /** How the agent proves control of a name: one of the three ways the CLI offers. */
@@ -64,21 +77,123 @@ export function standaloneHttp01(port: number, host = "0.0.0.0"): Solver {
   };
 }
 
-/** RFC 8555 8.3 through a web server that already serves DIR: the file is written, then removed. */
+/**
+ * RFC 8555 8.1: a token is base64url without padding and holds at least 128 bits of entropy
+ * (22 characters). The server chooses it and the agent makes a file name of it, so nothing uses
+ * a token before this check: one like `../../etc/x` would name a file outside the webroot.
+ */
+const TOKEN = /^[A-Za-z0-9_-]{22,200}$/;
+
+export function checkChallengeToken(token: unknown): string {
+  if (typeof token === "string" && TOKEN.test(token)) return token;
+  const shown = typeof token === "string" ? JSON.stringify(token.slice(0, 60)) : typeof token;
+  throw new AcmeError(
+    `the ACME server sent an invalid challenge token ${shown} (RFC 8555 8.1: base64url, 22 to 200 characters); nothing was written`,
+    undefined,
+    undefined,
+  );
+}
+
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = constants;
+
+/**
+ * A path that reaches NAME inside the directory open as FD without resolving the directory's
+ * path again (Linux's /proc/self/fd, as openat would): a directory swapped for a symlink after it
+ * was opened is not followed.
+ */
+const inDir = (fd: number, name: string) => `/proc/self/fd/${fd}/${name}`;
+
+/** Opens (making it first if missing) the directory NAME inside the open directory PARENT; never a symlink. */
+function openSubdir(parent: number, name: string, shown: string): number {
+  try {
+    mkdirSync(inDir(parent, name), 0o755);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  try {
+    return openSync(inDir(parent, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw e;
+    const what = lstatSync(inDir(parent, name)).isSymbolicLink() ? "a symbolic link" : "not a directory";
+    throw new Error(`${shown} is ${what}: --webroot refuses to follow or replace it; make it a directory`);
+  }
+}
+
+/**
+ * RFC 8555 8.3 through a web server that already serves DIR: the file is written into
+ * DIR/.well-known/acme-challenge, then removed. DIR itself is the user's choice and may be a
+ * symlink; below it nothing is followed: `.well-known` and `acme-challenge` are opened with
+ * O_NOFOLLOW and refused when they are symlinks, the file is made with O_EXCL | O_NOFOLLOW and
+ * renamed into place inside the directory opened (a symlink at its name is replaced, never
+ * written through), and clean-up removes only the file this solver wrote.
+ */
 export function webrootHttp01(dir: string): Solver {
   const folder = join(dir, ".well-known", "acme-challenge");
+  let challengeDir: number | undefined;
+  const written = new Map<string, { dev: number; ino: number }>();
+  const open = () => {
+    if (challengeDir === undefined) throw new Error("the webroot solver was not started");
+    return challengeDir;
+  };
   return {
     type: "http-01",
     async start() {
-      mkdirSync(folder, { recursive: true, mode: 0o755 });
+      const root = openSync(dir, O_RDONLY | O_DIRECTORY);
+      try {
+        const wellKnown = openSubdir(root, ".well-known", join(dir, ".well-known"));
+        try {
+          challengeDir = openSubdir(wellKnown, "acme-challenge", folder);
+        } finally {
+          closeSync(wellKnown);
+        }
+      } finally {
+        closeSync(root);
+      }
     },
     async present(_id, token, keyAuth) {
-      writeFileAtomic(join(folder, token), keyAuth, 0o644);
+      const name = checkChallengeToken(token);
+      const d = open();
+      const tmp = `.${name}.${randomBytes(6).toString("hex")}.tmp`;
+      const fd = openSync(inDir(d, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+      let id: { dev: number; ino: number };
+      try {
+        writeSync(fd, keyAuth);
+        fsyncSync(fd);
+        const st = fstatSync(fd);
+        id = { dev: st.dev, ino: st.ino };
+      } catch (e) {
+        closeSync(fd);
+        rmSync(inDir(d, tmp), { force: true });
+        throw e;
+      }
+      closeSync(fd);
+      try {
+        renameSync(inDir(d, tmp), inDir(d, name));
+      } catch (e) {
+        rmSync(inDir(d, tmp), { force: true });
+        throw new Error(`cannot write ${join(folder, name)}: ${(e as Error).message}`);
+      }
+      written.set(name, id);
+      fsyncSync(d);
     },
     async cleanup(_id, token) {
-      rmSync(join(folder, token), { force: true });
+      // only a name present() checked and wrote is ever touched
+      const mine = written.get(token);
+      if (!mine) return;
+      const name = token;
+      written.delete(name);
+      const d = open();
+      const st = lstatSync(inDir(d, name), { throwIfNoEntry: false });
+      if (!st) return;
+      if (!st.isFile() || st.dev !== mine.dev || st.ino !== mine.ino)
+        throw new Error(`${join(folder, name)} is no longer the file the agent wrote: left in place`);
+      unlinkSync(inDir(d, name));
     },
-    async stop() {},
+    async stop() {
+      if (challengeDir !== undefined) closeSync(challengeDir);
+      challengeDir = undefined;
+    },
   };
 }
 

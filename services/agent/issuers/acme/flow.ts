@@ -12,7 +12,7 @@ import {
   newOrder,
   respondToChallenge,
 } from "./api.js";
-import type { Solver } from "./challenges.js";
+import { checkChallengeToken, type Solver } from "./challenges.js";
 import { AcmeError, type AcmeFetch, AcmeSession, acmeFetch } from "./http.js";
 import { accountKeyFrom, keyAuthorization } from "./jws.js";
 
@@ -210,7 +210,7 @@ async function authorize(
       undefined,
     );
   }
-  const keyAuth = await keyAuthorization(challenge.token, s.key.jwk);
+  const keyAuth = await keyAuthorization(checkChallengeToken(challenge.token), s.key.jwk);
   const id = { ...authz.identifier, value: name };
   try {
     // inside the try: a hook that fails half-way (the record made, then an error) is cleaned up too

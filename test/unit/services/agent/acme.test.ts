@@ -10,6 +10,7 @@ import { accountFile, loadOrCreateAccount } from "../../../../services/agent/iss
 import {
   challengeFromRecord,
   challengeToRecord,
+  checkChallengeToken,
   dns01HookEnv,
   webrootHttp01,
 } from "../../../../services/agent/issuers/acme/challenges.js";
@@ -114,18 +115,33 @@ describe("ACME client pieces", () => {
 
   test("webroot writes the key authorization under .well-known/acme-challenge and removes it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cy-webroot-"));
+    const token = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA";
     try {
       const s = webrootHttp01(dir);
       await s.start();
       const id = { type: "dns" as const, value: "a.test" };
-      await s.present(id, "tok", "tok.thumb");
-      const file = join(dir, ".well-known", "acme-challenge", "tok");
-      assert.equal(readFileSync(file, "utf8"), "tok.thumb");
-      await s.cleanup(id, "tok", "tok.thumb");
+      await s.present(id, token, `${token}.thumb`);
+      const file = join(dir, ".well-known", "acme-challenge", token);
+      assert.equal(readFileSync(file, "utf8"), `${token}.thumb`);
+      await s.cleanup(id, token, `${token}.thumb`);
       assert.equal(existsSync(file), false);
+      await s.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("challenge tokens: base64url of at least 128 bits (RFC 8555 8.1), or refused", () => {
+    assert.equal(checkChallengeToken("evaGxfADs6pSRb2LAv9IZf"), "evaGxfADs6pSRb2LAv9IZf");
+    for (const bad of [
+      "evaGxfADs6pSRb2LAv9IZ",
+      "../../etc/passwd-aaaaaaaaaaaa",
+      "a".repeat(201),
+      "",
+      42,
+      null,
+    ])
+      assert.throws(() => checkChallengeToken(bad), /invalid challenge token/);
   });
 
   test("the account key is made once per directory and kept 0600", () => {
