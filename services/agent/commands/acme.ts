@@ -5,6 +5,7 @@ import { rootCertificates } from "node:tls";
 import { certIdOf } from "../../../shared/acme/cert-id.js";
 import type { Identifier } from "../../../shared/acme/types.js";
 import { type KeyType, parseKeyType } from "../../../shared/keys.js";
+import { httpsUrl } from "../../../shared/url.js";
 import { certificatesFromPem, decodePem } from "../../../shared/x509/pem.js";
 import { readCertFiles } from "../actions/files.js";
 import { deploy, preflight } from "../deploy.js";
@@ -153,18 +154,7 @@ function certIdOfLeaf(pem: string): string {
 }
 
 function directoryUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new RangeError(
-      `invalid --acme "${text}": give the ACME directory URL, e.g. https://ca.lan:8443/acme/directory`,
-    );
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new RangeError(`invalid --acme "${text}": the directory URL must be https://`);
-  }
-  return url.toString();
+  return httpsUrl(text, "--acme", "https://ca.lan:8443/acme/directory").toString();
 }
 
 /** A CA file given on the command line: readable, and holding at least one certificate. */

@@ -1,4 +1,5 @@
 import { decodeJoin } from "../../../shared/join.js";
+import { httpsUrl } from "../../../shared/url.js";
 import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
 import { fetchPinnedRoot } from "../issuers/ca-client.js";
 import type { AgentHome } from "../state.js";
@@ -7,8 +8,14 @@ import type { AgentHome } from "../state.js";
  * Pins the CA: fetches its root, compares it with the fingerprint the user copied, and stores
  * URL and root in the home. Later calls trust only that root.
  */
-export async function bootstrap(home: AgentHome, url: string, expectedFingerprint: string): Promise<string> {
-  const base = url.replace(/\/$/, "");
+export async function bootstrap(
+  home: AgentHome,
+  url: string,
+  expectedFingerprint: string,
+  what = "--ca",
+): Promise<string> {
+  httpsUrl(url, what, "https://ca.lan:8443");
+  const base = url.trim().replace(/\/$/, "");
   const fp = normalizeFingerprint(expectedFingerprint);
   if (home.isBootstrapped()) {
     const current = home.ca();
@@ -30,6 +37,6 @@ export async function bootstrapFromJoin(home: AgentHome, joinString: string): Pr
       `${home.dir} already trusts another CA (root ${home.ca().fingerprint}); use another --home`,
     );
   }
-  await bootstrap(home, j.url, j.fingerprint);
+  await bootstrap(home, j.url, j.fingerprint, "the join string's CA URL");
   return j.token;
 }
