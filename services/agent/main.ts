@@ -94,14 +94,8 @@ program
     const { secretOption } = await import("./cli/secrets.js");
     o.token = secretOption("token", o.token, o.tokenFile);
     o.join = secretOption("join", o.join, o.joinFile);
-    let m: import("./state.js").Managed;
-    if (o.acme) {
-      const { certWithAcme } = await import("./commands/acme.js");
-      m = await certWithAcme(agentContext(o), o);
-    } else {
-      const { certWithToken } = await import("./commands/cert.js");
-      m = await certWithToken(agentContext(o), o);
-    }
+    const { cert } = await import("./commands/cert.js");
+    const m = await cert(agentContext(o), o);
     process.stdout.write(`${m.name}: serial ${m.serial}, expires ${m.notAfter}, renews after ${m.renewAt}\n`);
     process.stdout.write(`wrote ${m.certFile} and ${m.keyFile}\n`);
   });

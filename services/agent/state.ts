@@ -53,6 +53,9 @@ export const managedSchema = z.object({
   lastResult: resultSchema.optional(),
 });
 export type Managed = z.infer<typeof managedSchema>;
+/** Which issuer a certificate came from, and what it needs to renew it (issuers/issuer.ts). */
+export type IssuerRecord = Managed["issuer"];
+export type AcmeIssuerRecord = Extract<IssuerRecord, { kind: "acme" }>;
 
 export class AgentHome {
   private readonly layout: ReturnType<typeof homeLayout>;

@@ -1,19 +1,18 @@
 import { join, resolve } from "node:path";
+import { InputError } from "../../../shared/errors.js";
 import { parseKeyType } from "../../../shared/keys.js";
 import { parseHostPort } from "../actions/verify.js";
-import { DeployError, type DeployPlan, deploy, preflight } from "../deploy.js";
-import type { IssuedCert } from "../issuers/ca-client.js";
+import { type DeployDeps, DeployError, type DeployPlan, deploy, preflight } from "../deploy.js";
+import type { Issued, Names } from "../issuers/issuer.js";
 import { keyAndCsr } from "../keygen.js";
 import { dnsNameText, ipAddressText } from "../names.js";
-import { renewalTime } from "../schedule.js";
+import { renewalTime, renewalTimeInWindow } from "../schedule.js";
 import { type Managed, type ReloadAction, safeName } from "../state.js";
-import { bootstrapFromJoin } from "./bootstrap.js";
-import { type AgentContext, clientFor } from "./context.js";
+import type { AgentContext } from "./context.js";
+import { type IssuerFlags, issuerFromFlags } from "./issuers.js";
 
-export interface CertOpts {
+export interface CertOpts extends IssuerFlags {
   name: string;
-  token?: string;
-  join?: string;
   dns?: string[];
   ip?: string[];
   out: string;
@@ -22,14 +21,55 @@ export interface CertOpts {
   keyType: string;
   reload?: string[];
   verify?: string;
-  validity?: string;
+}
+
+/**
+ * `cert`, whatever the issuer: every flag checked, the reloads' engine reached, then the key made
+ * here, the certificate got, the files written, reloaded and verified (put back on failure), and
+ * the certificate recorded for renewal.
+ */
+export async function cert(ctx: AgentContext, o: CertOpts): Promise<Managed> {
+  const name = safeName(o.name);
+  const names = namesOf(o);
+  const keyType = parseKeyType(o.keyType);
+  const choice = issuerFromFlags(o);
+  const plan = deployPlan(o, choice.defaultFiles);
+  const issuer = await choice.open(ctx);
+  const deps = deployDeps(ctx, issuer.verifyRoot(), name);
+  await preflight(plan, deps);
+  const { keyPem, csrPem } = await keyAndCsr(keyType, names);
+  const issued = await issuer.obtain(csrPem, names);
+  const managed: Managed = {
+    name,
+    issuer: issuer.record,
+    ...names,
+    keyType,
+    ...plan,
+    ...recordOf(ctx, issued),
+  };
+  try {
+    await deploy(plan, { cert: issued.fullchain, key: keyPem }, deps);
+  } catch (err) {
+    recordFailedEnrolment(ctx, managed, err);
+    throw err;
+  }
+  const saved = { ...managed, lastResult: result(ctx, true, `issued ${issued.serial}`) };
+  ctx.home.save(saved);
+  return saved;
+}
+
+function namesOf(o: Pick<CertOpts, "dns" | "ip">): Names {
+  const dns = (o.dns ?? []).map(dnsNameText);
+  const ips = (o.ip ?? []).map(ipAddressText);
+  if (dns.length === 0 && ips.length === 0) throw new InputError("give at least one --dns or --ip");
+  return { dns, ips };
 }
 
 export function parseReload(spec: string): ReloadAction {
   if (spec.startsWith("docker:") && spec.length > 7) return { kind: "docker", container: spec.slice(7) };
   if (spec.startsWith("exec:") && spec.length > 5)
     return { kind: "exec", command: spec.slice(5), cwd: process.cwd() };
-  throw new RangeError(`invalid --reload "${spec}": use docker:CONTAINER or exec:COMMAND`);
+  throw new InputError(`invalid --reload "${spec}": use docker:CONTAINER or exec:COMMAND`);
 }
 
 /**
@@ -45,7 +85,7 @@ export function deployPlan(
     try {
       parseHostPort(o.verify);
     } catch {
-      throw new RangeError(`invalid --verify "${o.verify}": use HOST:PORT, e.g. 10.0.0.5:5000`);
+      throw new InputError(`invalid --verify "${o.verify}": use HOST:PORT, e.g. 10.0.0.5:5000`);
     }
   }
   return {
@@ -56,50 +96,12 @@ export function deployPlan(
   };
 }
 
-/** `cert` with a token: key here, CSR, /v1/sign, files, reload, verify, record for renewal. */
-export async function certWithToken(ctx: AgentContext, o: CertOpts): Promise<Managed> {
-  const name = safeName(o.name);
-  const dns = (o.dns ?? []).map(dnsNameText);
-  const ips = (o.ip ?? []).map(ipAddressText);
-  if (dns.length === 0 && ips.length === 0) throw new RangeError("give at least one --dns or --ip");
-  const keyType = parseKeyType(o.keyType);
-  const plan = deployPlan(o, { certFile: "domain.crt", keyFile: "domain.key" });
-  if (o.join && o.token)
-    throw new RangeError("give --token or --join, not both (a join string carries its token)");
-  let token = o.token;
-  if (o.join) token = await bootstrapFromJoin(ctx.home, o.join);
-  if (!token) throw new RangeError("give --token (or --join)");
-  const { ca, client } = clientFor(ctx);
-  await preflight(plan, deployDeps(ctx, ca.rootPem, name));
-  const { keyPem, csrPem } = await keyAndCsr(keyType, { dns, ips });
-  const issued = await client.sign(token, csrPem, o.validity);
-  const managed: Managed = {
-    name,
-    issuer: { kind: "ca" },
-    dns,
-    ips,
-    keyType,
-    ...plan,
-    ...issuedFields(issued, ctx.random()),
-  };
-  try {
-    await deploy(plan, { cert: issued.fullchain, key: keyPem }, deployDeps(ctx, ca.rootPem, name));
-  } catch (err) {
-    recordFailedEnrolment(ctx, managed, err);
-    throw err;
-  }
-  const saved = { ...managed, lastResult: result(ctx, true, `issued ${issued.serial}`) };
-  ctx.home.save(saved);
-  return saved;
-}
-
 /**
- * After `cert` (with a token or over ACME) failed to deploy: when the previous files went back,
- * the new certificate is not in use, so the record stays what it was (none, on a first
- * enrolment) and only notes the failure; otherwise the new files are in place and the new record
- * says so.
+ * After `cert` failed to deploy: when the previous files went back, the new certificate is not
+ * in use, so the record stays what it was (none, on a first enrolment) and only notes the
+ * failure; otherwise the new files are in place and the new record says so.
  */
-export function recordFailedEnrolment(ctx: AgentContext, attempted: Managed, err: unknown): void {
+function recordFailedEnrolment(ctx: AgentContext, attempted: Managed, err: unknown): void {
   try {
     const inUse = err instanceof DeployError && err.restored ? ctx.home.get(attempted.name) : attempted;
     if (inUse) ctx.home.save({ ...inUse, lastResult: result(ctx, false, (err as Error).message) });
@@ -112,18 +114,25 @@ export function recordFailedEnrolment(ctx: AgentContext, attempted: Managed, err
   }
 }
 
-export function issuedFields(issued: IssuedCert, random: number) {
-  const notBefore = Date.parse(issued.notBefore);
-  const notAfter = Date.parse(issued.notAfter);
+/**
+ * What the record keeps of an issued certificate, and when to renew it: inside the issuer's
+ * RFC 9773 window when it gave one, else when a third of the lifetime is left (with jitter).
+ */
+export function recordOf(ctx: AgentContext, issued: Issued) {
+  const w = issued.renewalInfo;
+  const renewAt = w
+    ? renewalTimeInWindow(Date.parse(w.start), Date.parse(w.end), ctx.random())
+    : renewalTime(Date.parse(issued.notBefore), Date.parse(issued.notAfter), ctx.random());
   return {
     serial: issued.serial,
     notBefore: issued.notBefore,
     notAfter: issued.notAfter,
-    renewAt: new Date(renewalTime(notBefore, notAfter, random)).toISOString(),
+    renewAt: new Date(renewAt).toISOString(),
+    ...(w ? { renewalInfo: w } : {}),
   };
 }
 
-export function deployDeps(ctx: AgentContext, rootPem: string, name: string) {
+export function deployDeps(ctx: AgentContext, rootPem: string, name: string): DeployDeps {
   return {
     docker: ctx.docker,
     log: ctx.log,

@@ -1,12 +1,12 @@
-import { X509Certificate } from "node:crypto";
 import { parseKeyType } from "../../../shared/keys.js";
 import { readCertFiles } from "../actions/files.js";
 import { deploy, preflight } from "../deploy.js";
 import { keyAndCsr } from "../keygen.js";
-import { isDue } from "../schedule.js";
+import { isDue, renewalTimeInWindow } from "../schedule.js";
 import type { Managed } from "../state.js";
-import { deployDeps, issuedFields, result } from "./cert.js";
-import { type AgentContext, clientFor, requireHome } from "./context.js";
+import { deployDeps, recordOf, result } from "./cert.js";
+import { type AgentContext, requireHome } from "./context.js";
+import { issuerFromRecord } from "./issuers.js";
 
 export interface RenewOpts {
   name?: string;
@@ -49,39 +49,46 @@ export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOu
   return outcomes;
 }
 
-/** An ACME certificate's renewal window as its server says it now (RFC 9773 4.2). */
+/**
+ * RFC 9773 4.2: the issuer's renewal window can move after issue (a revocation, a mass
+ * re-issue), so `renew` asks again before it decides whether a certificate is due. A moved window
+ * gives a new renewal time inside it, recorded; an issuer that cannot be asked leaves the record
+ * as it is. Only for certificates whose issuer gave a window at issue.
+ */
 async function refreshWindow(ctx: AgentContext, m: Managed): Promise<Managed> {
-  if (m.issuer.kind !== "acme" || !m.renewalInfo) return m;
-  const { refreshRenewalWindow } = await import("./acme.js");
-  return refreshRenewalWindow(ctx, m);
+  if (!m.renewalInfo) return m;
+  const current = readCertFiles(m);
+  if (!current) return m;
+  try {
+    const issuer = await issuerFromRecord(ctx, m);
+    const window = await issuer.renewalWindow?.(current.cert);
+    if (!window || (window.start === m.renewalInfo.start && window.end === m.renewalInfo.end)) return m;
+    const renewAt = renewalTimeInWindow(Date.parse(window.start), Date.parse(window.end), ctx.random());
+    const moved: Managed = { ...m, renewalInfo: window, renewAt: new Date(renewAt).toISOString() };
+    ctx.home.save(moved);
+    ctx.log.info({ cert: m.name, window, renewAt: moved.renewAt }, "the CA moved the renewal window");
+    return moved;
+  } catch (err) {
+    ctx.log.warn({ cert: m.name, err: (err as Error).message }, "could not ask for the renewal window");
+    return m;
+  }
 }
 
+/** One renewal, whatever the issuer: as `cert`, with the current files kept until the new ones are served. */
 export async function renewOne(ctx: AgentContext, m: Managed, keepKey: boolean): Promise<Managed> {
-  if (m.issuer.kind === "acme") {
-    const { renewAcme } = await import("./acme.js");
-    return renewAcme(ctx, m);
-  }
+  const issuer = await issuerFromRecord(ctx, m);
   const current = readCertFiles(m);
-  if (!current) {
-    throw new Error(
-      `${m.certFile} or ${m.keyFile} is missing: enrol again with certyard-agent cert --name ${m.name} --token ...`,
-    );
-  }
-  const leaf = new X509Certificate(current.cert);
-  if (Date.parse(leaf.validTo) <= ctx.now()) {
-    throw new Error(
-      `the certificate expired at ${new Date(leaf.validTo).toISOString()}, so it can no longer authenticate a renewal; ` +
-        `enrol again with a new token: certyard-agent cert --name ${m.name} --token TOKEN ...`,
-    );
-  }
-  const { ca, client } = clientFor(ctx);
-  const deps = deployDeps(ctx, ca.rootPem, m.name);
+  issuer.checkRenewal(m, current);
+  const deps = deployDeps(ctx, issuer.verifyRoot(), m.name);
   await preflight(m, deps);
-  const next = keepKey
-    ? { keyPem: current.key, csrPem: undefined }
-    : await keyAndCsr(parseKeyType(m.keyType), m);
-  const issued = await client.renew({ certPem: current.cert, keyPem: current.key }, next.csrPem);
-  const updated: Managed = { ...m, ...issuedFields(issued, ctx.random()) };
+  const next =
+    keepKey && issuer.canKeepKey && current
+      ? { keyPem: current.key, csrPem: undefined }
+      : await keyAndCsr(parseKeyType(m.keyType), m);
+  const issued = await issuer.renew(m, current, next.csrPem);
+  // The new certificate's window, if any, replaces the old one's.
+  const { renewalInfo: _old, ...rest } = m;
+  const updated: Managed = { ...rest, ...recordOf(ctx, issued) };
   await deploy(m, { cert: issued.fullchain, key: next.keyPem }, deps);
   const saved = { ...updated, lastResult: result(ctx, true, `renewed ${issued.serial}`) };
   ctx.home.save(saved);

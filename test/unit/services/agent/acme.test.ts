@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { base64url, flattenedVerify } from "jose";
-import { challengeFromOpts } from "../../../../services/agent/commands/acme.js";
+import { challengeFromOpts } from "../../../../services/agent/commands/issuers.js";
 import { accountFile, loadOrCreateAccount } from "../../../../services/agent/issuers/acme/account.js";
 import {
   challengeFromRecord,
