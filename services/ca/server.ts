@@ -147,9 +147,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   };
   const acmeLimits = { ...DEFAULT_LIMITS, ...cfg.acme?.limits };
   const listener = requestListener(appDeps, cfg.host, async () => {
-    const [{ acmeDomain, nonceKey }, { challengeValidator }] = await Promise.all([
+    const [{ acmeDomain, nonceKey }, { challengeValidator }, { accountKeyCache }] = await Promise.all([
       import("./acme/index.js"),
       import("./acme/validate/index.js"),
+      import("./http/acme/account-keys.js"),
     ]);
     const acme = acmeDomain({
       store: store.acme,
@@ -164,7 +165,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       log: cfg.log,
       limits: acmeLimits,
     });
-    return { acme, log: cfg.log };
+    return { acme, accountKeys: accountKeyCache(), log: cfg.log };
   });
 
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...cfg.connections };

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { Logger } from "pino";
 import type { AcmeDomain } from "../../acme/index.js";
 import type { AppEnv } from "../context.js";
+import type { AccountKeys } from "./account-keys.js";
 
 /**
  * Retry-After on a challenge, authorization or order that is still processing: validations and
@@ -10,9 +11,13 @@ import type { AppEnv } from "../context.js";
  */
 export const RETRY_AFTER_SECONDS = "1";
 
-/** What ACME over HTTP is handed: the ACME domain, and the log for errors nobody expected. */
+/**
+ * What ACME over HTTP is handed: the ACME domain, the cache of imported account keys (one per
+ * app), and the log for errors nobody expected.
+ */
 export interface AcmeHttpDeps {
   acme: AcmeDomain;
+  accountKeys: AccountKeys;
   log: Logger;
 }
 

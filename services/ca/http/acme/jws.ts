@@ -8,7 +8,6 @@ import {
   Problem,
   unauthorized,
 } from "../../../../shared/problem.js";
-import type { AcmeDomain } from "../../acme/index.js";
 import {
   checkProtectedHeader,
   type KeyMode,
@@ -18,7 +17,7 @@ import {
 import type { AccountRecord } from "../../core/acme/types.js";
 import { bodyText } from "../body.js";
 import type { AppEnv } from "../context.js";
-import { acmeBase, urls } from "./context.js";
+import { type AcmeHttpDeps, acmeBase, urls } from "./context.js";
 
 /**
  * RFC 8555 6.2: flattened JSON serialization only, without an unprotected header. An empty
@@ -43,7 +42,11 @@ export interface Verified {
  * Verifies an ACME request's JWS (RFC 8555 6.2-6.5): its header, its nonce (used once), its
  * signature by the account key or the embedded jwk (with jose), and parses the payload.
  */
-export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyMode): Promise<Verified> {
+export async function verifyJws(
+  c: Context<AppEnv>,
+  { acme, accountKeys }: Pick<AcmeHttpDeps, "acme" | "accountKeys">,
+  mode: KeyMode,
+): Promise<Verified> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim();
   if (type !== "application/jose+json") {
     // 6.2: "the server MUST return a response with status code 415"
@@ -74,7 +77,7 @@ export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyM
     jwk = header.jwk as JWK;
   }
   try {
-    const key = account ? await accountKey(account, header.alg) : await importJWK(jwk, header.alg);
+    const key = account ? await accountKeys.get(account, header.alg) : await importJWK(jwk, header.alg);
     await flattenedVerify(jws, key, { algorithms: [header.alg] });
   } catch {
     throw malformed("the JWS signature does not verify with the account key");
@@ -88,26 +91,6 @@ export async function verifyJws(c: Context<AppEnv>, acme: AcmeDomain, mode: KeyM
     }
   }
   return { header, payload, account, jwk: header.jwk ? (header.jwk as JWK) : null };
-}
-
-type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
-/** Imported account keys, by account, key thumbprint and algorithm; the oldest go first. */
-const accountKeys = new Map<string, ImportedKey>();
-const ACCOUNT_KEYS_KEPT = 1000;
-
-/**
- * An account's key, imported once per process rather than on every request it signs (an import
- * was a tenth of a request). A key change gives the account a new thumbprint, so a new entry.
- */
-async function accountKey(account: AccountRecord, alg: string): Promise<ImportedKey> {
-  const id = `${account.id} ${account.thumbprint} ${alg}`;
-  let key = accountKeys.get(id);
-  if (!key) {
-    key = await importJWK(account.jwk as JWK, alg);
-    if (accountKeys.size >= ACCOUNT_KEYS_KEPT) accountKeys.delete(accountKeys.keys().next().value ?? "");
-    accountKeys.set(id, key);
-  }
-  return key;
 }
 
 /** The account of a "kid" request; verifyJws guarantees one is there. */

@@ -28,13 +28,14 @@ const updateSchema = z.object({
   status: z.unknown().optional(),
 });
 
-export function accountRoutes({ acme }: AcmeHttpDeps) {
+export function accountRoutes(deps: AcmeHttpDeps) {
+  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.3 newAccount, 7.3.1 finding an account by key, 7.3.4 external account binding.
   app.post("/new-account", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "jwk");
+    const v = await verifyJws(c, deps, "jwk");
     const req = payloadAs(v, newAccountSchema);
     const address = c.env?.incoming?.socket.remoteAddress ?? "unknown";
     const { account, created } = await acme.accounts.register(v.jwk as JWK, req, u.newAccount, address);
@@ -44,7 +45,7 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
   // RFC 8555 7.3.2 update, 7.3.6 deactivation; POST-as-GET reads the account.
   app.post("/acct/:id", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     let account = accountOf(v);
     if (account.id !== c.req.param("id")) throw unauthorized("the account URL is not the signing account");
     if (v.payload !== null) account = acme.accounts.update(account, payloadAs(v, updateSchema));
@@ -53,7 +54,7 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
 
   // RFC 8555 7.1.2.1: the account's orders, leaving out those that failed or expired unfinished.
   app.post("/acct/:id/orders", async (c) => {
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     if (accountOf(v).id !== c.req.param("id")) throw unauthorized("not your account");
     const u = urls(acmeBase(c));
     return acmeJson(c, { orders: acme.orders.listed(accountOf(v).id).map((o) => u.order(o.id)) });
@@ -62,7 +63,7 @@ export function accountRoutes({ acme }: AcmeHttpDeps) {
   // RFC 8555 7.3.5 key change: an inner JWS, signed by the new key, names the account and old key.
   app.post("/key-change", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
     const inner = z
       .object({ protected: z.string(), payload: z.string(), signature: z.string() })

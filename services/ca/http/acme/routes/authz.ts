@@ -7,7 +7,8 @@ import { authzView, challengeView } from "../views.js";
 
 const authzUpdateSchema = z.object({ status: z.literal("deactivated").optional() });
 
-export function authzRoutes({ acme }: AcmeHttpDeps) {
+export function authzRoutes(deps: AcmeHttpDeps) {
+  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.5: POST-as-GET an authorization; 7.5.2: deactivate it. While a validation is still
@@ -15,7 +16,7 @@ export function authzRoutes({ acme }: AcmeHttpDeps) {
   // the header it waits 3 s between polls (certbot/_internal/auth_handler.py, retry_after(resp, 3)).
   app.post("/authz/:id", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     let authz = acme.authorizations.own(c.req.param("id"), accountOf(v).id);
     if (v.payload !== null && payloadAs(v, authzUpdateSchema).status === "deactivated") {
       authz = acme.authorizations.deactivate(authz);
@@ -29,7 +30,7 @@ export function authzRoutes({ acme }: AcmeHttpDeps) {
   // for it (up to limits.validationWaitMs) so clients that poll after Retry-After rarely need to.
   app.post("/chall/:authzId/:type", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
     const own = acme.authorizations.own(c.req.param("authzId"), account.id);
     const { authz, challenge } = await acme.authorizations.respond(

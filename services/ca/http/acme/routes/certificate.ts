@@ -11,19 +11,20 @@ const revokeSchema = z.object({
   reason: z.number().int().optional(),
 });
 
-export function certificateRoutes({ acme }: AcmeHttpDeps) {
+export function certificateRoutes(deps: AcmeHttpDeps) {
+  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.4.2: download the certificate chain, POST-as-GET by the ordering account.
   app.post("/cert/:serial", async (c) => {
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     const pem = acme.certificates.download(c.req.param("serial"), accountOf(v).id);
     return c.body(pem, 200, { "content-type": "application/pem-certificate-chain" });
   });
 
   // RFC 8555 7.6: revocation by an account ("kid") or by the certificate's key ("jwk").
   app.post("/revoke-cert", async (c) => {
-    const v = await verifyJws(c, acme, "either");
+    const v = await verifyJws(c, deps, "either");
     const req = payloadAs(v, revokeSchema);
     const by = v.account ? { accountId: v.account.id, jwk: null } : { accountId: null, jwk: v.jwk as JWK };
     await acme.certificates.revoke(Buffer.from(req.certificate, "base64url"), req.reason, by);

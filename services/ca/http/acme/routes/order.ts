@@ -14,13 +14,14 @@ const newOrderSchema = z.object({
 
 const finalizeSchema = z.object({ csr: z.string().regex(/^[A-Za-z0-9_-]+$/, "base64url DER") });
 
-export function orderRoutes({ acme }: AcmeHttpDeps) {
+export function orderRoutes(deps: AcmeHttpDeps) {
+  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.4 newOrder, with notBefore/notAfter; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
   app.post("/new-order", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     const order = acme.orders.create(accountOf(v), payloadAs(v, newOrderSchema));
     return acmeJson(c, orderView(order, acme.orders.status(order), u), 201, { location: u.order(order.id) });
   });
@@ -29,7 +30,7 @@ export function orderRoutes({ acme }: AcmeHttpDeps) {
   // finalizing it), Retry-After says when to poll again.
   app.post("/order/:id", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     const order = acme.orders.own(c.req.param("id"), accountOf(v).id);
     const view = orderView(order, acme.orders.status(order), u);
     const headers: Record<string, string> = { location: u.order(order.id) };
@@ -40,7 +41,7 @@ export function orderRoutes({ acme }: AcmeHttpDeps) {
   // RFC 8555 7.4 finalize: synchronous, so the order is "valid" in the response.
   app.post("/order/:id/finalize", async (c) => {
     const u = urls(acmeBase(c));
-    const v = await verifyJws(c, acme, "kid");
+    const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
     const ready = acme.orders.ready(c.req.param("id"), account.id);
     const req = payloadAs(v, finalizeSchema);
