@@ -70,6 +70,12 @@ program
   .addOption(flag("--acme-http-port <port>", "port http-01 validation connects to").default("80"))
   .addOption(flag("--acme-tls-port <port>", "port tls-alpn-01 validation connects to").default("443"))
   .addOption(flag("--acme-dns-resolver <host:port>", "DNS server dns-01 validation asks"))
+  .addOption(
+    listFlag(
+      "--acme-validation-allow <cidr>",
+      "let ACME validation connect to this address or CIDR, though loopback, link-local, multicast or the CA's own (repeatable)",
+    ),
+  )
   .action(async (o) => {
     const [{ serveCommand }, { workerRoleFrom }, cluster] = await Promise.all([
       import("./cli/serve.js"),

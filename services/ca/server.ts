@@ -1,7 +1,8 @@
 import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { hostname } from "node:os";
+import { isIP } from "node:net";
+import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
@@ -159,6 +160,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         httpPort: cfg.acme?.httpPort ?? 80,
         tlsPort: cfg.acme?.tlsPort ?? 443,
         dnsResolver: cfg.acme?.dnsResolver,
+        allow: cfg.acme?.allow,
+        ownAddresses: await listenAddresses(cfg.host),
+        log: cfg.log,
       }),
       nonceKey: nonceKey(ca.intermediateKey),
       clock,
@@ -237,6 +241,21 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The addresses the CA listens on, which ACME validation must not be turned against: the one
+ * given, or every address of this host's interfaces when it listens on a wildcard.
+ */
+async function listenAddresses(host: string): Promise<string[]> {
+  if (host === "" || host === "0.0.0.0" || host === "::") {
+    return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  }
+  if (isIP(host)) return [host];
+  return lookup(host, { all: true }).then(
+    (found) => found.map((a) => a.address),
+    () => [],
+  );
 }
 
 /** --url, else a guess (see guessPublicHost) with the port serve listens on. */

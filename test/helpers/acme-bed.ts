@@ -21,12 +21,20 @@ export interface AcmeBed {
 export async function startAcmeBed(o: {
   eab: Omit<EabCreateOpts, "data">;
   limits?: Partial<AcmeLimits>;
+  /** --acme-validation-allow (default: loopback, where the responder is) */
+  validationAllow?: string[];
+  /** called before the responder answers each request */
+  beforeAnswer?: () => Promise<void>;
 }): Promise<AcmeBed> {
-  const responder = await startHttp01Responder();
+  const responder = await startHttp01Responder(o.beforeAnswer);
   const bed = { offsetMs: 0 } as AcmeBed;
   const ca = await startCa({
     clock: () => Date.now() + bed.offsetMs,
-    acme: { httpPort: responder.port, ...(o.limits ? { limits: o.limits } : {}) },
+    acme: {
+      httpPort: responder.port,
+      ...(o.limits ? { limits: o.limits } : {}),
+      ...(o.validationAllow ? { allow: o.validationAllow } : {}),
+    },
   });
   // one EAB for every account the suite registers (newClient)
   const [kid = "", hmac = ""] = eabCreate({ data: ca.dataDir, accounts: "100", ...o.eab }).split(" ");

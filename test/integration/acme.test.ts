@@ -42,7 +42,8 @@ describe("ACME server", () => {
       url: "https://127.0.0.1:0",
       servingNames: { dns: ["localhost"], ips: ["127.0.0.1"] },
       log: pino({ level: "silent" }),
-      acme: { httpPort: responder.port, limits: { rateLimit: 5 } },
+      // the responder is on loopback, which validation refuses unless allowed
+      acme: { httpPort: responder.port, limits: { rateLimit: 5 }, allow: ["127.0.0.0/8"] },
     });
     rootPem = readFileSync(paths.rootCert, "utf8");
     directoryUrl = `https://127.0.0.1:${server.port}/acme/directory`;

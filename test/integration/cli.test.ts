@@ -177,6 +177,10 @@ describe("certyard-ca CLI", () => {
       [[...serve, "--tls-dns", "bad..lan"], /--tls-dns: "bad\.\.lan" is not a valid DNS name/],
       [[...serve, "--tls-ip", "10.0.0"], /--tls-ip: "10\.0\.0" is not an IP address/],
       [[...serve, "--acme-dns-resolver", "dns.lan:53"], /invalid --acme-dns-resolver "dns\.lan:53"/],
+      [
+        [...serve, "--acme-validation-allow", "127.0.0.0/33"],
+        /invalid --acme-validation-allow "127\.0\.0\.0\/33"/,
+      ],
       // usage errors found by the parser, not by the command
       [["token", "create", "--data", data], /required option '--name <name>' not specified/],
       [["fingerprint", "--jsn"], /unknown option '--jsn'/],

@@ -25,6 +25,7 @@ export interface ServeOpts {
   acmeHttpPort?: string;
   acmeTlsPort?: string;
   acmeDnsResolver?: string;
+  acmeValidationAllow?: string[];
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -58,6 +59,7 @@ export async function serveCommand(
     httpPort: portFlag("--acme-http-port", o.acmeHttpPort ?? "80"),
     tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
     dnsResolver: o.acmeDnsResolver === undefined ? undefined : resolverFlag(o.acmeDnsResolver),
+    allow: await validationAllowFlag(o.acmeValidationAllow ?? []),
   };
   const givenNames = await givenServingNames(o);
   if (env.role === null && workers > 1) {
@@ -148,6 +150,20 @@ async function givenServingNames(o: ServeOpts): Promise<ServingNames | null> {
     }
   });
   return { dns, ips };
+}
+
+/** --acme-validation-allow: addresses or CIDRs, IPv4 or IPv6. */
+async function validationAllowFlag(list: string[]): Promise<string[]> {
+  const { parseIpRange, formatIpRange } = await import("../core/names.js");
+  return list.map((text) => {
+    try {
+      return formatIpRange(parseIpRange(text));
+    } catch {
+      throw new InputError(
+        `invalid --acme-validation-allow "${text}": use an IP address or CIDR, e.g. 127.0.0.0/8`,
+      );
+    }
+  });
 }
 
 /** --acme-dns-resolver: an IP address and an optional port (53), as node's resolver takes it. */
