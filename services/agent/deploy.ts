@@ -1,10 +1,16 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { lstatSync, rmSync } from "node:fs";
 import type { Logger } from "../../shared/log.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { type DockerClient, DockerError } from "./actions/docker.js";
 import { runShell } from "./actions/exec.js";
-import { backupCertFiles, type CertFiles, type FileContents, writeCertFiles } from "./actions/files.js";
+import {
+  backupCertFiles,
+  type CertFiles,
+  checkTargets,
+  type FileContents,
+  writeCertFiles,
+} from "./actions/files.js";
 import { waitForServed } from "./actions/verify.js";
 import type { ReloadAction } from "./state.js";
 
@@ -36,8 +42,12 @@ export class DeployError extends Error {
   }
 }
 
-/** Before touching files: every engine a reload needs must answer. */
+/**
+ * Before a certificate is asked for: the files may be replaced (plain files or nothing, no
+ * symlinks) and every engine a reload needs answers.
+ */
 export async function preflight(plan: DeployPlan, deps: DeployDeps): Promise<void> {
+  checkTargets(plan, deps.backupDir);
   if (plan.reload.some((r) => r.kind === "docker")) await deps.docker.ping();
 }
 
@@ -68,7 +78,7 @@ async function reloadAll(plan: DeployPlan, deps: DeployDeps): Promise<{ skippedV
  */
 export async function deploy(plan: DeployPlan, next: FileContents, deps: DeployDeps): Promise<void> {
   const previous = backupCertFiles(plan, deps.backupDir);
-  const fresh = [plan.keyFile, plan.certFile].filter((f) => !existsSync(f));
+  const fresh = [plan.keyFile, plan.certFile].filter((f) => !lstatSync(f, { throwIfNoEntry: false }));
   try {
     writeCertFiles(plan, next);
   } catch (err) {
@@ -121,7 +131,15 @@ async function rollback(
   why: string,
 ): Promise<never> {
   if (!previous) throw new DeployError(`${why}; there were no previous files to restore`, false);
-  writeCertFiles(plan, previous);
+  try {
+    // what backupCertFiles read from the plain files at these two paths, and nothing else
+    writeCertFiles(plan, previous);
+  } catch (err) {
+    throw new DeployError(
+      `${why}; the previous files could not be restored: ${(err as Error).message}`,
+      false,
+    );
+  }
   try {
     await reloadAll(plan, deps);
   } catch (err) {

@@ -298,12 +298,21 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     const out = join(dir, "certs");
     await cli(AGENT, ["bootstrap", "--ca", ca.url, "--fingerprint", fingerprint, "--home", home]);
     const token = await ca.createToken({ name: "unwritable", dns: ["unwritable.lan"] });
-    // a directory where the certificate goes: the key is written first, then the rename fails
-    // (root ignores file modes, so a read-only directory would not stop the test's own writes)
+    // a directory where the certificate goes is refused before anything is issued
     mkdirSync(join(out, "domain.crt"), { recursive: true });
-    const r = await cli(
+    const refused = await cli(
       AGENT,
       argv(["cert"], { name: "unwritable", token, dns: "unwritable.lan", out, home }),
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^certyard-agent: \S+\/domain\.crt is not a plain file: /);
+    // a certificate file name whose temporary file's name is too long for the file system: the
+    // key is written first, then the certificate cannot be (root ignores file modes, so a
+    // read-only directory would not stop the test's own writes)
+    const certFile = `${"c".repeat(240)}.crt`;
+    const r = await cli(
+      AGENT,
+      argv(["cert"], { name: "unwritable", token, dns: "unwritable.lan", out, home, certFile }),
     );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^certyard-agent: cannot write the new files: .*; nothing was written\n$/);
@@ -312,6 +321,7 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
       false,
       "the new key did not stay without its certificate",
     );
+    assert.equal(existsSync(join(out, certFile)), false);
     assert.equal(existsSync(join(home, "certs", "unwritable.json")), false, "nothing recorded");
   });
 

@@ -1,6 +1,7 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { InputError } from "../../../shared/errors.js";
 import { parseKeyType } from "../../../shared/keys.js";
+import { fileInOut } from "../actions/files.js";
 import { parseHostPort } from "../actions/verify.js";
 import { type DeployDeps, DeployError, type DeployPlan, deploy, preflight } from "../deploy.js";
 import type { Issued, Names } from "../issuers/issuer.js";
@@ -88,9 +89,12 @@ export function deployPlan(
       throw new InputError(`invalid --verify "${o.verify}": use HOST:PORT, e.g. 10.0.0.5:5000`);
     }
   }
+  const certFile = fileInOut(out, "--cert-file", o.certFile ?? defaults.certFile);
+  const keyFile = fileInOut(out, "--key-file", o.keyFile ?? defaults.keyFile);
+  if (certFile === keyFile) throw new InputError(`--cert-file and --key-file are both ${certFile}`);
   return {
-    certFile: join(out, o.certFile ?? defaults.certFile),
-    keyFile: join(out, o.keyFile ?? defaults.keyFile),
+    certFile,
+    keyFile,
     reload: (o.reload ?? []).map(parseReload),
     ...(o.verify !== undefined ? { verify: o.verify.trim() } : {}),
   };
