@@ -24,7 +24,7 @@ export function fileInOut(out: string, flag: string, name: string): string {
   const path = resolve(dir, name);
   const rel = relative(dir, path);
   if (rel === "" || rel === ".." || rel.startsWith("../") || isAbsolute(rel)) {
-    throw new RangeError(
+    throw new InputError(
       `${flag} "${name}" is not inside --out ${dir}: give a file name in it, e.g. domain.key`,
     );
   }
