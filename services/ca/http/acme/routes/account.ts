@@ -29,7 +29,6 @@ const updateSchema = z.object({
 });
 
 export function accountRoutes(deps: AcmeHttpDeps) {
-  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.3 newAccount, 7.3.1 finding an account by key, 7.3.4 external account binding.
@@ -38,7 +37,7 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     const v = await verifyJws(c, deps, "jwk");
     const req = payloadAs(v, newAccountSchema);
     const address = c.env?.incoming?.socket.remoteAddress ?? "unknown";
-    const { account, created } = await acme.accounts.register(v.jwk as JWK, req, u.newAccount, address);
+    const { account, created } = await deps.acme.accounts.register(v.jwk as JWK, req, u.newAccount, address);
     return acmeJson(c, accountView(account, u), created ? 201 : 200, { location: u.account(account.id) });
   });
 
@@ -48,7 +47,7 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     const v = await verifyJws(c, deps, "kid");
     let account = accountOf(v);
     if (account.id !== c.req.param("id")) throw unauthorized("the account URL is not the signing account");
-    if (v.payload !== null) account = acme.accounts.update(account, payloadAs(v, updateSchema));
+    if (v.payload !== null) account = deps.acme.accounts.update(account, payloadAs(v, updateSchema));
     return acmeJson(c, accountView(account, u), 200, { location: u.account(account.id) });
   });
 
@@ -57,7 +56,7 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     const v = await verifyJws(c, deps, "kid");
     if (accountOf(v).id !== c.req.param("id")) throw unauthorized("not your account");
     const u = urls(acmeBase(c));
-    return acmeJson(c, { orders: acme.orders.listed(accountOf(v).id).map((o) => u.order(o.id)) });
+    return acmeJson(c, { orders: deps.acme.orders.listed(accountOf(v).id).map((o) => u.order(o.id)) });
   });
 
   // RFC 8555 7.3.5 key change: an inner JWS, signed by the new key, names the account and old key.
@@ -90,7 +89,7 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     if ((await thumbprint(body.data.oldKey as JWK)) !== account.thumbprint) {
       throw unauthorized("oldKey is not the account's current key");
     }
-    const changed = await acme.accounts.changeKey(account, newJwk);
+    const changed = await deps.acme.accounts.changeKey(account, newJwk);
     if (changed.holder) {
       // 7.3.5: the new key is already an account's: 409 with that account's URL.
       const conflict = new Problem("malformed", "the new key is already in use by an account", {

@@ -8,7 +8,6 @@ import { authzView, challengeView } from "../views.js";
 const authzUpdateSchema = z.object({ status: z.literal("deactivated").optional() });
 
 export function authzRoutes(deps: AcmeHttpDeps) {
-  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.5: POST-as-GET an authorization; 7.5.2: deactivate it. While a validation is still
@@ -17,11 +16,11 @@ export function authzRoutes(deps: AcmeHttpDeps) {
   app.post("/authz/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
-    let authz = acme.authorizations.own(c.req.param("id"), accountOf(v).id);
+    let authz = deps.acme.authorizations.own(c.req.param("id"), accountOf(v).id);
     if (v.payload !== null && payloadAs(v, authzUpdateSchema).status === "deactivated") {
-      authz = acme.authorizations.deactivate(authz);
+      authz = deps.acme.authorizations.deactivate(authz);
     }
-    const view = authzView(authz, u, acme.clock());
+    const view = authzView(authz, u, deps.acme.clock());
     const validating = view.status === "pending" && authz.challenges.some((ch) => ch.status === "processing");
     return acmeJson(c, view, 200, validating ? { "retry-after": RETRY_AFTER_SECONDS } : {});
   });
@@ -32,8 +31,8 @@ export function authzRoutes(deps: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
-    const own = acme.authorizations.own(c.req.param("authzId"), account.id);
-    const { authz, challenge } = await acme.authorizations.respond(
+    const own = deps.acme.authorizations.own(c.req.param("authzId"), account.id);
+    const { authz, challenge } = await deps.acme.authorizations.respond(
       own,
       c.req.param("type"),
       account,

@@ -12,13 +12,12 @@ const revokeSchema = z.object({
 });
 
 export function certificateRoutes(deps: AcmeHttpDeps) {
-  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.4.2: download the certificate chain, POST-as-GET by the ordering account.
   app.post("/cert/:serial", async (c) => {
     const v = await verifyJws(c, deps, "kid");
-    const pem = acme.certificates.download(c.req.param("serial"), accountOf(v).id);
+    const pem = deps.acme.certificates.download(c.req.param("serial"), accountOf(v).id);
     return c.body(pem, 200, { "content-type": "application/pem-certificate-chain" });
   });
 
@@ -27,13 +26,13 @@ export function certificateRoutes(deps: AcmeHttpDeps) {
     const v = await verifyJws(c, deps, "either");
     const req = payloadAs(v, revokeSchema);
     const by = v.account ? { accountId: v.account.id, jwk: null } : { accountId: null, jwk: v.jwk as JWK };
-    await acme.certificates.revoke(Buffer.from(req.certificate, "base64url"), req.reason, by);
+    await deps.acme.certificates.revoke(Buffer.from(req.certificate, "base64url"), req.reason, by);
     return c.body(null, 200);
   });
 
   // RFC 9773 4: renewal information, unauthenticated GET.
   app.get("/renewal-info/:certId", (c) => {
-    const window = acme.certificates.renewalWindow(c.req.param("certId"));
+    const window = deps.acme.certificates.renewalWindow(c.req.param("certId"));
     const doc: RenewalInfoDoc = {
       suggestedWindow: {
         start: new Date(window.start).toISOString(),

@@ -15,15 +15,16 @@ const newOrderSchema = z.object({
 const finalizeSchema = z.object({ csr: z.string().regex(/^[A-Za-z0-9_-]+$/, "base64url DER") });
 
 export function orderRoutes(deps: AcmeHttpDeps) {
-  const { acme } = deps;
   const app = new Hono<AppEnv>();
 
   // RFC 8555 7.4 newOrder, with notBefore/notAfter; RFC 8738 ip identifiers; RFC 9773 5 "replaces".
   app.post("/new-order", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
-    const order = acme.orders.create(accountOf(v), payloadAs(v, newOrderSchema));
-    return acmeJson(c, orderView(order, acme.orders.status(order), u), 201, { location: u.order(order.id) });
+    const order = deps.acme.orders.create(accountOf(v), payloadAs(v, newOrderSchema));
+    return acmeJson(c, orderView(order, deps.acme.orders.status(order), u), 201, {
+      location: u.order(order.id),
+    });
   });
 
   // RFC 8555 7.1.3: POST-as-GET on an order; 7.4: while it is "processing" (another request is
@@ -31,8 +32,8 @@ export function orderRoutes(deps: AcmeHttpDeps) {
   app.post("/order/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
-    const order = acme.orders.own(c.req.param("id"), accountOf(v).id);
-    const view = orderView(order, acme.orders.status(order), u);
+    const order = deps.acme.orders.own(c.req.param("id"), accountOf(v).id);
+    const view = orderView(order, deps.acme.orders.status(order), u);
     const headers: Record<string, string> = { location: u.order(order.id) };
     if (view.status === "processing") headers["retry-after"] = RETRY_AFTER_SECONDS;
     return acmeJson(c, view, 200, headers);
@@ -43,10 +44,12 @@ export function orderRoutes(deps: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
-    const ready = acme.orders.ready(c.req.param("id"), account.id);
+    const ready = deps.acme.orders.ready(c.req.param("id"), account.id);
     const req = payloadAs(v, finalizeSchema);
-    const order = await acme.orders.finalize(ready, account, Buffer.from(req.csr, "base64url"));
-    return acmeJson(c, orderView(order, acme.orders.status(order), u), 200, { location: u.order(order.id) });
+    const order = await deps.acme.orders.finalize(ready, account, Buffer.from(req.csr, "base64url"));
+    return acmeJson(c, orderView(order, deps.acme.orders.status(order), u), 200, {
+      location: u.order(order.id),
+    });
   });
 
   return app;
