@@ -1,7 +1,7 @@
-import type { Command } from "commander";
-import { Option } from "commander";
+import { Command, Option } from "commander";
 import { errorMessage, InputError } from "./errors.js";
 import { defaultLogFormat, LOG_FORMATS, type LogFormat } from "./log-format.js";
+import { certyardVersion } from "./version.js";
 
 /**
  * Flags that also come from the environment: with prefix CERTYARD, `--tls-dns` is
@@ -25,6 +25,31 @@ export function envFlags(prefix: string) {
     return option;
   };
   return { flag, listFlag, switchFlag };
+}
+
+type FlagMaker = (spec: string, description: string) => Option;
+
+/**
+ * A certyard program, as both executables start: --version, the program-level --log-format
+ * (made with the program's own flag(), so its own variable), values from the environment read
+ * and the log format handed to the command before it runs, usage errors in one line.
+ */
+export function certyardProgram(name: string, description: string, flag: FlagMaker): Command {
+  return oneLineUsageErrors(
+    new Command(name)
+      .version(`${name} ${certyardVersion()}`, "-V, --version", "print the version")
+      .description(description)
+      .addOption(logFormatFlag(flag))
+      .hook("preAction", readEnvValues)
+      .hook("preAction", passLogFormat),
+  );
+}
+
+/** Runs the program once every command is defined; any error ends it in one line and exit 1. */
+export function runProgram(program: Command): void {
+  oneLineMissingCommands(program)
+    .parseAsync(process.argv)
+    .catch((err: unknown) => failAndExit(program.name(), err));
 }
 
 /** pino's levels, for --log-level's choices: a typo is a usage error before anything starts. */
@@ -103,7 +128,7 @@ export function oneLineMissingCommands(cmd: Command): Command {
 }
 
 /** The program-level --log-format, made with the program's own flag() (and so its variable). */
-export function logFormatFlag(flag: (spec: string, description: string) => Option): Option {
+export function logFormatFlag(flag: FlagMaker): Option {
   return flag("--log-format <format>", "json or text (default: text on a terminal, json otherwise)").choices(
     LOG_FORMATS,
   );

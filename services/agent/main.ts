@@ -1,20 +1,9 @@
 #!/usr/bin/env node
 import "../../shared/node-version.js"; // first: before anything that needs a newer node
-import { Command } from "commander";
-import {
-  envFlags,
-  failAndExit,
-  LOG_LEVELS,
-  logFormatFlag,
-  oneLineMissingCommands,
-  oneLineUsageErrors,
-  passLogFormat,
-  readEnvValues,
-} from "../../shared/cli.js";
+import { certyardProgram, runProgram } from "../../shared/cli.js";
 import type { LogFormat } from "../../shared/log-format.js";
-import { certyardVersion } from "../../shared/version.js";
 import { registerClientCommands } from "./cli/client-cmds.js";
-import { DEFAULT_HOME } from "./config.js";
+import { flag, homeFlag, listFlag, logFlag, switchFlag, verifyTimeoutFlag } from "./cli/options.js";
 
 /**
  * certyard-agent: the CLI. Only commander and the defaults load before a command is chosen;
@@ -22,17 +11,10 @@ import { DEFAULT_HOME } from "./config.js";
  * loads the schemas, the HTTP client or the X.509 code its children use. Errors are one line
  * on stderr and a non-zero exit.
  */
-const { flag, listFlag, switchFlag } = envFlags("CERTYARD_AGENT");
-const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
-const logFlag = () => flag("--log-level <level>", "pino log level").choices(LOG_LEVELS).default("info");
-
-const program = oneLineUsageErrors(
-  new Command("certyard-agent")
-    .version(`certyard-agent ${certyardVersion()}`, "-V, --version", "print the version")
-    .description("Gets and renews certificates from certyard, restarts registry:2, installs trust")
-    .addOption(logFormatFlag(flag))
-    .hook("preAction", readEnvValues)
-    .hook("preAction", passLogFormat),
+const program = certyardProgram(
+  "certyard-agent",
+  "Gets and renews certificates from certyard, restarts registry:2, installs trust",
+  flag,
 );
 
 program
@@ -75,7 +57,7 @@ program
   .addOption(listFlag("--reload <action>", "docker:CONTAINER or exec:COMMAND (repeatable)"))
   .addOption(flag("--verify <host:port>", "check that this endpoint serves the new certificate"))
   .addOption(flag("--validity <dur>", "requested lifetime, e.g. 720h"))
-  .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
+  .addOption(verifyTimeoutFlag())
   .addOption(flag("--acme <url>", "an ACME directory URL instead of certyard's token API"))
   .addOption(flag("--email <email>", "ACME account contact"))
   .addOption(flag("--eab-kid <kid>", "ACME External Account Binding key id"))
@@ -106,7 +88,7 @@ program
   .addOption(flag("--name <id>", "only this one"))
   .addOption(switchFlag("--force", "renew even if not due"))
   .addOption(switchFlag("--keep-key", "keep the current key instead of making a new one"))
-  .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
+  .addOption(verifyTimeoutFlag())
   .addOption(homeFlag())
   .addOption(logFlag())
   .action(async (o) => {
@@ -122,7 +104,7 @@ program
 program
   .command("run")
   .description("the daemon: renew on time, retry with backoff, check the root daily, stop on SIGTERM")
-  .addOption(flag("--verify-timeout <dur>", "how long --verify waits for the new certificate").default("60s"))
+  .addOption(verifyTimeoutFlag())
   .addOption(homeFlag())
   .addOption(logFlag())
   .action(async (o: { home: string; logLevel: string; logFormat: LogFormat; verifyTimeout: string }) => {
@@ -166,6 +148,4 @@ program
   });
 
 registerClientCommands(program);
-oneLineMissingCommands(program)
-  .parseAsync(process.argv)
-  .catch((err: unknown) => failAndExit("certyard-agent", err));
+runProgram(program);

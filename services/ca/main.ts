@@ -1,30 +1,13 @@
 #!/usr/bin/env node
 import "../../shared/node-version.js"; // first: before anything that needs a newer node
-import { Command } from "commander";
-import {
-  failAndExit,
-  LOG_LEVELS,
-  logFormatFlag,
-  oneLineMissingCommands,
-  oneLineUsageErrors,
-  passLogFormat,
-  readEnvValues,
-} from "../../shared/cli.js";
-import { certyardVersion } from "../../shared/version.js";
+import { certyardProgram, LOG_LEVELS, runProgram } from "../../shared/cli.js";
 import { baseUrl, dataFlag, flag, listFlag, switchFlag } from "./cli/options.js";
 
 /**
  * certyard-ca: the CLI. Each command loads only what it needs, so quick commands such as
  * `fingerprint` start fast. Errors are one line on stderr and a non-zero exit.
  */
-const program = oneLineUsageErrors(
-  new Command("certyard-ca")
-    .version(`certyard-ca ${certyardVersion()}`, "-V, --version", "print the version")
-    .description("A small private CA for Docker registries")
-    .addOption(logFormatFlag(flag))
-    .hook("preAction", readEnvValues)
-    .hook("preAction", passLogFormat),
-);
+const program = certyardProgram("certyard-ca", "A small private CA for Docker registries", flag);
 
 const keyTypeHelp = "key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096";
 
@@ -220,6 +203,4 @@ program
     await restoreCommand(o);
   });
 
-oneLineMissingCommands(program)
-  .parseAsync(process.argv)
-  .catch((err: unknown) => failAndExit("certyard-ca", err));
+runProgram(program);

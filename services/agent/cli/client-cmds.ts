@@ -1,23 +1,18 @@
 import { Argument, type Command } from "commander";
-import { envFlags } from "../../../shared/cli.js";
 import {
   DEFAULT_CONTAINERD_CERTS_DIR,
   DEFAULT_CONTAINERD_CONFIG,
   DEFAULT_CONTAINERS_CERTS_DIR,
   DEFAULT_DOCKER_CERTS_DIR,
-  DEFAULT_HOME,
   DEFAULT_HOSTS_FILE,
 } from "../config.js";
+import { flag, homeFlag, listFlag, switchFlag } from "./options.js";
 
 /**
  * The Docker-client side of the agent: htpasswd, trust, doctor. Each action loads its module
  * when it runs; errors are thrown as one-line Errors for main.ts to print, and a "no" answer
  * (a wrong password, a problem found) sets process.exitCode = 1 after printing.
  */
-
-const { flag, listFlag, switchFlag } = envFlags("CERTYARD_AGENT");
-
-const homeFlag = () => flag("--home <dir>", "the agent's state directory").default(DEFAULT_HOME);
 
 export function registerClientCommands(program: Command): void {
   program
