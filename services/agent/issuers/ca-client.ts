@@ -2,22 +2,14 @@ import { createFetch, FetchError } from "ofetch";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import type { ProblemDocument } from "../../../shared/problem.js";
 import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
-import { fetchFailureReason } from "./fetch-error.js";
+import { fetchFailureReason, ServerError } from "./fetch-error.js";
 import { type TlsTrust, tlsFetch } from "./tls-fetch.js";
 
 export type IssuedCert = IssuedCertificate;
 
 /** An error from the CA, with the problem document it sent when it sent one. */
-export class CaError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly problem: ProblemDocument | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "CaError";
-  }
+export class CaError extends ServerError<ProblemDocument> {
+  override readonly name = "CaError";
 }
 
 function toCaError(what: string, err: unknown): CaError {

@@ -9,3 +9,18 @@ export function fetchFailureReason(err: FetchError): string {
   const cause = (err.cause as { cause?: { message?: string }; message?: string } | undefined) ?? {};
   return cause.cause?.message ?? cause.message ?? err.message;
 }
+
+/**
+ * An error from a server the agent asked (the CA, an ACME server), carrying the problem document
+ * it sent when it sent one (RFC 9457, RFC 8555 6.7) and the HTTP status when there was one.
+ */
+export class ServerError<Problem> extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly problem: Problem | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

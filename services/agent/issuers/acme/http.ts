@@ -1,6 +1,6 @@
 import { createFetch, FetchError, type FetchOptions, type FetchResponse } from "ofetch";
 import { ACME_ERROR_NS, type AcmeProblemDocument } from "../../../../shared/problem.js";
-import { fetchFailureReason } from "../fetch-error.js";
+import { fetchFailureReason, ServerError } from "../fetch-error.js";
 import { tlsFetch } from "../tls-fetch.js";
 import type { AccountKey } from "./jws.js";
 import { signRequest } from "./jws.js";
@@ -12,16 +12,8 @@ export type ReceivedProblem = Partial<AcmeProblemDocument>;
 const BAD_NONCE_RETRIES = 5;
 
 /** An error from the ACME server, carrying its problem document when it sent one. */
-export class AcmeError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly problem: ReceivedProblem | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "AcmeError";
-  }
+export class AcmeError extends ServerError<ReceivedProblem> {
+  override readonly name = "AcmeError";
 }
 
 export function toAcmeError(what: string, err: unknown): AcmeError {
