@@ -2,10 +2,10 @@ import { createHash, randomFillSync, sign, X509Certificate } from "node:crypto";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import { normalizeDns } from "../../../shared/dns-name.js";
 import { badCSR, forbidden, rejectedIdentifier, unauthorized } from "../../../shared/problem.js";
-import { extensionValue, spkiOf } from "../../../shared/x509/cert.js";
+import { spkiOf } from "../../../shared/x509/cert.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
-import { type ParsedCsr, parseCsr, publicKeyInfo } from "../core/csr.js";
+import { encodeGeneralNames, MAX_NAMES, type ParsedCsr, parseCsr, publicKeyInfo } from "../core/csr.js";
 import { canonicalIp } from "../core/names.js";
 import {
   type Check,
@@ -51,8 +51,6 @@ export interface Store {
 }
 
 export type Issued = IssuedCertificate;
-
-const SAN_OID = "2.5.29.17";
 
 /** Builds leaves from checked requests and records them; the HTTP layer only calls in here. */
 export class Authority {
@@ -119,8 +117,13 @@ export class Authority {
         `certificate ${current.serial} has been renewed already (by ${successor}): renew that one`,
       );
     }
-    const generalNames = extensionValue(currentDer, SAN_OID);
-    if (!generalNames) throw badCSR("the current certificate has no subjectAltName");
+    // The names as issued today: lower case, each once (a certificate from before may differ).
+    const dnsNames = [...new Set(current.dnsNames.map(normalizeDns))];
+    const ipAddresses = [...new Set(current.ipAddresses.map(canonicalIp))];
+    if (dnsNames.length + ipAddresses.length === 0)
+      throw badCSR("the current certificate has no subjectAltName");
+    if (dnsNames.length + ipAddresses.length > MAX_NAMES)
+      throw rejectedIdentifier(`a certificate has at most ${MAX_NAMES} names: enrol again for fewer`);
     let key: Pick<ParsedCsr, "spki" | "publicKeyBits" | "keyKind">;
     if (csrDer) {
       const csr = parseCsr(csrDer);
@@ -138,16 +141,16 @@ export class Authority {
       key = { spki, ...publicKeyInfo(spki) };
     }
     // The constraints may have been narrowed since the first issue; they bind renewals too.
-    withinConstraints(this.ca.constraints)({ dns: current.dnsNames, ips: current.ipAddresses });
+    withinConstraints(this.ca.constraints)({ dns: dnsNames, ips: ipAddresses });
     const now = this.clock();
     const lifetime = current.notAfter - current.notBefore;
     const validity = validityFor({ dns: [], ips: [], validityMs: lifetime }, lifetime, now);
     const leaf = {
       ...key,
       commonName: current.commonName,
-      generalNames,
-      dns: current.dnsNames,
-      ips: current.ipAddresses,
+      generalNames: encodeGeneralNames(dnsNames, ipAddresses),
+      dns: dnsNames,
+      ips: ipAddresses,
     };
     return this.issue(
       leaf,
@@ -316,9 +319,12 @@ function serialBytes(): Buffer {
 /** The subject CN survives only if it is one of the certificate's SANs (CA/B BR 7.1.4.3 spirit). */
 function keptCommonName(cn: string | null, dns: readonly string[], ips: readonly string[]): string | null {
   if (cn === null) return null;
-  if (dns.some((d) => normalizeDns(d) === normalizeDns(cn))) return cn;
+  // the SAN it names, as the SAN is spelt (lower case, canonical)
+  const name = dns.find((d) => normalizeDns(d) === normalizeDns(cn));
+  if (name !== undefined) return name;
   try {
-    if (ips.includes(canonicalIp(cn))) return cn;
+    const ip = canonicalIp(cn);
+    if (ips.includes(ip)) return ip;
   } catch {
     // not an IP address
   }

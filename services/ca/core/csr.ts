@@ -143,11 +143,15 @@ export function withCommonNameAsSan(csr: ParsedCsr): ParsedCsr {
     if (dnsNameProblem(name) !== null || dns.some((d) => normalizeDns(d) === name)) return csr;
     dns = [...dns, name];
   }
-  const generalNames = seq(
+  return { ...csr, dns, ips, generalNames: encodeGeneralNames(dns, ips) };
+}
+
+/** GeneralNames (RFC 5280 4.2.1.6) of these DNS names (as they are) and IP addresses, in order. */
+export function encodeGeneralNames(dns: readonly string[], ips: readonly string[]): Buffer {
+  return seq(
     ...dns.map((n) => tlv(0x82, Buffer.from(n, "latin1"))),
     ...ips.map((ip) => tlv(0x87, ipToBytes(ip))),
   );
-  return { ...csr, dns, ips, generalNames };
 }
 
 /** The accepted-key checks for a SubjectPublicKeyInfo found outside a CSR (a certificate being renewed). */
@@ -256,7 +260,15 @@ function commonName(buf: Buffer, subject: Element): string | null {
   return cn;
 }
 
-/** The DNS names and IP addresses of the extensionRequest's subjectAltName (RFC 2985 5.4.2). */
+/** RFC 5280 sets no limit; a certificate for more names than this is a mistake or an attack. */
+export const MAX_NAMES = 100;
+
+/**
+ * The DNS names and IP addresses of the extensionRequest's subjectAltName (RFC 2985 5.4.2), as
+ * the certificate will carry them: DNS names in lower case (RFC 4343: DNS compares without case,
+ * and a relying party's exact string compare should not depend on the requester's spelling),
+ * each name once, in the CSR's order; `generalNames` is encoded from them.
+ */
 function requestedNames(
   buf: Buffer,
   attrs: Element,
@@ -265,9 +277,9 @@ function requestedNames(
   if (attrs.tag !== 0xa0) throw badCSR("expected the CSR's attributes [0]");
   const dns: string[] = [];
   const ips: string[] = [];
-  let generalNames: Buffer = Buffer.alloc(0);
+  /** the SAN entries in order, each once: "dns:NAME" or "ip:ADDRESS" */
+  const entries = new Set<string>();
   let seenSan = false;
-  let reencode = false;
   for (const attr of children(buf, attrs)) {
     const [type, values] = children(buf, expectTag(attr, Tag.SEQUENCE, "Attribute"));
     if (decodeOid(contentOf(buf, expectTag(type, Tag.OID, "attribute type"))) !== OID_EXTENSION_REQUEST)
@@ -282,23 +294,27 @@ function requestedNames(
         const value = expectTag(parts[parts.length - 1], Tag.OCTET_STRING, "extnValue");
         const inner = readElement(buf, value.contentStart, value.end);
         if (inner.end !== value.end) throw badCSR("trailing bytes in subjectAltName");
-        generalNames = Buffer.from(bytesOf(buf, inner));
-        for (const gn of children(buf, expectTag(inner, Tag.SEQUENCE, "GeneralNames"))) {
+        const generalNames = children(buf, expectTag(inner, Tag.SEQUENCE, "GeneralNames"));
+        if (generalNames.length > MAX_NAMES) {
+          throw badCSR(
+            `a certificate has at most ${MAX_NAMES} names; the CSR asks for ${generalNames.length}`,
+          );
+        }
+        for (const gn of generalNames) {
           const content = contentOf(buf, gn);
           if (gn.tag === 0x82) {
             const name = Buffer.from(content).toString("latin1");
             if (opts.ipLiteralDnsNamesAsIps && ipFamily(name) !== null) {
-              ips.push(canonicalIp(name));
-              reencode = true;
+              entries.add(`ip:${canonicalIp(name)}`);
               continue;
             }
             const problem = dnsNameProblem(name);
             if (problem) throw name.startsWith("*.") ? rejectedIdentifier(problem) : badName(problem);
-            dns.push(name);
+            entries.add(`dns:${name.toLowerCase()}`);
           } else if (gn.tag === 0x87) {
             if (content.length !== 4 && content.length !== 16)
               throw badCSR("an IP address SAN has 4 or 16 octets");
-            ips.push(ipFromBytes(content));
+            entries.add(`ip:${ipFromBytes(content)}`);
           } else {
             throw badCSR("only DNS names and IP addresses are accepted in subjectAltName");
           }
@@ -306,15 +322,16 @@ function requestedNames(
       }
     }
   }
-  if (reencode) {
-    // See ParseCsrOptions: the IP literal becomes an iPAddress; duplicates are dropped.
-    const d = [...new Set(dns)];
-    const i = [...new Set(ips)];
-    generalNames = seq(
-      ...d.map((n) => tlv(0x82, Buffer.from(n, "latin1"))),
-      ...i.map((ip) => tlv(0x87, ipToBytes(ip))),
-    );
-    return { dns: d, ips: i, generalNames };
+  const encoded: Buffer[] = [];
+  for (const entry of entries) {
+    const value = entry.slice(entry.indexOf(":") + 1);
+    if (entry.startsWith("dns:")) {
+      dns.push(value);
+      encoded.push(tlv(0x82, Buffer.from(value, "latin1")));
+    } else {
+      ips.push(value);
+      encoded.push(tlv(0x87, ipToBytes(value)));
+    }
   }
-  return { dns, ips, generalNames };
+  return { dns, ips, generalNames: seenSan ? seq(...encoded) : Buffer.alloc(0) };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import type { z } from "zod";
-import { malformed, payloadTooLarge } from "../../../shared/problem.js";
+import { malformed, Problem, payloadTooLarge } from "../../../shared/problem.js";
 import { decodePem } from "../../../shared/x509/pem.js";
 import type { AppEnv } from "./context.js";
 
@@ -49,13 +49,29 @@ export function readBody(incoming: IncomingMessage): Promise<string> {
   });
 }
 
-/** Parses the JSON body against a schema; anything else is a 400 problem. */
+/** Parses the JSON body against a schema; anything else is a 400 problem (415 for another media type). */
 export async function jsonBody<T extends z.ZodType>(
   c: Context<AppEnv>,
   schema: T,
   optional = false,
 ): Promise<z.output<T>> {
-  return parseJson(await bodyText(c), schema, optional);
+  const text = await bodyText(c);
+  requireJson(c.req.header("content-type"), text);
+  return parseJson(text, schema, optional);
+}
+
+/**
+ * The API's bodies are application/json (RFC 8259 11); a body sent as anything else (a form,
+ * text/plain) is refused with 415 (RFC 9110 15.5.16) rather than guessed at. An empty body
+ * without a type is no media type at all (renew's optional body).
+ */
+export function requireJson(contentType: string | undefined, body: string): void {
+  if (contentType === undefined && body.length === 0) return;
+  const type = contentType?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") {
+    const given = type ? `it is ${JSON.stringify(type.slice(0, 80))}` : "it has no content type";
+    throw new Problem("unsupportedMediaType", `the body must be application/json; ${given}`);
+  }
 }
 
 /** JSON text against a schema; invalid JSON is a 400 problem, the schema's errors are ZodErrors. */

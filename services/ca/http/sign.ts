@@ -3,7 +3,7 @@ import { z } from "zod";
 import { parseDuration } from "../../../shared/duration.js";
 import type { Problem } from "../../../shared/problem.js";
 import { assertTokenUsable } from "../tokens/verifier.js";
-import { csrDer, parseJson, readBody } from "./body.js";
+import { csrDer, parseJson, readBody, requireJson } from "./body.js";
 import type { AppDeps } from "./context.js";
 import { authenticate } from "./middleware/auth.js";
 import { problemHeaders, toProblem } from "./middleware/problems.js";
@@ -30,7 +30,9 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
     const address = req.socket.remoteAddress ?? "unknown";
     const token = await authenticate(deps, req.headers.authorization, "enrol", address);
     try {
-      const body = parseJson(await readBody(req), signSchema);
+      const text = await readBody(req);
+      requireJson(req.headers["content-type"], text);
+      const body = parseJson(text, signSchema);
       const validityMs = body.validity === undefined ? undefined : parseDuration(body.validity);
       const issued = await deps.authority.sign(token, csrDer(body.csr), validityMs);
       deps.log.info({ serial: issued.serial, token: token.name, notAfter: issued.notAfter }, "issued");

@@ -191,9 +191,10 @@ describe("parseCsr: ipLiteralDnsNamesAsIps (ACME finalize only)", () => {
     const csr = parseCsr(der, acme);
     assert.deepEqual(csr.dns, ["reg.lan"]);
     assert.deepEqual(csr.ips, ["10.0.0.5"]);
+    // in the CSR's order
     assert.deepEqual(sanEntries(csr.generalNames), [
-      [0x82, Buffer.from("reg.lan").toString("hex")],
       [0x87, "0a000005"],
+      [0x82, Buffer.from("reg.lan").toString("hex")],
     ]);
   });
 
@@ -209,6 +210,20 @@ describe("parseCsr: ipLiteralDnsNamesAsIps (ACME finalize only)", () => {
     const { der } = csrDer({ san: ["DNS:reg.lan", "IP:10.0.0.5"] });
     assert.deepEqual(parseCsr(der, acme).generalNames, parseCsr(der).generalNames);
     expectProblem(() => parseCsr(csrDer({ san: ["DNS:10.0.5"] }).der, acme), "badName");
+  });
+
+  test("DNS names are lower case and every name is there once, in the CSR's order (issue 14)", () => {
+    const { der } = csrDer({
+      san: ["DNS:Reg.LAN", "IP:10.0.0.5", "DNS:reg.lan", "IP:10.0.0.5", "DNS:B.lan"],
+    });
+    const csr = parseCsr(der);
+    assert.deepEqual(csr.dns, ["reg.lan", "b.lan"]);
+    assert.deepEqual(csr.ips, ["10.0.0.5"]);
+    assert.deepEqual(sanEntries(csr.generalNames), [
+      [0x82, Buffer.from("reg.lan").toString("hex")],
+      [0x87, "0a000005"],
+      [0x82, Buffer.from("b.lan").toString("hex")],
+    ]);
   });
 
   test("the default (/v1/sign) still refuses an IP literal as dNSName", () => {
