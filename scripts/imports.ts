@@ -6,7 +6,8 @@
  * - No cycle between files, and none between the entries of any folder (a folder counts as all
  *   the files below it): what a folder's files import from a sibling never imports back.
  * - The layers of STYLE.md: shared -> core -> keys/store -> domain -> http -> composition root
- *   -> cli -> main. An import may go to its own layer or a lower one, never up.
+ *   -> cli -> main in the CA; shared -> basics -> state/actions -> issuers/deploy/doctor ->
+ *   commands -> cli -> main in the agent. An import may go to its own layer or a lower one, never up.
  * - shared imports nothing from services; the CA and the agent import nothing from each other.
  *
  * Type-only and dynamic imports count: they are dependencies a reader follows all the same.
@@ -33,6 +34,36 @@ const CA_LAYERS: Record<string, number> = {
   "main.ts": 7,
 };
 const LAYER_NAMES = ["shared", "core", "keys/store", "domain", "http", "composition root", "cli", "main"];
+
+/** The agent's layers, likewise: what the commands do the same for every issuer sits above the issuers. */
+const AGENT_LAYERS: Record<string, number> = {
+  "config.ts": 1,
+  "names.ts": 1,
+  "keygen.ts": 1,
+  "schedule.ts": 1,
+  "state.ts": 2,
+  actions: 2,
+  issuers: 3,
+  "deploy.ts": 3,
+  doctor: 3,
+  commands: 4,
+  cli: 5,
+  "main.ts": 6,
+};
+const AGENT_LAYER_NAMES = [
+  "shared",
+  "basics",
+  "state/actions",
+  "issuers/deploy/doctor",
+  "commands",
+  "cli",
+  "main",
+];
+
+const SERVICES: Record<string, { layers: Record<string, number>; names: string[] }> = {
+  ca: { layers: CA_LAYERS, names: LAYER_NAMES },
+  agent: { layers: AGENT_LAYERS, names: AGENT_LAYER_NAMES },
+};
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -123,11 +154,12 @@ export function entryGraph(graph: Map<string, Set<string>>, dir: string): Map<st
   return out;
 }
 
-function layerOf(file: string): number | null {
-  if (file.startsWith("shared/")) return 0;
-  if (!file.startsWith("services/ca/")) return null;
-  const first = file.slice("services/ca/".length).split("/")[0] ?? "";
-  return CA_LAYERS[first] ?? null;
+/** A file's service ("shared" for shared/) and its layer there; null outside both. */
+function layerOf(file: string): { service: string; layer: number | null } | null {
+  if (file.startsWith("shared/")) return { service: "shared", layer: 0 };
+  const [top, service = "", first = ""] = file.split("/");
+  const known = top === "services" ? SERVICES[service] : undefined;
+  return known ? { service, layer: known.layers[first] ?? null } : null;
 }
 
 export function problems(graph: Map<string, Set<string>>): string[] {
@@ -147,6 +179,10 @@ export function problems(graph: Map<string, Set<string>>): string[] {
     }
   }
   for (const [file, deps] of graph) {
+    const from = layerOf(file);
+    if (from && from.layer === null)
+      found.push(`no layer for ${file}: add it to ${from.service.toUpperCase()}_LAYERS`);
+    const names = from ? SERVICES[from.service]?.names : undefined;
     for (const dep of deps) {
       if (file.startsWith("shared/") && dep.startsWith("services/"))
         found.push(`shared imports a service: ${file} -> ${dep}`);
@@ -154,12 +190,10 @@ export function problems(graph: Map<string, Set<string>>): string[] {
       const [, depService] = dep.split("/");
       if (file.startsWith("services/") && dep.startsWith("services/") && service !== depService)
         found.push(`one service imports another: ${file} -> ${dep}`);
-      const from = layerOf(file);
       const to = layerOf(dep);
-      if (file.startsWith("services/ca/") && from === null)
-        found.push(`no layer for ${file}: add it to CA_LAYERS`);
-      if (from !== null && to !== null && to > from)
-        found.push(`import up the layers (${LAYER_NAMES[from]} -> ${LAYER_NAMES[to]}): ${file} -> ${dep}`);
+      const sameOrShared = to?.service === from?.service || to?.service === "shared";
+      if (names && sameOrShared && from?.layer != null && to?.layer != null && to.layer > from.layer)
+        found.push(`import up the layers (${names[from.layer]} -> ${names[to.layer]}): ${file} -> ${dep}`);
     }
   }
   return [...new Set(found)];

@@ -36,4 +36,19 @@ describe("scripts/imports.ts: the import rules npm run lint checks", () => {
     assert.match(found, /import up the layers \(keys\/store -> domain\): services\/ca\/store\/acme.ts/);
     assert.match(found, /shared imports a service: shared\/x.ts/);
   });
+
+  test("the agent has layers too: an issuer that imports a command, and a file with no layer, are named", () => {
+    const bad = graph({
+      "services/agent/issuers/ca.ts": ["services/agent/commands/context.ts", "services/agent/state.ts"],
+      "services/agent/commands/context.ts": ["services/agent/state.ts"],
+      "services/agent/state.ts": ["shared/fs.ts"],
+      "services/agent/stray.ts": [],
+      "shared/fs.ts": [],
+    });
+    const found = problems(bad);
+    assert.deepEqual(found.sort(), [
+      "import up the layers (issuers/deploy/doctor -> commands): services/agent/issuers/ca.ts -> services/agent/commands/context.ts",
+      "no layer for services/agent/stray.ts: add it to AGENT_LAYERS",
+    ]);
+  });
 });
