@@ -222,6 +222,41 @@ describe("the CA's data directory", () => {
     }
   });
 
+  test("only the current CRL is kept, not one row per revocation (before: 301 rows after 300)", async () => {
+    const data = await initialised();
+    const ca = await startCa({ dataDir: data });
+    try {
+      const token = await ca.createToken({ name: "t", dns: ["registry.lan"], uses: 20 });
+      const numbers: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await ca.request("/v1/sign", {
+          body: { csr: makeCsr({ san: ["DNS:registry.lan"] }).csrPem },
+          token,
+        });
+        const { serial } = res.json<{ serial: string }>();
+        const revoked = await ca.request("/v1/revoke", { body: { serial }, token: ca.adminToken });
+        assert.equal(revoked.status, 200, revoked.body.toString());
+        const crl = await ca.request("/crl");
+        numbers.push(Number(/X509v3 CRL Number: \n\s+(\d+)/.exec(opensslCrlText(crl.body))?.[1]));
+      }
+      // a new CRL each time, numbered upwards, and the table holds the last one only
+      assert.deepEqual(
+        numbers,
+        [...numbers].sort((a, b) => a - b),
+      );
+      assert.equal(new Set(numbers).size, numbers.length);
+      const db = new Database(join(data, "certyard.db"), { readonly: true });
+      try {
+        const rows = db.prepare("select number from crls").all() as { number: number }[];
+        assert.deepEqual(rows, [{ number: numbers.at(-1) }]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await ca.close();
+    }
+  });
+
   test("a damaged ca.json is named in serve's one-line error", async () => {
     const data = await initialised();
     const config = join(data, "ca.json");

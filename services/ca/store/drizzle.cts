@@ -16,6 +16,7 @@ export {
   gt,
   isNotNull,
   isNull,
+  lt,
   lte,
   max,
   Param,
