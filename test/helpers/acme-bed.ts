@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Logger } from "pino";
 import type { AcmeLimits } from "../../services/ca/acme/limits.js";
 import { type EabCreateOpts, eabCreate } from "../../services/ca/cli/eab-cmds.js";
 import { TestAcmeClient } from "./acme-client.js";
@@ -23,6 +24,8 @@ export async function startAcmeBed(o: {
   limits?: Partial<AcmeLimits>;
   /** --acme-validation-allow (default: loopback, where the responder is) */
   validationAllow?: string[];
+  /** where the CA logs (default: nowhere) */
+  log?: Logger;
   /** called before the responder answers each request */
   beforeAnswer?: () => Promise<void>;
 }): Promise<AcmeBed> {
@@ -30,6 +33,7 @@ export async function startAcmeBed(o: {
   const bed = { offsetMs: 0 } as AcmeBed;
   const ca = await startCa({
     clock: () => Date.now() + bed.offsetMs,
+    log: o.log,
     acme: {
       httpPort: responder.port,
       ...(o.limits ? { limits: o.limits } : {}),

@@ -17,7 +17,7 @@ import { thumbprint } from "./eab.js";
 export type Revoker = { accountId: string; jwk: null } | { accountId: null; jwk: JWK };
 
 /** Issued certificates as ACME serves them: download (7.4.2), revocation (7.6), RFC 9773 renewal info. */
-export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "clock">) {
+export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "clock" | "log">) {
   const { store, issuer } = deps;
   return {
     /** 7.4.2: the certificate and its chain, PEM, for the account that ordered it. */
@@ -72,6 +72,18 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
       }
       if (ours.revoked) throw alreadyRevoked(`certificate ${serial} is already revoked`);
       issuer.revoke(serial, reason);
+      deps.log.info(
+        {
+          // who asked: the account, or (7.6, signed with the certificate's key) nobody's account
+          account: by.accountId,
+          bySigningKey: by.accountId === null,
+          order: store.orders.byCertSerial(serial)?.id ?? null,
+          serial,
+          names: [...ours.dnsNames, ...ours.ipAddresses],
+          reason,
+        },
+        "ACME certificate revoked",
+      );
     },
 
     /**

@@ -167,6 +167,15 @@ export function orderService(deps: AcmeDeps) {
       try {
         const issued = await issuer.issueForAcme(csr, eab.policy, window);
         store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
+        deps.log.info(
+          {
+            account: account.id,
+            order: order.id,
+            serial: issued.serial,
+            names: order.identifiers.map((i) => i.value),
+          },
+          "ACME certificate issued",
+        );
         return { ...order, status: "valid", certSerial: issued.serial };
       } catch (e) {
         // The request failed before anything was stored: the order stays ready for another CSR.

@@ -7,6 +7,18 @@ import type { AppEnv } from "./context.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * The client went away before its request body was complete (a closed connection, a reset):
+ * nobody is left to answer, and it is no fault of the CA's, so it is logged as one line at
+ * debug (middleware/problems.ts), not as an error with a stack.
+ */
+export class ClientGone extends Error {
+  constructor() {
+    super("the client disconnected before the request was complete");
+    this.name = "ClientGone";
+  }
+}
+
 const tooLarge = () => payloadTooLarge(`the body may be at most ${MAX_BODY_BYTES} bytes`);
 
 /**
@@ -36,16 +48,24 @@ export function readBody(incoming: IncomingMessage): Promise<string> {
       reject(tooLarge());
     };
     const onEnd = () => {
-      incoming.off("error", reject);
+      incoming.off("error", onGone);
+      incoming.off("close", onGone);
       resolve(
         chunks.length === 1
           ? (chunks[0] as Buffer).toString("utf8")
           : Buffer.concat(chunks, size).toString("utf8"),
       );
     };
+    const onGone = () => {
+      incoming.off("data", onData);
+      incoming.off("end", onEnd);
+      reject(new ClientGone());
+    };
     incoming.on("data", onData);
     incoming.once("end", onEnd);
-    incoming.once("error", reject);
+    // "aborted" (ECONNRESET) when the connection closes mid-body; a close without an end too
+    incoming.once("error", onGone);
+    incoming.once("close", onGone);
   });
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { describeIssues, isInputError } from "../../../../shared/errors.js";
 import { isProblem, malformed, notFound, Problem } from "../../../../shared/problem.js";
+import { ClientGone } from "../body.js";
 import type { AppEnv } from "../context.js";
 
 /** The headers of a problem response: its type, Retry-After for 429, the scheme for 401. */
@@ -28,6 +29,11 @@ export function toProblem(err: unknown, log: Logger, path: string): Problem {
   if (isInputError(err)) return malformed(err.message);
   if (err instanceof HTTPException && err.status < 500) {
     return new Problem(err.status === 413 ? "payloadTooLarge" : "malformed", err.message);
+  }
+  if (err instanceof ClientGone) {
+    log.debug({ path }, err.message);
+    // written to nobody: the connection is gone
+    return malformed(err.message);
   }
   const requestId = randomUUID();
   log.error({ err, requestId, path }, "unhandled error");
