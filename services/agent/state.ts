@@ -142,6 +142,17 @@ export class AgentHome {
     return d;
   }
 
+  /**
+   * Where a certificate that was issued but could not be deployed (the previous files went back)
+   * is kept, with its key, until a renewal deploys it or a newer one: a renewal presents it, as
+   * the CA renews only the newest certificate of a line.
+   */
+  pendingFiles(name: string): { certFile: string; keyFile: string } {
+    const d = this.path("pending", safeName(name));
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    return { certFile: join(d, "cert.pem"), keyFile: join(d, "key.pem") };
+  }
+
   /** The ACME account key and URL for a directory, kept 0600. */
   accountDir(): string {
     const d = this.path("acme");

@@ -1,4 +1,13 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { InputError } from "../../../shared/errors.js";
 import { writeFileAtomic } from "../../../shared/fs.js";
@@ -102,6 +111,12 @@ export function readCertFiles(files: CertFiles): FileContents | null {
   const cert = readPlainFile(files.certFile);
   const key = readPlainFile(files.keyFile);
   return cert === null || key === null ? null : { cert, key };
+}
+
+/** Removes the two files (a symlink at either is removed, not followed). */
+export function removeCertFiles(files: CertFiles): void {
+  rmSync(files.certFile, { force: true });
+  rmSync(files.keyFile, { force: true });
 }
 
 /**

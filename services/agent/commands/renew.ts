@@ -1,6 +1,14 @@
+import { X509Certificate } from "node:crypto";
 import { parseKeyType } from "../../../shared/keys.js";
-import { readCertFiles } from "../actions/files.js";
-import { deploy, preflight } from "../deploy.js";
+import { certificatesFromPem } from "../../../shared/x509/pem.js";
+import {
+  type CertFiles,
+  type FileContents,
+  readCertFiles,
+  removeCertFiles,
+  writeCertFiles,
+} from "../actions/files.js";
+import { DeployError, deploy, preflight } from "../deploy.js";
 import { keyAndCsr } from "../keygen.js";
 import { isDue, renewalTimeInWindow } from "../schedule.js";
 import type { Managed } from "../state.js";
@@ -74,10 +82,29 @@ async function refreshWindow(ctx: AgentContext, m: Managed): Promise<Managed> {
   }
 }
 
+/**
+ * What a renewal presents as the current certificate: one issued before but not deployed (the
+ * previous files went back) while it is still valid, as it is the newest the issuer knows (the CA
+ * renews only that one: its predecessor in the files is superseded); else the files.
+ */
+function currentOf(ctx: AgentContext, m: Managed, pending: CertFiles): FileContents | null {
+  const kept = readCertFiles(pending);
+  if (kept) {
+    const leaf = certificatesFromPem(kept.cert)[0];
+    if (leaf && Date.parse(new X509Certificate(leaf).validTo) > ctx.now()) {
+      ctx.log.info({ cert: m.name }, "renewing from the certificate the last renewal could not deploy");
+      return kept;
+    }
+    removeCertFiles(pending);
+  }
+  return readCertFiles(m);
+}
+
 /** One renewal, whatever the issuer: as `cert`, with the current files kept until the new ones are served. */
 export async function renewOne(ctx: AgentContext, m: Managed, keepKey: boolean): Promise<Managed> {
   const issuer = await issuerFromRecord(ctx, m);
-  const current = readCertFiles(m);
+  const pending = ctx.home.pendingFiles(m.name);
+  const current = currentOf(ctx, m, pending);
   issuer.checkRenewal(m, current);
   const deps = deployDeps(ctx, issuer.verifyRoot(), m.name);
   await preflight(m, deps);
@@ -89,7 +116,22 @@ export async function renewOne(ctx: AgentContext, m: Managed, keepKey: boolean):
   // The new certificate's window, if any, replaces the old one's.
   const { renewalInfo: _old, ...rest } = m;
   const updated: Managed = { ...rest, ...recordOf(ctx, issued) };
-  await deploy(m, { cert: issued.fullchain, key: next.keyPem }, deps);
+  const fresh = { cert: issued.fullchain, key: next.keyPem };
+  try {
+    await deploy(m, fresh, deps);
+  } catch (err) {
+    if (err instanceof DeployError && err.restored) {
+      // Not in use, but the CA has issued it and superseded the one in the files: kept (key
+      // 0600) for the next renewal, so that one does not find its certificate unrenewable.
+      writeCertFiles(pending, fresh);
+      ctx.log.warn(
+        { cert: m.name, serial: issued.serial },
+        "the new certificate is kept for the next renewal",
+      );
+    }
+    throw err;
+  }
+  removeCertFiles(pending);
   const saved = { ...updated, lastResult: result(ctx, true, `renewed ${issued.serial}`) };
   ctx.home.save(saved);
   ctx.log.info({ cert: m.name, serial: issued.serial, notAfter: issued.notAfter }, "renewed");
