@@ -71,7 +71,8 @@ export const problemTypes = {
   unsupportedMediaType: { status: 415, title: "Unsupported media type" },
   rateLimited: { status: 429, title: "Rate limit exceeded", acme: "rateLimited" },
   internal: { status: 500, title: "Internal server error" },
-  unavailable: { status: 503, title: "Service unavailable" },
+  // over ACME a serverInternal, sent with 503 and Retry-After (storageUnavailable)
+  unavailable: { status: 503, title: "Service unavailable", acme: "serverInternal" },
   // ACME's own (RFC 8555 6.7, RFC 9773 7.4), raised only by the ACME server
   accountDoesNotExist: acmeOnly("accountDoesNotExist", "Account does not exist"),
   alreadyReplaced: acmeOnly("alreadyReplaced", "Certificate already replaced"),
@@ -208,6 +209,9 @@ export const payloadTooLarge = ctor("payloadTooLarge");
 export const rateLimited = (detail: string, retryAfterSeconds: number) =>
   new Problem("rateLimited", detail, { retryAfter: retryAfterSeconds });
 export const unavailable = ctor("unavailable");
+/** The data directory does not take writes (a full disk, a read-only mount): come back later. */
+export const storageUnavailable = (detail = "the CA cannot store data right now; try again later") =>
+  new Problem("unavailable", detail, { status: 503, retryAfter: 30 });
 
 export const accountDoesNotExist = ctor("accountDoesNotExist");
 /** RFC 9773 5 and 7.4: `replaces` names a certificate that another order, not invalid, already replaces. */

@@ -31,6 +31,7 @@ import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { caPaths, requireInitialised, secureDataDir } from "./keys/paths.js";
 import { loadTokenKey } from "./keys/token-key.js";
+import { storageHealth } from "./store/health.js";
 import { openStore } from "./store/index.js";
 import { authFailures } from "./tokens/failures.js";
 import { isKeyedHash } from "./tokens/secret.js";
@@ -127,6 +128,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     clock(),
     cfg.issuesServingCert ?? true,
   );
+  const storage = storageHealth(cfg.paths.dataDir, clock);
   const appDeps: AppDeps = {
     authority,
     crl,
@@ -141,6 +143,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     createToken: (req) => tokens.create(req),
     certificates: certificateService(store.certificates, clock),
     health: () => store.ping(),
+    storage,
     rootPem: ca.rootPem,
     rootFingerprint: ca.rootFingerprint,
     log: cfg.log,
@@ -169,7 +172,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       log: cfg.log,
       limits: acmeLimits,
     });
-    return { acme, accountKeys: accountKeyCache(), log: cfg.log };
+    return { acme, accountKeys: accountKeyCache(), log: cfg.log, storage };
   });
 
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...cfg.connections };

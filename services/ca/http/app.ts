@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps, acme?: () => Promise<AcmeHttpDeps>) {
     app.all("/acme", toAcme);
     app.all("/acme/*", toAcme);
   }
-  app.onError(onError(deps.log));
+  app.onError(onError(deps.log, deps.storage));
   app.notFound(onNotFound);
   return app;
 }

@@ -19,7 +19,10 @@ export interface AppDeps {
   tokenState(id: string): TokenState | null;
   createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
   certificates: CertificateService;
+  /** throws when the database cannot be read */
   health(): void;
+  /** failures for want of storage are noted here; problem() says why writes fail now, or null */
+  storage: { noted(err: unknown): string | null; problem(): string | null };
   rootPem: string;
   rootFingerprint: string;
   log: Logger;

@@ -56,7 +56,7 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
     sign(req).then(
       (issued) => send(res, 201, { "content-type": "application/json" }, JSON.stringify(issued)),
       (err: unknown) => {
-        const p: Problem = toProblem(err, deps.log, PATH);
+        const p: Problem = toProblem(err, deps.log, PATH, deps.storage);
         send(res, p.status, problemHeaders(p), JSON.stringify(p.toJSON()));
       },
     );

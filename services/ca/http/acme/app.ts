@@ -38,7 +38,7 @@ export function acmeApp(deps: AcmeHttpDeps) {
     res.headers.set("allow", allow);
     return res;
   });
-  app.onError(acmeOnError(deps.log));
+  app.onError(acmeOnError(deps.log, deps.storage));
   return app;
 }
 

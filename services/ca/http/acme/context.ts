@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { Logger } from "pino";
 import type { AcmeDomain } from "../../acme/index.js";
 import type { AppEnv } from "../context.js";
+import type { StorageFaults } from "../middleware/problems.js";
 import type { AccountKeys } from "./account-keys.js";
 
 /**
@@ -19,6 +20,8 @@ export interface AcmeHttpDeps {
   acme: AcmeDomain;
   accountKeys: AccountKeys;
   log: Logger;
+  /** failures for want of storage, noted for /healthz */
+  storage?: StorageFaults;
 }
 
 /** The ACME base URL as the client addressed it: JWS "url" headers must match it (RFC 8555 6.4). */

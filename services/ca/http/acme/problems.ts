@@ -5,6 +5,7 @@ import { z } from "zod";
 import { isInputError } from "../../../../shared/errors.js";
 import { isAcmeProblem, malformed, Problem, serverInternal } from "../../../../shared/problem.js";
 import type { AppEnv } from "../context.js";
+import { type StorageFaults, storageProblem } from "../middleware/problems.js";
 
 /** An error in its ACME form (RFC 8555 6.7), or null when it has none (then it is a 500). */
 export function toAcmeProblem(err: unknown): Problem | null {
@@ -22,9 +23,9 @@ export function acmeProblemResponse(c: Context<AppEnv>, p: Problem): Response {
 }
 
 /** The ACME sub-app's error handler: every error is an ACME problem; unknown ones are logged. */
-export function acmeOnError(log: Logger) {
+export function acmeOnError(log: Logger, storage?: StorageFaults) {
   return (err: Error, c: Context<AppEnv>): Response => {
-    const p = toAcmeProblem(err);
+    const p = toAcmeProblem(err) ?? storageProblem(err, log, c.req.path, storage);
     if (p) return acmeProblemResponse(c, p);
     const requestId = randomUUID();
     log.error({ err, requestId, path: c.req.path }, "ACME: unhandled error");
