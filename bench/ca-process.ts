@@ -271,7 +271,7 @@ async function childPids(pid: number): Promise<number[]> {
     .map(Number);
 }
 
-async function processMemory(pid: number): Promise<ProcessMemory> {
+export async function processMemory(pid: number): Promise<ProcessMemory> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
   if (!Number.isFinite(rssKiB)) throw new Error(`no VmRSS for pid ${pid}`);

@@ -9,6 +9,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { acmeBench } from "./acme.js";
+import { agentIdle } from "./agent.js";
 import {
   type CaProcess,
   createToken,
@@ -24,6 +25,7 @@ import { cfsslSignBody, startCfssl } from "./cfssl.js";
 import { fillInventory } from "./fill.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { BATCH, inProcess, rawSignRate } from "./micro.js";
+import { renewLoad } from "./renew-load.js";
 import { loadFigures, memoryFigures, report, reportMemory, roundAll } from "./report.js";
 import {
   type BenchCsr,
@@ -56,6 +58,13 @@ function settings() {
   };
 }
 type Settings = ReturnType<typeof settings>;
+
+/** One round: our sign, cfssl's sign and our renewal under the same number of connections. */
+interface Round {
+  ours: LoadFigures;
+  theirs: LoadFigures;
+  renew: LoadFigures;
+}
 
 async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   const root = await mkdtemp(join(tmpdir(), "certyard-bench-"));
@@ -114,38 +123,59 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     auth = { authorization: `Bearer ${await createToken(data, TOKEN_NAME)}` };
     await delay(s.settle * 1000);
     const fresh = await serveMemory(ca.pid);
-    const rounds: { ours: LoadFigures; theirs: LoadFigures }[] = [];
+    const chains = await renewChains(ca, signBody, auth, csr);
+    const rounds: Round[] = [];
     for (let r = 1; r <= s.rounds; r++) {
       const ours = () => loadSign(ca, signBody, auth, s);
-      const pair =
-        r % 2 === 1
-          ? { ours: await ours(), theirs: await cfssl.load() }
-          : { theirs: await cfssl.load(), ours: await ours() };
+      const renew = () => loadRenew(ca, chains, csr, s);
+      // the order turns every round, so a drift of the machine's speed falls on each in turn
+      const order: (keyof Round)[] = [
+        ["ours", "theirs", "renew"],
+        ["theirs", "renew", "ours"],
+        ["renew", "ours", "theirs"],
+      ][(r - 1) % 3] as (keyof Round)[];
+      const got: Partial<Round> = {};
+      for (const which of order)
+        got[which] = await (which === "ours" ? ours() : which === "theirs" ? cfssl.load() : renew());
+      const pair = got as Round;
       report(
         `round ${r}: POST /v1/sign, ${CONNECTIONS} connections, ${s.load} s`,
         pair.ours,
         ratio(pair.ours.reqPerSec),
       );
       report(`round ${r}: cfssl /api/v1/cfssl/sign, same load`, pair.theirs, ratio(pair.theirs.reqPerSec));
+      report(
+        `round ${r}: POST /v1/renew over mutual TLS, ${CONNECTIONS} chains, a new connection each`,
+        pair.renew,
+        ratio(pair.renew.reqPerSec),
+      );
       rounds.push(pair);
     }
-    const renew = await loadRenew(ca, signBody, auth, csr, s);
-    report(`POST /v1/renew over mutual TLS, ${CONNECTIONS} connections`, renew, ratio(renew.reqPerSec));
-    await delay(s.settle * 1000);
-    return { rounds, renew, fresh, afterLoad: await serveMemory(ca.pid) };
+    const recovery = await memoryRecovery(ca.pid, s);
+    return { rounds, fresh, afterLoad: recovery.settled, recovery };
   });
   const sign = medianRun(first.rounds.map((r) => r.ours));
   const theirs = medianRun(first.rounds.map((r) => r.theirs));
+  const renew = medianRun(first.rounds.map((r) => r.renew));
   figures.sign = loadFigures(sign, ratio(sign.reqPerSec));
   figures.cfssl = loadFigures(theirs, ratio(theirs.reqPerSec));
-  figures.renew = loadFigures(first.renew, ratio(first.renew.reqPerSec));
+  figures.renew = loadFigures(renew, ratio(renew.reqPerSec));
   reportMemory(
-    `idle RSS of serve (${cores} workers), ${s.settle} s after start on an empty directory`,
+    `idle memory of serve (${first.fresh.workers.length} workers), ${s.settle} s after start on an empty directory`,
     first.fresh,
   );
-  reportMemory(`idle RSS of serve (${cores} workers), ${s.settle} s after the loads`, first.afterLoad);
+  reportMemory(`idle memory of serve, ${s.settle} s after the loads`, first.afterLoad);
+  line(
+    `seconds of idling until the PSS was under ${RECOVERED_PSS_MIB} MiB`,
+    first.recovery.secondsToRecover ?? `not within ${RECOVERY_SECONDS}`,
+  );
+  line("PSS then (or at the end of the wait)", round(first.recovery.last.totalPssMiB ?? 0, 1), "MiB");
   figures.memoryFresh = memoryFigures(first.fresh);
   figures.memory = memoryFigures(first.afterLoad);
+  figures.memoryRecovery = {
+    secondsToRecover: first.recovery.secondsToRecover,
+    pssMiB: round(first.recovery.last.totalPssMiB ?? 0, 1),
+  };
 
   heading(`filling the inventory with ${s.fillRows.toLocaleString("en-US")} certificates (serve stopped)`);
   const fill = fillInventory(join(data, "certyard.db"), TOKEN_NAME, s.fillRows);
@@ -157,13 +187,11 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     await delay(s.settle * 1000);
     const restarted = await serveMemory(ca.pid);
     const ours = await loadSign(ca, signBody, auth, s);
-    return { restarted, ours, theirs: await cfssl.load() };
+    const theirs = await cfssl.load();
+    return { restarted, ours, theirs, agent: await agentIdle(ca, data, join(root, "agent"), s.settle) };
   });
   const full = second.ours;
-  reportMemory(
-    `idle RSS of serve (${cores} workers) restarted on its data, ${s.settle} s after start`,
-    second.restarted,
-  );
+  reportMemory(`idle memory of serve restarted on its data, ${s.settle} s after start`, second.restarted);
   figures.memoryRestarted = memoryFigures(second.restarted);
   report(
     `POST /v1/sign with ${fill.totalRows.toLocaleString("en-US")} certificates stored`,
@@ -179,39 +207,89 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     await delay(s.settle * 1000);
     return serveMemory(ca.pid);
   });
-  reportMemory(`idle RSS of serve --workers 1, after a short load`, single);
+  reportMemory(`idle memory of serve --workers 1, after a short load`, single);
   figures.memoryOneWorker = memoryFigures(single);
 
   figures.acme = await acme();
 
-  heading(`certyard against cfssl and the targets (medians of ${s.rounds} alternating rounds)`);
+  heading(`the agent daemon idle, ${s.settle} s after start, beside a bare node`);
+  const agent = second.agent;
+  line(
+    "certyard-agent run (PSS)",
+    round(agent.agent.pssMiB ?? 0, 1),
+    `MiB (RSS ${round(agent.agent.rssMiB, 1)})`,
+  );
+  line(
+    "node -e 'setInterval(()=>{},1e9)' (PSS)",
+    round(agent.bareNode.pssMiB ?? 0, 1),
+    `MiB (RSS ${round(agent.bareNode.rssMiB, 1)})`,
+  );
+  const agentVsBare = (agent.agent.pssMiB ?? 0) / (agent.bareNode.pssMiB ?? 1);
+  figures.agentIdle = roundAll({
+    agentPssMiB: agent.agent.pssMiB ?? 0,
+    bareNodePssMiB: agent.bareNode.pssMiB ?? 0,
+    agentRssMiB: agent.agent.rssMiB,
+    bareNodeRssMiB: agent.bareNode.rssMiB,
+  });
+
+  heading(`certyard against cfssl and the targets (medians of ${s.rounds} rounds, the order turning)`);
+  const byRound = (f: (r: Round) => number) => first.rounds.map((r) => round(f(r))).join(", ");
   const vsReq = sign.reqPerSec / theirs.reqPerSec;
   const vsP99 =
     median(first.rounds.map((r) => r.ours.p99Ms)) / median(first.rounds.map((r) => r.theirs.p99Ms));
+  const renewVsReq = renew.reqPerSec / theirs.reqPerSec;
   const vsReqFull = full.reqPerSec / second.theirs.reqPerSec;
-  const paired = first.rounds.map((r) => round(r.ours.reqPerSec / r.theirs.reqPerSec));
-  line("sign req/s / cfssl req/s", vsReq, "x   (target >= 1.0, aim 1.5)");
-  line("  the same, round by round", paired.join(", "));
-  line("sign p99 / cfssl p99", vsP99, "x   (target <= 1.0, aim 0.5)");
+  const acmePerSec = Number(figures.acme?.issuancesPerSec ?? 0);
+  const pssFresh = first.fresh.totalPssMiB ?? 0;
+  line("sign req/s, certyard | cfssl", `${round(sign.reqPerSec)} | ${round(theirs.reqPerSec)}`);
+  line("sign req/s / cfssl req/s", vsReq, "x   (target >= 1.5)");
+  line(
+    "  round by round",
+    byRound((r) => r.ours.reqPerSec / r.theirs.reqPerSec),
+  );
+  line("sign p99 / cfssl p99", vsP99, "x   (target <= 0.5)");
+  line(
+    "  round by round",
+    byRound((r) => r.ours.p99Ms / r.theirs.p99Ms),
+  );
+  line("sign non-2xx + errors", sum(first.rounds.map((r) => r.ours.non2xx + r.ours.errors)), "(target 0)");
   line(
     "server CPU per request, certyard / cfssl",
     (sign.serverCpuMicrosPerReq ?? 0) / (theirs.serverCpuMicrosPerReq ?? 1),
     "x",
   );
-  line("sign req/s (full inventory) / cfssl req/s", vsReqFull, "x");
-  line("idle RSS of serve after start, per process", perProcess(first.fresh), "MiB (target <= 80)");
-  line("idle RSS of serve after the loads, per process", perProcess(first.afterLoad), "MiB");
+  line("renew (mTLS) req/s / cfssl sign req/s", renewVsReq, "x   (target >= 1.0)");
   line(
-    "idle RSS of serve, all processes (PSS)",
-    `${round(first.afterLoad.totalRssMiB, 1)} (${round(first.afterLoad.totalPssMiB ?? 0, 1)})`,
-    "MiB",
+    "  round by round",
+    byRound((r) => r.renew.reqPerSec / r.theirs.reqPerSec),
   );
+  line("renew non-2xx + errors", sum(first.rounds.map((r) => r.renew.non2xx + r.renew.errors)), "(target 0)");
+  line(`ACME issuances/s, ${s.acmeAccounts} accounts in parallel`, acmePerSec);
+  line("  / cfssl sign req/s", acmePerSec / theirs.reqPerSec, "x");
+  line("  / certyard sign req/s", acmePerSec / sign.reqPerSec, "x");
+  line("sign req/s (full inventory) / cfssl req/s", vsReqFull, "x");
+  line("serve PSS idle after start, all processes", round(pssFresh, 1), "MiB (target <= 80)");
+  line("  / 80 MiB", pssFresh / 80, "x");
+  line("  per process (PSS)", perProcessPss(first.fresh), "MiB");
+  line(
+    `serve PSS after the loads, once idle (<= ${RECOVERY_SECONDS} s)`,
+    round(first.recovery.last.totalPssMiB ?? 0, 1),
+    `MiB (target < ${RECOVERED_PSS_MIB} within ${RECOVERY_SECONDS} s)`,
+  );
+  line("  / 120 MiB", (first.recovery.last.totalPssMiB ?? 0) / RECOVERED_PSS_MIB, "x");
+  line("agent daemon idle PSS / bare node PSS", agentVsBare, "x   (target <= 1.3)");
+  line("load average (1 min) at the start", loadAtStart);
   line("load average (1 min) at the end", loadavg1());
   figures.machine = { ...figures.machine, loadavg1End: loadavg1() };
   figures.comparison = roundAll({
     signVsCfsslReq: vsReq,
     signVsCfsslP99: vsP99,
+    renewVsCfsslSignReq: renewVsReq,
+    acmeIssuancesPerSec: acmePerSec,
     signFullVsCfsslReq: vsReqFull,
+    pssFreshMiB: pssFresh,
+    pssAfterLoadsMiB: first.recovery.last.totalPssMiB ?? 0,
+    agentVsBareNodePss: agentVsBare,
   });
   return figures;
 }
@@ -269,25 +347,69 @@ async function loadSign(ca: CaProcess, body: string, auth: Record<string, string
   );
 }
 
-/** Gets one certificate with the token, then renews with it as the TLS client certificate. */
-async function loadRenew(
+/** CONNECTIONS certificates from POST /v1/sign, one per renewal chain (renew-load.ts). */
+async function renewChains(
   ca: CaProcess,
   signBody: string,
   auth: Record<string, string>,
   csr: BenchCsr,
-  s: Settings,
-) {
-  const headers = { "content-type": "application/json" };
-  const issued = await issueOnce(`${ca.baseUrl}/v1/sign`, {
+): Promise<string[]> {
+  const headers = { "content-type": "application/json", ...auth };
+  const url = `${ca.baseUrl}/v1/sign`;
+  const issued = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () =>
+      issueOnce(url, { method: "POST", ca: ca.rootPem, headers, body: signBody }),
+    ),
+  );
+  // one renewal checked before the load, so a misconfigured renewal cannot pass for a fast one
+  const first = issued[0];
+  if (!first) throw new Error("no certificate to renew");
+  const renewed = await issueOnce(`${ca.baseUrl}/v1/renew`, {
     method: "POST",
     ca: ca.rootPem,
-    headers: { ...headers, ...auth },
-    body: signBody,
+    headers: { "content-type": "application/json" },
+    body: "{}",
+    cert: first.fullchain,
+    key: csr.keyPem,
   });
-  const tls = { cert: issued.fullchain, key: csr.keyPem };
-  const url = `${ca.baseUrl}/v1/renew`;
-  await issueOnce(url, { method: "POST", ca: ca.rootPem, headers, body: "{}", ...tls });
-  return load({ url, body: "{}", seconds: s.load, tls, serverCpu: () => treeCpuSeconds(ca.pid) }, s.warmup);
+  return [renewed.fullchain, ...issued.slice(1).map((i) => i.fullchain)];
+}
+
+/** The renewal chains under load; they move on, so the next round renews their successors. */
+function loadRenew(ca: CaProcess, chains: string[], csr: BenchCsr, s: Settings) {
+  return renewLoad(
+    {
+      url: `${ca.baseUrl}/v1/renew`,
+      ca: ca.rootPem,
+      key: csr.keyPem,
+      fullchains: chains,
+      seconds: s.load,
+      serverCpu: () => treeCpuSeconds(ca.pid),
+    },
+    s.warmup,
+  );
+}
+
+/** The target: back under this much PSS within RECOVERY_SECONDS of idling after the loads. */
+const RECOVERED_PSS_MIB = 120;
+const RECOVERY_SECONDS = 30;
+
+/**
+ * The serve tree's memory after the loads: measured once BENCH_SETTLE_SECONDS have passed, then
+ * every second until its PSS is under RECOVERED_PSS_MIB or RECOVERY_SECONDS have passed.
+ */
+async function memoryRecovery(pid: number, s: Settings) {
+  const started = performance.now();
+  await delay(s.settle * 1000);
+  const settled = await serveMemory(pid);
+  let last = settled;
+  const elapsed = () => (performance.now() - started) / 1000;
+  while ((last.totalPssMiB ?? Infinity) >= RECOVERED_PSS_MIB && elapsed() < RECOVERY_SECONDS) {
+    await delay(1000);
+    last = await serveMemory(pid);
+  }
+  const recovered = (last.totalPssMiB ?? Infinity) < RECOVERED_PSS_MIB;
+  return { settled, last, secondsToRecover: recovered ? round(elapsed(), 1) : null };
 }
 
 /** cfssl serve, started once and kept running between its turns under load. */
@@ -321,9 +443,11 @@ function medianRun(runs: LoadFigures[]): LoadFigures {
   return run;
 }
 
-function perProcess(m: ServeMemory): string {
-  return [m.primary, ...m.workers].map((p) => round(p.rssMiB, 1)).join(" + ");
+function perProcessPss(m: ServeMemory): string {
+  return [m.primary, ...m.workers].map((p) => round(p.pssMiB ?? 0, 1)).join(" + ");
 }
+
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 
 /** One request before the load, so a misconfigured cfssl cannot pass for a fast one. */
 async function checkCfsslSigns(url: string, ca: string, body: string): Promise<void> {
@@ -340,7 +464,7 @@ async function checkCfsslSigns(url: string, ca: string, body: string): Promise<v
 
 /** Everything is bounded: a watchdog well past the planned durations stops the run and cleans up. */
 function budgetSeconds(s: Settings): number {
-  return s.raw + s.inProcess * 2 + (2 * s.rounds + 6) * (s.load + s.warmup) + 4 * s.settle + 300;
+  return s.raw + s.inProcess * 2 + (3 * s.rounds + 6) * (s.load + s.warmup) + 5 * s.settle + 330;
 }
 
 async function entry(): Promise<void> {
