@@ -243,7 +243,7 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     assert.equal(badVerify.code, 1);
     assert.equal(
       badVerify.stderr,
-      'certyard-agent: invalid --verify "nohostport": use HOST:PORT, e.g. 10.0.0.5:5000\n',
+      'certyard-agent: --verify: "nohostport" is not HOST:PORT; e.g. 10.0.0.5:5000\n',
     );
     const both = await cli(
       AGENT,

@@ -30,7 +30,8 @@ export function parseRegistry(input: string): Registry {
     throw new RangeError(`invalid registry "${input}": expected HOST:PORT, HOST or [IPv6]:PORT`);
   }
   const port = m[2] === undefined ? 443 : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`invalid port in "${input}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RangeError(`invalid registry "${input}": port ${m[2]} is out of range (1-65535)`);
   const hostPart = v6 ? `[${host}]` : host;
   return { host, port, dirName: port === 443 ? hostPart : `${hostPart}:${port}` };
 }

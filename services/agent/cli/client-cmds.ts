@@ -80,7 +80,9 @@ export function registerClientCommands(program: Command): void {
         home: string;
       }) => {
         const { AgentHome } = await import("../state.js");
-        const { trust } = await import("../actions/trust.js");
+        const { parseRegistry, trust } = await import("../actions/trust.js");
+        // a mistyped registry is named before a home that is not bootstrapped
+        for (const r of o.registry ?? []) parseRegistry(r);
         const { trustEnvironment } = await import("../config.js");
         const env = trustEnvironment();
         const { lines, warnings } = trust(

@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import { InputError } from "../../../shared/errors.js";
 import { parseKeyType } from "../../../shared/keys.js";
+import { hostPort } from "../../../shared/port.js";
 import { fileInOut } from "../actions/files.js";
-import { parseHostPort } from "../actions/verify.js";
 import { type DeployDeps, DeployError, type DeployPlan, deploy, preflight } from "../deploy.js";
 import type { Issued, Names } from "../issuers/issuer.js";
 import { keyAndCsr } from "../keygen.js";
@@ -82,13 +82,7 @@ export function deployPlan(
   defaults: { certFile: string; keyFile: string },
 ): DeployPlan {
   const out = resolve(o.out);
-  if (o.verify !== undefined) {
-    try {
-      parseHostPort(o.verify);
-    } catch {
-      throw new InputError(`invalid --verify "${o.verify}": use HOST:PORT, e.g. 10.0.0.5:5000`);
-    }
-  }
+  if (o.verify !== undefined) hostPort("--verify", o.verify, "10.0.0.5:5000");
   const certFile = fileInOut(out, "--cert-file", o.certFile ?? defaults.certFile);
   const keyFile = fileInOut(out, "--key-file", o.keyFile ?? defaults.keyFile);
   if (certFile === keyFile) throw new InputError(`--cert-file and --key-file are both ${certFile}`);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InputError } from "../../../shared/errors.js";
+import { portNumber } from "../../../shared/port.js";
 import { httpsUrl } from "../../../shared/url.js";
 import { certificatesFromPem } from "../../../shared/x509/pem.js";
 import type { ChallengeSettings } from "../issuers/acme/challenges.js";
@@ -8,7 +9,7 @@ import { challengeToRecord } from "../issuers/acme/challenges.js";
 import { caIssuer } from "../issuers/ca.js";
 import type { Issuer } from "../issuers/issuer.js";
 import type { AcmeIssuerRecord, Managed } from "../state.js";
-import { bootstrapFromJoin } from "./bootstrap.js";
+import { caFromJoin } from "./bootstrap.js";
 import type { AgentContext } from "./context.js";
 
 /**
@@ -60,8 +61,20 @@ function caFromFlags(o: IssuerFlags): IssuerChoice {
   return {
     defaultFiles: { certFile: "domain.crt", keyFile: "domain.key" },
     async open(ctx) {
-      const token = o.join ? await bootstrapFromJoin(ctx.home, o.join) : o.token;
-      return caIssuer({ ca: ctx.home.ca(), token, validity: o.validity, now: ctx.now });
+      if (!o.join) return caIssuer({ ca: ctx.home.ca(), token: o.token, validity: o.validity, now: ctx.now });
+      const { pinned, token } = await caFromJoin(ctx.home, o.join);
+      const ca = pinned ? { url: pinned.ref.url, rootPem: pinned.rootPem } : ctx.home.ca();
+      const issuer = caIssuer({ ca, token, validity: o.validity, now: ctx.now });
+      if (!pinned) return issuer;
+      return {
+        ...issuer,
+        // Only now: a join string whose enrolment fails must not repoint the home at its CA.
+        async obtain(csrPem, names) {
+          const got = await issuer.obtain(csrPem, names);
+          ctx.home.saveCa(pinned.ref, pinned.rootPem);
+          return got;
+        },
+      };
     },
   };
 }
@@ -102,10 +115,7 @@ export function challengeFromOpts(
   if (given.length > 1) throw new InputError("give only one of --http-01-port, --webroot, --dns-01-hook");
   if (o.webroot) return { kind: "webroot", dir: resolve(o.webroot) };
   if (o.dns01Hook) return { kind: "dns-01", hook: o.dns01Hook, cwd: process.cwd() };
-  const port = Number(o.http01Port ?? 80);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new InputError(`invalid --http-01-port "${o.http01Port}"`);
-  return { kind: "http-01", port };
+  return { kind: "http-01", port: portNumber("--http-01-port", o.http01Port ?? "80") };
 }
 
 function directoryUrl(text: string): string {

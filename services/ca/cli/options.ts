@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { InvalidArgumentError } from "commander";
 import { envFlags } from "../../../shared/cli.js";
+import { InputError } from "../../../shared/errors.js";
+import { parseUrl } from "../../../shared/url.js";
 
 export const { flag, listFlag, switchFlag } = envFlags("CERTYARD");
 
@@ -18,15 +19,10 @@ export function readPassphrase(file: string | undefined): string | undefined {
  * strings carry to agents, so it is checked when given: https, no credentials, query or fragment.
  */
 export function baseUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    throw new InvalidArgumentError("not a URL; give the CA's public base URL, e.g. https://ca.lan:8443");
-  }
+  const url = parseUrl(text, "--url", "https://ca.lan:8443");
   if (url.protocol !== "https:" || url.username || url.password || url.search || url.hash) {
-    throw new InvalidArgumentError(
-      "give an https:// base URL without credentials, query or fragment, e.g. https://ca.lan:8443",
+    throw new InputError(
+      "--url: give an https:// base URL without credentials, query or fragment, e.g. https://ca.lan:8443",
     );
   }
   return url.href.replace(/\/$/, "");

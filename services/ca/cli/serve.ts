@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { InputError } from "../../../shared/errors.js";
 import type { LogFormat } from "../../../shared/log-format.js";
+import { portNumber } from "../../../shared/port.js";
 import type { ServingNames } from "../authority/serving.js";
 import type { WorkerRole } from "./cluster.js";
 import { announce, onSignal, type Ready } from "./lifecycle.js";
@@ -30,11 +31,8 @@ export interface ServeOpts {
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen.trim());
-  const port = Number(m?.[3]);
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InputError(`invalid --listen "${listen}": use HOST:PORT, e.g. 0.0.0.0:8443`);
-  }
-  return { host: m[1] ?? m[2] ?? "0.0.0.0", port };
+  if (!m) throw new InputError(`invalid --listen "${listen}": use HOST:PORT, e.g. 0.0.0.0:8443`);
+  return { host: m[1] ?? m[2] ?? "0.0.0.0", port: portNumber("--listen", m[3] ?? "", true) };
 }
 
 /**
@@ -56,8 +54,8 @@ export async function serveCommand(
   const workers = o.workers === undefined ? availableParallelism() : Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new InputError("--workers takes a positive integer");
   const acme = {
-    httpPort: portFlag("--acme-http-port", o.acmeHttpPort ?? "80"),
-    tlsPort: portFlag("--acme-tls-port", o.acmeTlsPort ?? "443"),
+    httpPort: portNumber("--acme-http-port", o.acmeHttpPort ?? "80"),
+    tlsPort: portNumber("--acme-tls-port", o.acmeTlsPort ?? "443"),
     dnsResolver: o.acmeDnsResolver === undefined ? undefined : resolverFlag(o.acmeDnsResolver),
     allow: await validationAllowFlag(o.acmeValidationAllow ?? []),
   };
@@ -125,13 +123,6 @@ function listenError(err: unknown, host: string, port: number): unknown {
   }
 }
 
-function portFlag(name: string, text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new InputError(`${name} takes a port number`);
-  return port;
-}
-
 /** The --tls-* names, checked; null when none are given (the defaults then come from the CA). */
 async function givenServingNames(o: ServeOpts): Promise<ServingNames | null> {
   if (!o.tlsDns?.length && !o.tlsIp?.length) return null;
@@ -171,8 +162,8 @@ export function resolverFlag(text: string): string {
   const t = text.trim();
   const m = isIP(t) ? null : /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(t);
   const address = m ? (m[1] ?? m[2] ?? "") : t;
-  const port = m ? Number(m[3]) : 53;
-  if (!isIP(address) || !Number.isInteger(port) || port < 1 || port > 65535) {
+  const port = m ? portNumber("--acme-dns-resolver", m[3] ?? "") : 53;
+  if (!isIP(address)) {
     throw new InputError(`invalid --acme-dns-resolver "${text}": use IP or IP:PORT, e.g. 10.0.0.2:53`);
   }
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;

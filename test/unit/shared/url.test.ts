@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InputError } from "../../../shared/errors.js";
-import { httpsUrl } from "../../../shared/url.js";
+import { httpsUrl, parseUrl } from "../../../shared/url.js";
 
 describe("httpsUrl", () => {
   test("an https URL is taken as it is", () => {
@@ -27,5 +27,35 @@ describe("httpsUrl", () => {
       /is (not a URL|ca\.lan, not https)/,
     );
     assert.throws(() => httpsUrl("", "--ca", "https://ca.lan:8443"), /--ca "" is not a URL/);
+  });
+});
+
+describe("a port out of range in a URL", () => {
+  test("is named with the input, not 'Invalid URL', also where node's parser would take it (0)", () => {
+    for (const [text, port] of [
+      ["https://h:99999", "99999"],
+      ["https://h:65536/", "65536"],
+      ["https://user:pw@h:70000/x?y#z", "70000"],
+      ["https://[fd00::1]:99999", "99999"],
+      ["https://10.0.0.1:0", "0"],
+      ["http://h:123456", "123456"],
+    ] as const) {
+      assert.throws(
+        () => httpsUrl(text, "--ca", "https://ca.lan:8443"),
+        (e: unknown) =>
+          e instanceof InputError && e.message === `--ca: port ${port} is out of range (1-65535)`,
+        text,
+      );
+    }
+  });
+
+  test("ports in range, and none, pass", () => {
+    assert.equal(httpsUrl("https://[fd00::1]:65535", "--ca", "e").port, "65535");
+    assert.equal(httpsUrl("https://h:1/x", "--ca", "e").port, "1");
+    assert.equal(parseUrl("http://h/", "--url", "e").port, "");
+    assert.throws(
+      () => parseUrl("https://h:80x", "--url", "e"),
+      /^InputError: --url "https:\/\/h:80x" is not a URL/,
+    );
   });
 });

@@ -103,7 +103,7 @@ describe("ACME client pieces", () => {
     assert.deepEqual(challengeFromOpts({}), { kind: "http-01", port: 80 });
     assert.deepEqual(challengeFromOpts({ http01Port: "8080" }), { kind: "http-01", port: 8080 });
     assert.throws(() => challengeFromOpts({ http01Port: "80", webroot: "/srv" }), /only one/);
-    assert.throws(() => challengeFromOpts({ http01Port: "x" }), /invalid/);
+    assert.throws(() => challengeFromOpts({ http01Port: "x" }), /--http-01-port: "x" is not a port number/);
     for (const c of [
       { kind: "http-01", port: 5002 },
       { kind: "webroot", dir: "/srv/www" },
