@@ -7,6 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { Authority } from "../services/ca/authority/authority.js";
 import { init } from "../services/ca/cli/init.js";
 import { parseCsr } from "../services/ca/core/csr.js";
+import { INVENTORY_STATES } from "../services/ca/core/inventory.js";
 import type { CertificateRecord } from "../services/ca/core/types.js";
 import { caPaths, loadCa } from "../services/ca/keys/ca.js";
 import { loadTokenKey } from "../services/ca/keys/token-key.js";
@@ -181,7 +182,8 @@ async function recordSample(
   tokenId: string,
   pem: string,
 ): Promise<() => CertificateRecord> {
-  const fromStore = store.certificates.list({ limit: 1 })[0];
+  const first = store.certificates.page({ now: Date.now(), states: INVENTORY_STATES, limit: 1 }).rows[0];
+  const fromStore = first ? store.certificates.bySerial(first.serial) : null;
   const now = Date.now();
   const base: CertificateRecord = fromStore ?? {
     serial: "",

@@ -165,11 +165,15 @@ program
   .description("the inventory of issued certificates")
   .command("list")
   .addOption(dataFlag())
+  .description("the inventory, soonest expiry first (without --state: all but the revoked)")
   .addOption(flag("--expiring <dur>", "only those expiring within this duration"))
+  .addOption(flag("--state <states>", "valid, superseded, expired, revoked (comma-separated) or all"))
+  .addOption(flag("--name <name>", "only those carrying this DNS name or IP address"))
+  .addOption(flag("--token <name>", "only those issued through this token"))
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { certsList } = await import("./cli/admin-cmds.js");
-    process.stdout.write(`${certsList(o)}\n`);
+    await certsList(o);
   });
 
 program

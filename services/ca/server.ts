@@ -98,7 +98,7 @@ export function openParts(dataDir: string, o: { create?: boolean } = {}) {
       tokenKey ??= tokenKeyOf(paths, store);
       return tokenKey;
     }),
-    certificates: certificateService(store.certificates, clock),
+    certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
     eabs: eabService(store.acme.eabs, clock),
     close: () => store.close(),
   };
@@ -141,7 +141,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     authFailures: authFailures(cfg.log, cfg.failedAuth),
     tokenState: (id) => store.tokens.state(id),
     createToken: (req) => tokens.create(req),
-    certificates: certificateService(store.certificates, clock),
+    certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
     health: () => store.ping(),
     storage,
     rootPem: ca.rootPem,

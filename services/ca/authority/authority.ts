@@ -27,7 +27,7 @@ import type {
 } from "../core/types.js";
 import { normalizeSerial } from "../core/types.js";
 import type { CaMaterial } from "../keys/ca.js";
-import { certificateService } from "./certificates.js";
+import { revokeCertificate } from "./certificates.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
 export interface Store {
@@ -37,7 +37,6 @@ export interface Store {
     /** the certificate that renewed this one, if any */
     successorOf(serial: string): string | null;
     revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
-    list(opts: { expiringBefore?: number }): CertificateRecord[];
     revocationState(): RevocationState;
     revokedUnexpired(now: number): RevokedEntry[];
   };
@@ -241,7 +240,7 @@ export class Authority {
 
   /** Revocation needs no key: the inventory's, which the CLI calls too. */
   revoke(serial: string, reason: number): void {
-    certificateService(this.store.certificates, this.clock).revoke(serial, reason);
+    revokeCertificate(this.store.certificates, serial, reason, this.clock());
   }
 
   private issue(

@@ -1,28 +1,79 @@
+import { InputError } from "../../../shared/errors.js";
 import { conflict, notFound } from "../../../shared/problem.js";
-import type { CertificateRecord } from "../core/types.js";
+import {
+  type InventoryPage,
+  type InventoryParams,
+  type InventoryQuery,
+  type InventoryRow,
+  parseInventoryParams,
+} from "../core/inventory.js";
 
 /** What the inventory needs from storage; the SQLite store implements it. */
 export interface InventoryStore {
-  list(opts: { expiringBefore?: number }): CertificateRecord[];
+  page(q: InventoryQuery): InventoryPage;
   revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
 }
 
+/** The inventory's filters as text, as GET /v1/certs and `certs list` take them. */
+export type InventorySearch = InventoryParams & { token?: string };
+
+/** Rows read per query when the whole result streams out. */
+const STREAM_PAGE = 1000;
+
 /**
- * The inventory of issued certificates: listing and revocation, the same for every front end
- * (the CLI, POST /v1/revoke, ACME's revokeCert through the Authority). Needs no CA key.
+ * The inventory of issued certificates: searching and revocation, the same for every front end
+ * (the CLI, GET /v1/certs, POST /v1/revoke, ACME's revokeCert through the Authority). Needs no
+ * CA key. `tokenIdOf` finds a token by name or id, for the token filter.
  */
-export function certificateService(store: InventoryStore, clock: () => number) {
+export function certificateService(
+  store: InventoryStore,
+  clock: () => number,
+  tokenIdOf: (nameOrId: string) => string | null,
+) {
+  /** The text filters read into a query at this moment; a token named by its name or id. */
+  function query(p: InventorySearch): InventoryQuery {
+    const q: InventoryQuery = parseInventoryParams(p, clock());
+    if (p.token !== undefined) {
+      const id = tokenIdOf(p.token.trim());
+      if (id === null) throw new InputError(`token: there is no token named "${p.token}"`);
+      q.tokenId = id;
+    }
+    return q;
+  }
+
   return {
-    /** Unrevoked certificates, soonest expiry first; with `expiringBefore`, those ending by then. */
-    list(opts: { expiringBefore?: number } = {}): CertificateRecord[] {
-      return store.list(opts);
+    /** One page, soonest expiry first, and where the next one starts. */
+    search(p: InventorySearch): InventoryPage {
+      return store.page(query(p));
     },
-    /** `serial` in canonical hex (normalizeSerial); `reason` an RFC 5280 5.3.1 code. */
+    /**
+     * Every row the filters keep, read a page at a time as the caller consumes them, so that a
+     * million rows never sit in memory at once. A limit or cursor in `p` is ignored.
+     */
+    *searchAll(p: InventorySearch): Generator<InventoryRow> {
+      const { after: _after, ...q } = query(p);
+      let page = store.page({ ...q, limit: STREAM_PAGE });
+      for (;;) {
+        yield* page.rows;
+        if (!page.next) return;
+        page = store.page({ ...q, limit: STREAM_PAGE, after: page.next });
+      }
+    },
     revoke(serial: string, reason: number): void {
-      const res = store.revoke(serial, reason, clock());
-      if (res === "missing") throw notFound(`no certificate with serial ${serial}`);
-      if (res === "already") throw conflict(`certificate ${serial} is already revoked`);
+      revokeCertificate(store, serial, reason, clock());
     },
   };
+}
+
+/** `serial` in canonical hex (normalizeSerial); `reason` an RFC 5280 5.3.1 code. */
+export function revokeCertificate(
+  store: Pick<InventoryStore, "revoke">,
+  serial: string,
+  reason: number,
+  at: number,
+) {
+  const res = store.revoke(serial, reason, at);
+  if (res === "missing") throw notFound(`no certificate with serial ${serial}`);
+  if (res === "already") throw conflict(`certificate ${serial} is already revoked`);
 }
 export type CertificateService = ReturnType<typeof certificateService>;

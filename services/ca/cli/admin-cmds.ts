@@ -1,10 +1,13 @@
+import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { z } from "zod";
-import { parseDuration } from "../../../shared/duration.js";
 import { InputError } from "../../../shared/errors.js";
 import { encodeJoin } from "../../../shared/join.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
+import type { InventorySearch } from "../authority/certificates.js";
+import type { InventoryRow } from "../core/inventory.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
 import { certificateView } from "../core/views.js";
@@ -102,14 +105,54 @@ export function tokenRevoke(o: { data: string; name: string }): void {
   withParts(o.data, (parts) => parts.tokens.revoke(o.name));
 }
 
-export function certsList(o: { data: string; expiring?: string; json?: boolean }): string {
-  const expiringBefore = o.expiring === undefined ? undefined : Date.now() + parseDuration(o.expiring);
-  return withParts(o.data, (parts) => {
-    const rows = parts.certificates.list({ expiringBefore }).map(certificateView);
-    if (o.json) return JSON.stringify(rows, null, 2);
-    const lines = rows.map((r) => [r.serial, r.notAfter, [...r.dns, ...r.ips].join(",")].join("\t"));
-    return ["SERIAL\tNOT_AFTER\tNAMES", ...lines].join("\n");
-  });
+export type CertsListOpts = { data: string; json?: boolean } & InventorySearch;
+
+/**
+ * The inventory to `out`, streamed: rows are read a page at a time and written as they come,
+ * waiting for `out` to drain, so a million rows need no more memory than one page.
+ */
+export async function certsList(o: CertsListOpts, out: Writable = process.stdout): Promise<void> {
+  const { data, json, ...search } = o;
+  const parts = openParts(data);
+  try {
+    const rows = parts.certificates.searchAll(search);
+    const text = json ? jsonArrayLines(rows) : tableLines(rows);
+    await writeAll(out, text);
+  } finally {
+    parts.close();
+  }
+}
+
+/** JSON.stringify(rows, null, 2) and a newline, a row at a time. */
+function* jsonArrayLines(rows: Iterable<InventoryRow>): Generator<string> {
+  let first = true;
+  for (const row of rows) {
+    yield `${first ? "[\n" : ",\n"}  ${JSON.stringify(certificateView(row), null, 2).replaceAll("\n", "\n  ")}`;
+    first = false;
+  }
+  yield first ? "[]\n" : "\n]\n";
+}
+
+function* tableLines(rows: Iterable<InventoryRow>): Generator<string> {
+  yield "SERIAL\tNOT_AFTER\tSTATE\tNAMES\n";
+  for (const r of rows) {
+    const names = [...r.dnsNames, ...r.ipAddresses].join(",");
+    yield `${r.serial}\t${new Date(r.notAfter).toISOString()}\t${r.state}\t${names}\n`;
+  }
+}
+
+/** Writes the chunks in blocks of about 64 KiB, waiting for `out` to drain when it asks to. */
+async function writeAll(out: Writable, chunks: Iterable<string>): Promise<void> {
+  let block = "";
+  const flush = async () => {
+    if (!out.write(block)) await once(out, "drain");
+    block = "";
+  };
+  for (const chunk of chunks) {
+    block += chunk;
+    if (block.length >= 65_536) await flush();
+  }
+  if (block) await flush();
 }
 
 export function revokeSerial(o: { data: string; serial: string; reason?: string }): void {

@@ -1,8 +1,9 @@
+import type { InventoryRow } from "./inventory.js";
 import { formatDnsPattern, formatIpRange } from "./names.js";
-import type { CertificateRecord, TokenRecord } from "./types.js";
+import type { TokenRecord } from "./types.js";
 
 /** The JSON shapes of inventory rows and tokens, shared by the HTTP API and the CLI. */
-export function certificateView(r: CertificateRecord) {
+export function certificateView(r: InventoryRow) {
   return {
     serial: r.serial,
     commonName: r.commonName,
@@ -14,6 +15,7 @@ export function certificateView(r: CertificateRecord) {
     tokenId: r.tokenId,
     renewedFrom: r.renewedFrom,
     revoked: r.revokedAt !== null,
+    state: r.state,
   };
 }
 

@@ -1,3 +1,10 @@
+import {
+  type InventoryPage,
+  type InventoryQuery,
+  type InventoryState,
+  namesOf,
+  stateOf,
+} from "../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
 import type { Db } from "./db.js";
 import {
@@ -12,10 +19,12 @@ import {
   isNull,
   lte,
   max,
+  or,
+  type SQL,
   sql,
 } from "./drizzle.cjs";
 import { hotStatement } from "./hot.js";
-import { certificates } from "./schema.js";
+import { certificateNames, certificates } from "./schema.js";
 
 const COLUMNS = [
   "serial",
@@ -48,6 +57,18 @@ export function certificateStore(db: Db) {
       ),
     COLUMNS,
   );
+  const insertNameStmt = hotStatement(
+    db,
+    db
+      .insert(certificateNames)
+      .values({
+        name: sql.placeholder("name"),
+        notAfter: sql.placeholder("notAfter"),
+        serial: sql.placeholder("serial"),
+      } as unknown as typeof certificateNames.$inferInsert)
+      .onConflictDoNothing(),
+    ["name", "notAfter", "serial"],
+  );
   // Renewal, revocation and ACME downloads look a certificate up by serial.
   const bySerialStmt = db
     .select()
@@ -63,6 +84,49 @@ export function certificateStore(db: Db) {
   return {
     insert(rec: CertificateRecord): void {
       insertStmt.run(mapped.map(([key, c]) => (rec[key] === null ? null : c.mapToDriverValue(rec[key]))));
+      for (const name of namesOf(rec)) insertNameStmt.run(name, rec.notAfter, rec.serial);
+    },
+
+    /**
+     * One page of the inventory in the order (notAfter, serial), after `q.after`. Every filter
+     * runs on an index: by name through certificate_names (kept in that order per name), by
+     * token through certificates_token, otherwise along certificates_not_after.
+     */
+    page(q: InventoryQuery): InventoryPage {
+      // by name, the order and the cursor are the name rows' own copy of (notAfter, serial)
+      const order = q.name === undefined ? certificates : certificateNames;
+      const conds: (SQL | undefined)[] = [
+        q.name === undefined ? undefined : eq(certificateNames.name, q.name),
+        q.tokenId === undefined ? undefined : eq(certificates.tokenId, q.tokenId),
+        q.serial === undefined ? undefined : eq(certificates.serial, q.serial),
+        q.expiringBefore === undefined ? undefined : lte(order.notAfter, q.expiringBefore),
+        q.after === undefined
+          ? undefined
+          : sql`(${order.notAfter}, ${order.serial}) > (${q.after.notAfter}, ${q.after.serial})`,
+        statesCondition(q.states, q.now),
+      ];
+      const fields = { ...listColumns, renewed: sql<number>`${renewedSql}` };
+      const base =
+        q.name === undefined
+          ? db.select(fields).from(certificates)
+          : db
+              .select(fields)
+              .from(certificateNames)
+              .innerJoin(certificates, eq(certificates.serial, certificateNames.serial));
+      const found = base
+        .where(and(...conds))
+        .orderBy(asc(order.notAfter), asc(order.serial))
+        .limit(q.limit + 1)
+        .all();
+      const rows = found.slice(0, q.limit).map(({ renewed, ...rec }) => ({
+        ...rec,
+        state: stateOf(rec, renewed === 1, q.now),
+      }));
+      const last = rows.at(-1);
+      return {
+        rows,
+        next: found.length > q.limit && last ? { notAfter: last.notAfter, serial: last.serial } : null,
+      };
     },
 
     bySerial(serial: string): CertificateRecord | null {
@@ -72,21 +136,6 @@ export function certificateStore(db: Db) {
     /** The serial of the certificate that renewed this one, or null. */
     successorOf(serial: string): string | null {
       return successorStmt.get({ serial })?.serial ?? null;
-    },
-
-    /** Unrevoked certificates, soonest expiry first; with `expiringBefore`, only those ending by then. */
-    list(
-      opts: { expiringBefore?: number; includeRevoked?: boolean; limit?: number } = {},
-    ): CertificateRecord[] {
-      const conds = [];
-      if (opts.expiringBefore !== undefined) conds.push(lte(certificates.notAfter, opts.expiringBefore));
-      if (!opts.includeRevoked) conds.push(isNull(certificates.revokedAt));
-      const q = db
-        .select()
-        .from(certificates)
-        .where(and(...conds))
-        .orderBy(asc(certificates.notAfter));
-      return opts.limit ? q.limit(opts.limit).all() : q.all();
     },
 
     revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing" {
@@ -131,3 +180,26 @@ export function certificateStore(db: Db) {
   };
 }
 export type CertificateStore = ReturnType<typeof certificateStore>;
+
+const { pem: _pem, ...listColumns } = getTableColumns(certificates);
+
+/** 1 when a certificate has been renewed (certificates_renewed_from answers it). */
+const renewedSql = sql`exists (select 1 from ${certificates} as successor where successor.renewed_from = ${certificates.serial})`;
+
+/** The SQL of stateOf, for the states asked for: what stateOf would say of each row it keeps. */
+function statesCondition(states: readonly InventoryState[], now: number): SQL | undefined {
+  const live = and(isNull(certificates.revokedAt), gt(certificates.notAfter, now));
+  const each: Record<InventoryState, SQL | undefined> = {
+    revoked: isNotNull(certificates.revokedAt),
+    expired: and(isNull(certificates.revokedAt), lte(certificates.notAfter, now)),
+    superseded: and(live, renewedSql),
+    valid: and(live, sql`not ${renewedSql}`),
+  };
+  if (states.length === 4) return undefined;
+  // valid and superseded together: in force, renewed or not
+  const parts =
+    states.includes("valid") && states.includes("superseded")
+      ? [live, ...states.filter((s) => s !== "valid" && s !== "superseded").map((s) => each[s])]
+      : states.map((s) => each[s]);
+  return or(...parts);
+}

@@ -19,8 +19,10 @@ export {
   lt,
   lte,
   max,
+  or,
   Param,
   Placeholder,
+  type SQL,
   sql,
 } from "drizzle-orm";
 export { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
@@ -28,6 +30,7 @@ export { migrate } from "drizzle-orm/better-sqlite3/migrator";
 export {
   index,
   integer,
+  primaryKey,
   type SQLiteColumn,
   type SQLiteTable,
   sqliteTable,

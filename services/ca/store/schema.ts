@@ -1,4 +1,4 @@
-import { index, integer, sql, sqliteTable, text } from "./drizzle.cjs";
+import { index, integer, primaryKey, sql, sqliteTable, text } from "./drizzle.cjs";
 
 /** Times are milliseconds since the epoch; lists are JSON arrays of strings. */
 
@@ -45,11 +45,30 @@ export const certificates = sqliteTable(
   },
   // The revoked ones only (the CRL's query): an issuance then writes no entry in this index.
   (t) => [
-    index("certificates_not_after").on(t.notAfter),
+    // the inventory's order and its cursor: expiry, then serial
+    index("certificates_not_after").on(t.notAfter, t.serial),
+    // GET /v1/certs?token=
+    index("certificates_token").on(t.tokenId, t.notAfter, t.serial),
     index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
     // renewal asks whether a certificate has a successor already
     index("certificates_renewed_from").on(t.renewedFrom).where(sql`${t.renewedFrom} is not null`),
   ],
+);
+
+/**
+ * Each name a certificate carries (DNS names in lower case, IP addresses as the inventory writes
+ * them), one row each, so that the inventory finds a certificate by name without reading the
+ * JSON of every row. Written in the transaction that records the certificate.
+ */
+export const certificateNames = sqliteTable(
+  "certificate_names",
+  {
+    name: text("name").notNull(),
+    /** the certificate's, so that a name's certificates come in the inventory's order from here */
+    notAfter: integer("not_after").notNull(),
+    serial: text("serial").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.notAfter, t.serial] })],
 );
 
 export const crls = sqliteTable("crls", {

@@ -3,7 +3,7 @@ import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "
 import { TokenRefused, tokenRefusal } from "../core/tokens.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { Db } from "./db.js";
-import { eq, sql } from "./drizzle.cjs";
+import { eq, or, sql } from "./drizzle.cjs";
 import { hotRow, hotStatement } from "./hot.js";
 import { tokens } from "./schema.js";
 
@@ -132,6 +132,16 @@ export function tokenStore(db: Db) {
     byId(id: string): TokenRecord | null {
       const row = db.select().from(tokens).where(eq(tokens.id, id)).get();
       return row ? toRecord(row) : null;
+    },
+
+    /** The id of the token with this name, or with this id; null when there is none. */
+    idOf(nameOrId: string): string | null {
+      const row = db
+        .select({ id: tokens.id })
+        .from(tokens)
+        .where(or(eq(tokens.name, nameOrId), eq(tokens.id, nameOrId)))
+        .get();
+      return row?.id ?? null;
     },
 
     list(): TokenRecord[] {

@@ -130,13 +130,14 @@ export function openApiDocument(version: string) {
           summary: "the inventory of issued certificates",
           security: admin,
           parameters: [
-            {
-              name: "expiring",
-              in: "query",
-              required: false,
-              description: "only those expiring within this duration, e.g. 30d",
-              schema: { type: "string" },
-            },
+            query("expiring", "only those expiring within this duration (the expired included), e.g. 30d"),
+            query("state", "valid, superseded, expired, revoked (comma-separated) or all; default: all but revoked"),
+            query("name", "only those carrying this DNS name (any case) or IP address"),
+            query("ip", "only those carrying this IP address"),
+            query("token", "only those issued through this token (its name or id)"),
+            query("serial", "only the certificate with this serial (hex)"),
+            query("limit", "rows per page, 1 to 1000; default 100"),
+            query("cursor", "where the page starts: the `next` of the page before"),
           ],
           responses: { "200": json("the inventory", "Inventory"), ...problems(400, 401) },
         },
@@ -168,4 +169,9 @@ export function openApiDocument(version: string) {
       },
     },
   };
+}
+
+/** An optional query parameter taking text. */
+function query(name: string, description: string) {
+  return { name, in: "query", required: false, description, schema: { type: "string" } } as const;
 }

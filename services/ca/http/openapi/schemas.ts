@@ -40,7 +40,7 @@ export const responseSchemas = {
   },
   Inventory: {
     type: "object",
-    required: ["certificates"],
+    required: ["certificates", "next"],
     properties: {
       certificates: {
         type: "array",
@@ -57,9 +57,11 @@ export const responseSchemas = {
             tokenId: { type: ["string", "null"] },
             renewedFrom: { type: ["string", "null"] },
             revoked: { type: "boolean" },
+            state: { enum: ["valid", "superseded", "expired", "revoked"] },
           },
         },
       },
+      next: { type: ["string", "null"], description: "the cursor of the next page; null on the last" },
     },
   },
   NewToken: {

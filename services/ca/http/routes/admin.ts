@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { parseDuration } from "../../../../shared/duration.js";
+import { encodeCursor, INVENTORY_PARAMS } from "../../core/inventory.js";
 import { certificateView, tokenView } from "../../core/views.js";
 import { newTokenSchema } from "../../tokens/requests.js";
 import { jsonBody } from "../body.js";
@@ -10,11 +10,22 @@ import { bearerAuth } from "../middleware/auth.js";
 export function adminRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const admin = bearerAuth(deps, "admin");
+  // A page at a time, soonest expiry first; `next` (also a Link header) continues the search.
   app.get("/v1/certs", admin, (c) => {
-    const expiring = c.req.query("expiring");
-    const expiringBefore = expiring === undefined ? undefined : deps.clock() + parseDuration(expiring);
-    const list = deps.certificates.list({ expiringBefore });
-    return c.json({ certificates: list.map(certificateView) });
+    const params = Object.fromEntries(
+      INVENTORY_PARAMS.flatMap((k) => {
+        const v = c.req.query(k);
+        return v === undefined ? [] : [[k, v]];
+      }),
+    );
+    const page = deps.certificates.search(params);
+    const next = page.next === null ? null : encodeCursor(page.next);
+    if (next !== null) {
+      const url = new URL(c.req.url);
+      url.searchParams.set("cursor", next);
+      c.header("Link", `<${url.pathname}${url.search}>; rel="next"`);
+    }
+    return c.json({ certificates: page.rows.map(certificateView), next });
   });
   app.post("/v1/tokens", admin, async (c) => {
     const req = await jsonBody(c, newTokenSchema);
