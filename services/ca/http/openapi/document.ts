@@ -131,7 +131,10 @@ export function openApiDocument(version: string) {
           security: admin,
           parameters: [
             query("expiring", "only those expiring within this duration (the expired included), e.g. 30d"),
-            query("state", "valid, superseded, expired, revoked (comma-separated) or all; default: all but revoked"),
+            query(
+              "state",
+              "valid, superseded, expired, revoked (comma-separated) or all; default: all but revoked",
+            ),
             query("name", "only those carrying this DNS name (any case) or IP address"),
             query("ip", "only those carrying this IP address"),
             query("token", "only those issued through this token (its name or id)"),
