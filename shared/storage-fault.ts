@@ -15,6 +15,9 @@ export function storageFault(err: unknown): string | null {
     if (code === "EPERM" || code === "EACCES") return `the data directory is not writable (${code})`;
     if (code.startsWith("SQLITE_IOERR") || code === "EIO")
       return `an I/O error in the data directory (${code})`;
+    // another connection held its write lock past the busy timeout (store/db.ts)
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+      return `the database is locked by another process (${code})`;
     if (code.startsWith("SQLITE_CANTOPEN")) return `the database cannot be opened (${code})`;
   }
   return null;

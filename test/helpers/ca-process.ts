@@ -47,7 +47,8 @@ export async function serveProcess(data: string, extra: string[] = []): Promise<
     url: `https://127.0.0.1:${port}`,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        // gone already: exited, or killed by a signal (exitCode is then null)
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once("exit", (code) => resolve(code));
         child.kill("SIGTERM");
       }),

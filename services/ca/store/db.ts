@@ -26,6 +26,20 @@ export interface OpenOptions {
 const MIGRATIONS = fileURLToPath(new URL("../../../../migrations", import.meta.url));
 const MIGRATIONS_SRC = fileURLToPath(new URL("../../../migrations", import.meta.url));
 
+/** How long a statement waits for another connection's lock (a CLI command, another worker). */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * A connection to an existing database file, for those that do not migrate it (the checks here,
+ * backups): every connection waits out another's write lock for BUSY_TIMEOUT_MS instead of
+ * failing at once with SQLITE_BUSY.
+ */
+export function connect(path: string, o: { readonly?: boolean } = {}): Database.Database {
+  const sqlite = new Database(path, { fileMustExist: true, readonly: o.readonly ?? false });
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  return sqlite;
+}
+
 /** The files SQLite keeps for a database in WAL mode. */
 export const databaseFiles = (path: string) => [path, `${path}-wal`, `${path}-shm`];
 
@@ -39,10 +53,9 @@ export function openDb(path: string, o: OpenOptions = {}): OpenDb {
   if (o.create && !existsSync(path)) closeSync(openSync(path, "wx", 0o600));
   else requireDatabase(path);
   for (const f of databaseFiles(path)) if (existsSync(f)) chmodSync(f, 0o600);
-  const sqlite = new Database(path, { fileMustExist: true });
+  const sqlite = connect(path);
   try {
     sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("busy_timeout = 10000");
     // FULL: each commit syncs the WAL before it returns, so an issued certificate is in the
     // inventory (and can be revoked) before the client gets it, power loss included. NORMAL
     // syncs only at checkpoints and can lose the last commits. Group commit (store/index.ts)
@@ -66,7 +79,7 @@ export function openDb(path: string, o: OpenOptions = {}): OpenDb {
 export function requireDatabase(path: string): void {
   if (!existsSync(path)) throw new Error(missingMessage(path, "is missing"));
   if (statSync(path).size === 0) throw new Error(missingMessage(path, "is empty"));
-  const sqlite = new Database(path, { fileMustExist: true });
+  const sqlite = connect(path);
   try {
     const migrated = sqlite
       .prepare("select 1 from sqlite_master where type = 'table' and name = '__drizzle_migrations'")

@@ -1,4 +1,4 @@
-import Database from "better-sqlite3";
+import { connect } from "./db.js";
 
 /**
  * A consistent copy of the live database, taken while serve writes to it. VACUUM INTO reads
@@ -8,9 +8,8 @@ import Database from "better-sqlite3";
  * may never finish.) The database is not migrated or otherwise written through this connection.
  */
 export function snapshotDatabase(path: string, dest: string): void {
-  const db = new Database(path, { fileMustExist: true });
+  const db = connect(path);
   try {
-    db.pragma("busy_timeout = 10000");
     db.prepare("VACUUM INTO ?").run(dest);
   } finally {
     db.close();
@@ -19,7 +18,7 @@ export function snapshotDatabase(path: string, dest: string): void {
 
 /** SQLite's own check of a database file: "ok", or what it found wrong (the first lines). */
 export function integrityCheck(path: string): string {
-  const db = new Database(path, { fileMustExist: true, readonly: true });
+  const db = connect(path, { readonly: true });
   try {
     const rows = db.pragma("integrity_check") as { integrity_check: string }[];
     return rows
@@ -33,7 +32,7 @@ export function integrityCheck(path: string): string {
 
 /** The highest CRL number stored in a database file (0 when it holds none). */
 export function storedCrlNumber(path: string): number {
-  const db = new Database(path, { fileMustExist: true, readonly: true });
+  const db = connect(path, { readonly: true });
   try {
     const row = db.prepare("select max(number) as n from crls").get() as { n: number | null } | undefined;
     return row?.n ?? 0;
