@@ -59,8 +59,9 @@ export function openDb(path: string, o: OpenOptions = {}): OpenDb {
     // FULL: each commit syncs the WAL before it returns, so an issued certificate is in the
     // inventory (and can be revoked) before the client gets it, power loss included. NORMAL
     // syncs only at checkpoints and can lose the last commits. Group commit (store/index.ts)
-    // shares one sync among the issuances of one event-loop turn; the cost is measured in the
-    // notes of issue 14 (about a sync per transaction on the sign path).
+    // shares one sync among the issuances of one event-loop turn. Measured (issue 14, medians of
+    // 7 rounds on a loaded 2-core VM whose fdatasync takes ~4.5 ms): one sign at a time 2.1 ->
+    // 5.8 ms, 16 in flight 821 -> 701 signs/s.
     sqlite.pragma("synchronous = FULL");
     sqlite.pragma("foreign_keys = ON");
     const db = drizzle(sqlite, { schema });
