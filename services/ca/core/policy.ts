@@ -9,8 +9,20 @@ import { type DnsPattern, dnsPatternMatches, formatDnsPattern, type IpRange, ipM
  */
 
 export const DEFAULT_VALIDITY_MS = 30 * 86_400_000;
-/** notBefore is backdated by this much to absorb clock skew between hosts. */
-export const BACKDATE_MS = 60_000;
+/**
+ * notBefore is backdated to absorb clock skew between hosts: a host whose clock runs behind the
+ * CA's sees a certificate as not yet valid until its notBefore, in its own TLS checks (the agent's
+ * --verify, its handshake with the CA) and its clients'. Five minutes of skew are absorbed.
+ */
+export const BACKDATE_MS = 5 * 60_000;
+
+/**
+ * The backdating of a certificate that lasts LIFETIME: BACKDATE_MS, but at most a fifth of a short
+ * lifetime (a 5-minute certificate is backdated 1 minute), as the backdating comes out of it.
+ */
+export function backdateFor(lifetimeMs: number): number {
+  return Math.min(BACKDATE_MS, Math.floor(lifetimeMs / 5 / 1000) * 1000);
+}
 /**
  * The shortest lifetime signed (step-ca's default minimum too): the backdating comes out of the
  * lifetime, so a shorter one would arrive spent or nearly so.
@@ -92,7 +104,7 @@ export function validityWithin(maxValidityMs: number): Check {
     if (req.validityMs === undefined) return;
     if (req.validityMs < MIN_VALIDITY_MS) {
       throw malformed(
-        `validity ${formatDuration(req.validityMs)} is shorter than the minimum ${formatDuration(MIN_VALIDITY_MS)} (certificates are backdated ${formatDuration(BACKDATE_MS)} for clock skew)`,
+        `validity ${formatDuration(req.validityMs)} is shorter than the minimum ${formatDuration(MIN_VALIDITY_MS)} (certificates are backdated up to a fifth of their lifetime for clock skew)`,
       );
     }
     if (req.validityMs > maxValidityMs) {
@@ -132,6 +144,6 @@ export function validityFor(
   const lifetime = Math.min(req.validityMs ?? DEFAULT_VALIDITY_MS, maxValidityMs);
   // Whole seconds, as certificates carry them; the backdating comes out of the lifetime so that
   // notAfter - notBefore never exceeds what the credential allows.
-  const notBefore = Math.floor(now / 1000) * 1000 - BACKDATE_MS;
+  const notBefore = Math.floor(now / 1000) * 1000 - backdateFor(lifetime);
   return { notBefore: new Date(notBefore), notAfter: new Date(notBefore + lifetime) };
 }

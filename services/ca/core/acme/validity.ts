@@ -1,6 +1,6 @@
 import { formatDuration } from "../../../../shared/duration.js";
 import { malformed } from "../../../../shared/problem.js";
-import { BACKDATE_MS, DEFAULT_VALIDITY_MS } from "../policy.js";
+import { backdateFor, DEFAULT_VALIDITY_MS } from "../policy.js";
 
 /**
  * newOrder's notBefore and notAfter (RFC 8555 7.4), honoured in the manner of step-ca. Pure: strings and a
@@ -65,7 +65,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
  * - notBefore may be at most MAX_BACKDATE_MS behind now, and at most one maximum lifetime ahead
  *   (enough to line up a successor certificate; no further than the credential's horizon);
  * - notAfter - notBefore may not exceed the EAB's maximum validity.
- * Without notBefore, the certificate starts as any other (backdated BACKDATE_MS), later when
+ * Without notBefore, the certificate starts as any other (backdated, see backdateFor), later when
  * notAfter needs it to stay within the maximum; without notAfter, it lasts the default lifetime.
  */
 export function issuanceWindow(
@@ -80,7 +80,10 @@ export function issuanceWindow(
     if (w.notAfter === null) return null;
     notAfter = w.notAfter;
     // as validityFor does, in whole seconds, but never so early that the lifetime exceeds the maximum
-    notBefore = Math.max(Math.floor(now / 1000) * 1000 - BACKDATE_MS, notAfter - maxValidityMs);
+    notBefore = Math.max(
+      Math.floor(now / 1000) * 1000 - backdateFor(notAfter - now),
+      notAfter - maxValidityMs,
+    );
   } else {
     notBefore = w.notBefore;
     notAfter = w.notAfter ?? notBefore + Math.min(DEFAULT_VALIDITY_MS, maxValidityMs);

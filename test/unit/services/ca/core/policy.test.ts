@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { parseDnsPattern, parseIpRange } from "../../../../../services/ca/core/names.js";
 import {
   BACKDATE_MS,
+  backdateFor,
   type Constraints,
   checksFor,
   DEFAULT_VALIDITY_MS,
@@ -200,6 +201,17 @@ describe("validityFor", () => {
     assert.ok(BACKDATE_MS > 0);
     assert.equal(v.notBefore.getTime(), wholeSecond - BACKDATE_MS);
     assert.ok(v.notBefore.getTime() < now);
+  });
+
+  test("backdating absorbs five minutes of clock skew, a fifth of a lifetime shorter than 25 minutes", () => {
+    assert.equal(BACKDATE_MS, 5 * 60_000);
+    assert.equal(backdateFor(30 * DAY), BACKDATE_MS);
+    assert.equal(backdateFor(25 * 60_000), BACKDATE_MS);
+    assert.equal(backdateFor(10 * 60_000), 2 * 60_000);
+    assert.equal(backdateFor(5 * 60_000), 60_000);
+    const short = validityFor(req(["a.lan"], [], 5 * 60_000), DAY, wholeSecond);
+    assert.equal(short.notBefore.getTime(), wholeSecond - 60_000);
+    assert.equal(short.notAfter.getTime() - wholeSecond, 4 * 60_000, "four of its five minutes still ahead");
   });
 
   test("when now is already a whole second, notBefore is exactly now - BACKDATE_MS", () => {

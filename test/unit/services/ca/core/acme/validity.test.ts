@@ -6,6 +6,7 @@ import {
   parseRequestedWindow,
   parseRfc3339,
 } from "../../../../../../services/ca/core/acme/validity.js";
+import { BACKDATE_MS } from "../../../../../../services/ca/core/policy.js";
 import { isAcmeProblem } from "../../../../../../shared/problem.js";
 
 const DAY = 86_400_000;
@@ -73,7 +74,7 @@ describe("ACME newOrder notBefore/notAfter (RFC 8555 7.4)", () => {
 
   test("only notAfter: backdated like any certificate, later if the maximum needs it", () => {
     const short = issuanceWindow({ notBefore: null, notAfter: NOW + DAY }, 30 * DAY, NOW);
-    assert.equal(short?.notBefore.getTime(), NOW - 250 - 60_000);
+    assert.equal(short?.notBefore.getTime(), NOW - 250 - BACKDATE_MS);
     // notAfter = now + max: no backdating, so the lifetime stays within the maximum
     const full = issuanceWindow({ notBefore: null, notAfter: NOW - 250 + 30 * DAY }, 30 * DAY, NOW);
     assert.equal(full?.notBefore.getTime(), NOW - 250);
