@@ -110,12 +110,28 @@ export async function runRegistryOn(
   if (r.code !== 0) throw new Error(`docker run ${o.name}: ${r.stderr}`);
 }
 
-/** `certyard-ca serve` on a fixed port (so a restart is found where it was), optionally under a wrapper such as faketime. */
-export async function startCaAt(data: string, port: number, wrap: string[] = []): Promise<CaProcess> {
+/**
+ * libfaketime's environment for a process whose clock runs SHIFT off (e.g. "-5m"), as the
+ * faketime command sets it; given directly, so that the process started is node itself (the
+ * faketime command forks it and does not pass SIGTERM on).
+ */
+export const fakeTimeEnv = (shift: string) => ({
+  LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+  FAKETIME: shift,
+});
+
+/** `certyard-ca serve` on a fixed port (so a restart is found where it was), with extra environment (fakeTimeEnv). */
+export async function startCaAt(
+  data: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<CaProcess> {
   const args = [CA_CLI, "serve", "--data", data, "--listen", `127.0.0.1:${port}`, "--workers", "1"];
   args.push("--tls-ip", "127.0.0.1", "--log-level", "warn");
-  const [cmd = process.execPath, ...pre] = [...wrap, process.execPath];
-  const child = spawn(cmd, [...pre, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
   let out = "";
   child.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
