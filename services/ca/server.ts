@@ -1,7 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
@@ -151,11 +150,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   };
   const acmeLimits = { ...DEFAULT_LIMITS, ...cfg.acme?.limits };
   const listener = requestListener(appDeps, cfg.host, async () => {
-    const [{ acmeDomain, nonceKey }, { challengeValidator }, { accountKeyCache }] = await Promise.all([
-      import("./acme/index.js"),
-      import("./acme/validate/index.js"),
-      import("./http/acme/account-keys.js"),
-    ]);
+    const [{ acmeDomain, nonceKey }, { challengeValidator, listenAddresses }, { accountKeyCache }] =
+      await Promise.all([
+        import("./acme/index.js"),
+        import("./acme/validate/index.js"),
+        import("./http/acme/account-keys.js"),
+      ]);
     const acme = acmeDomain({
       store: store.acme,
       issuer: authority,
@@ -164,7 +164,11 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         tlsPort: cfg.acme?.tlsPort ?? 443,
         dnsResolver: cfg.acme?.dnsResolver,
         allow: cfg.acme?.allow,
-        ownAddresses: await listenAddresses(cfg.host),
+        ownAddresses: await listenAddresses(cfg.host, {
+          interfaces: () =>
+            Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address)),
+          resolve: (name: string) => lookup(name, { all: true }).then((found) => found.map((a) => a.address)),
+        }),
         log: cfg.log,
       }),
       nonceKey: nonceKey(ca.intermediateKey),
@@ -244,21 +248,6 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         server.closeAllConnections();
       }),
   };
-}
-
-/**
- * The addresses the CA listens on, which ACME validation must not be turned against: the one
- * given, or every address of this host's interfaces when it listens on a wildcard.
- */
-async function listenAddresses(host: string): Promise<string[]> {
-  if (host === "" || host === "0.0.0.0" || host === "::") {
-    return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
-  }
-  if (isIP(host)) return [host];
-  return lookup(host, { all: true }).then(
-    (found) => found.map((a) => a.address),
-    () => [],
-  );
 }
 
 /** --url, else a guess (see guessPublicHost) with the port serve listens on. */

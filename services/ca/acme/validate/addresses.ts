@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { canonicalIp, ipFamily, ipMatcher, ipToBytes, parseIpRange } from "../../core/names.js";
 
 /**
@@ -46,4 +47,18 @@ function unmapped(address: string): string {
   const bytes = ipToBytes(address);
   const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
   return mapped ? [...bytes.subarray(12)].join(".") : address;
+}
+
+/**
+ * The addresses the CA listens on, which validation must not be turned against: the one given,
+ * every address of this host's interfaces when it listens on a wildcard, or what a host name
+ * resolves to (nothing, when it does not resolve: serve could not have listened on it).
+ */
+export async function listenAddresses(
+  host: string,
+  os: { interfaces(): string[]; resolve(name: string): Promise<string[]> },
+): Promise<string[]> {
+  if (host === "" || host === "0.0.0.0" || host === "::") return os.interfaces();
+  if (isIP(host)) return [host];
+  return os.resolve(host).catch(() => []);
 }

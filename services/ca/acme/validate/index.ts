@@ -2,6 +2,9 @@ import type { ChallengeType, Identifier } from "../../../../shared/acme/types.js
 import type { Logger } from "../../../../shared/log.js";
 import { connectionProblem, isAcmeProblem } from "../../../../shared/problem.js";
 import { addressPolicy } from "./addresses.js";
+
+export { listenAddresses } from "./addresses.js";
+
 import { dns01 } from "./dns01.js";
 import { http01 } from "./http01.js";
 import { makeResolver } from "./resolve.js";
