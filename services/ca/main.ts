@@ -48,7 +48,12 @@ program
   .addOption(listFlag("--permit-dns <suffix>", "name constraint, when serve initialises"))
   .addOption(listFlag("--permit-ip <cidr>", "name constraint, when serve initialises"))
   .addOption(flag("--passphrase-file <file>", "passphrase of the CA keys"))
-  .addOption(flag("--workers <n>", "worker processes (default: one per core)"))
+  .addOption(
+    flag(
+      "--workers <n>",
+      "worker processes (default: one per two cores, 1 to 4; each keeps about two cores busy)",
+    ),
+  )
   .addOption(flag("--log-level <level>", "pino log level").choices(LOG_LEVELS).default("info"))
   .addOption(flag("--acme-http-port <port>", "port http-01 validation connects to").default("80"))
   .addOption(flag("--acme-tls-port <port>", "port tls-alpn-01 validation connects to").default("443"))
@@ -68,7 +73,23 @@ program
     // The process environment is read here, once: the role a cluster primary forked this
     // worker with, and NODE_OPTIONS, which the primary hands on to its workers.
     const role = cluster.default.isWorker ? workerRoleFrom(process.env) : null;
-    await serveCommand(o, { role, nodeOptions: process.env.NODE_OPTIONS });
+    // process.execve (node 23.11+, POSIX) keeps the pid, so a supervisor or a test that started
+    // serve still holds the serving process; where it is missing, serve runs without the flags.
+    const execve = typeof process.execve === "function" ? process.execve : undefined;
+    const restartWith = execve
+      ? (flags: string[]) =>
+          execve(
+            process.execPath,
+            [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
+            process.env,
+          )
+      : undefined;
+    await serveCommand(o, {
+      role,
+      nodeOptions: process.env.NODE_OPTIONS,
+      execArgv: process.execArgv,
+      restartWith,
+    });
   });
 
 program

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { onSignal, type Ready } from "./lifecycle.js";
+import { missingV8Flags } from "./v8-flags.js";
 
 /** What a worker is for, as its primary forked it (in the worker's environment, the only way in). */
 export type WorkerRole = { kind: "init" } | { kind: "serve"; index: number };
@@ -83,15 +84,7 @@ export async function runPrimary(
   announce({ ...first, host });
 }
 
-/**
- * V8 grows a busy process's young generation to 2 x 16 MiB semi-spaces and keeps them when it
- * goes idle, and neither time nor a forced GC gives them back. 4 MiB semi-spaces keep an idle
- * worker's RSS after a load about 20 MiB lower (120 -> 100 MiB) for about 4% of /v1/sign's
- * throughput (alternating A/B runs, 1,914 -> 1,835 req/s): a CA beside a registry on a small host
- * needs the memory more. A --max-semi-space-size of the operator's own (argv or NODE_OPTIONS)
- * wins.
- */
+/** The workers' node flags: the primary's own, and the V8 settings of v8-flags.ts. */
 function workerExecArgv(nodeOptions: string | undefined): string[] {
-  const own = [...process.execArgv, nodeOptions ?? ""].some((a) => a.includes("--max-semi-space-size"));
-  return own ? process.execArgv : [...process.execArgv, "--max-semi-space-size=4"];
+  return [...process.execArgv, ...missingV8Flags(process.execArgv, nodeOptions)];
 }

@@ -36,22 +36,30 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 /**
- * `serve`. With one worker it serves in-process. With more (default: one per core, so both
- * cores issue), the primary stays small: it imports none of the CA. On an empty directory it
+ * `serve`. With one worker (the default on up to three cores) it serves in-process. With more
+ * (defaultWorkers), the primary stays small: it imports none of the CA. On an empty directory it
  * first runs `init` in a short-lived worker of its own (key generation and bcrypt leave a
  * process about 12 MiB bigger for good), then starts worker 0 (which issues the serving
  * certificate), then the others, which share the listening socket through node's cluster module.
  * `env` is what the entry point read from the process environment: the role a primary gave this
- * worker (null outside a cluster worker) and NODE_OPTIONS, which the workers inherit.
+ * worker (null outside a cluster worker) and NODE_OPTIONS, which the workers inherit; and how
+ * to restart this process with V8 flags (v8-flags.ts), for the single-process case.
  */
 export async function serveCommand(
   o: ServeOpts,
-  env: { role: WorkerRole | null; nodeOptions: string | undefined },
+  env: {
+    role: WorkerRole | null;
+    nodeOptions: string | undefined;
+    /** this process's node flags */
+    execArgv?: readonly string[];
+    /** replaces this process with the same command under more node flags; absent where it cannot */
+    restartWith?: (flags: string[]) => void;
+  },
 ): Promise<void> {
   // Every flag is checked here, before an empty directory is initialised for a server that
   // would then not start.
   const { host, port } = parseListen(o.listen);
-  const workers = o.workers === undefined ? availableParallelism() : Number(o.workers);
+  const workers = o.workers === undefined ? defaultWorkers(availableParallelism()) : Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new InputError("--workers takes a positive integer");
   const acme = {
     httpPort: portNumber("--acme-http-port", o.acmeHttpPort ?? "80"),
@@ -67,6 +75,13 @@ export async function serveCommand(
       initFirst: !isInitialised(caPaths(o.data)),
       nodeOptions: env.nodeOptions,
     });
+  }
+  if (env.role === null && env.restartWith) {
+    // One process serving: V8's heap settings can only be given at start, so it replaces itself
+    // (same pid, process.execve) with one that has them; that one finds them and goes on.
+    const { missingV8Flags } = await import("./v8-flags.js");
+    const flags = missingV8Flags(env.execArgv ?? [], env.nodeOptions);
+    if (flags.length > 0) env.restartWith(flags);
   }
   if (env.role?.kind === "init") {
     const { init } = await import("./init.js");
@@ -106,6 +121,18 @@ export async function serveCommand(
   };
   if (env.role !== null) process.send?.({ type: "ready", ...ready });
   else announce(ready);
+}
+
+/**
+ * One process per two cores, at least one and at most four. A process keeps about two cores
+ * busy on the sign path: its event loop (TLS, HTTP, SQLite) and libuv's threadpool, where the
+ * CSR's signature is verified and the certificate signed. So a 2-core host runs one process,
+ * no cluster: measured here on node 24, about 62 MiB PSS idle after start against 105-113 MiB
+ * for a primary and two workers, for about a fifth less req/s than two workers (README,
+ * "Processes and memory"). Beyond four, the one SQLite writer is the limit, not the cores.
+ */
+export function defaultWorkers(cores: number): number {
+  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }
 
 /** What a failed listen means, for the errors a person can act on. */

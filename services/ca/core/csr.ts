@@ -67,15 +67,49 @@ export interface ParseCsrOptions {
 }
 
 export function parseCsr(der: Uint8Array, opts: ParseCsrOptions = {}): ParsedCsr {
+  const { signed, rest } = derErrors(() => parseSigned(der, opts));
+  const ok = verify(signed.hash, signed.data, { key: signed.key, dsaEncoding: "der" }, signed.signature);
+  if (!ok) throw badSignature(SIGNATURE_FAILS);
+  return derErrors(rest);
+}
+
+/**
+ * parseCsr with the signature verified on libuv's threadpool (node:crypto's verify with a
+ * callback): the event loop serves other requests meanwhile, so one process keeps both cores
+ * busy on the sign path. The same checks in the same order, the same result or Problem.
+ */
+export async function parseCsrAsync(der: Uint8Array, opts: ParseCsrOptions = {}): Promise<ParsedCsr> {
+  const { signed, rest } = derErrors(() => parseSigned(der, opts));
+  const ok = await new Promise<boolean>((resolve, reject) =>
+    verify(
+      signed.hash,
+      signed.data,
+      { key: signed.key, dsaEncoding: "der" },
+      signed.signature,
+      (err, result) => (err ? reject(err) : resolve(result)),
+    ),
+  );
+  if (!ok) throw badSignature(SIGNATURE_FAILS);
+  return derErrors(rest);
+}
+
+const SIGNATURE_FAILS = "the CSR's signature does not verify against its public key";
+
+function derErrors<T>(fn: () => T): T {
   try {
-    return parse(Buffer.from(der.buffer, der.byteOffset, der.byteLength), opts);
+    return fn();
   } catch (e) {
     if (e instanceof DerError) throw badCSR(`the CSR is not valid DER: ${e.message}`);
     throw e;
   }
 }
 
-function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
+/**
+ * The CSR up to its signature check: what is signed, by which key and hash; `rest` reads the
+ * names once the signature has verified (a CSR that fails both is refused for its signature).
+ */
+function parseSigned(der: Uint8Array, opts: ParseCsrOptions) {
+  const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   const outer = expectTag(readElement(buf, 0), Tag.SEQUENCE, "a CertificationRequest SEQUENCE");
   if (outer.end !== buf.length) throw badCSR("trailing bytes after the CSR");
   const [cri, sigAlg, sig, more] = children(buf, outer);
@@ -100,25 +134,26 @@ function parse(buf: Buffer, opts: ParseCsrOptions): ParsedCsr {
     throw badSignature("the CSR's signature algorithm does not fit its key");
   const sigBytes = contentOf(buf, sig as Element);
   if (sigBytes[0] !== 0) throw badSignature("the CSR's signature has unused bits");
-  const ok = verify(
-    alg.hash,
-    bytesOf(buf, cri as Element),
-    { key: publicKey, dsaEncoding: "der" },
-    sigBytes.subarray(1),
-  );
-  if (!ok) throw badSignature("the CSR's signature does not verify against its public key");
-
-  const names = attrs
-    ? requestedNames(buf, attrs, opts)
-    : { dns: [], ips: [], generalNames: Buffer.alloc(0) };
-  return {
-    spki,
-    publicKeyBits,
-    keyKind,
-    publicKey,
-    commonName: commonName(buf, subject as Element),
-    ...names,
+  const signed = {
+    hash: alg.hash,
+    data: bytesOf(buf, cri as Element),
+    key: publicKey,
+    signature: sigBytes.subarray(1),
   };
+  const rest = (): ParsedCsr => {
+    const names = attrs
+      ? requestedNames(buf, attrs, opts)
+      : { dns: [], ips: [], generalNames: Buffer.alloc(0) };
+    return {
+      spki,
+      publicKeyBits,
+      keyKind,
+      publicKey,
+      commonName: commonName(buf, subject as Element),
+      ...names,
+    };
+  };
+  return { signed, rest };
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey } from "node:crypto";
 import { describe, test } from "node:test";
-import { parseCsr, withCommonNameAsSan } from "../../../../../services/ca/core/csr.js";
+import { parseCsr, parseCsrAsync, withCommonNameAsSan } from "../../../../../services/ca/core/csr.js";
 import { Problem, type ProblemKind } from "../../../../../shared/problem.js";
 import { children, readElement } from "../../../../../shared/x509/der.js";
 import { decodePem } from "../../../../../shared/x509/pem.js";
@@ -128,6 +128,61 @@ describe("parseCsr: signatures", () => {
   test("an RSA signature over SHA-1 is badSignature", () => {
     const { der } = csrDer({ key: "rsa-2048", san: ["DNS:registry.lan"], digest: "sha1" });
     expectProblem(() => parseCsr(der), "badSignature");
+  });
+});
+
+describe("parseCsrAsync (the signature verified on the threadpool, for POST /v1/sign)", () => {
+  async function asyncProblem(der: Buffer): Promise<ProblemKind | "none"> {
+    try {
+      await parseCsrAsync(der);
+      return "none";
+    } catch (e) {
+      assert.ok(e instanceof Problem, `expected a Problem, got ${String(e)}`);
+      return e.kind;
+    }
+  }
+  const syncProblem = (der: Buffer): ProblemKind | "none" => {
+    try {
+      parseCsr(der);
+      return "none";
+    } catch (e) {
+      assert.ok(e instanceof Problem, `expected a Problem, got ${String(e)}`);
+      return e.kind;
+    }
+  };
+
+  test("a good request parses to exactly what parseCsr gives, for each key type", async () => {
+    for (const key of ["ec-p256", "ec-p384", "rsa-2048"] as const) {
+      const { der } = csrDer({ key, subject: "/CN=registry.lan", san: ["DNS:registry.lan", "IP:10.0.0.5"] });
+      const a = await parseCsrAsync(der);
+      const b = parseCsr(der);
+      const { publicKey: ka, ...restA } = a;
+      const { publicKey: kb, ...restB } = b;
+      assert.deepEqual(restA, restB, key);
+      assert.ok(ka.equals(kb), key);
+    }
+  });
+
+  test("a bad request is refused with the same problem as parseCsr", async () => {
+    const { der } = csrDer({ key: "ec-p256", san: ["DNS:registry.lan"] });
+    const { sig } = parts(der);
+    const flipped = Buffer.from(der);
+    flipped[sig.end - 1] = (flipped[sig.end - 1] ?? 0) ^ 0x01;
+    const renamed = Buffer.from(der);
+    renamed.write("registrz", der.indexOf("registry.lan", 0, "latin1"), "latin1");
+    const cases = [
+      flipped,
+      renamed,
+      der.subarray(0, der.length - 3),
+      Buffer.concat([der, Buffer.from([0x00])]),
+      csrDer({ key: "ec-p256", san: ["DNS:registry.lan"], digest: "sha1" }).der,
+      csrDer({ san: ["DNS:10.0.0.5"] }).der,
+    ];
+    for (const [i, bad] of cases.entries()) {
+      const kind = syncProblem(bad);
+      assert.notEqual(kind, "none", `case ${i} must be refused`);
+      assert.equal(await asyncProblem(bad), kind, `case ${i}`);
+    }
   });
 });
 
