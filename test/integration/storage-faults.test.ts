@@ -9,6 +9,7 @@ import Database from "better-sqlite3";
 import pino from "pino";
 import { init } from "../../services/ca/cli/init.js";
 import { type HttpResult, startCa } from "../helpers/ca.js";
+import { caCli } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
 
 /**
@@ -175,5 +176,29 @@ describe("storage faults", () => {
     serials.push(again.json<{ serial: string }>().serial);
     await ca.close();
     assertInventory(dataDir, serials);
+  });
+
+  test("serve and the CLI on a read-only data directory refuse in one line that names it and says why (before: 'unable to open database file')", async () => {
+    const base = mkdtempSync(join(tmpdir(), "certyard-rofs-"));
+    cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+    const dataDir = join(base, "data");
+    await init({ data: dataDir, name: "RO Root CA", keyType: "ec-p256" });
+    // nothing holds it open yet, so a read-only bind mount can be made
+    mount("--bind", dataDir, dataDir);
+    cleanups.push(() => umount(dataDir));
+    mount("-o", "remount,ro,bind", dataDir);
+    for (const args of [
+      ["token", "create", "--data", dataDir, "--name", "x", "--dns", "a.lan"],
+      ["certs", "list", "--data", dataDir],
+      ["serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--workers", "1"],
+    ]) {
+      const r = caCli(args);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stdout}`);
+      assert.match(
+        r.stderr,
+        /^certyard-ca: cannot [^\n]*data[^\n]*: the data directory is read-only \(EROFS\)\n$/,
+        args[0],
+      );
+    }
   });
 });

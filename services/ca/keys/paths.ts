@@ -1,5 +1,6 @@
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { storageFault } from "../../../shared/storage-fault.js";
 
 /** Where the CA keeps its material inside the data directory. */
 export function caPaths(dataDir: string) {
@@ -33,5 +34,11 @@ export function requireInitialised(paths: CaPaths): void {
  * existed before init (mkdir's mode applies only to a directory it creates).
  */
 export function secureDataDir(paths: CaPaths): void {
-  chmodSync(paths.dataDir, 0o700);
+  try {
+    chmodSync(paths.dataDir, 0o700);
+  } catch (e) {
+    const reason = storageFault(e);
+    if (reason) throw new Error(`cannot make ${paths.dataDir} 0700: ${reason}`, { cause: e });
+    throw e;
+  }
 }

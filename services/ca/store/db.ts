@@ -1,6 +1,8 @@
-import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, openSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { storageFault } from "../../../shared/storage-fault.js";
 import { type BetterSQLite3Database, drizzle, migrate } from "./drizzle.cjs";
 import * as schema from "./schema.js";
 
@@ -50,6 +52,29 @@ export const databaseFiles = (path: string) => [path, `${path}-wal`, `${path}-sh
  * and shm files the database's mode when it creates them).
  */
 export function openDb(path: string, o: OpenOptions = {}): OpenDb {
+  try {
+    return open(path, o);
+  } catch (e) {
+    throw unwritable(path, e) ?? e;
+  }
+}
+
+/**
+ * A database that cannot be opened for writing, named with why (SQLite says only "unable to
+ * open database file"): a read-only mount, a full disk, no permission on the directory.
+ */
+function unwritable(path: string, err: unknown): Error | null {
+  let reason = storageFault(err);
+  if (reason === null) return null;
+  try {
+    accessSync(dirname(path), constants.W_OK);
+  } catch (e) {
+    reason = storageFault(e) ?? reason;
+  }
+  return new Error(`cannot open ${path} for writing: ${reason}`, { cause: err });
+}
+
+function open(path: string, o: OpenOptions): OpenDb {
   if (o.create && !existsSync(path)) closeSync(openSync(path, "wx", 0o600));
   else requireDatabase(path);
   for (const f of databaseFiles(path)) if (existsSync(f)) chmodSync(f, 0o600);
