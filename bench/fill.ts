@@ -1,6 +1,7 @@
 /**
  * Fills a stopped CA's inventory with realistic rows straight through better-sqlite3: one
- * transaction, one prepared INSERT (columns from migrations/0000_init.sql).
+ * transaction, one prepared INSERT per table (columns from migrations/0000_init.sql, and the
+ * names each certificate is found by, from 0006, as the store writes them).
  */
 import { randomBytes, randomInt } from "node:crypto";
 import Database from "better-sqlite3";
@@ -26,6 +27,7 @@ export function fillInventory(dbPath: string, tokenName: string, rows: number): 
          not_before, not_after, key_fingerprint, pem, created_at, revoked_at, revocation_reason)
        VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
     );
+    const insertName = db.prepare("INSERT INTO certificate_names (name, not_after, serial) VALUES (?, ?, ?)");
     const now = Date.now();
     const started = process.hrtime.bigint();
     db.transaction(() => {
@@ -34,8 +36,9 @@ export function fillInventory(dbPath: string, tokenName: string, rows: number): 
         const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
         const notAfter = now + randomInt(90 * DAY_MS);
         const notBefore = notAfter - LIFETIME_MS;
+        const serial = randomBytes(16).toString("hex");
         insert.run(
-          randomBytes(16).toString("hex"),
+          serial,
           tokenId,
           host,
           JSON.stringify([host]),
@@ -46,6 +49,8 @@ export function fillInventory(dbPath: string, tokenName: string, rows: number): 
           fakePem(),
           notBefore,
         );
+        insertName.run(host, notAfter, serial);
+        insertName.run(ip, notAfter, serial);
       }
     })();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -70,4 +75,10 @@ function isIdRow(row: unknown): row is { id: string } {
 
 function isCountRow(row: unknown): row is { n: number } {
   return typeof row === "object" && row !== null && "n" in row && typeof row.n === "number";
+}
+
+/** A name and an address that fillInventory gave one certificate out of `rows`, to search for. */
+export function fillSample(rows: number): { name: string; ip: string } {
+  const i = Math.floor(rows / 2);
+  return { name: `host-${i}.registry.lan`, ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` };
 }

@@ -22,7 +22,8 @@ import {
   treeCpuSeconds,
 } from "./ca-process.js";
 import { cfsslSignBody, startCfssl } from "./cfssl.js";
-import { fillInventory } from "./fill.js";
+import { fillInventory, fillSample } from "./fill.js";
+import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { BATCH, inProcess, rawSignRate } from "./micro.js";
 import { renewLoad } from "./renew-load.js";
@@ -72,8 +73,9 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   const acme = () => acmeBench(cleanup, root, { seconds: s.load, accounts: s.acmeAccounts });
   if (s.only === "acme") return { acme: await acme() };
   if (s.only === "memory") return memoryOnly(cleanup, root, s);
+  if (s.only === "inventory") return inventoryOnly(cleanup, root, s);
   if (s.only !== "")
-    throw new RangeError(`BENCH_ONLY takes "acme" or "memory" (or nothing for the whole run)`);
+    throw new RangeError(`BENCH_ONLY takes "acme", "memory" or "inventory" (or nothing for the whole run)`);
   const csr = await makeCsr(root);
   const cores = availableParallelism();
   const loadAtStart = loadavg1();
@@ -318,6 +320,47 @@ async function memoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<
   reportMemory(`idle, ${s.settle} s after start on an empty directory`, m.fresh);
   reportMemory(`idle, ${s.settle} s after the load`, m.afterLoad);
   return { memoryFresh: memoryFigures(m.fresh), memory: memoryFigures(m.afterLoad) };
+}
+
+/**
+ * BENCH_ONLY=inventory: POST /v1/sign on an empty inventory and on a filled one
+ * (BENCH_FILL_ROWS), and the inventory's own figures at that size (bench/inventory.ts).
+ */
+async function inventoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
+  const csr = await makeCsr(root);
+  const data = join(root, "ca");
+  await mkdir(data);
+  const body = JSON.stringify({ csr: csr.pem });
+  let auth: Record<string, string> = {};
+  const empty = await withCa(cleanup, data, undefined, async (ca) => {
+    auth = { authorization: `Bearer ${await createToken(data, TOKEN_NAME)}` };
+    return loadSign(ca, body, auth, s);
+  });
+  report("POST /v1/sign, empty inventory", empty, 1);
+  heading(`filling the inventory with ${s.fillRows.toLocaleString("en-US")} certificates (serve stopped)`);
+  const fill = fillInventory(join(data, "certyard.db"), TOKEN_NAME, s.fillRows);
+  line("seconds", fill.seconds);
+  const full = await withCa(cleanup, data, undefined, async (ca) => {
+    const signed = await loadSign(ca, body, auth, s);
+    const inventory = await inventoryBench(ca, data, TOKEN_NAME, fill.totalRows, fillSample(s.fillRows));
+    return { signed, inventory };
+  });
+  const kept = full.signed.reqPerSec / empty.reqPerSec;
+  report(
+    `POST /v1/sign with ${fill.totalRows.toLocaleString("en-US")} certificates stored`,
+    full.signed,
+    kept,
+  );
+  line("req/s kept with the inventory full, of empty (target >= 0.9)", round(kept, 2), "x");
+  return {
+    signEmpty: loadFigures(empty, 1),
+    signFullInventory: {
+      ...loadFigures(full.signed, kept),
+      inventory: fill.totalRows,
+      keptOfEmpty: round(kept, 2),
+    },
+    inventory: full.inventory,
+  };
 }
 
 /** Starts serve on a fresh port, runs `fn`, and always stops it (clean-up also knows about it). */

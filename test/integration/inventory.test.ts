@@ -299,7 +299,7 @@ describe("migration 0006 finds the certificates issued before it by name", () =>
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  test("a database at 0005 with certificates gets their names when the store opens it", () => {
+  test("a database at 0005 with certificates gets their names, and its renewed ones are superseded, when the store opens it", () => {
     const dir = mkdtempSync(join(tmpdir(), "certyard-migrate-"));
     dirs.push(dir);
     // the migrations as they were before 0006, applied by drizzle as an older certyard did
@@ -317,6 +317,10 @@ describe("migration 0006 finds the certificates issued before it by name", () =>
       `insert into certificates (serial, dns_names, ip_addresses, not_before, not_after, key_fingerprint, pem, created_at)
        values ('0a', '["Old.LAN"]', '["10.9.9.9"]', 0, 4102444800000, 'f', 'pem', 0)`,
     ).run();
+    db.prepare(
+      `insert into certificates (serial, renewed_from, dns_names, ip_addresses, not_before, not_after, key_fingerprint, pem, created_at)
+       values ('0b', '0a', '["old.lan"]', '[]', 0, 4102444800001, 'f', 'pem', 0)`,
+    ).run();
     assert.equal(
       db.prepare("select count(*) as n from sqlite_master where name = 'certificate_names'").pluck().get(),
       0,
@@ -326,9 +330,14 @@ describe("migration 0006 finds the certificates issued before it by name", () =>
     const store = openStore(path);
     try {
       const find = (name: string) =>
-        store.certificates.page({ now: 0, states: ["valid"], name, limit: 10 }).rows.map((r) => r.serial);
-      assert.deepEqual(find("old.lan"), ["0a"]);
-      assert.deepEqual(find("10.9.9.9"), ["0a"]);
+        store.certificates
+          .page({ now: 0, states: ["valid", "superseded"], name, limit: 10 })
+          .rows.map((r) => [r.serial, r.state]);
+      assert.deepEqual(find("old.lan"), [
+        ["0a", "superseded"],
+        ["0b", "valid"],
+      ]);
+      assert.deepEqual(find("10.9.9.9"), [["0a", "superseded"]]);
     } finally {
       store.close();
     }

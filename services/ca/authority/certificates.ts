@@ -47,14 +47,14 @@ export function certificateService(
       return store.page(query(p));
     },
     /**
-     * Every row the filters keep, read a page at a time as the caller consumes them, so that a
+     * Every row the filters keep, a page at a time as the caller consumes them, so that a
      * million rows never sit in memory at once. A limit or cursor in `p` is ignored.
      */
-    *searchAll(p: InventorySearch): Generator<InventoryRow> {
+    *searchPages(p: InventorySearch): Generator<InventoryRow[]> {
       const { after: _after, ...q } = query(p);
       let page = store.page({ ...q, limit: STREAM_PAGE });
       for (;;) {
-        yield* page.rows;
+        yield page.rows;
         if (!page.next) return;
         page = store.page({ ...q, limit: STREAM_PAGE, after: page.next });
       }

@@ -115,29 +115,38 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
   const { data, json, ...search } = o;
   const parts = openParts(data);
   try {
-    const rows = parts.certificates.searchAll(search);
-    const text = json ? jsonArrayLines(rows) : tableLines(rows);
-    await writeAll(out, text);
+    const pages = parts.certificates.searchPages(search);
+    await writeAll(out, json ? jsonArrayText(pages) : tableText(pages));
   } finally {
     parts.close();
   }
 }
 
-/** JSON.stringify(rows, null, 2) and a newline, a row at a time. */
-function* jsonArrayLines(rows: Iterable<InventoryRow>): Generator<string> {
+/**
+ * JSON.stringify(rows, null, 2) and a newline, a page at a time: each page is stringified as an
+ * array in one call and its brackets left off, the pages joined with commas.
+ */
+function* jsonArrayText(pages: Iterable<InventoryRow[]>): Generator<string> {
   let first = true;
-  for (const row of rows) {
-    yield `${first ? "[\n" : ",\n"}  ${JSON.stringify(certificateView(row), null, 2).replaceAll("\n", "\n  ")}`;
+  for (const page of pages) {
+    if (page.length === 0) continue;
+    const text = JSON.stringify(page.map(certificateView), null, 2);
+    // "[\n  {...},\n  {...}\n]": the rows are what lies between the brackets' lines
+    yield `${first ? "[\n" : ",\n"}${text.slice(2, -2)}`;
     first = false;
   }
   yield first ? "[]\n" : "\n]\n";
 }
 
-function* tableLines(rows: Iterable<InventoryRow>): Generator<string> {
+function* tableText(pages: Iterable<InventoryRow[]>): Generator<string> {
   yield "SERIAL\tNOT_AFTER\tSTATE\tNAMES\n";
-  for (const r of rows) {
-    const names = [...r.dnsNames, ...r.ipAddresses].join(",");
-    yield `${r.serial}\t${new Date(r.notAfter).toISOString()}\t${r.state}\t${names}\n`;
+  for (const page of pages) {
+    let text = "";
+    for (const r of page) {
+      const names = [...r.dnsNames, ...r.ipAddresses].join(",");
+      text += `${r.serial}\t${new Date(r.notAfter).toISOString()}\t${r.state}\t${names}\n`;
+    }
+    yield text;
   }
 }
 

@@ -41,8 +41,22 @@ export interface InventoryQuery extends InventoryFilter {
   limit: number;
 }
 
-/** A row of the inventory: the record without its PEM, and its state at the query's now. */
-export type InventoryRow = Omit<CertificateRecord, "pem"> & { state: InventoryState };
+/** What a row of the inventory shows of a certificate (its PEM is not read), and its state then. */
+export const INVENTORY_COLUMNS = [
+  "serial",
+  "tokenId",
+  "renewedFrom",
+  "commonName",
+  "dnsNames",
+  "ipAddresses",
+  "notBefore",
+  "notAfter",
+  "keyFingerprint",
+  "revokedAt",
+] as const satisfies readonly (keyof CertificateRecord)[];
+export type InventoryRow = Pick<CertificateRecord, (typeof INVENTORY_COLUMNS)[number]> & {
+  state: InventoryState;
+};
 
 export interface InventoryPage {
   rows: InventoryRow[];

@@ -1,4 +1,6 @@
 import {
+  INVENTORY_COLUMNS,
+  INVENTORY_STATES,
   type InventoryPage,
   type InventoryQuery,
   type InventoryState,
@@ -15,11 +17,11 @@ import {
   eq,
   getTableColumns,
   gt,
+  inArray,
   isNotNull,
   isNull,
   lte,
   max,
-  or,
   type SQL,
   sql,
 } from "./drizzle.cjs";
@@ -69,6 +71,15 @@ export function certificateStore(db: Db) {
       .onConflictDoNothing(),
     ["name", "notAfter", "serial"],
   );
+  // A renewal marks the certificate it renews as superseded, in the same transaction.
+  const supersedeStmt = hotStatement(
+    db,
+    db
+      .update(certificates)
+      .set({ renewedBy: sql.placeholder("renewedBy") as unknown as string })
+      .where(eq(certificates.serial, sql.placeholder("serial"))),
+    ["renewedBy", "serial"],
+  );
   // Renewal, revocation and ACME downloads look a certificate up by serial.
   const bySerialStmt = db
     .select()
@@ -85,6 +96,7 @@ export function certificateStore(db: Db) {
     insert(rec: CertificateRecord): void {
       insertStmt.run(mapped.map(([key, c]) => (rec[key] === null ? null : c.mapToDriverValue(rec[key]))));
       for (const name of namesOf(rec)) insertNameStmt.run(name, rec.notAfter, rec.serial);
+      if (rec.renewedFrom !== null) supersedeStmt.run(rec.serial, rec.renewedFrom);
     },
 
     /**
@@ -105,7 +117,7 @@ export function certificateStore(db: Db) {
           : sql`(${order.notAfter}, ${order.serial}) > (${q.after.notAfter}, ${q.after.serial})`,
         statesCondition(q.states, q.now),
       ];
-      const fields = { ...listColumns, renewed: sql<number>`${renewedSql}` };
+      const fields = listColumns;
       const base =
         q.name === undefined
           ? db.select(fields).from(certificates)
@@ -118,9 +130,9 @@ export function certificateStore(db: Db) {
         .orderBy(asc(order.notAfter), asc(order.serial))
         .limit(q.limit + 1)
         .all();
-      const rows = found.slice(0, q.limit).map(({ renewed, ...rec }) => ({
+      const rows = found.slice(0, q.limit).map(({ renewedBy, ...rec }) => ({
         ...rec,
-        state: stateOf(rec, renewed === 1, q.now),
+        state: stateOf(rec, renewedBy !== null, q.now),
       }));
       const last = rows.at(-1);
       return {
@@ -181,25 +193,43 @@ export function certificateStore(db: Db) {
 }
 export type CertificateStore = ReturnType<typeof certificateStore>;
 
-const { pem: _pem, ...listColumns } = getTableColumns(certificates);
-
-/** 1 when a certificate has been renewed (certificates_renewed_from answers it). */
-const renewedSql = sql`exists (select 1 from ${certificates} as successor where successor.renewed_from = ${certificates.serial})`;
-
-/** The SQL of stateOf, for the states asked for: what stateOf would say of each row it keeps. */
-function statesCondition(states: readonly InventoryState[], now: number): SQL | undefined {
-  const live = and(isNull(certificates.revokedAt), gt(certificates.notAfter, now));
-  const each: Record<InventoryState, SQL | undefined> = {
-    revoked: isNotNull(certificates.revokedAt),
-    expired: and(isNull(certificates.revokedAt), lte(certificates.notAfter, now)),
-    superseded: and(live, renewedSql),
-    valid: and(live, sql`not ${renewedSql}`),
+/** The inventory's columns, and renewedBy for the state: all in certificates_not_after. */
+const listColumns = (() => {
+  const all = getTableColumns(certificates);
+  return {
+    ...(Object.fromEntries(INVENTORY_COLUMNS.map((k) => [k, all[k]])) as Pick<
+      typeof all,
+      (typeof INVENTORY_COLUMNS)[number]
+    >),
+    renewedBy: all.renewedBy,
   };
-  if (states.length === 4) return undefined;
-  // valid and superseded together: in force, renewed or not
-  const parts =
-    states.includes("valid") && states.includes("superseded")
-      ? [live, ...states.filter((s) => s !== "valid" && s !== "superseded").map((s) => each[s])]
-      : states.map((s) => each[s]);
-  return or(...parts);
+})();
+
+/**
+ * The SQL of stateOf, for the states asked for: what stateOf would say of each row it keeps.
+ * One state, and the usual sets, are plain ANDs that SQLite runs on an index in the inventory's
+ * order (the revoked and the superseded on their partial indexes, the rest on
+ * certificates_not_after from or up to now). Other sets compare the state itself, which SQLite
+ * filters along the order: an OR of the states would make it collect every match and sort them
+ * again for each page.
+ */
+function statesCondition(states: readonly InventoryState[], now: number): SQL | undefined {
+  const has = new Set(states);
+  const notRevoked = isNull(certificates.revokedAt);
+  const live = and(notRevoked, gt(certificates.notAfter, now));
+  if (has.size === INVENTORY_STATES.length) return undefined;
+  if (has.size === 1) {
+    const [only] = has;
+    if (only === "revoked") return isNotNull(certificates.revokedAt);
+    if (only === "expired") return and(notRevoked, lte(certificates.notAfter, now));
+    if (only === "superseded") return and(live, isNotNull(certificates.renewedBy));
+    return and(live, isNull(certificates.renewedBy));
+  }
+  if (!has.has("revoked") && has.has("valid") && has.has("superseded")) {
+    return has.has("expired") ? notRevoked : live;
+  }
+  const state = sql`case when ${certificates.revokedAt} is not null then 'revoked'
+    when ${certificates.notAfter} <= ${now} then 'expired'
+    when ${certificates.renewedBy} is not null then 'superseded' else 'valid' end`;
+  return inArray(state, [...has]);
 }

@@ -1,0 +1,172 @@
+/**
+ * The inventory at size: `certs list` (streamed, its wall time and peak memory) and GET /v1/certs
+ * pages under each filter (median and slowest of several tries), against a CA whose inventory
+ * fill.ts filled. Targets (issue 16), at 1,000,000 certificates: `certs list --expiring 7d --json`
+ * under 1 s, every page under 100 ms.
+ */
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CaProcess } from "./ca-process.js";
+import { httpsRequest } from "./ca-process.js";
+import { heading, line, round } from "./util.js";
+
+const CA_MAIN = fileURLToPath(new URL("../services/ca/main.js", import.meta.url));
+const TRIES = 15;
+export const LIST_TARGET_S = 1;
+export const PAGE_TARGET_MS = 100;
+
+/** Prints the child's peak resident memory as its last stderr line, from inside it. */
+const PEAK_RSS_HOOK =
+  'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss_kib="+process.resourceUsage().maxRSS+"\\n"))';
+
+export interface ListFigures {
+  seconds: number;
+  rows: number;
+  bytes: number;
+  peakRssMiB: number;
+}
+
+/** `certyard-ca certs list ARGS --data DATA`, its output counted and thrown away. */
+export function timeCertsList(data: string, args: string[]): Promise<ListFigures> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [
+      "--import",
+      PEAK_RSS_HOOK,
+      CA_MAIN,
+      "certs",
+      "list",
+      "--data",
+      data,
+      ...args,
+    ]);
+    let bytes = 0;
+    let newlines = 0;
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      bytes += d.length;
+      for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) newlines++;
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const rss = /maxrss_kib=(\d+)/.exec(stderr);
+      if (code !== 0 || !rss?.[1])
+        return reject(new Error(`certs list ${args.join(" ")} exited ${code}: ${stderr}`));
+      // --json: one row is 20-odd lines; the table: one line per row and a header
+      const rows = args.includes("--json") ? Number.NaN : newlines - 1;
+      resolve({ seconds, rows, bytes, peakRssMiB: Number(rss[1]) / 1024 });
+    });
+  });
+}
+
+export interface PageFigures {
+  query: string;
+  rows: number;
+  medianMs: number;
+  maxMs: number;
+}
+
+/** GET /v1/certs?QUERY, TRIES times: the rows of a page and how long a page took. */
+export async function timePage(ca: CaProcess, adminToken: string, query: string): Promise<PageFigures> {
+  const times: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < TRIES; i++) {
+    const started = process.hrtime.bigint();
+    const res = await httpsRequest(`${ca.baseUrl}/v1/certs?${query}`, {
+      method: "GET",
+      ca: ca.rootPem,
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (res.status !== 200) throw new Error(`GET /v1/certs?${query}: ${res.status} ${res.body.toString()}`);
+    rows = (JSON.parse(res.body.toString()) as { certificates: unknown[] }).certificates.length;
+  }
+  times.sort((a, b) => a - b);
+  return { query, rows, medianMs: times[Math.floor(times.length / 2)] ?? 0, maxMs: times.at(-1) ?? 0 };
+}
+
+/** The next cursor after following `pages` pages of `query`. */
+async function deepCursor(ca: CaProcess, adminToken: string, query: string, pages: number): Promise<string> {
+  let cursor = "";
+  for (let i = 0; i < pages; i++) {
+    const res = await httpsRequest(`${ca.baseUrl}/v1/certs?${query}${cursor ? `&cursor=${cursor}` : ""}`, {
+      method: "GET",
+      ca: ca.rootPem,
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    cursor = (JSON.parse(res.body.toString()) as { next: string }).next;
+  }
+  return cursor;
+}
+
+/** Every figure of the inventory at its size, printed as it goes. */
+export async function inventoryBench(
+  ca: CaProcess,
+  data: string,
+  tokenName: string,
+  rows: number,
+  sample: { name: string; ip: string },
+) {
+  heading(`the inventory with ${rows.toLocaleString("en-US")} certificates`);
+  const adminToken = (await readFile(join(data, "admin-token"), "utf8")).trim();
+  const expiring = await timeCertsList(data, ["--expiring", "7d", "--json"]);
+  line(`certs list --expiring 7d --json: seconds (target < ${LIST_TARGET_S})`, round(expiring.seconds, 2));
+  line("  its output, MiB", round(expiring.bytes / 2 ** 20, 1));
+  line("  its peak RSS, MiB", round(expiring.peakRssMiB, 0));
+  const everything = await timeCertsList(data, ["--state", "all"]);
+  line("certs list --state all (table): seconds", round(everything.seconds, 2));
+  line("  rows", everything.rows);
+  line("  its peak RSS, MiB", round(everything.peakRssMiB, 0));
+
+  const deep = await deepCursor(ca, adminToken, "limit=1000", 50);
+  const queries = [
+    "",
+    "limit=1000",
+    "expiring=7d",
+    "expiring=7d&limit=1000",
+    `name=${sample.name}`,
+    `ip=${sample.ip}`,
+    `token=${tokenName}`,
+    "state=valid",
+    "state=superseded",
+    "state=expired",
+    "state=revoked",
+    "state=all",
+    `limit=1000&cursor=${deep}`,
+  ];
+  const pages: PageFigures[] = [];
+  for (const q of queries) {
+    const f = await timePage(ca, adminToken, q);
+    pages.push(f);
+    const shown = q.includes("cursor=") ? "limit=1000&cursor=(after 50,000 rows)" : q || "(no filter)";
+    line(
+      `GET /v1/certs?${shown}: median / slowest ms (${f.rows} rows)`,
+      `${round(f.medianMs, 1)} / ${round(f.maxMs, 1)}`,
+    );
+  }
+  const slowest = Math.max(...pages.map((p) => p.maxMs));
+  line(`slowest page of all, ms (target < ${PAGE_TARGET_MS})`, round(slowest, 1));
+  const figures: Record<string, number> = {
+    rows,
+    listExpiring7dSeconds: round(expiring.seconds, 2),
+    listExpiring7dRatioToTarget: round(expiring.seconds / LIST_TARGET_S, 2),
+    listExpiring7dPeakRssMiB: round(expiring.peakRssMiB, 0),
+    listAllSeconds: round(everything.seconds, 2),
+    listAllRows: everything.rows,
+    listAllPeakRssMiB: round(everything.peakRssMiB, 0),
+    slowestPageMs: round(slowest, 1),
+    slowestPageRatioToTarget: round(slowest / PAGE_TARGET_MS, 2),
+  };
+  for (const p of pages)
+    figures[`pageMedianMs ${p.query.replace(/cursor=.*/, "cursor=deep") || "default"}`] = round(
+      p.medianMs,
+      1,
+    );
+  return figures;
+}
