@@ -19,6 +19,8 @@ export function homeLayout(dir: string) {
     /** the pinned CA: URL and fingerprint */
     caJson: join(dir, "ca.json"),
     rootPem: join(dir, "root.pem"),
+    /** where `trust` installed the root, so that check-root installs a rotated-in root there too */
+    trustJson: join(dir, "trust.json"),
     /** one NAME.json record per managed certificate */
     certs: join(dir, "certs"),
   };

@@ -57,6 +57,43 @@ export type Managed = z.infer<typeof managedSchema>;
 export type IssuerRecord = Managed["issuer"];
 export type AcmeIssuerRecord = Extract<IssuerRecord, { kind: "acme" }>;
 
+/**
+ * What one `trust` run installed: enough to run it again with other roots (check-root, after a
+ * root rotation). /etc/hosts lines are not about roots and are left out.
+ */
+export const trustRecordSchema = z.object({
+  registries: z.array(z.string()),
+  system: z.boolean().optional(),
+  buildkit: z.string().optional(),
+  nss: z.boolean().optional(),
+  java: z.boolean().optional(),
+  dockerCertsDir: z.string().optional(),
+  containersCertsDir: z.string().optional(),
+  containerdCertsDir: z.string().optional(),
+  buildxDir: z.string().optional(),
+  javaKeystore: z.string().nullable().optional(),
+  /** the user whose browsers --nss wrote to (under sudo, not root's) */
+  userHome: z.string().optional(),
+});
+export type TrustRecord = z.infer<typeof trustRecordSchema>;
+
+/**
+ * The records after one `trust` run: an install adds its registries to the record of the same
+ * places and flags (or adds one); a removal takes them out, and the record goes with its last.
+ */
+export function recordTrust(records: TrustRecord[], run: TrustRecord, remove: boolean): TrustRecord[] {
+  const places = (r: TrustRecord) => JSON.stringify({ ...r, registries: [] });
+  const same = records.find((r) => places(r) === places(run));
+  const others = records.filter((r) => r !== same);
+  if (!remove) {
+    const registries = [...new Set([...(same?.registries ?? []), ...run.registries])];
+    return [...others, { ...run, registries }];
+  }
+  if (!same) return records;
+  const registries = same.registries.filter((r) => !run.registries.includes(r));
+  return registries.length ? [...others, { ...same, registries }] : others;
+}
+
 export class AgentHome {
   private readonly layout: ReturnType<typeof homeLayout>;
 
@@ -95,6 +132,17 @@ export class AgentHome {
     this.ensure();
     writeFileAtomic(this.layout.rootPem, rootPem);
     writeFileAtomic(this.layout.caJson, `${JSON.stringify(ref, null, 2)}\n`);
+  }
+
+  /** Where `trust` installed the root (none recorded: an empty list). */
+  trustRecords(): TrustRecord[] {
+    if (!existsSync(this.layout.trustJson)) return [];
+    return z.array(trustRecordSchema).parse(JSON.parse(readFileSync(this.layout.trustJson, "utf8")));
+  }
+
+  saveTrustRecords(records: TrustRecord[]): void {
+    this.ensure();
+    writeFileAtomic(this.layout.trustJson, `${JSON.stringify(records, null, 2)}\n`, 0o600);
   }
 
   list(): Managed[] {

@@ -101,9 +101,12 @@ program
     const { caPaths, requireInitialised } = await import("./keys/paths.js");
     const { requireDatabase } = await import("./store/db.js");
     const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
+    const { finishRotation } = await import("./keys/staged.js");
     const paths = caPaths(o.data);
     requireInitialised(paths);
     requireDatabase(paths.database);
+    // a rotation a crash interrupted after its commit is finished first: the root it made counts
+    finishRotation(paths.dataDir);
     const [der] = certificatesFromPem(readFileSync(paths.rootCert, "utf8"));
     if (!der) throw new Error("no root certificate found");
     process.stdout.write(`${fingerprint(der)}\n`);
@@ -227,5 +230,24 @@ program
     const { restoreCommand } = await import("./cli/backup-cmds.js");
     await restoreCommand(o);
   });
+
+const rotate = program
+  .command("rotate")
+  .description("a new intermediate, or a new root; what was issued before keeps working");
+for (const what of ["intermediate", "root"] as const) {
+  rotate
+    .command(what)
+    .description(
+      what === "root"
+        ? "a new root, cross-signed by the current one (both served in /roots.pem), and a new intermediate under it"
+        : "a new intermediate under the same root; the current one is kept for its certificates",
+    )
+    .addOption(dataFlag())
+    .addOption(flag("--passphrase-file <file>", "passphrase of the CA keys"))
+    .action(async (o: { data: string; passphraseFile?: string }) => {
+      const { rotateCommand } = await import("./cli/rotate-cmds.js");
+      process.stdout.write(`${await rotateCommand(what, o)}\n`);
+    });
+}
 
 runProgram(program);

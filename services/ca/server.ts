@@ -113,7 +113,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const names = cfg.servingNames ?? defaultServingNames(ca.constraints);
   const { url, guessed } = await publicUrl(cfg.url, names, cfg.port);
   const servingNames = withUrlHost(names, url);
-  const authority = new Authority(ca, store, `${url}/crl`, clock);
+  const authority = new Authority(ca, store, `${url}${ca.crlPath}`, clock);
   const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
   const tokenKey = tokenKeyOf(cfg.paths, store);
   const tokens = tokenService(store.tokens, clock, () => tokenKey);
@@ -144,6 +144,8 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     health: () => store.ping(),
     storage,
     rootPem: ca.rootPem,
+    rootsPem: ca.rootsPem,
+    crossPem: ca.crossPem,
     rootFingerprint: ca.rootFingerprint,
     log: cfg.log,
     clock,

@@ -52,6 +52,8 @@ export interface StartOptions {
   connections?: ServeConfig["connections"];
   /** an initialised data directory to serve (a restart): not initialised, and kept on close */
   dataDir?: string;
+  /** the port to listen on (default: any free one); a restart passes the one it had */
+  port?: number;
   /** where the server logs (default: nowhere) */
   log?: Logger;
   /** failed authentications per client address before 429 (suites that send many raise it) */
@@ -74,8 +76,8 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
   const server = await startServer({
     paths,
     host: "127.0.0.1",
-    port: 0,
-    url: "https://127.0.0.1:0",
+    port: opts.port ?? 0,
+    url: `https://127.0.0.1:${opts.port ?? 0}`,
     servingNames: opts.servingNames ?? { dns: ["localhost"], ips: ["127.0.0.1"] },
     log: opts.log ?? pino({ level: "silent" }),
     clock: opts.clock,

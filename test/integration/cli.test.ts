@@ -199,9 +199,10 @@ describe("certyard-ca CLI", () => {
       [["init", "--data"], /option '--data <dir>' argument missing/],
       [["token"], /^certyard-ca: "token" needs a command: create, list or revoke \(see --help\)\n$/],
       [["certs"], /"certs" needs a command: list/],
+      [["rotate"], /"rotate" needs a command: intermediate or root/],
       [
         [],
-        /^certyard-ca: give a command: init, serve, fingerprint, token, eab, certs, revoke, backup or restore/,
+        /^certyard-ca: give a command: init, serve, fingerprint, token, eab, certs, revoke, backup, restore or rotate/,
       ],
     ] as const) {
       const r = cli([...args]);

@@ -6,6 +6,7 @@ import {
   DEFAULT_DOCKER_CERTS_DIR,
   DEFAULT_HOSTS_FILE,
 } from "../config.js";
+import type { TrustRecord } from "../state.js";
 import { flag, homeFlag, listFlag, switchFlag } from "./options.js";
 
 /**
@@ -79,31 +80,46 @@ export function registerClientCommands(program: Command): void {
         hostsFile: string;
         home: string;
       }) => {
-        const { AgentHome } = await import("../state.js");
+        const { AgentHome, recordTrust } = await import("../state.js");
         const { parseRegistry, trust } = await import("../actions/trust.js");
         // a mistyped registry is named before a home that is not bootstrapped
         for (const r of o.registry ?? []) parseRegistry(r);
         const { trustEnvironment } = await import("../config.js");
         const env = trustEnvironment();
+        const home = new AgentHome(o.home);
+        const places: TrustRecord = {
+          registries: o.registry ?? [],
+          system: o.system === true,
+          ...(o.buildkit === undefined ? {} : { buildkit: o.buildkit }),
+          nss: o.nss === true,
+          java: o.java === true,
+          dockerCertsDir: o.dockerCertsDir,
+          containersCertsDir: o.containersCertsDir,
+          containerdCertsDir: o.containerdCertsDir,
+          buildxDir: env.buildxDir,
+          javaKeystore: env.javaKeystore,
+          userHome: env.userHome,
+        };
         const { lines, warnings } = trust(
           {
-            rootPem: new AgentHome(o.home).rootPem(),
-            registries: o.registry ?? [],
-            system: o.system === true,
+            ...places,
+            rootPem: home.rootPem(),
             hosts: o.hosts ?? [],
-            ...(o.buildkit === undefined ? {} : { buildkit: o.buildkit }),
-            nss: o.nss === true,
-            java: o.java === true,
             remove: o.remove === true,
-            dockerCertsDir: o.dockerCertsDir,
-            containersCertsDir: o.containersCertsDir,
-            containerdCertsDir: o.containerdCertsDir,
             hostsFile: o.hostsFile,
-            buildxDir: env.buildxDir,
-            javaKeystore: env.javaKeystore,
           },
           { pathEnv: env.pathEnv, userHome: env.userHome },
         );
+        // check-root installs a root the CA rotates in at the same places
+        if (places.registries.length || places.system || places.nss || places.java) {
+          try {
+            home.saveTrustRecords(recordTrust(home.trustRecords(), places, o.remove === true));
+          } catch (err) {
+            warnings.push(
+              `cannot record where the root went in ${o.home} (${(err as Error).message}): after a root rotation, run trust again`,
+            );
+          }
+        }
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         if (o.remove && lines.length === 0) lines.push("nothing of certyard's to remove");
         process.stdout.write(lines.map((l) => `${l}\n`).join(""));

@@ -68,9 +68,10 @@ export function caClient(o: CaClientOptions) {
       }
     },
 
-    async root(): Promise<{ pem: string; sha256: string }> {
+    /** the current root; after a root rotation also every root served and the cross-certificates */
+    async root(): Promise<{ pem: string; sha256: string; roots?: string; cross?: string }> {
       try {
-        return await pinned<{ pem: string; sha256: string }>("/v1/root");
+        return await pinned<{ pem: string; sha256: string; roots?: string; cross?: string }>("/v1/root");
       } catch (err) {
         throw toCaError("cannot fetch the root", err);
       }

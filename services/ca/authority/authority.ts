@@ -33,7 +33,7 @@ import type {
   TokenState,
 } from "../core/types.js";
 import { normalizeSerial } from "../core/types.js";
-import type { CaMaterial } from "../keys/ca.js";
+import type { CaMaterial, Issuing } from "../keys/ca.js";
 import { revokeCertificate } from "./certificates.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
@@ -78,8 +78,24 @@ export class Authority {
     });
   }
 
+  /** GET /chain.pem: what follows a new leaf (the intermediate, and cross-certificates after a root rotation) */
   get chainPem(): string {
-    return this.ca.intermediatePem;
+    return this.ca.chainPem;
+  }
+
+  /** Whether the current intermediate issued this PEM's first certificate (not one a rotation retired). */
+  issuedByCurrent(pem: string): boolean {
+    const der = certificatesFromPem(pem)[0];
+    return der !== undefined && this.issuerOf(new X509Certificate(der)) === this.ca;
+  }
+
+  /** The intermediate that issued `der`, current or retired by a rotation; null when none of ours did. */
+  private issuerOf(cert: X509Certificate): Issuing | null {
+    return (
+      [this.ca, ...this.ca.retired].find(
+        (i) => cert.checkIssued(i.intermediate) && cert.verify(i.intermediate.publicKey),
+      ) ?? null
+    );
   }
 
   /** POST /v1/sign: a CSR under a token's policy and the intermediate's name constraints. */
@@ -190,9 +206,10 @@ export class Authority {
     const rec = this.store.certificates.bySerial(serial);
     if (!rec) return null;
     const der = certificatesFromPem(rec.pem)[0] ?? new Uint8Array();
+    const issuer = der.length ? this.issuerOf(new X509Certificate(der)) : null;
     return {
       pem: rec.pem,
-      chain: this.ca.intermediatePem,
+      chain: issuer && issuer !== this.ca ? issuer.intermediatePem : this.ca.chainPem,
       notBefore: rec.notBefore,
       notAfter: rec.notAfter,
       revoked: rec.revokedAt !== null,
@@ -229,7 +246,8 @@ export class Authority {
     } catch {
       throw unauthorized("the client certificate cannot be parsed");
     }
-    if (!cert.checkIssued(this.ca.intermediate) || !cert.verify(this.ca.intermediate.publicKey)) {
+    // a leaf of an intermediate retired by a rotation renews too: onto the current one
+    if (!this.issuerOf(cert)) {
       throw unauthorized("the client certificate was not issued by this CA");
     }
     const rec = this.store.certificates.bySerial(normalizeSerial(cert.serialNumber));
@@ -277,8 +295,8 @@ export class Authority {
       notBefore: validity.notBefore.toISOString(),
       notAfter: validity.notAfter.toISOString(),
       certificate: pem,
-      chain: this.ca.intermediatePem,
-      fullchain: pem + this.ca.intermediatePem,
+      chain: this.ca.chainPem,
+      fullchain: pem + this.ca.chainPem,
     };
     await this.store.recordIssued(
       {

@@ -2,8 +2,8 @@ import { webcrypto } from "node:crypto";
 import { signingAlgorithm, webAlgorithm } from "../../../shared/keys.js";
 import { seq, smallInteger, tlv } from "../../../shared/x509/der.js";
 import { loadX509 } from "../../../shared/x509/peculiar.js";
-import type { CrlRecord } from "../core/types.js";
-import type { CaMaterial } from "../keys/ca.js";
+import type { CrlRecord, RevokedEntry } from "../core/types.js";
+import type { CaMaterial, Issuing } from "../keys/ca.js";
 import type { Store } from "./authority.js";
 
 /** A CRL is valid this long, and remade when half of that has passed or a revocation happened. */
@@ -23,6 +23,8 @@ export interface CrlNumbers {
  */
 export class CrlPublisher {
   private pending: Promise<CrlRecord> | null = null;
+  /** the CRLs of retired intermediates, by key id: made from the current record, once per number */
+  private readonly retired = new Map<string, { number: number; der: Promise<Buffer> }>();
 
   constructor(
     private readonly ca: CaMaterial,
@@ -31,7 +33,33 @@ export class CrlPublisher {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /**
+   * The CRL at `path` (/crl, or /crl/KEYID after a rotation): the current intermediate's, or a
+   * retired one's, which lists the same revocations under the same number, thisUpdate and
+   * nextUpdate, signed with that intermediate's key (a CRL covers what its signer issued, RFC
+   * 5280 5; serials are random, so another issuer's on the list revoke nothing of its own). One
+   * number sequence serves them all, so each issuer's numbers only increase. Null: no such CRL.
+   */
+  async at(path: string): Promise<Buffer | null> {
+    if (this.ca.crlPath === path) return this.current();
+    const issuer = this.ca.retired.find((i) => i.crlPath === path);
+    if (!issuer) return null;
+    const rec = await this.currentRecord();
+    const key = issuer.intermediateKeyId.toString("hex");
+    const cached = this.retired.get(key);
+    if (cached && cached.number === rec.number) return cached.der;
+    const entries = this.store.certificates.revokedUnexpired(rec.thisUpdate);
+    const der = this.sign(issuer, rec, entries);
+    this.retired.set(key, { number: rec.number, der });
+    der.catch(() => this.retired.delete(key));
+    return der;
+  }
+
   async current(): Promise<Buffer> {
+    return (await this.currentRecord()).der;
+  }
+
+  private async currentRecord(): Promise<CrlRecord> {
     const latest = this.store.crls.latest();
     const state = this.store.certificates.revocationState();
     const now = this.clock();
@@ -41,50 +69,28 @@ export class CrlPublisher {
     if (
       latest &&
       latest.number >= published &&
+      // signed by this intermediate (its key id is the CRL's AKI): after a rotation, not the old one
+      latest.der.includes(this.ca.intermediateKeyId) &&
       latest.revokedCount === state.count &&
       latest.lastRevokedAt === state.lastRevokedAt &&
       now - latest.thisUpdate < REFRESH_AFTER_MS
     ) {
-      return latest.der;
+      return latest;
     }
     this.pending ??= this.generate(Math.max(latest?.number ?? 0, published) + 1).finally(() => {
       this.pending = null;
     });
-    return (await this.pending).der;
+    return this.pending;
   }
 
   private async generate(number: number): Promise<CrlRecord> {
-    const x509 = await loadX509();
     const now = this.clock();
     const state = this.store.certificates.revocationState();
-    const entries = this.store.certificates.revokedUnexpired(now).map((r) => ({
-      serialNumber: r.serial,
-      revocationDate: new Date(r.revokedAt),
-      ...(r.reason ? { reason: r.reason } : {}),
-    }));
-    const kind = this.ca.intermediateKind;
-    const signingKey = await webcrypto.subtle.importKey(
-      "pkcs8",
-      this.ca.intermediateKey.export({ type: "pkcs8", format: "der" }),
-      webAlgorithm(kind),
-      false,
-      ["sign"],
-    );
-    const crl = await x509.X509CrlGenerator.create({
-      issuer: new x509.X509Certificate(this.ca.intermediateDer).subject,
-      thisUpdate: new Date(now),
-      nextUpdate: new Date(now + CRL_LIFETIME_MS),
-      entries,
-      signingKey,
-      signingAlgorithm: signingAlgorithm(kind),
-      extensions: [
-        new x509.Extension("2.5.29.35", false, seq(tlv(0x80, this.ca.intermediateKeyId))),
-        new x509.Extension("2.5.29.20", false, smallInteger(number)),
-      ],
-    });
+    const times = { number, thisUpdate: now, nextUpdate: now + CRL_LIFETIME_MS };
+    const der = await this.sign(this.ca, times, this.store.certificates.revokedUnexpired(now));
     const rec: CrlRecord = {
       number,
-      der: Buffer.from(crl.rawData),
+      der,
       thisUpdate: now,
       nextUpdate: now + CRL_LIFETIME_MS,
       revokedCount: state.count,
@@ -97,5 +103,38 @@ export class CrlPublisher {
       return this.store.crls.latest() ?? rec;
     }
     return rec;
+  }
+
+  private async sign(
+    issuer: Issuing,
+    times: { number: number; thisUpdate: number; nextUpdate: number },
+    revoked: RevokedEntry[],
+  ): Promise<Buffer> {
+    const x509 = await loadX509();
+    const kind = issuer.intermediateKind;
+    const signingKey = await webcrypto.subtle.importKey(
+      "pkcs8",
+      issuer.intermediateKey.export({ type: "pkcs8", format: "der" }),
+      webAlgorithm(kind),
+      false,
+      ["sign"],
+    );
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: new x509.X509Certificate(issuer.intermediateDer).subject,
+      thisUpdate: new Date(times.thisUpdate),
+      nextUpdate: new Date(times.nextUpdate),
+      entries: revoked.map((r) => ({
+        serialNumber: r.serial,
+        revocationDate: new Date(r.revokedAt),
+        ...(r.reason ? { reason: r.reason } : {}),
+      })),
+      signingKey,
+      signingAlgorithm: signingAlgorithm(kind),
+      extensions: [
+        new x509.Extension("2.5.29.35", false, seq(tlv(0x80, issuer.intermediateKeyId))),
+        new x509.Extension("2.5.29.20", false, smallInteger(times.number)),
+      ],
+    });
+    return Buffer.from(crl.rawData);
   }
 }

@@ -119,7 +119,11 @@ export async function ensureServingCert(
 ): Promise<ServingCert> {
   const current = readServingCert(dataDir);
   const fits =
-    current !== null && sameList(current.names.dns, names.dns) && sameList(current.names.ips, names.ips);
+    current !== null &&
+    sameList(current.names.dns, names.dns) &&
+    sameList(current.names.ips, names.ips) &&
+    // after a rotation, from the new intermediate (its chain then reaches the new root too)
+    authority.issuedByCurrent(current.certPem);
   if (current && (!mayIssue || (fits && !servingDue(current, now)))) return current;
   return issueServingCert(authority, dataDir, names);
 }

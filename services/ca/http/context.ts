@@ -25,6 +25,9 @@ export interface AppDeps {
   storage: { noted(err: unknown): string | null; problem(): string | null };
   rootPem: string;
   rootFingerprint: string;
+  /** every root served (the current one first, earlier ones until they expire), and the cross-certificates between them */
+  rootsPem: string;
+  crossPem: string;
   log: Logger;
   clock: () => number;
 }

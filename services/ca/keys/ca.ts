@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject, X509Certificate as NodeX509, webcrypto } from "node:crypto";
+import { type KeyObject, X509Certificate as NodeX509 } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -13,18 +13,17 @@ import {
   keyKindOf,
   loadPrivateKey,
   type SigningKeyKind,
-  signingAlgorithm,
-  toWebKeyPair,
 } from "../../../shared/keys.js";
 import { bytesOf, children, readElement } from "../../../shared/x509/der.js";
 import { loadX509 } from "../../../shared/x509/peculiar.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
 import { formatIpRange, type IpRange, parseIpRange } from "../core/names.js";
 import type { Constraints } from "../core/policy.js";
-import { keyIdentifier } from "../core/profile.js";
+import { caSubject, makeIntermediate, makeRoot, skiOf } from "./make.js";
 import { constraintsOf, nameConstraintsExtension } from "./name-constraints.js";
-
 import { type CaPaths, caPaths, isInitialised, secureDataDir } from "./paths.js";
+import { loadPrevious } from "./previous.js";
+import { finishRotation } from "./staged.js";
 
 export { type CaPaths, caPaths, isInitialised };
 
@@ -35,30 +34,44 @@ const caConfigSchema = z.object({
   permitIp: z.array(z.string()),
   encrypted: z.boolean(),
   createdAt: z.string(),
+  /**
+   * Set by the first rotation: the key identifier (hex) of the intermediate init made, whose
+   * leaves name GET /crl as their CRL; every later intermediate's leaves name /crl/KEYID.
+   */
+  firstIntermediate: z.string().optional(),
+  /** how many roots and intermediates there have been: names the next ones (OU "generation N") */
+  generations: z.object({ root: z.number(), intermediate: z.number() }).optional(),
 });
 export type CaConfig = z.infer<typeof caConfigSchema>;
 
-export interface CaMaterial {
+export interface CaMaterial extends Issuing {
   config: CaConfig;
   rootPem: string;
   rootDer: Buffer;
   rootFingerprint: string;
+  constraints: Constraints;
+  /** intermediates rotated out and still valid: their leaves still chain, renew and get a CRL */
+  retired: Issuing[];
+  /** GET /roots.pem: the root, then the earlier roots until they expire (a rotation's overlap) */
+  rootsPem: string;
+  /** each later root certified by the earlier one, while that one is valid */
+  crossPem: string;
+  /** what follows a new leaf: the intermediate, then the cross-certificates to earlier roots */
+  chainPem: string;
+}
+
+/** An intermediate that signs leaves and the CRL for them. */
+export interface Issuing {
   intermediatePem: string;
   intermediateDer: Buffer;
   intermediate: NodeX509;
   intermediateKey: KeyObject;
   intermediateKind: SigningKeyKind;
-  /** DER of the intermediate's subject, the issuer of every leaf */
+  /** DER of the intermediate's subject, the issuer of its leaves */
   intermediateSubject: Buffer;
   intermediateKeyId: Buffer;
-  constraints: Constraints;
-}
-
-/** The same calendar date and time, `years` later (29 February becomes 1 March). */
-function yearsAfter(now: number, years: number): Date {
-  const d = new Date(now);
-  d.setUTCFullYear(d.getUTCFullYear() + years);
-  return d;
+  /** where its leaves find their CRL, below the CA's URL: /crl, or /crl/KEYID after a rotation */
+  crlPath: string;
 }
 
 /**
@@ -116,49 +129,17 @@ export async function createCa(paths: CaPaths, opts: InitOptions): Promise<void>
   mkdirSync(staging, { mode: 0o700 });
   try {
     const now = Date.now();
-    const notBefore = new Date(now - 60_000);
     const rootKey = generateKey(opts.keyType);
-    const rootPair = await toWebKeyPair(rootKey);
-    const kind = keyKindOf(rootKey);
-    const rootSki = skiOf(rootKey);
-    const root = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: randomSerialHex(),
-      name: [{ CN: [rootName] }],
-      notBefore,
-      notAfter: yearsAfter(now, 20),
-      keys: rootPair,
-      signingAlgorithm: signingAlgorithm(kind),
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        new x509.SubjectKeyIdentifierExtension(rootSki.toString("hex")),
-      ],
-    });
-
+    const root = await makeRoot(x509, { subject: caSubject(rootName, 1), key: rootKey, now });
     const interKey = generateKey(opts.keyType);
-    const interPair = await toWebKeyPair(interKey);
-    const extensions: InstanceType<typeof x509.Extension>[] = [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-        true,
-      ),
-      new x509.SubjectKeyIdentifierExtension(skiOf(interKey).toString("hex")),
-      new x509.AuthorityKeyIdentifierExtension(rootSki.toString("hex")),
-    ];
-    if (permitDns.length > 0 || ranges.length > 0) {
-      extensions.push(new x509.Extension("2.5.29.30", true, nameConstraintsExtension(permitDns, ranges)));
-    }
-    const intermediate = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerialHex(),
-      subject: [{ CN: [intermediateName(rootName)] }],
-      issuer: root.subjectName,
-      notBefore,
-      notAfter: yearsAfter(now, 10),
-      publicKey: interPair.publicKey,
-      signingKey: rootPair.privateKey,
-      signingAlgorithm: signingAlgorithm(kind),
-      extensions,
+    const constrained = permitDns.length > 0 || ranges.length > 0;
+    const intermediate = await makeIntermediate(x509, {
+      subject: caSubject(intermediateName(rootName), 1),
+      key: interKey,
+      root,
+      rootKey,
+      nameConstraints: constrained ? nameConstraintsExtension(permitDns, ranges) : null,
+      now,
     });
 
     const config: CaConfig = {
@@ -195,36 +176,58 @@ export function intermediateName(rootName: string): string {
     : `${rootName} Intermediate CA`;
 }
 
-export function loadCa(paths: CaPaths, passphrase?: string): CaMaterial {
+export function loadCa(paths: CaPaths, passphrase?: string, now = Date.now()): CaMaterial {
   if (!existsSync(paths.config)) throw new Error(`${paths.dataDir} is not initialised: run certyard-ca init`);
+  finishRotation(paths.dataDir);
   const config = readConfig(paths.config);
   const rootPem = readFileSync(paths.rootCert, "utf8");
-  const intermediatePem = readFileSync(paths.intermediateCert, "utf8");
   const [rootDer] = certificatesFromPem(rootPem);
-  const [intermediateDer] = certificatesFromPem(intermediatePem);
-  if (!rootDer || !intermediateDer) throw new Error(`cannot read the CA certificates in ${paths.dataDir}`);
-  const intermediateKey = loadPrivateKey(
-    readFileSync(paths.intermediateKey, "utf8"),
-    paths.intermediateKey,
-    passphrase,
-  );
-  const intermediate = new NodeX509(intermediateDer);
-  if (!intermediate.checkPrivateKey(intermediateKey))
-    throw new Error(`${paths.intermediateKey} does not match the intermediate`);
+  if (!rootDer) throw new Error(`cannot read the CA certificates in ${paths.dataDir}`);
+  const crlPathOf = (keyId: Buffer) =>
+    config.firstIntermediate === undefined || config.firstIntermediate === keyId.toString("hex")
+      ? "/crl"
+      : `/crl/${keyId.toString("hex")}`;
+  const current = loadIssuing(paths.intermediateCert, paths.intermediateKey, passphrase, crlPathOf);
+  const previous = loadPrevious(paths.dataDir, now);
+  const retired = previous.intermediates.map((p) => loadIssuing(p.cert, p.key, passphrase, crlPathOf));
   return {
     config,
     rootPem,
     rootDer,
     rootFingerprint: fingerprint(rootDer),
+    ...current,
+    // what relying parties enforce is in the certificate; ca.json only records what init was asked
+    constraints: constraintsOf(current.intermediateDer, paths.intermediateCert),
+    retired,
+    rootsPem: [rootPem, ...previous.roots].map((p) => `${p.trim()}\n`).join(""),
+    crossPem: previous.cross.map((p) => `${p.trim()}\n`).join(""),
+    chainPem: [current.intermediatePem, ...previous.cross].map((p) => `${p.trim()}\n`).join(""),
+  };
+}
+
+function loadIssuing(
+  certPath: string,
+  keyPath: string,
+  passphrase: string | undefined,
+  crlPathOf: (keyId: Buffer) => string,
+): Issuing {
+  const intermediatePem = readFileSync(certPath, "utf8");
+  const [intermediateDer] = certificatesFromPem(intermediatePem);
+  if (!intermediateDer) throw new Error(`cannot read the certificate in ${certPath}`);
+  const intermediateKey = loadPrivateKey(readFileSync(keyPath, "utf8"), keyPath, passphrase);
+  const intermediate = new NodeX509(intermediateDer);
+  if (!intermediate.checkPrivateKey(intermediateKey))
+    throw new Error(`${keyPath} does not match ${certPath}`);
+  const intermediateKeyId = skiOf(intermediateKey);
+  return {
     intermediatePem,
     intermediateDer,
     intermediate,
     intermediateKey,
     intermediateKind: keyKindOf(intermediateKey),
     intermediateSubject: subjectDer(intermediateDer),
-    intermediateKeyId: skiOf(intermediateKey),
-    // what relying parties enforce is in the certificate; ca.json only records what init was asked
-    constraints: constraintsOf(intermediateDer, paths.intermediateCert),
+    intermediateKeyId,
+    crlPath: crlPathOf(intermediateKeyId),
   };
 }
 
@@ -252,17 +255,4 @@ export function subjectDer(certDer: Buffer): Buffer {
   const subject = children(certDer, tbs)[5];
   if (!subject) throw new Error("bad certificate");
   return Buffer.from(bytesOf(certDer, subject));
-}
-
-function skiOf(key: KeyObject): Buffer {
-  const spki = createPublicKey(key).export({ type: "spki", format: "der" });
-  const [, bits] = children(spki, readElement(spki, 0));
-  if (!bits) throw new Error("bad public key");
-  return keyIdentifier(spki.subarray(bits.contentStart + 1, bits.end));
-}
-
-function randomSerialHex(): string {
-  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
-  return Buffer.from(bytes).toString("hex");
 }

@@ -89,12 +89,33 @@ export function openApiDocument(version: string) {
       },
       "/crl": {
         get: {
-          summary: "the current CRL of the issuing intermediate, DER",
+          summary: "the current CRL of the intermediate init made (retired or not), DER",
           responses: {
             "200": {
               description: "DER",
               content: { "application/pkix-crl": { schema: { type: "string", format: "binary" } } },
             },
+          },
+        },
+      },
+      "/crl/{keyId}": {
+        get: {
+          summary:
+            "the current CRL of a later intermediate (its key identifier, hex), as its leaves name it, DER",
+          parameters: [
+            {
+              name: "keyId",
+              in: "path",
+              required: true,
+              schema: { type: "string", pattern: "^[0-9a-f]{40}$" },
+            },
+          ],
+          responses: {
+            "200": {
+              description: "DER",
+              content: { "application/pkix-crl": { schema: { type: "string", format: "binary" } } },
+            },
+            ...problems(404),
           },
         },
       },

@@ -19,6 +19,14 @@ export const responseSchemas = {
     properties: {
       pem: { ...pemText, description: "the current root, PEM" },
       sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+      roots: {
+        ...pemText,
+        description: "every root served, as /roots.pem: after a root rotation the earlier one too",
+      },
+      cross: {
+        type: "string",
+        description: "PEM, empty before a root rotation: each later root certified by the earlier one",
+      },
     },
   },
   IssuedCertificate: {

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { storageUnavailable } from "../../../../shared/problem.js";
+import { notFound, storageUnavailable } from "../../../../shared/problem.js";
 import type { AppDeps, AppEnv } from "../context.js";
 
 /** GET /healthz, /roots.pem, /chain.pem, /v1/root and /crl: open to anyone. */
@@ -12,17 +12,24 @@ export function publicRoutes(deps: AppDeps) {
     if (reason) throw storageUnavailable(`the CA cannot store data: ${reason}`);
     return c.json({ status: "ok" });
   });
-  app.get("/roots.pem", (c) => c.body(deps.rootPem, 200, { "content-type": "application/x-pem-file" }));
+  // after a root rotation, the earlier root too until it expires
+  app.get("/roots.pem", (c) => c.body(deps.rootsPem, 200, { "content-type": "application/x-pem-file" }));
   app.get("/chain.pem", (c) =>
     c.body(deps.authority.chainPem, 200, { "content-type": "application/x-pem-file" }),
   );
-  app.get("/v1/root", (c) => c.json({ pem: deps.rootPem, sha256: deps.rootFingerprint }));
-  app.get("/crl", async (c) => {
-    const der = await deps.crl.current();
-    return c.body(new Uint8Array(der), 200, {
-      "content-type": "application/pkix-crl",
-      "cache-control": "max-age=300",
+  app.get("/v1/root", (c) =>
+    c.json({ pem: deps.rootPem, sha256: deps.rootFingerprint, roots: deps.rootsPem, cross: deps.crossPem }),
+  );
+  const crl = async (path: string) => {
+    const der = await deps.crl.at(path);
+    if (!der) throw notFound(`no CRL at ${path}`);
+    return new Response(new Uint8Array(der), {
+      status: 200,
+      headers: { "content-type": "application/pkix-crl", "cache-control": "max-age=300" },
     });
-  });
+  };
+  // the intermediate init made (and every leaf from before a rotation) names /crl; later ones /crl/KEYID
+  app.get("/crl", () => crl("/crl"));
+  app.get("/crl/:keyId", (c) => crl(`/crl/${c.req.param("keyId")}`));
   return app;
 }

@@ -1,0 +1,29 @@
+import { withDataLock } from "../keys/lock.js";
+import { caPaths, requireInitialised } from "../keys/paths.js";
+import { type Rotated, rotateIntermediate, rotateRoot } from "../keys/rotate.js";
+import { requireDatabase } from "../store/db.js";
+import { readPassphrase } from "./options.js";
+
+/** `certyard-ca rotate intermediate|root`: one rotation at a time, never beside a backup. */
+export async function rotateCommand(
+  what: "intermediate" | "root",
+  o: { data: string; passphraseFile?: string },
+): Promise<string> {
+  const paths = caPaths(o.data);
+  requireInitialised(paths);
+  requireDatabase(paths.database);
+  const passphrase = readPassphrase(o.passphraseFile);
+  const r: Rotated = await withDataLock(paths.dataDir, `a rotation of the ${what}`, () =>
+    what === "root" ? rotateRoot(paths, passphrase) : rotateIntermediate(paths, passphrase),
+  );
+  const lines = [
+    `new intermediate ${r.intermediate} (the previous one, ${r.previousIntermediate}, is kept for its certificates)`,
+  ];
+  if (r.root) {
+    lines.push(
+      `new root fingerprint: ${r.root} (cross-signed by the previous root ${r.previousRoot}; both are served in /roots.pem until the previous one expires)`,
+    );
+  }
+  lines.push("restart serve to issue from the new intermediate (systemctl restart certyard-ca)");
+  return lines.join("\n");
+}
