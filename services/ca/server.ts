@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,8 @@ export interface ServeConfig {
    */
   issuesServingCert?: boolean;
   servingCheckMs?: number;
+  /** how often serve looks whether `certyard-ca rotate` changed the CA (ca.json); tests shorten it */
+  rotationCheckMs?: number;
   /** where ACME challenge validation connects (--acme-*), and limits for tests */
   acme?: Partial<ValidationConfig> & { limits?: Partial<AcmeLimits> };
   /** failed token authentications per client address before 429 (FAILED_AUTH_LIMIT); tests raise it */
@@ -223,6 +225,35 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     if (mayIssue) await crl.current().catch((err) => cfg.log.error({ err }, "CRL refresh failed"));
   }, cfg.servingCheckMs ?? 600_000);
   timer.unref();
+  // A rotation (certyard-ca rotate) is taken up without a restart. ca.json is the last file a
+  // rotation moves into place, and the rotation holds the data lock until it has loaded the new
+  // CA itself, so a changed ca.json and no lock mean a whole new CA.
+  let caJson = readFileSync(cfg.paths.config, "utf8");
+  const rotations = setInterval(async () => {
+    try {
+      const now = readFileSync(cfg.paths.config, "utf8");
+      if (now === caJson || existsSync(join(cfg.paths.dataDir, ".lock"))) return;
+      const next = loadCa(cfg.paths, cfg.passphrase);
+      caJson = now;
+      authority.use(next, `${url}${next.crlPath}`);
+      crl.use(next);
+      Object.assign(appDeps, {
+        rootPem: next.rootPem,
+        rootFingerprint: next.rootFingerprint,
+        rootsPem: next.rootsPem,
+        crossPem: next.crossPem,
+      });
+      serving = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), mayIssue);
+      server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
+      cfg.log.info(
+        { intermediate: next.intermediate.serialNumber, root: next.rootFingerprint },
+        "the CA was rotated: issuing from the new intermediate",
+      );
+    } catch (err) {
+      cfg.log.error({ err }, "taking up the rotated CA failed; restart serve");
+    }
+  }, cfg.rotationCheckMs ?? 5_000);
+  rotations.unref();
   // Used nonces are remembered only while their nonce could still be presented (acme/nonces.ts).
   const sweeper = setInterval(() => {
     try {
@@ -242,6 +273,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(timer);
+        clearInterval(rotations);
         clearInterval(sweeper);
         server.close(() => {
           store.close();

@@ -103,9 +103,9 @@ export interface CaProcess {
   stop(): Promise<void>;
 }
 
-/** The real CA as users run it: `certyard-ca serve`, on loopback; a restart passes the port it had. */
-export async function startCaProcess(data: string, port?: number): Promise<CaProcess> {
-  port ??= await freePort();
+/** The real CA as users run it: `certyard-ca serve`, on loopback. */
+export async function startCaProcess(data: string): Promise<CaProcess> {
+  const port = await freePort();
   const child = spawn(
     process.execPath,
     [

@@ -52,6 +52,8 @@ export interface StartOptions {
   connections?: ServeConfig["connections"];
   /** an initialised data directory to serve (a restart): not initialised, and kept on close */
   dataDir?: string;
+  /** how often serve looks for a rotation (default 5 s) */
+  rotationCheckMs?: number;
   /** the port to listen on (default: any free one); a restart passes the one it had */
   port?: number;
   /** where the server logs (default: nowhere) */
@@ -84,6 +86,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     // validation here connects to responders on loopback, which serve refuses unless allowed
     acme: { allow: ["127.0.0.0/8", "::1"], ...opts.acme },
     connections: opts.connections,
+    rotationCheckMs: opts.rotationCheckMs,
     failedAuth: opts.failedAuth,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");

@@ -60,16 +60,23 @@ export type Issued = IssuedCertificate;
 
 /** Builds leaves from checked requests and records them; the HTTP layer only calls in here. */
 export class Authority {
-  private readonly template: LeafTemplate;
-  /** A token's checks, built once: its policy never changes. */
+  private template!: LeafTemplate;
+  /** A token's checks, built once per CA: its policy never changes (the constraints may, at a rotation). */
   private readonly checks = new Map<string, Check[]>();
 
   constructor(
-    private readonly ca: CaMaterial,
+    private ca: CaMaterial,
     private readonly store: Store,
     crlUrl: string | null,
     private readonly clock: () => number = Date.now,
   ) {
+    this.use(ca, crlUrl);
+  }
+
+  /** The CA after a rotation: new certificates from the new intermediate, from now on. */
+  use(ca: CaMaterial, crlUrl: string | null): void {
+    this.ca = ca;
+    this.checks.clear();
     this.template = leafTemplate({
       subject: ca.intermediateSubject,
       keyIdentifier: ca.intermediateKeyId,

@@ -27,7 +27,7 @@ export class CrlPublisher {
   private readonly retired = new Map<string, { number: number; der: Promise<Buffer> }>();
 
   constructor(
-    private readonly ca: CaMaterial,
+    private ca: CaMaterial,
     private readonly store: Store,
     private readonly numbers: CrlNumbers,
     private readonly clock: () => number = Date.now,
@@ -53,6 +53,12 @@ export class CrlPublisher {
     this.retired.set(key, { number: rec.number, der });
     der.catch(() => this.retired.delete(key));
     return der;
+  }
+
+  /** The CA after a rotation. */
+  use(ca: CaMaterial): void {
+    this.ca = ca;
+    this.retired.clear();
   }
 
   async current(): Promise<Buffer> {

@@ -24,6 +24,6 @@ export async function rotateCommand(
       `new root fingerprint: ${r.root} (cross-signed by the previous root ${r.previousRoot}; both are served in /roots.pem until the previous one expires)`,
     );
   }
-  lines.push("restart serve to issue from the new intermediate (systemctl restart certyard-ca)");
+  lines.push("a running serve issues from the new intermediate within seconds; no restart is needed");
   return lines.join("\n");
 }
