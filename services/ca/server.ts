@@ -231,6 +231,14 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   let caJson = readFileSync(cfg.paths.config, "utf8");
   const rotations = setInterval(async () => {
     try {
+      // a worker that does not issue takes up the TLS certificate the first worker issued
+      if (!mayIssue && !authority.issuedByCurrent(serving.certPem)) {
+        const stored = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), false);
+        if (stored.serial !== serving.serial) {
+          serving = stored;
+          server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
+        }
+      }
       const now = readFileSync(cfg.paths.config, "utf8");
       if (now === caJson || existsSync(join(cfg.paths.dataDir, ".lock"))) return;
       const next = loadCa(cfg.paths, cfg.passphrase);

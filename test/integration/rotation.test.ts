@@ -6,10 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { AgentHome } from "../../services/agent/state.js";
 import { init } from "../../services/ca/cli/init.js";
 import { caPaths, loadCa } from "../../services/ca/keys/ca.js";
 import { commitStaged, stageFiles } from "../../services/ca/keys/staged.js";
+import { encodeJoin } from "../../shared/join.js";
 import { certificatesFromPem, encodePem } from "../../shared/x509/pem.js";
+import { argv } from "../helpers/argv.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { makeCsr, opensslCrlText, opensslVerify } from "../helpers/openssl.js";
 import { runAsync } from "../helpers/run-async.js";
@@ -398,5 +401,33 @@ describe("certyard-agent check-root follows a root rotation where trust wrote", 
       caFiles.map((f) => statSync(f).mtimeMs),
       mtimes,
     );
+
+    // join strings made before the rotation (the old root's fingerprint) still enrol this host
+    const token = await server.createToken({ name: "after-rotation", dns: ["joined.lan"], uses: 2 });
+    const joined = await agent(
+      argv(["cert"], {
+        name: "joined",
+        join: encodeJoin({ url: server.url, fingerprint: oldFp, token }),
+        dns: "joined.lan",
+        out: join(dir, "joined"),
+        home,
+      }),
+    );
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.equal(JSON.parse(readFileSync(join(home, "ca.json"), "utf8")).fingerprint, newFp);
+    // a host that has not looked since is told what to do with a join string of the new root
+    const behind = join(dir, "behind");
+    new AgentHome(behind).saveCa({ url: server.url, fingerprint: oldFp }, root1);
+    const told = await agent(
+      argv(["cert"], {
+        name: "behind",
+        join: encodeJoin({ url: server.url, fingerprint: newFp, token }),
+        dns: "joined.lan",
+        out: join(dir, "behind-out"),
+        home: behind,
+      }),
+    );
+    assert.equal(told.code, 1);
+    assert.match(told.stderr, /if that CA rotated its root, run certyard-agent check-root first/);
   });
 });

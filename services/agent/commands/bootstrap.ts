@@ -59,10 +59,16 @@ export async function caFromJoin(
   joinString: string,
 ): Promise<{ pinned: PinnedCa | null; token: string }> {
   const j = decodeJoin(joinString);
-  if (home.isBootstrapped() && home.ca().fingerprint !== j.fingerprint) {
-    throw new Error(
-      `${home.dir} already trusts another CA (root ${home.ca().fingerprint}); use another --home`,
-    );
+  if (home.isBootstrapped()) {
+    const ca = home.ca();
+    // every root it trusts: after a root rotation, the one before too
+    const trusted = certificatesFromPem(ca.rootPem).map((d) => fingerprint(d));
+    if (!trusted.includes(j.fingerprint)) {
+      throw new Error(
+        `${home.dir} already trusts another CA (root ${ca.fingerprint}); if that CA rotated its root, run certyard-agent check-root first, else use another --home`,
+      );
+    }
+    if (ca.url === j.url.trim().replace(/\/$/, "")) return { pinned: null, token: j.token };
   }
   return { pinned: await pinCa(home, j.url, j.fingerprint, "the join string's CA URL"), token: j.token };
 }
