@@ -91,7 +91,7 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
      * of its lifetime, the window the agent uses; a revoked certificate now (4.2).
      */
     renewalWindow(certId: string): { start: number; end: number } {
-      const serial = certIdSerial(certId, issuer.issuerKeyId);
+      const serial = certIdSerial(certId, issuer.issuerKeyIds);
       const cert = serial ? issuer.chainOf(serial) : null;
       if (!cert) throw notFound("no certificate with that CertID");
       const now = deps.clock();

@@ -59,7 +59,7 @@ export function orderService(deps: AcmeDeps) {
     identifiers: readonly Identifier[],
     now: number,
   ) {
-    const serial = certIdSerial(replaces, issuer.issuerKeyId);
+    const serial = certIdSerial(replaces, issuer.issuerKeyIds);
     const prev = serial ? store.orders.byCertSerial(serial) : null;
     const cert = serial ? issuer.chainOf(serial) : null;
     if (!serial || !prev || !cert || prev.accountId !== accountId) {
@@ -78,7 +78,7 @@ export function orderService(deps: AcmeDeps) {
       .find(
         (o) =>
           o.replaces !== null &&
-          certIdSerial(o.replaces, issuer.issuerKeyId) === serial &&
+          certIdSerial(o.replaces, issuer.issuerKeyIds) === serial &&
           status(o, now) !== "invalid",
       );
     if (other) throw alreadyReplaced(`certificate ${serial} is already replaced by order ${other.id}`);

@@ -76,6 +76,9 @@ export interface AcmeIssuer {
   } | null;
   revoke(serial: string, reason: number): void;
   constraints: Constraints;
-  /** the intermediate's key identifier, the ARI CertID's AKI (RFC 9773 4.1) */
-  issuerKeyId: Uint8Array;
+  /**
+   * the key identifiers of the intermediate and of those a rotation retired: the AKI of an ARI
+   * CertID (RFC 9773 4.1) is one of them, so certificates from before a rotation renew too
+   */
+  issuerKeyIds: readonly Uint8Array[];
 }

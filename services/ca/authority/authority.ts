@@ -230,8 +230,8 @@ export class Authority {
     return this.ca.constraints;
   }
 
-  get issuerKeyId(): Uint8Array {
-    return this.ca.intermediateKeyId;
+  get issuerKeyIds(): readonly Uint8Array[] {
+    return [this.ca, ...this.ca.retired].map((i) => i.intermediateKeyId);
   }
 
   /** The CA's own serving certificate; not bound to any token, still within the name constraints. */
