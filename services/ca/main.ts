@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import "../../shared/node-version.js"; // first: before anything that needs a newer node
 import { certyardProgram, LOG_LEVELS, runProgram } from "../../shared/cli.js";
-import { baseUrl, dataFlag, flag, listFlag, switchFlag } from "./cli/options.js";
+import { baseUrl, dataFlag, dataPaths, dbFlag, flag, listFlag, switchFlag } from "./cli/options.js";
 
 /**
  * certyard-ca: the CLI. Each command loads only what it needs, so quick commands such as
@@ -15,6 +15,7 @@ program
   .command("init")
   .description("create the root and intermediate CA and the admin token")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(flag("--name <name>", "the root's common name").default("certyard Root CA"))
   .addOption(flag("--key-type <type>", keyTypeHelp).default("ec-p256"))
   .addOption(listFlag("--permit-dns <suffix>", "name constraint on the intermediate (repeatable)"))
@@ -35,6 +36,7 @@ program
   .command("serve")
   .description("serve the CA over HTTPS (runs init first on an empty data directory)")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(flag("--listen <host:port>", "address to listen on").default("0.0.0.0:8443"))
   .addOption(listFlag("--tls-dns <name>", "DNS name of the serving certificate (repeatable)"))
   .addOption(listFlag("--tls-ip <ip>", "IP address of the serving certificate (repeatable)"))
@@ -96,13 +98,14 @@ program
   .command("fingerprint")
   .description("print the root certificate's SHA-256 fingerprint")
   .addOption(dataFlag())
-  .action(async (o: { data: string }) => {
+  .addOption(dbFlag())
+  .action(async (o: { data: string; db?: string }) => {
     const { readFileSync } = await import("node:fs");
-    const { caPaths, requireInitialised } = await import("./keys/paths.js");
+    const { requireInitialised } = await import("./keys/paths.js");
     const { requireDatabase } = await import("./store/db.js");
     const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
     const { finishRotation } = await import("./keys/staged.js");
-    const paths = caPaths(o.data);
+    const paths = dataPaths(o);
     requireInitialised(paths);
     requireDatabase(paths.database);
     // a rotation a crash interrupted after its commit is finished first: the root it made counts
@@ -117,6 +120,7 @@ token
   .command("create")
   .description("create a token and print its secret (stored only as a bcrypt hash)")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(flag("--name <name>", "a unique name for the token").makeOptionMandatory())
   .addOption(listFlag("--dns <pattern>", "allowed DNS names: registry.lan, *.lan, **.lan (repeatable)"))
   .addOption(listFlag("--ip <ip-or-cidr>", "allowed IP addresses or CIDRs (repeatable)"))
@@ -136,6 +140,7 @@ token
   .command("list")
   .description("list tokens")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { tokenList } = await import("./cli/admin-cmds.js");
@@ -145,7 +150,8 @@ token
   .command("revoke <name>")
   .description("revoke a token")
   .addOption(dataFlag())
-  .action(async (name: string, o: { data: string }) => {
+  .addOption(dbFlag())
+  .action(async (name: string, o: { data: string; db?: string }) => {
     const { tokenRevoke } = await import("./cli/admin-cmds.js");
     tokenRevoke({ ...o, name });
     process.stdout.write(`revoked token ${name}\n`);
@@ -156,6 +162,7 @@ eab
   .command("create")
   .description("create an External Account Binding and print `KID HMAC` (HMAC key base64url)")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(flag("--name <name>", "a unique name for the binding").makeOptionMandatory())
   .addOption(listFlag("--dns <pattern>", "allowed DNS names: registry.lan, *.lan, **.lan (repeatable)"))
   .addOption(listFlag("--ip <ip-or-cidr>", "allowed IP addresses or CIDRs (repeatable)"))
@@ -169,6 +176,7 @@ eab
   .command("list")
   .description("list External Account Bindings (never their HMAC keys)")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { eabList } = await import("./cli/eab-cmds.js");
@@ -178,7 +186,8 @@ eab
   .command("revoke <name>")
   .description("revoke an External Account Binding: its accounts can order no more")
   .addOption(dataFlag())
-  .action(async (name: string, o: { data: string }) => {
+  .addOption(dbFlag())
+  .action(async (name: string, o: { data: string; db?: string }) => {
     const { eabRevoke } = await import("./cli/eab-cmds.js");
     eabRevoke({ ...o, name });
     process.stdout.write(`revoked EAB ${name}\n`);
@@ -189,6 +198,7 @@ program
   .description("the inventory of issued certificates")
   .command("list")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .description("the inventory, soonest expiry first (without --state: all but the revoked)")
   .addOption(flag("--expiring <dur>", "only those expiring within this duration"))
   .addOption(flag("--state <states>", "valid, superseded, expired, revoked (comma-separated) or all"))
@@ -204,8 +214,9 @@ program
   .command("revoke <serial>")
   .description("revoke a certificate by serial (hex)")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(flag("--reason <reason>", "keyCompromise, superseded, cessationOfOperation, ..."))
-  .action(async (serial: string, o: { data: string; reason?: string }) => {
+  .action(async (serial: string, o: { data: string; db?: string; reason?: string }) => {
     const { revokeSerial } = await import("./cli/admin-cmds.js");
     revokeSerial({ ...o, serial });
     process.stdout.write(`revoked ${serial}\n`);
@@ -215,8 +226,9 @@ program
   .command("backup")
   .description("an online, consistent copy of the database and the CA's files in one file (0600)")
   .addOption(dataFlag())
+  .addOption(dbFlag())
   .addOption(flag("--out <file>", "the backup file to write (replaced atomically)").makeOptionMandatory())
-  .action(async (o: { data: string; out: string }) => {
+  .action(async (o: { data: string; db?: string; out: string }) => {
     const { backupCommand } = await import("./cli/backup-cmds.js");
     await backupCommand(o);
   });
@@ -243,8 +255,9 @@ for (const what of ["intermediate", "root"] as const) {
         : "a new intermediate under the same root; the current one is kept for its certificates",
     )
     .addOption(dataFlag())
+    .addOption(dbFlag())
     .addOption(flag("--passphrase-file <file>", "passphrase of the CA keys"))
-    .action(async (o: { data: string; passphraseFile?: string }) => {
+    .action(async (o: { data: string; db?: string; passphraseFile?: string }) => {
       const { rotateCommand } = await import("./cli/rotate-cmds.js");
       process.stdout.write(`${await rotateCommand(what, o)}\n`);
     });

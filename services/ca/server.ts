@@ -28,7 +28,7 @@ import {
 import type { AppDeps } from "./http/context.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
-import { caPaths, requireInitialised, secureDataDir } from "./keys/paths.js";
+import { requireInitialised, secureDataDir } from "./keys/paths.js";
 import { loadTokenKey } from "./keys/token-key.js";
 import { storageHealth } from "./store/health.js";
 import { openStore } from "./store/index.js";
@@ -82,12 +82,11 @@ export interface RunningServer {
  */
 
 /**
- * What the CLI's commands work with, on the data directory directly (safe while serve runs: WAL
- * and a busy timeout): the same domain entry points as HTTP, and no CA key, which they need not
- * unlock.
+ * What the CLI's commands work with, on the data directory and the database directly (safe while
+ * serve runs: WAL and a busy timeout): the same domain entry points as HTTP, and no CA key, which
+ * they need not unlock. `paths` carries the database's location (--db, cli/options.ts).
  */
-export function openParts(dataDir: string, o: { create?: boolean } = {}) {
-  const paths = caPaths(dataDir);
+export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
   requireInitialised(paths);
   // only init makes a database; for everyone else a missing one is lost data (store/db.ts)
   const store = openStore(paths.database, { create: o.create });

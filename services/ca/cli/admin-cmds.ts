@@ -14,10 +14,11 @@ import { certificateView } from "../core/views.js";
 import { caPaths } from "../keys/paths.js";
 import { openParts, type Parts } from "../server.js";
 import { checkTokenRequest } from "../tokens/requests.js";
+import { type DataOpts, dataPaths } from "./options.js";
 
-/** Runs a command on the parts of the data directory's CA, and closes them. */
-function withParts<T>(dataDir: string, run: (parts: Parts) => T): T {
-  const parts = openParts(dataDir);
+/** Runs a command on the parts of the CA (its data directory and database), and closes them. */
+function withParts<T>(o: DataOpts, run: (parts: Parts) => T): T {
+  const parts = openParts(dataPaths(o));
   try {
     return run(parts);
   } finally {
@@ -25,8 +26,7 @@ function withParts<T>(dataDir: string, run: (parts: Parts) => T): T {
   }
 }
 
-export interface TokenCreateOpts {
-  data: string;
+export interface TokenCreateOpts extends DataOpts {
   name: string;
   dns?: string[];
   ip?: string[];
@@ -57,7 +57,7 @@ export function tokenCreate(o: TokenCreateOpts): string {
   // Bad input is reported before a missing CA or URL is.
   checkTokenRequest(req, Date.now());
   const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
-  const { secret } = withParts(o.data, (parts) => parts.tokens.create(req));
+  const { secret } = withParts(o, (parts) => parts.tokens.create(req));
   if (joinUrl === undefined) return secret;
   const root = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"))[0];
   if (!root) throw new Error("cannot read the root certificate");
@@ -73,8 +73,8 @@ function caUrl(dataDir: string, url: string | undefined): string {
   return z.object({ url: z.string() }).parse(JSON.parse(readFileSync(recorded, "utf8"))).url;
 }
 
-export function tokenList(o: { data: string; json?: boolean }): string {
-  return withParts(o.data, (parts) => {
+export function tokenList(o: DataOpts & { json?: boolean }): string {
+  return withParts(o, (parts) => {
     const rows = parts.tokens.list();
     if (o.json)
       return JSON.stringify(
@@ -101,19 +101,19 @@ export function tokenList(o: { data: string; json?: boolean }): string {
   });
 }
 
-export function tokenRevoke(o: { data: string; name: string }): void {
-  withParts(o.data, (parts) => parts.tokens.revoke(o.name));
+export function tokenRevoke(o: DataOpts & { name: string }): void {
+  withParts(o, (parts) => parts.tokens.revoke(o.name));
 }
 
-export type CertsListOpts = { data: string; json?: boolean } & InventorySearch;
+export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
 
 /**
  * The inventory to `out`, streamed: rows are read a page at a time and written as they come,
  * waiting for `out` to drain, so a million rows need no more memory than one page.
  */
 export async function certsList(o: CertsListOpts, out: Writable = process.stdout): Promise<void> {
-  const { data, json, ...search } = o;
-  const parts = openParts(data);
+  const { data, db, json, ...search } = o;
+  const parts = openParts(dataPaths({ data, db }));
   try {
     const pages = parts.certificates.searchPages(search);
     await writeAll(out, json ? jsonArrayText(pages) : tableText(pages));
@@ -164,8 +164,8 @@ async function writeAll(out: Writable, chunks: Iterable<string>): Promise<void> 
   if (block) await flush();
 }
 
-export function revokeSerial(o: { data: string; serial: string; reason?: string }): void {
+export function revokeSerial(o: DataOpts & { serial: string; reason?: string }): void {
   const serial = normalizeSerial(o.serial);
   const reason = parseReason(o.reason);
-  withParts(o.data, (parts) => parts.certificates.revoke(serial, reason));
+  withParts(o, (parts) => parts.certificates.revoke(serial, reason));
 }

@@ -1,10 +1,10 @@
 import { certyardVersion } from "../../../shared/version.js";
 import { backup } from "../backup/backup.js";
 import { restore } from "../backup/restore.js";
-import { caPaths } from "../keys/paths.js";
+import { type DataOpts, dataPaths } from "./options.js";
 
-export async function backupCommand(o: { data: string; out: string }): Promise<void> {
-  const r = await backup(caPaths(o.data), o.out, certyardVersion());
+export async function backupCommand(o: DataOpts & { out: string }): Promise<void> {
+  const r = await backup(dataPaths(o), o.out, certyardVersion());
   for (const path of r.unknown) {
     process.stderr.write(`certyard-ca: not in the backup: ${o.data}/${path} (not a file the CA keeps)\n`);
   }

@@ -3,9 +3,9 @@ import { InputError } from "../../../shared/errors.js";
 import { checkEabRequest } from "../acme/eab.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { openParts } from "../server.js";
+import { type DataOpts, dataPaths } from "./options.js";
 
-export interface EabCreateOpts {
-  data: string;
+export interface EabCreateOpts extends DataOpts {
   name: string;
   dns?: string[];
   ip?: string[];
@@ -22,7 +22,7 @@ export function eabCreate(o: EabCreateOpts): string {
   const req = { name: o.name, dns: o.dns ?? [], ip: o.ip ?? [], maxValidity: o.maxValidity, accounts };
   // Bad input is reported before a missing CA is.
   checkEabRequest(req);
-  const parts = openParts(o.data);
+  const parts = openParts(dataPaths(o));
   const { paths } = parts;
   let created: { record: { kid: string }; hmac: string };
   try {
@@ -40,8 +40,8 @@ export function eabCreate(o: EabCreateOpts): string {
 }
 
 /** `eab list`: each EAB's name, key id, state, accounts bound and names; never the HMAC key. */
-export function eabList(o: { data: string; json?: boolean }): string {
-  const parts = openParts(o.data);
+export function eabList(o: DataOpts & { json?: boolean }): string {
+  const parts = openParts(dataPaths(o));
   try {
     const rows = parts.eabs.list().map(({ eab, accounts }) => ({
       name: eab.name,
@@ -71,8 +71,8 @@ export function eabList(o: { data: string; json?: boolean }): string {
 }
 
 /** `eab revoke NAME`: the accounts bound to it can order and finalize no more. */
-export function eabRevoke(o: { data: string; name: string }): void {
-  const parts = openParts(o.data);
+export function eabRevoke(o: DataOpts & { name: string }): void {
+  const parts = openParts(dataPaths(o));
   try {
     parts.eabs.revoke(o.name);
   } finally {

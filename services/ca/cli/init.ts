@@ -1,11 +1,10 @@
 import { parseKeyType } from "../../../shared/keys.js";
-import { caPaths, createCa, isInitialised } from "../keys/ca.js";
+import { createCa, isInitialised } from "../keys/ca.js";
 import { openParts } from "../server.js";
 import { requireDatabase } from "../store/db.js";
-import { readPassphrase } from "./options.js";
+import { type DataOpts, dataPaths, readPassphrase } from "./options.js";
 
-export interface InitOpts {
-  data: string;
+export interface InitOpts extends DataOpts {
   name: string;
   keyType: string;
   permitDns?: string[];
@@ -15,7 +14,7 @@ export interface InitOpts {
 
 /** Creates the CA and the admin token. Returns the admin token's path. */
 export async function init(o: InitOpts): Promise<string> {
-  const paths = caPaths(o.data);
+  const paths = dataPaths(o);
   if (isInitialised(paths)) {
     // keys without their database: say how to restore it rather than only "already initialised"
     requireDatabase(paths.database);
@@ -30,7 +29,7 @@ export async function init(o: InitOpts): Promise<string> {
     permitIp: o.permitIp ?? [],
     passphrase,
   });
-  const parts = openParts(o.data, { create: true });
+  const parts = openParts(paths, { create: true });
   try {
     parts.tokens.resetAdmin(paths.adminToken);
   } finally {

@@ -2,10 +2,32 @@ import { readFileSync } from "node:fs";
 import { envFlags } from "../../../shared/cli.js";
 import { InputError } from "../../../shared/errors.js";
 import { parseUrl } from "../../../shared/url.js";
+import { type CaPaths, caPaths } from "../keys/paths.js";
+import { parseDbUrl, sqliteFile } from "../store/db-url.js";
 
 export const { flag, listFlag, switchFlag } = envFlags("CERTYARD");
 
 export const dataFlag = () => flag("--data <dir>", "data directory (SQLite file and keys)").default("./data");
+
+/** The flags of every command that works on the CA's data: --data and --db. */
+export interface DataOpts {
+  data: string;
+  db?: string;
+}
+
+export const dbFlag = () =>
+  flag(
+    "--db <url>",
+    "the database: sqlite:PATH (default: DATA/certyard.db) or postgres://USER:PASS@HOST:PORT/DB",
+  );
+
+/**
+ * --data and --db: where the CA's files and its database are. A --db this build cannot use is
+ * refused here, in one line, before a command writes anything.
+ */
+export function dataPaths(o: DataOpts): CaPaths {
+  return caPaths(o.data, sqliteFile(parseDbUrl(o.db, o.data)));
+}
 
 export function readPassphrase(file: string | undefined): string | undefined {
   if (file === undefined) return undefined;

@@ -1,15 +1,15 @@
 import { withDataLock } from "../keys/lock.js";
-import { caPaths, requireInitialised } from "../keys/paths.js";
+import { requireInitialised } from "../keys/paths.js";
 import { type Rotated, rotateIntermediate, rotateRoot } from "../keys/rotate.js";
 import { requireDatabase } from "../store/db.js";
-import { readPassphrase } from "./options.js";
+import { type DataOpts, dataPaths, readPassphrase } from "./options.js";
 
 /** `certyard-ca rotate intermediate|root`: one rotation at a time, never beside a backup. */
 export async function rotateCommand(
   what: "intermediate" | "root",
-  o: { data: string; passphraseFile?: string },
+  o: DataOpts & { passphraseFile?: string },
 ): Promise<string> {
-  const paths = caPaths(o.data);
+  const paths = dataPaths(o);
   requireInitialised(paths);
   requireDatabase(paths.database);
   const passphrase = readPassphrase(o.passphraseFile);

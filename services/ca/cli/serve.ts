@@ -7,10 +7,9 @@ import { portNumber } from "../../../shared/port.js";
 import type { ServingNames } from "../authority/serving.js";
 import type { WorkerRole } from "./cluster.js";
 import { announce, onSignal, type Ready } from "./lifecycle.js";
-import { readPassphrase } from "./options.js";
+import { type DataOpts, dataPaths, readPassphrase } from "./options.js";
 
-export interface ServeOpts {
-  data: string;
+export interface ServeOpts extends DataOpts {
   listen: string;
   tlsDns?: string[];
   tlsIp?: string[];
@@ -68,11 +67,12 @@ export async function serveCommand(
     allow: await validationAllowFlag(o.acmeValidationAllow ?? []),
   };
   const givenNames = await givenServingNames(o);
+  const paths = dataPaths(o);
   if (env.role === null && workers > 1) {
     const { runPrimary } = await import("./cluster.js");
-    const { caPaths, isInitialised } = await import("../keys/paths.js");
+    const { isInitialised } = await import("../keys/paths.js");
     return runPrimary(workers, host, announce, {
-      initFirst: !isInitialised(caPaths(o.data)),
+      initFirst: !isInitialised(paths),
       nodeOptions: env.nodeOptions,
     });
   }
@@ -90,15 +90,15 @@ export async function serveCommand(
     return;
   }
   const first = (env.role?.index ?? 0) === 0;
-  const { caPaths, isInitialised } = await import("../keys/paths.js");
-  if (first && !isInitialised(caPaths(o.data))) {
+  const { isInitialised } = await import("../keys/paths.js");
+  if (first && !isInitialised(paths)) {
     const { init } = await import("./init.js");
     await init(o);
   }
   const { createLogger } = await import("../../../shared/log.js");
   const { startServer } = await import("../server.js");
   const running = await startServer({
-    paths: caPaths(o.data),
+    paths,
     passphrase: readPassphrase(o.passphraseFile),
     host,
     port,
@@ -117,7 +117,7 @@ export async function serveCommand(
     url: running.url,
     urlGuessed: running.urlGuessed,
     fingerprint: running.rootFingerprint,
-    tokenPath: caPaths(o.data).adminToken,
+    tokenPath: paths.adminToken,
   };
   if (env.role !== null) process.send?.({ type: "ready", ...ready });
   else announce(ready);

@@ -2,8 +2,11 @@ import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { storageFault } from "../../../shared/storage-fault.js";
 
-/** Where the CA keeps its material inside the data directory. */
-export function caPaths(dataDir: string) {
+/**
+ * Where the CA keeps its material inside the data directory, and its SQLite database: by default
+ * in the data directory too, else where --db says (store/db-url.ts).
+ */
+export function caPaths(dataDir: string, database = join(dataDir, "certyard.db")) {
   return {
     dataDir,
     rootCert: join(dataDir, "root.crt"),
@@ -15,7 +18,7 @@ export function caPaths(dataDir: string) {
     crlNumber: join(dataDir, "crl-number"),
     /** the key of the keyed SHA-256 (HMAC) that token secrets are stored as */
     tokenKey: join(dataDir, "token-key"),
-    database: join(dataDir, "certyard.db"),
+    database,
   };
 }
 export type CaPaths = ReturnType<typeof caPaths>;
