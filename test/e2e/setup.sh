@@ -30,8 +30,12 @@ trap 'rc=$?; echo "e2e setup: FAILED (exit $rc) at line $LINENO: $BASH_COMMAND" 
 
 # --- 1. Debian packages ---------------------------------------------------------------------
 # podman, containerd (ctr), libnss3-tools and default-jre-headless read what `trust` writes.
+# postgresql (15) and haproxy: the CA's replicas on PostgreSQL behind a TCP load balancer; the
+# tests start throwaway clusters of their own (test/helpers/postgres.ts), never the packaged one.
 readonly PACKAGES=(docker.io docker-registry skopeo pebble certbot lego apache2-utils faketime
-  iproute2 openssl jq curl caddy podman containerd libnss3-tools default-jre-headless)
+  iproute2 openssl jq curl caddy podman containerd libnss3-tools default-jre-headless
+  postgresql haproxy)
+readonly PG_BIN=/usr/lib/postgresql/15/bin
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 has_candidate() {
@@ -88,9 +92,13 @@ if ! installed docker-compose; then
   fi
 fi
 for cmd in dockerd docker-registry skopeo pebble pebble-challtestsrv certbot lego htpasswd \
-  faketime ip openssl jq curl python3 caddy podman ctr certutil keytool; do
+  faketime ip openssl jq curl python3 caddy podman ctr certutil keytool haproxy; do
   command -v "$cmd" >/dev/null || die "command '$cmd' not found after installing packages"
 done
+for cmd in initdb pg_ctl postgres psql; do
+  [[ -x $PG_BIN/$cmd ]] || die "$PG_BIN/$cmd not found after installing postgresql (PostgreSQL 15 expected)"
+done
+id -u postgres >/dev/null 2>&1 || die "no user postgres after installing postgresql"
 
 # --- 2. Docker engine -------------------------------------------------------------------------
 # Candidates: whatever `docker` is on PATH (on these machines /usr/local/bin/docker, v28) and
@@ -266,4 +274,4 @@ curl -s -o /dev/null --max-time 3 "http://$TEST_ADDR:1/" || rc=$?
 "$DOCKER" image inspect --format '{{json .Config.Entrypoint}}' registry:2 | grep -q '/bin/registry' ||
   die "registry:2 exists but is not the expected image (entrypoint $("$DOCKER" image inspect --format '{{json .Config.Entrypoint}}' registry:2))"
 
-echo "e2e setup: ok (docker client $DOCKER $client_version, dockerd $server_version, registry:2 image $image_id, test address $TEST_ADDR)"
+echo "e2e setup: ok (docker client $DOCKER $client_version, dockerd $server_version, registry:2 image $image_id, test address $TEST_ADDR, $("$PG_BIN"/postgres --version), $(haproxy -v | head -1 | cut -d' ' -f1-3))"

@@ -59,7 +59,7 @@ function sqliteLocation(path: string, text: string): DbLocation {
 
 /** Query parameters of a PostgreSQL URL that certyard passes on; anything else is refused. */
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
-const PARAMETERS = ["host", "sslmode", "application_name", "connect_timeout"];
+const PARAMETERS = ["host", "port", "sslmode", "application_name", "connect_timeout"];
 
 function postgresLocation(text: string): DbLocation {
   const redacted = redact(text);
@@ -92,6 +92,10 @@ function postgresLocation(text: string): DbLocation {
   if (socket !== null && hostname !== "") throw bad("a host and ?host= both given");
   const host = socket ?? hostname;
   if (host === "") throw bad("no host");
+  // ?port= names the socket file (.s.PGSQL.PORT) when the host is a socket directory
+  const portParam = url.searchParams.get("port");
+  if (portParam !== null && url.port !== "") throw bad("a port and ?port= both given");
+  const port = portParam === null ? url.port : String(portNumber(`--db "${redacted}"`, portParam));
   const sslmode = url.searchParams.get("sslmode");
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) throw bad(`sslmode takes ${SSL_MODES.join(", ")}`);
   const timeout = url.searchParams.get("connect_timeout");
@@ -112,7 +116,7 @@ function postgresLocation(text: string): DbLocation {
     url: text,
     redacted,
     host,
-    port: url.port === "" ? 5432 : Number(url.port),
+    port: port === "" ? 5432 : Number(port),
     database,
     user,
   };

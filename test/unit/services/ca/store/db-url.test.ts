@@ -50,6 +50,9 @@ describe("--db", () => {
       assert.ok(socket.dialect === "postgres", text);
       assert.deepEqual([socket.host, socket.port, socket.database], ["/run/postgresql", 5432, "ca"], text);
     }
+    const other = parseDbUrl("postgres://u@/ca?host=/tmp/pg&port=5433", "/data");
+    assert.ok(other.dialect === "postgres");
+    assert.deepEqual([other.host, other.port], ["/tmp/pg", 5433]);
     const v6 = parseDbUrl("postgres://u:p@[::1]:5433/my%20db", "/data");
     assert.ok(v6.dialect === "postgres");
     assert.deepEqual([v6.host, v6.port, v6.database], ["[::1]", 5433, "my db"]);
@@ -68,6 +71,8 @@ describe("--db", () => {
       ["postgres://u:hunter2@db.lan/ca?sslmode=yes", /sslmode takes disable/],
       ["postgres://u:hunter2@db.lan/ca?sslmode=require&sslmode=disable", /sslmode given twice/],
       ["postgres://u:hunter2@db.lan/ca#x", /fragment/],
+      ["postgres://u:hunter2@db.lan:5433/ca?port=5434", /a port and \?port= both given/],
+      ["postgres://u:hunter2@/ca?host=/run/pg&port=0", /port 0 is out of range/],
       ["postgres://u:hunter2@a,b/ca", /one host only|not a URL/],
     ];
     for (const [text, pattern] of cases) {
