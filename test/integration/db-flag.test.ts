@@ -18,7 +18,7 @@ describe("--db and CERTYARD_DB", () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  test("serve and the CLI use the SQLite file --db names, outside the data directory; without it, DATA/certyard.db", async () => {
+  test("serve, the CLI and backup use the SQLite file --db names, outside the data directory; without it, DATA/certyard.db", async () => {
     const dir = tmp();
     const data = join(dir, "data");
     mkdirSync(join(dir, "other"));
@@ -57,6 +57,16 @@ describe("--db and CERTYARD_DB", () => {
         plain.stderr,
         new RegExp(`${join(data, "certyard.db").replaceAll("/", "\\/")} is missing`),
       );
+      // backup takes the database from --db; restore makes a data directory of the default shape
+      const out = join(dir, "ca.backup");
+      const backup = caCli(["backup", "--data", data, "--db", `sqlite:${place}`, "--out", out]);
+      assert.equal(backup.code, 0, backup.stderr);
+      const restored = join(dir, "restored");
+      const restore = caCli(["restore", "--from", out, "--data", restored]);
+      assert.equal(restore.code, 0, restore.stderr);
+      const fromBackup = caCli(["certs", "list", "--data", restored]);
+      assert.equal(fromBackup.code, 0, fromBackup.stderr);
+      assert.match(fromBackup.stdout, new RegExp(`^${serial}\\t`, "m"));
     } finally {
       assert.equal(await serve.stop(), 0);
     }

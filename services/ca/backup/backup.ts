@@ -74,6 +74,11 @@ async function collect(paths: CaPaths, staging: string) {
     }
   };
   walk("");
+  // The database is snapshotted from where --db put it, which need not be the data directory;
+  // in the backup it is certyard.db as always, so a restore makes a data directory of the default shape.
+  const database = dispositionOf(DATABASE);
+  if (!found.some((f) => f.path === DATABASE) && database?.kind === "snapshot")
+    found.unshift({ path: DATABASE, snapshot: true, mode: database.mode });
   for (const r of REQUIRED) {
     if (!found.some((f) => f.path === r))
       throw new Error(`${join(paths.dataDir, r)} is missing; no backup was made`);
