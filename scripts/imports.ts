@@ -30,6 +30,7 @@ const CA_LAYERS: Record<string, number> = {
   backup: 3,
   http: 4,
   "server.ts": 5,
+  "parts.ts": 5,
   cli: 6,
   "main.ts": 7,
 };

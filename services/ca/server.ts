@@ -5,7 +5,6 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
-import { eabService } from "./acme/eabs.js";
 import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
 import { Authority } from "./authority/authority.js";
@@ -28,12 +27,11 @@ import {
 import type { AppDeps } from "./http/context.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
-import { requireInitialised, secureDataDir } from "./keys/paths.js";
-import { loadTokenKey } from "./keys/token-key.js";
+import { secureDataDir } from "./keys/paths.js";
+import { tokenKeyOf } from "./parts.js";
 import { storageHealth } from "./store/health.js";
 import { openStore } from "./store/index.js";
 import { authFailures } from "./tokens/failures.js";
-import { isKeyedHash } from "./tokens/secret.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
 
@@ -80,30 +78,6 @@ export interface RunningServer {
  * the CLI's commands from openParts. Nothing else builds the store, the authority or the
  * services, and none of them reads configuration of its own.
  */
-
-/**
- * What the CLI's commands work with, on the data directory and the database directly (safe while
- * serve runs: WAL and a busy timeout): the same domain entry points as HTTP, and no CA key, which
- * they need not unlock. `paths` carries the database's location (--db, cli/options.ts).
- */
-export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
-  requireInitialised(paths);
-  // only init makes a database; for everyone else a missing one is lost data (store/db.ts)
-  const store = openStore(paths.database, { create: o.create });
-  const clock = Date.now;
-  let tokenKey: Buffer | undefined;
-  return {
-    paths,
-    tokens: tokenService(store.tokens, clock, () => {
-      tokenKey ??= tokenKeyOf(paths, store);
-      return tokenKey;
-    }),
-    certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
-    eabs: eabService(store.acme.eabs, clock),
-    close: () => store.close(),
-  };
-}
-export type Parts = ReturnType<typeof openParts>;
 
 /** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
@@ -311,11 +285,3 @@ async function publicUrl(
  * one and it is gone, a one-line refusal that names the file: a new key would silently end every
  * such token, the admin token included.
  */
-function tokenKeyOf(paths: CaPaths, store: { tokens: { list(): { secretHash: string }[] } }): Buffer {
-  if (!existsSync(paths.tokenKey) && store.tokens.list().some((t) => isKeyedHash(t.secretHash))) {
-    throw new Error(
-      `${paths.tokenKey} is missing, but the tokens in ${paths.database} are hashed with it: restore it from a backup of ${paths.dataDir}`,
-    );
-  }
-  return loadTokenKey(paths.tokenKey).key;
-}

@@ -12,7 +12,7 @@ import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
 import { certificateView } from "../core/views.js";
 import { caPaths } from "../keys/paths.js";
-import { openParts, type Parts } from "../server.js";
+import { openParts, type Parts } from "../parts.js";
 import { checkTokenRequest } from "../tokens/requests.js";
 import { type DataOpts, dataPaths } from "./options.js";
 
@@ -123,19 +123,45 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
 }
 
 /**
- * JSON.stringify(rows, null, 2) and a newline, a page at a time: each page is stringified as an
- * array in one call and its brackets left off, the pages joined with commas.
+ * JSON.stringify(rows, null, 2) and a newline, written a row at a time: the generic pretty
+ * printer cost half of `certs list --json` over 78,000 rows, and a row of the inventory is one
+ * flat object of strings, numbers, booleans, nulls and lists of strings (prettyRow).
  */
 function* jsonArrayText(pages: Iterable<InventoryRow[]>): Generator<string> {
   let first = true;
   for (const page of pages) {
     if (page.length === 0) continue;
-    const text = JSON.stringify(page.map(certificateView), null, 2);
-    // "[\n  {...},\n  {...}\n]": the rows are what lies between the brackets' lines
-    yield `${first ? "[\n" : ",\n"}${text.slice(2, -2)}`;
-    first = false;
+    let text = "";
+    for (const row of page) {
+      text += `${first ? "[\n" : ",\n"}${prettyRow(certificateView(row))}`;
+      first = false;
+    }
+    yield text;
   }
   yield first ? "[]\n" : "\n]\n";
+}
+
+/** JSON.stringify(row, null, 2) as an element of an array, for a flat object; anything else goes to JSON. */
+export function prettyRow(row: object): string {
+  let text = "  {";
+  let sep = "\n";
+  for (const [key, value] of Object.entries(row)) {
+    if (value === undefined) continue;
+    let v: string;
+    if (Array.isArray(value)) {
+      v =
+        value.length === 0
+          ? "[]"
+          : `[\n      ${value.map((x) => JSON.stringify(x)).join(",\n      ")}\n    ]`;
+    } else if (value !== null && typeof value === "object") {
+      v = JSON.stringify(value, null, 2).replaceAll("\n", "\n    ");
+    } else {
+      v = JSON.stringify(value);
+    }
+    text += `${sep}    ${JSON.stringify(key)}: ${v}`;
+    sep = ",\n";
+  }
+  return sep === "\n" ? "  {}" : `${text}\n  }`;
 }
 
 function* tableText(pages: Iterable<InventoryRow[]>): Generator<string> {

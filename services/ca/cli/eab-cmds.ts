@@ -2,7 +2,7 @@ import { chmodSync, existsSync } from "node:fs";
 import { InputError } from "../../../shared/errors.js";
 import { checkEabRequest } from "../acme/eab.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
-import { openParts } from "../server.js";
+import { openParts } from "../parts.js";
 import { type DataOpts, dataPaths } from "./options.js";
 
 export interface EabCreateOpts extends DataOpts {

@@ -1,6 +1,6 @@
 import { parseKeyType } from "../../../shared/keys.js";
 import { createCa, isInitialised } from "../keys/ca.js";
-import { openParts } from "../server.js";
+import { openParts } from "../parts.js";
 import { requireDatabase } from "../store/db.js";
 import { type DataOpts, dataPaths, readPassphrase } from "./options.js";
 

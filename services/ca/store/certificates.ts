@@ -3,6 +3,7 @@ import {
   INVENTORY_STATES,
   type InventoryPage,
   type InventoryQuery,
+  type InventoryRow,
   type InventoryState,
   namesOf,
   stateOf,
@@ -125,11 +126,19 @@ export function certificateStore(db: Db) {
               .select(fields)
               .from(certificateNames)
               .innerJoin(certificates, eq(certificates.serial, certificateNames.serial));
-      const found = base
+      const query = base
         .where(and(...conds))
         .orderBy(asc(order.notAfter), asc(order.serial))
-        .limit(q.limit + 1)
-        .all();
+        .limit(q.limit + 1);
+      // drizzle builds the SQL; the rows come raw and are mapped by position (listRow), which
+      // halves the cost of a thousand-row page against drizzle's general row mapping
+      const { sql: text, params } = query.toSQL();
+      const found = (
+        db.$client
+          .prepare(text)
+          .raw(true)
+          .all(...params) as unknown[][]
+      ).map(listRow);
       const rows = found.slice(0, q.limit).map(({ renewedBy, ...rec }) => ({
         ...rec,
         state: stateOf(rec, renewedBy !== null, q.now),
@@ -193,6 +202,17 @@ export function certificateStore(db: Db) {
 }
 export type CertificateStore = ReturnType<typeof certificateStore>;
 
+/** A raw row of listColumns, each value through its column's own mapping (JSON for the names). */
+function listRow(values: unknown[]): ListRow {
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < LIST_KEYS.length; i++) {
+    const [key, column] = LIST_KEYS[i] as (typeof LIST_KEYS)[number];
+    const v = values[i];
+    row[key] = v === null ? null : column.mapFromDriverValue(v);
+  }
+  return row as ListRow;
+}
+
 /** The inventory's columns, and renewedBy for the state: all in certificates_not_after. */
 const listColumns = (() => {
   const all = getTableColumns(certificates);
@@ -233,3 +253,7 @@ function statesCondition(states: readonly InventoryState[], now: number): SQL | 
     when ${certificates.renewedBy} is not null then 'superseded' else 'valid' end`;
   return inArray(state, [...has]);
 }
+
+const LIST_KEYS = Object.entries(listColumns);
+/** What listRow gives: a row of the inventory before its state is told. */
+type ListRow = Omit<InventoryRow, "state"> & { renewedBy: string | null };
