@@ -34,7 +34,7 @@ export async function checkRoot(ctx: AgentContext): Promise<{ ok: boolean; messa
   }
   if (next.adopted.length === 0 && next.dropped.length === 0) {
     // The result line on stdout says it; the event is for --log-level debug.
-    ctx.log.debug({ url: ca.url, fingerprint: next.current }, "the CA serves a trusted root");
+    ctx.log.debug({ url: ca.url, fingerprint: next.current }, "the CA serves the pinned root");
     return { ok: true, message: `ok: ${ca.url} serves the pinned root ${next.current}` };
   }
   try {
