@@ -149,4 +149,15 @@ describe("names over ACME", () => {
       { type: "dns", value: "xn--bcher-kva.lan" },
     ]);
   });
+
+  test("newOrder takes at most 100 identifiers, as /v1/sign takes at most 100 names", async () => {
+    const client = await bed.newClient();
+    const names = (n: number) => Array.from({ length: n }, (_, i) => ({ type: "dns", value: `h${i}.lan` }));
+    const tooMany = await client.post(client.url("newOrder"), { identifiers: names(101) });
+    assert.equal(tooMany.status, 400, tooMany.body.toString());
+    assert.equal(tooMany.json().type, "urn:ietf:params:acme:error:malformed");
+    assert.match(tooMany.json<{ detail: string }>().detail, /at most 100 identifiers/);
+    const hundred = await client.post(client.url("newOrder"), { identifiers: names(100) });
+    assert.equal(hundred.status, 201, hundred.body.toString());
+  });
 });
