@@ -22,7 +22,12 @@ export interface AgentIdle {
   bareNode: ProcessMemory;
 }
 
-export async function agentIdle(ca: CaProcess, data: string, dir: string, settleSeconds: number) {
+export async function agentIdle(
+  ca: CaProcess,
+  data: string,
+  dir: string,
+  settleSeconds: number,
+): Promise<AgentIdle> {
   const home = join(dir, "home");
   const out = join(dir, "out");
   await mkdir(out, { recursive: true });

@@ -9,13 +9,14 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { acmeBench } from "./acme.js";
-import { agentIdle } from "./agent.js";
+import { type AgentIdle, agentIdle } from "./agent.js";
 import {
   type CaProcess,
   createToken,
   httpsRequest,
   issueOnce,
   ownChildNamed,
+  type ProcessMemory,
   type ServeMemory,
   serveMemory,
   startCa,
@@ -74,8 +75,11 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "acme") return { acme: await acme() };
   if (s.only === "memory") return memoryOnly(cleanup, root, s);
   if (s.only === "inventory") return inventoryOnly(cleanup, root, s);
+  if (s.only === "agent") return agentOnly(cleanup, root, s);
   if (s.only !== "")
-    throw new RangeError(`BENCH_ONLY takes "acme", "memory" or "inventory" (or nothing for the whole run)`);
+    throw new RangeError(
+      `BENCH_ONLY takes "acme", "memory", "inventory" or "agent" (or nothing for the whole run)`,
+    );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
   const loadAtStart = loadavg1();
@@ -214,25 +218,9 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
 
   figures.acme = await acme();
 
-  heading(`the agent daemon idle, ${s.settle} s after start, beside a bare node`);
   const agent = second.agent;
-  line(
-    "certyard-agent run (PSS)",
-    round(agent.agent.pssMiB ?? 0, 1),
-    `MiB (RSS ${round(agent.agent.rssMiB, 1)})`,
-  );
-  line(
-    "node -e 'setInterval(()=>{},1e9)' (PSS)",
-    round(agent.bareNode.pssMiB ?? 0, 1),
-    `MiB (RSS ${round(agent.bareNode.rssMiB, 1)})`,
-  );
-  const agentVsBare = (agent.agent.pssMiB ?? 0) / (agent.bareNode.pssMiB ?? 1);
-  figures.agentIdle = roundAll({
-    agentPssMiB: agent.agent.pssMiB ?? 0,
-    bareNodePssMiB: agent.bareNode.pssMiB ?? 0,
-    agentRssMiB: agent.agent.rssMiB,
-    bareNodeRssMiB: agent.bareNode.rssMiB,
-  });
+  const agentVsBare = reportAgent(agent, s);
+  figures.agentIdle = agentFigures(agent);
 
   heading(`certyard against cfssl and the targets (medians of ${s.rounds} rounds, the order turning)`);
   const byRound = (f: (r: Round) => number) => first.rounds.map((r) => round(f(r))).join(", ");
@@ -297,6 +285,39 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
 }
 
 const loadavg1 = (): number => round(loadavg()[0] ?? 0);
+
+function reportAgent(agent: AgentIdle, s: Settings): number {
+  heading(`the agent daemon idle, ${s.settle} s after start, beside a bare node`);
+  const pss = (m: ProcessMemory) => round(m.pssMiB ?? 0, 1);
+  line("certyard-agent run (PSS)", pss(agent.agent), `MiB (RSS ${round(agent.agent.rssMiB, 1)})`);
+  line(
+    "node -e 'setInterval(()=>{},1e9)' (PSS)",
+    pss(agent.bareNode),
+    `MiB (RSS ${round(agent.bareNode.rssMiB, 1)})`,
+  );
+  const ratio = (agent.agent.pssMiB ?? 0) / (agent.bareNode.pssMiB ?? 1);
+  line("agent / bare node (PSS)", ratio, "x   (target <= 1.3)");
+  return ratio;
+}
+
+function agentFigures(agent: AgentIdle) {
+  return roundAll({
+    agentPssMiB: agent.agent.pssMiB ?? 0,
+    bareNodePssMiB: agent.bareNode.pssMiB ?? 0,
+    agentRssMiB: agent.agent.rssMiB,
+    bareNodeRssMiB: agent.bareNode.rssMiB,
+  });
+}
+
+/** BENCH_ONLY=agent: the agent daemon's idle memory beside a bare node, against a fresh CA. */
+async function agentOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
+  const data = join(root, "ca");
+  await mkdir(data);
+  const agent = await withCa(cleanup, data, undefined, (ca) =>
+    agentIdle(ca, data, join(root, "agent"), s.settle),
+  );
+  return { agentIdle: { ...agentFigures(agent), ratio: round(reportAgent(agent, s)) } };
+}
 
 /**
  * BENCH_ONLY=memory: the memory of the whole serve process tree (PSS of every process), idle

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import "../../shared/node-version.js"; // first: before anything that needs a newer node
+import { fileURLToPath } from "node:url";
 import { certyardProgram, runProgram } from "../../shared/cli.js";
 import type { LogFormat } from "../../shared/log-format.js";
 import { registerClientCommands } from "./cli/client-cmds.js";
@@ -109,15 +110,27 @@ program
   .addOption(logFlag())
   .action(async (o: { home: string; logLevel: string; logFormat: LogFormat; verifyTimeout: string }) => {
     const { parseDuration } = await import("../../shared/duration.js");
-    const { createLogger } = await import("../../shared/log.js");
+    const verifyTimeoutMs = parseDuration(o.verifyTimeout);
+    const args = ["--home", o.home, "--log-level", o.logLevel, "--log-format", o.logFormat];
+    // The long-lived process becomes cli/daemon.js (same pid), without commander and pino;
+    // where process.execve is missing (not POSIX), the daemon runs here.
+    if (typeof process.execve === "function") {
+      const entry = fileURLToPath(new URL("./cli/daemon.js", import.meta.url));
+      process.execve(
+        process.execPath,
+        [process.execPath, ...process.execArgv, entry, ...args, "--verify-timeout", o.verifyTimeout],
+        process.env,
+      );
+    }
+    const { lineLogger } = await import("../../shared/line-log.js");
     const { runDaemon } = await import("./commands/run.js");
     await runDaemon({
       home: o.home,
       logLevel: o.logLevel,
       logFormat: o.logFormat,
       verifyTimeout: o.verifyTimeout,
-      verifyTimeoutMs: parseDuration(o.verifyTimeout),
-      log: createLogger("certyard-agent", o.logLevel, o.logFormat),
+      verifyTimeoutMs,
+      log: lineLogger("certyard-agent", o.logLevel, o.logFormat),
     });
   });
 

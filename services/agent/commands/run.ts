@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Logger } from "../../../shared/log.js";
+import type { LineLogger } from "../../../shared/line-log.js";
 import type { LogFormat } from "../../../shared/log-format.js";
 import { homeLayout } from "../config.js";
 import {
@@ -35,7 +35,7 @@ const ROOT_CHECK_TIMEOUT_MS = 2 * 60_000;
 
 export interface DaemonOptions {
   home: string;
-  log: Logger;
+  log: LineLogger;
   logLevel: string;
   /** the daemon's own --log-format, which its renewals write in too */
   logFormat: LogFormat;
@@ -141,7 +141,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
 }
 
 /** The records' names and renewal times; a file that is not a record is reported once. */
-function readEntries(dir: string, log: Logger, unreadable: Set<string>): ScheduleEntry[] {
+function readEntries(dir: string, log: LineLogger, unreadable: Set<string>): ScheduleEntry[] {
   if (!existsSync(dir)) return [];
   const entries: ScheduleEntry[] = [];
   for (const file of readdirSync(dir)
@@ -165,7 +165,7 @@ function readEntries(dir: string, log: Logger, unreadable: Set<string>): Schedul
   return entries;
 }
 
-function exited(child: ChildProcess, timeoutMs: number, log: Logger, what: string): Promise<Exit> {
+function exited(child: ChildProcess, timeoutMs: number, log: LineLogger, what: string): Promise<Exit> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       log.error({ running: what, timeoutMs }, "the task took too long; stopping it");
