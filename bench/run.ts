@@ -167,7 +167,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   figures.cfssl = loadFigures(theirs, ratio(theirs.reqPerSec));
   figures.renew = loadFigures(renew, ratio(renew.reqPerSec));
   reportMemory(
-    `idle memory of serve (${first.fresh.workers.length} workers), ${s.settle} s after start on an empty directory`,
+    `idle memory of serve (${first.fresh.workers.length === 0 ? "one process" : `primary + ${first.fresh.workers.length} workers`}), ${s.settle} s after start on an empty directory`,
     first.fresh,
   );
   reportMemory(`idle memory of serve, ${s.settle} s after the loads`, first.afterLoad);
