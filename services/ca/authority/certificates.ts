@@ -1,6 +1,7 @@
 import { InputError } from "../../../shared/errors.js";
 import { conflict, notFound } from "../../../shared/problem.js";
 import {
+  type InventoryCursor,
   type InventoryPage,
   type InventoryParams,
   type InventoryQuery,
@@ -11,6 +12,8 @@ import {
 /** What the inventory needs from storage; the SQLite store implements it. */
 export interface InventoryStore {
   page(q: InventoryQuery): InventoryPage;
+  /** the same page, each row the pretty JSON of its certificateView as an array element */
+  pageJson(q: InventoryQuery): { rows: string[]; next: InventoryCursor | null };
   revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
 }
 
@@ -57,6 +60,16 @@ export function certificateService(
         yield page.rows;
         if (!page.next) return;
         page = store.page({ ...q, limit: STREAM_PAGE, after: page.next });
+      }
+    },
+    /** searchPages, each row already its pretty JSON (certs list --json). */
+    *searchJsonPages(p: InventorySearch): Generator<string[]> {
+      const { after: _after, ...q } = query(p);
+      let page = store.pageJson({ ...q, limit: STREAM_PAGE });
+      for (;;) {
+        yield page.rows;
+        if (!page.next) return;
+        page = store.pageJson({ ...q, limit: STREAM_PAGE, after: page.next });
       }
     },
     revoke(serial: string, reason: number): void {

@@ -2,7 +2,11 @@ import type { InventoryRow } from "./inventory.js";
 import { formatDnsPattern, formatIpRange } from "./names.js";
 import type { TokenRecord } from "./types.js";
 
-/** The JSON shapes of inventory rows and tokens, shared by the HTTP API and the CLI. */
+/**
+ * The JSON shapes of inventory rows and tokens, shared by the HTTP API and the CLI. `certs list
+ * --json` has SQLite print the inventory row (store/certificates.ts viewJson): change both
+ * together (test/integration/inventory.test.ts compares them).
+ */
 export function certificateView(r: InventoryRow) {
   return {
     serial: r.serial,
