@@ -15,6 +15,17 @@ export function workerRoleFrom(env: Record<string, string | undefined>): WorkerR
 }
 
 /**
+ * Runs `init` in a worker of its own, which exits when done: what init leaves behind in a
+ * process (key generation, bcrypt: about 12 MiB) is then nobody's. Resolves with its exit code;
+ * a failed init has printed its own one-line error.
+ */
+export function initInWorker(): Promise<number> {
+  return new Promise<number>((resolve) =>
+    cluster.fork({ [ROLE_VARIABLE]: "init" }).on("exit", (c) => resolve(c ?? 1)),
+  );
+}
+
+/**
  * The cluster's primary: on an empty directory runs `init` in a worker that exits when done;
  * then starts worker 0 (it issues the serving certificate), then the others; restarts a worker
  * that dies after it was serving; stops them all on SIGTERM. A worker that fails before serving
@@ -72,9 +83,7 @@ export async function runPrimary(
   if (o.initFirst) {
     // A worker of its own initialises the directory and exits: what init leaves behind in a
     // process (about 12 MiB) is then nobody's.
-    const code = await new Promise<number>((resolve) =>
-      cluster.fork({ [ROLE_VARIABLE]: "init" }).on("exit", (c) => resolve(c ?? 1)),
-    );
+    const code = await initInWorker();
     // A failed init printed its own one-line error; a stop during init exits on its own.
     if (stopping) return;
     if (code !== 0) process.exit(code);

@@ -92,8 +92,16 @@ export async function serveCommand(
   const first = (env.role?.index ?? 0) === 0;
   const { isInitialised } = await import("../keys/paths.js");
   if (first && !isInitialised(paths)) {
-    const { init } = await import("./init.js");
-    await init(o);
+    if (env.role === null) {
+      // One process serving: init runs in a short-lived worker all the same (cluster.ts), so
+      // the serving process does not keep what key generation and bcrypt left (about 12 MiB).
+      const { initInWorker } = await import("./cluster.js");
+      const code = await initInWorker();
+      if (code !== 0) process.exit(code);
+    } else {
+      const { init } = await import("./init.js");
+      await init(o);
+    }
   }
   const { createLogger } = await import("../../../shared/log.js");
   const { startServer } = await import("../server.js");
