@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server } from "node:https";
@@ -15,6 +14,7 @@ import { AgentHome } from "../../services/agent/state.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { runAsync } from "../helpers/run-async.js";
 
 const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 
@@ -52,22 +52,7 @@ async function serve(certPem: string, keyPem: string): Promise<Registry> {
 }
 
 /** Runs the built CLI without blocking this process (its TLS servers must keep answering). */
-function cli(args: string[], stdin = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const cli = (args: string[], stdin = "") => runAsync(AGENT, args, { stdin });
 
 describe("doctor against real TLS servers with certificates from the real CA", () => {
   let ca: TestCa;
