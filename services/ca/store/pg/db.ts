@@ -1,0 +1,115 @@
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import type { DbLocation } from "../db-url.js";
+import { drizzle, migrate, type NodePgDatabase } from "./drizzle.cjs";
+import * as schema from "./schema.js";
+
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+export type PgLocation = Extract<DbLocation, { dialect: "postgres" }>;
+
+/** migrations/pg at the repository root, from dist/services/ca/store/pg/ or services/ca/store/pg/. */
+const MIGRATIONS = fileURLToPath(new URL("../../../../../migrations/pg", import.meta.url));
+const MIGRATIONS_SRC = fileURLToPath(new URL("../../../../migrations/pg", import.meta.url));
+export const migrationsFolder = () => (import.meta.url.includes("/dist/") ? MIGRATIONS : MIGRATIONS_SRC);
+
+/**
+ * The advisory lock the replicas take to migrate, one at a time: the key is "certyard" in ASCII,
+ * the same in every replica and version. Session-level, so a replica that dies holding it frees it.
+ */
+export const MIGRATION_LOCK = 0x6365727479617264n;
+
+/** How many connections one process keeps at most (each cluster worker has its own pool). */
+const POOL_SIZE = 8;
+
+/**
+ * The driver's settings from a --db URL already checked by db-url.ts. Built from its parts, not
+ * handed to pg as a string: pg's URL parser reads `?host=/dir` but not `?port=`, which db-url.ts
+ * accepts as libpq does.
+ */
+export function poolConfig(loc: PgLocation): pg.PoolConfig {
+  const query = new URLSearchParams(loc.url.split("?")[1]?.split("#")[0] ?? "");
+  const password = /^[a-z]+:\/\/[^:@/?#]*:([^@/?#]*)@/i.exec(loc.url)?.[1];
+  const sslmode = query.get("sslmode");
+  const timeout = query.get("connect_timeout");
+  return {
+    host: loc.host,
+    port: loc.port,
+    database: loc.database,
+    // empty: libpq's default, the operating system user, which pg takes from USER
+    ...(loc.user === "" ? {} : { user: loc.user }),
+    ...(password === undefined ? {} : { password: decodeURIComponent(password) }),
+    // libpq's prefer and allow try TLS and fall back; pg does not: they connect without it here
+    ...(sslmode === "require"
+      ? { ssl: { rejectUnauthorized: false } }
+      : sslmode === "verify-ca" || sslmode === "verify-full"
+        ? { ssl: { rejectUnauthorized: true } }
+        : {}),
+    application_name: query.get("application_name") ?? "certyard",
+    connectionTimeoutMillis: timeout === null || timeout === "0" ? 10_000 : Number(timeout) * 1000,
+    max: POOL_SIZE,
+    // a dead server is seen within a minute on an idle connection
+    keepAlive: true,
+  };
+}
+
+/** bigint (int8) read as a JavaScript number: the store's times and counts stay below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface OpenPgOptions {
+  /** only `init` (and `db copy` into an empty database) may find no tables there */
+  create?: boolean;
+}
+
+/**
+ * A pool on the database, migrated: the migrations in migrations/pg run at start under
+ * MIGRATION_LOCK, so replicas starting together migrate once, each of the others waiting and
+ * then finding nothing left to do. A database without certyard's tables is refused unless
+ * `create` says this is the start of a CA.
+ */
+export async function openPg(
+  loc: PgLocation,
+  o: OpenPgOptions = {},
+): Promise<{ db: PgDb; close(): Promise<void> }> {
+  const pool = new pg.Pool({ ...poolConfig(loc), types });
+  // an idle connection the server dropped (a restart, a failover) is an error event on the pool:
+  // without a listener it would end the process; the next query takes a new connection
+  pool.on("error", () => {});
+  try {
+    if (!o.create && !(await migrated(pool))) {
+      throw new Error(
+        `${loc.redacted} holds no certyard tables: run certyard-ca init with this --db, or db copy an existing database into it; nothing was changed`,
+      );
+    }
+    await migrateLocked(pool);
+    const db = drizzle(pool, { schema });
+    return { db, close: () => pool.end() };
+  } catch (e) {
+    await pool.end();
+    throw e;
+  }
+}
+
+async function migrated(pool: pg.Pool): Promise<boolean> {
+  const r = await pool.query("select to_regclass('drizzle.__drizzle_migrations') is not null as present");
+  return r.rows[0]?.present === true;
+}
+
+/** drizzle's migrator, on one connection that holds MIGRATION_LOCK throughout. */
+export async function migrateLocked(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query(`select pg_advisory_lock(${MIGRATION_LOCK})`);
+    try {
+      await migrate(drizzle(client), { migrationsFolder: migrationsFolder() });
+    } finally {
+      await client.query(`select pg_advisory_unlock(${MIGRATION_LOCK})`);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The PostgreSQL half of drizzle, loaded through CommonJS for the reason ../drizzle.cts gives,
+ * and only by the PostgreSQL store (pg-core, node-postgres and pg cost a SQLite process 80-120 ms
+ * to load). drizzle's common parts (sql, eq, ...) come from ../drizzle.cjs, the one copy of them.
+ */
+export { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+export { migrate } from "drizzle-orm/node-postgres/migrator";
+export {
+  bigint,
+  index,
+  jsonb,
+  type PgColumn,
+  type PgTable,
+  pgTable,
+  primaryKey,
+  text,
+} from "drizzle-orm/pg-core";

@@ -1,0 +1,151 @@
+import { sql } from "../drizzle.cjs";
+import type * as sqlite from "../schema.js";
+import { bigint, index, jsonb, pgTable, primaryKey, text } from "./drizzle.cjs";
+
+/**
+ * The PostgreSQL twins of ../schema.ts, table for table, column for column, index for index
+ * (test/unit/services/ca/store/pg-schema.test.ts holds them equal): the same TypeScript names and
+ * database names, so one row type serves both. Times and counts are bigint (milliseconds since
+ * the epoch pass 2^31), read as JavaScript numbers; the JSON columns are jsonb.
+ *
+ * Kept beside, not built from, the SQLite tables: drizzle's column builders are typed per dialect,
+ * and a builder over both loses the row types every store module relies on. Loaded only by the
+ * PostgreSQL store, so a SQLite process does not pay for pg-core.
+ */
+const ms = (name: string) => bigint(name, { mode: "number" });
+const json = <T>(name: string) => jsonb(name).$type<T>();
+
+type Enum<T extends { enumValues: readonly string[] }> = T["enumValues"][number];
+
+export const tokens = pgTable("tokens", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  kind: text("kind").$type<Enum<typeof sqlite.tokens.kind>>().notNull(),
+  secretHash: text("secret_hash").notNull(),
+  dnsPatterns: json<string[]>("dns_patterns").notNull(),
+  ipRanges: json<string[]>("ip_ranges").notNull(),
+  maxValidityMs: ms("max_validity_ms").notNull(),
+  expiresAt: ms("expires_at"),
+  usesLeft: ms("uses_left"),
+  rateLimit: ms("rate_limit").notNull(),
+  rateWindowMs: ms("rate_window_ms").notNull(),
+  windowStart: ms("window_start").notNull().default(0),
+  windowCount: ms("window_count").notNull().default(0),
+  createdAt: ms("created_at").notNull(),
+  revokedAt: ms("revoked_at"),
+});
+
+export const certificates = pgTable(
+  "certificates",
+  {
+    serial: text("serial").primaryKey(),
+    tokenId: text("token_id"),
+    renewedFrom: text("renewed_from"),
+    renewedBy: text("renewed_by"),
+    commonName: text("common_name"),
+    dnsNames: json<string[]>("dns_names").notNull(),
+    ipAddresses: json<string[]>("ip_addresses").notNull(),
+    notBefore: ms("not_before").notNull(),
+    notAfter: ms("not_after").notNull(),
+    keyFingerprint: text("key_fingerprint").notNull(),
+    pem: text("pem").notNull(),
+    createdAt: ms("created_at").notNull(),
+    revokedAt: ms("revoked_at"),
+    revocationReason: ms("revocation_reason"),
+  },
+  (t) => [
+    // SQLite's covers every column a row of the inventory shows; a btree entry in PostgreSQL is
+    // limited to about 2.7 kB, which the names of one certificate can pass, so this one keys the
+    // order alone and a page reads the rows from the table (the parity test allows a prefix).
+    index("certificates_not_after").on(t.notAfter, t.serial),
+    index("certificates_token").on(t.tokenId, t.notAfter, t.serial),
+    index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
+    index("certificates_renewed_from").on(t.renewedFrom).where(sql`${t.renewedFrom} is not null`),
+    index("certificates_revoked_order").on(t.notAfter, t.serial).where(sql`${t.revokedAt} is not null`),
+    index("certificates_superseded_order").on(t.notAfter, t.serial).where(sql`${t.renewedBy} is not null`),
+  ],
+);
+
+export const certificateNames = pgTable(
+  "certificate_names",
+  {
+    name: text("name").notNull(),
+    notAfter: ms("not_after").notNull(),
+    serial: text("serial").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.notAfter, t.serial] })],
+);
+
+export const crls = pgTable("crls", {
+  number: ms("number").primaryKey(),
+  der: text("der").notNull(),
+  thisUpdate: ms("this_update").notNull(),
+  nextUpdate: ms("next_update").notNull(),
+  revokedCount: ms("revoked_count").notNull(),
+  lastRevokedAt: ms("last_revoked_at").notNull(),
+});
+
+export const acmeEab = pgTable("acme_eab", {
+  kid: text("kid").primaryKey(),
+  name: text("name").notNull().unique(),
+  hmacKey: text("hmac_key").notNull(),
+  dnsPatterns: json<string[]>("dns_patterns").notNull(),
+  ipRanges: json<string[]>("ip_ranges").notNull(),
+  maxValidityMs: ms("max_validity_ms").notNull(),
+  maxAccounts: ms("max_accounts").notNull().default(1),
+  createdAt: ms("created_at").notNull(),
+  revokedAt: ms("revoked_at"),
+});
+
+export const acmeAccounts = pgTable("acme_accounts", {
+  id: text("id").primaryKey(),
+  thumbprint: text("thumbprint").notNull().unique(),
+  jwk: json<Record<string, unknown>>("jwk").notNull(),
+  status: text("status").$type<Enum<typeof sqlite.acmeAccounts.status>>().notNull(),
+  contact: json<string[]>("contact").notNull(),
+  eabKid: text("eab_kid").notNull(),
+  createdAt: ms("created_at").notNull(),
+  windowStart: ms("window_start").notNull().default(0),
+  windowCount: ms("window_count").notNull().default(0),
+});
+
+export const acmeOrders = pgTable(
+  "acme_orders",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    status: text("status").$type<Enum<typeof sqlite.acmeOrders.status>>().notNull(),
+    identifiers: json<typeof sqlite.acmeOrders.$inferSelect.identifiers>("identifiers").notNull(),
+    authzIds: json<string[]>("authz_ids").notNull(),
+    expires: ms("expires").notNull(),
+    error: json<Record<string, unknown>>("error"),
+    certSerial: text("cert_serial"),
+    replaces: text("replaces"),
+    notBefore: ms("not_before"),
+    notAfter: ms("not_after"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    index("acme_orders_account").on(t.accountId),
+    index("acme_orders_cert_serial").on(t.certSerial).where(sql`${t.certSerial} is not null`),
+  ],
+);
+
+export const acmeAuthzs = pgTable("acme_authzs", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  identifierType: text("identifier_type").$type<Enum<typeof sqlite.acmeAuthzs.identifierType>>().notNull(),
+  identifierValue: text("identifier_value").notNull(),
+  status: text("status").$type<Enum<typeof sqlite.acmeAuthzs.status>>().notNull(),
+  expires: ms("expires").notNull(),
+  challenges: json<typeof sqlite.acmeAuthzs.$inferSelect.challenges>("challenges").notNull(),
+});
+
+export const acmeUsedNonces = pgTable(
+  "acme_used_nonces",
+  {
+    tag: text("tag").primaryKey(),
+    expires: ms("expires").notNull(),
+  },
+  (t) => [index("acme_used_nonces_expires").on(t.expires)],
+);
