@@ -28,6 +28,7 @@ const CA_LAYERS: Record<string, number> = {
   tokens: 3,
   acme: 3,
   backup: 3,
+  metrics: 3,
   http: 4,
   "server.ts": 5,
   "parts.ts": 5,

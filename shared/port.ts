@@ -23,8 +23,13 @@ export function portNumber(what: string, text: string, allowZero = false): numbe
  * HOST:PORT or [IPv6]:PORT, the port required. The host is returned as written, without the
  * brackets; what a host may be is the caller's to check.
  */
-export function hostPort(what: string, text: string, example: string): { host: string; port: number } {
+export function hostPort(
+  what: string,
+  text: string,
+  example: string,
+  allowZero = false,
+): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):([^:]*)$/.exec(text.trim());
   if (!m) throw new InputError(`${what}: "${text}" is not HOST:PORT; e.g. ${example}`);
-  return { host: m[1] ?? m[2] ?? "", port: portNumber(what, m[3] ?? "") };
+  return { host: m[1] ?? m[2] ?? "", port: portNumber(what, m[3] ?? "", allowZero) };
 }

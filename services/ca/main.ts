@@ -66,6 +66,14 @@ program
       "let ACME validation connect to this address or CIDR, though loopback, link-local, multicast or the CA's own (repeatable)",
     ),
   )
+  .addOption(
+    flag(
+      "--metrics-listen <host:port>",
+      "also serve GET /metrics over plain HTTP here, without authentication",
+    ),
+  )
+  // the bench's "metrics off": nothing is counted (GET /metrics still answers)
+  .addOption(flag("--no-metrics", "count nothing").hideHelp())
   .action(async (o) => {
     const [{ serveCommand }, { workerRoleFrom }, cluster] = await Promise.all([
       import("./cli/serve.js"),

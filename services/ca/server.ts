@@ -28,6 +28,8 @@ import type { AppDeps } from "./http/context.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { secureDataDir } from "./keys/paths.js";
+import { caMetrics } from "./metrics/registry.js";
+import { caGaugeSource } from "./metrics/source.js";
 import { tokenKeyOf } from "./parts.js";
 import { storageHealth } from "./store/health.js";
 import { openStore } from "./store/index.js";
@@ -61,6 +63,13 @@ export interface ServeConfig {
   failedAuth?: { limit: number; windowMs: number };
   /** connection timeouts and cap; tests shorten them */
   connections?: Partial<ConnectionLimits>;
+  /**
+   * a cluster worker: GET /metrics asks the primary for the whole tree's series (metrics/cluster.ts)
+   * instead of writing this process's own
+   */
+  clusterWorker?: boolean;
+  /** false: nothing is counted (the bench's "metrics off"); GET /metrics still answers */
+  countMetrics?: boolean;
 }
 
 export interface RunningServer {
@@ -70,6 +79,8 @@ export interface RunningServer {
   /** no --url was given: the URL is serve's guess, which the operator should check */
   urlGuessed: boolean;
   rootFingerprint: string;
+  /** the Prometheus exposition GET /metrics serves (of the whole tree in a cluster worker) */
+  metricsExposition(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -103,6 +114,16 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     cfg.issuesServingCert ?? true,
   );
   const storage = storageHealth(cfg.paths.dataDir, clock);
+  let current = ca;
+  const metrics = caMetrics(
+    caGaugeSource(store, () => current),
+    clock,
+  );
+  const counting = cfg.countMetrics ?? true;
+  if (counting) authority.onIssued = metrics.issued;
+  const metricsExposition = cfg.clusterWorker
+    ? (await import("./metrics/cluster.js")).workerExposition(metrics.registry)
+    : () => metrics.registry.metrics();
   const appDeps: AppDeps = {
     authority,
     crl,
@@ -112,7 +133,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       tokenKey,
       { deferStateFor: ["enrol"] },
     ),
-    authFailures: authFailures(cfg.log, cfg.failedAuth),
+    authFailures: authFailures(cfg.log, cfg.failedAuth, counting ? metrics.authFailure : undefined),
     tokenState: (id) => store.tokens.state(id),
     createToken: (req) => tokens.create(req),
     certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
@@ -122,6 +143,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     rootsPem: ca.rootsPem,
     crossPem: ca.crossPem,
     rootFingerprint: ca.rootFingerprint,
+    metrics: { request: counting ? metrics.request : () => {}, exposition: metricsExposition },
     log: cfg.log,
     clock,
   };
@@ -216,6 +238,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       if (now === caJson || existsSync(join(cfg.paths.dataDir, ".lock"))) return;
       const next = loadCa(cfg.paths, cfg.passphrase);
       caJson = now;
+      current = next;
       authority.use(next, `${url}${next.crlPath}`);
       crl.use(next);
       Object.assign(appDeps, {
@@ -251,6 +274,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     url,
     urlGuessed: guessed,
     rootFingerprint: ca.rootFingerprint,
+    metricsExposition,
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(timer);

@@ -19,6 +19,8 @@ export const caCliAsync = (args: string[]) => runAsync(CA_BIN, args);
 export interface ServeProcess {
   child: ChildProcess;
   url: string;
+  /** what serve printed when it announced itself */
+  announced: string;
   stop(): Promise<number | null>;
 }
 
@@ -45,6 +47,7 @@ export async function serveProcess(data: string, extra: string[] = []): Promise<
   return {
     child,
     url: `https://127.0.0.1:${port}`,
+    announced: out,
     stop: () =>
       new Promise((resolve) => {
         // gone already: exited, or killed by a signal (exitCode is then null)

@@ -61,6 +61,8 @@ export type Issued = IssuedCertificate;
 /** Builds leaves from checked requests and records them; the HTTP layer only calls in here. */
 export class Authority {
   private template!: LeafTemplate;
+  /** hears of each certificate issued through sign, renew and ACME (the metrics count them) */
+  onIssued: (method: "sign" | "renew" | "acme") => void = () => {};
   /** A token's checks, built once per CA: its policy never changes (the constraints may, at a rotation). */
   private readonly checks = new Map<string, Check[]>();
 
@@ -117,7 +119,14 @@ export class Authority {
     runChecks(checks, req);
     const now = this.clock();
     const validity = validityFor(req, token.policy.maxValidityMs, now);
-    return this.issue(csr, validity, { tokenId: token.id, consumeToken: true, renewedFrom: null }, now);
+    const issued = await this.issue(
+      csr,
+      validity,
+      { tokenId: token.id, consumeToken: true, renewedFrom: null },
+      now,
+    );
+    this.onIssued("sign");
+    return issued;
   }
 
   /**
@@ -186,7 +195,10 @@ export class Authority {
       validity,
       { tokenId: current.tokenId, consumeToken: false, renewedFrom: current.serial },
       now,
-    );
+    ).then((issued) => {
+      this.onIssued("renew");
+      return issued;
+    });
   }
 
   /**
@@ -205,7 +217,12 @@ export class Authority {
     const now = this.clock();
     // A requested window (RFC 8555 7.4 notBefore/notAfter) is issued exactly as the order has it.
     const validity = window ?? validityFor({ dns: [], ips: [] }, policy.maxValidityMs, now);
-    return this.issue(csr, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now);
+    return this.issue(csr, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now).then(
+      (issued) => {
+        this.onIssued("acme");
+        return issued;
+      },
+    );
   }
 
   /** An issued certificate with its chain, for ACME download, revocation and renewal info. */

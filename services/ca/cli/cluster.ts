@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { isMetricsAsk } from "../metrics/protocol.js";
 import { onSignal, type Ready } from "./lifecycle.js";
 import { missingV8Flags } from "./v8-flags.js";
 
@@ -35,9 +36,18 @@ export async function runPrimary(
   n: number,
   host: string,
   announce: (r: Ready) => void,
-  o: { initFirst: boolean; nodeOptions: string | undefined },
+  o: {
+    initFirst: boolean;
+    nodeOptions: string | undefined;
+    /** --metrics-listen: serves the exposition it is given; resolves once it listens */
+    metrics?: (exposition: () => Promise<string>) => Promise<{ url: string; close(): Promise<void> }>;
+  },
 ): Promise<void> {
   let stopping = false;
+  // prom-client is loaded in the primary only when metrics are first asked for.
+  const exposition = () => import("../metrics/cluster.js").then((m) => m.clusterExposition());
+  // Listening first: a busy address fails serve before any worker starts.
+  const metrics = o.metrics ? await o.metrics(exposition) : null;
   const serving = new Set<Worker>();
   cluster.setupPrimary({ execArgv: workerExecArgv(o.nodeOptions) });
 
@@ -45,6 +55,10 @@ export async function runPrimary(
     new Promise((resolve) => {
       const worker = cluster.fork({ [INDEX_VARIABLE]: String(index) });
       worker.on("message", (msg: { type?: string } & Ready) => {
+        if (isMetricsAsk(msg)) {
+          void import("../metrics/cluster.js").then((m) => m.answerWorker(worker, msg));
+          return;
+        }
         if (msg?.type !== "ready") return;
         serving.add(worker);
         resolve(msg);
@@ -67,6 +81,7 @@ export async function runPrimary(
 
   const stopAll = async () => {
     stopping = true;
+    await metrics?.close();
     await Promise.all(
       Object.values(cluster.workers ?? {}).map(
         (w) =>
@@ -90,7 +105,7 @@ export async function runPrimary(
   }
   const first = await start(0);
   await Promise.all(Array.from({ length: n - 1 }, (_, i) => start(i + 1)));
-  announce({ ...first, host });
+  announce({ ...first, host, metricsUrl: metrics?.url });
 }
 
 /** The workers' node flags: the primary's own, and the V8 settings of v8-flags.ts. */

@@ -7,6 +7,8 @@ export interface Ready {
   urlGuessed: boolean;
   fingerprint: string;
   tokenPath: string;
+  /** where --metrics-listen serves GET /metrics over plain HTTP: http://HOST:PORT/metrics */
+  metricsUrl?: string;
 }
 
 export function announce(r: Ready): void {
@@ -20,7 +22,8 @@ export function announce(r: Ready): void {
     `certyard-ca listening on https://${listen}:${r.port}\n` +
       `public URL: ${r.url}\n` +
       `root fingerprint: ${r.fingerprint}\n` +
-      `admin token: ${r.tokenPath}\n`,
+      `admin token: ${r.tokenPath}\n` +
+      (r.metricsUrl === undefined ? "" : `metrics: ${r.metricsUrl}\n`),
   );
 }
 

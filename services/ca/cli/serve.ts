@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { InputError } from "../../../shared/errors.js";
 import type { LogFormat } from "../../../shared/log-format.js";
-import { portNumber } from "../../../shared/port.js";
+import { hostPort, portNumber } from "../../../shared/port.js";
 import type { ServingNames } from "../authority/serving.js";
 import type { WorkerRole } from "./cluster.js";
 import { announce, onSignal, type Ready } from "./lifecycle.js";
@@ -26,6 +26,9 @@ export interface ServeOpts extends DataOpts {
   acmeTlsPort?: string;
   acmeDnsResolver?: string;
   acmeValidationAllow?: string[];
+  metricsListen?: string;
+  /** --no-metrics (hidden, for the bench): count nothing */
+  metrics?: boolean;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -66,6 +69,10 @@ export async function serveCommand(
     dnsResolver: o.acmeDnsResolver === undefined ? undefined : resolverFlag(o.acmeDnsResolver),
     allow: await validationAllowFlag(o.acmeValidationAllow ?? []),
   };
+  const metricsListen =
+    o.metricsListen === undefined
+      ? undefined
+      : hostPort("--metrics-listen", o.metricsListen, "127.0.0.1:9464", true);
   const givenNames = await givenServingNames(o);
   const paths = dataPaths(o);
   if (env.role === null && workers > 1) {
@@ -74,6 +81,12 @@ export async function serveCommand(
     return runPrimary(workers, host, announce, {
       initFirst: !isInitialised(paths),
       nodeOptions: env.nodeOptions,
+      metrics: metricsListen
+        ? async (exposition) => {
+            const listener = await startMetricsListener(metricsListen, exposition);
+            return { url: metricsUrl(metricsListen.host, listener.port), close: listener.close };
+          }
+        : undefined,
     });
   }
   if (env.role === null && env.restartWith) {
@@ -115,10 +128,19 @@ export async function serveCommand(
     log: createLogger("certyard-ca", o.logLevel, o.logFormat),
     issuesServingCert: first,
     acme,
+    clusterWorker: env.role !== null,
+    countMetrics: o.metrics ?? true,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });
-  onSignal(() => running.close());
+  const metrics =
+    metricsListen && env.role === null
+      ? await startMetricsListener(metricsListen, running.metricsExposition)
+      : null;
+  onSignal(async () => {
+    await metrics?.close();
+    await running.close();
+  });
   const ready: Ready = {
     host,
     port: running.port,
@@ -126,6 +148,7 @@ export async function serveCommand(
     urlGuessed: running.urlGuessed,
     fingerprint: running.rootFingerprint,
     tokenPath: paths.adminToken,
+    metricsUrl: metrics ? metricsUrl(metricsListen?.host ?? "", metrics.port) : undefined,
   };
   if (env.role !== null) process.send?.({ type: "ready", ...ready });
   else announce(ready);
@@ -143,9 +166,25 @@ export function defaultWorkers(cores: number): number {
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }
 
+/** --metrics-listen: GET /metrics over plain HTTP there (a cluster's primary runs it for the tree). */
+export async function startMetricsListener(
+  at: { host: string; port: number },
+  exposition: () => Promise<string>,
+) {
+  const { listenForMetrics } = await import("../metrics/listen.js");
+  return listenForMetrics(at.host, at.port, exposition, (err) =>
+    process.stderr.write(`certyard-ca: metrics: ${err instanceof Error ? err.message : String(err)}\n`),
+  ).catch((err: unknown) => {
+    throw listenError(err, at.host, at.port, "--metrics-listen: ");
+  });
+}
+
+export const metricsUrl = (host: string, port: number) =>
+  `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`;
+
 /** What a failed listen means, for the errors a person can act on. */
-function listenError(err: unknown, host: string, port: number): unknown {
-  const where = `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}`;
+function listenError(err: unknown, host: string, port: number, prefix = ""): unknown {
+  const where = `${prefix}cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}`;
   switch ((err as NodeJS.ErrnoException).code) {
     case "EADDRINUSE":
       return new Error(`${where}: the address is already in use`);

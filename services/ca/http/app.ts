@@ -1,15 +1,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
-import { type Handler, Hono } from "hono";
+import { type Handler, Hono, type MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import type { AcmeHttpDeps } from "./acme/context.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { onError, onNotFound } from "./middleware/problems.js";
 import { openApiRoute } from "./openapi/route.js";
 import { adminRoutes } from "./routes/admin.js";
+import { metricsRoute } from "./routes/metrics.js";
 import { publicRoutes } from "./routes/public.js";
 import { renewRoute } from "./routes/renew.js";
 import { revokeRoute } from "./routes/revoke.js";
-import { isSignRequest, signHandler } from "./sign.js";
+import { isSignRequest, SIGN_PATH, signHandler } from "./sign.js";
 
 /**
  * The HTTPS front end as node's request listener: POST /v1/sign straight to signHandler (see
@@ -22,7 +24,31 @@ export function requestListener(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const hono = getRequestListener(createApp(deps, acme).fetch, { hostname });
   const sign = signHandler(deps);
-  return (req, res) => (isSignRequest(req) ? sign(req, res) : hono(req, res));
+  return (req, res) => {
+    if (!isSignRequest(req)) return hono(req, res);
+    const started = performance.now();
+    res.once("finish", () =>
+      deps.metrics.request(SIGN_PATH, res.statusCode, (performance.now() - started) / 1000),
+    );
+    sign(req, res);
+  };
+}
+
+/**
+ * Counts each request by its route pattern (a bounded label: /crl/:keyId, not each key id), as
+ * the route that answered it registered it; one that no route matched is "unmatched".
+ */
+function countRequests(deps: Pick<AppDeps, "metrics">): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = routePath(c, -1);
+    deps.metrics.request(
+      route === "*" || route === "/*" || route === "" ? "unmatched" : route,
+      c.res.status,
+      (performance.now() - started) / 1000,
+    );
+  };
 }
 
 /** Every route but POST /v1/sign, which requestListener hands to signHandler before hono. */
@@ -32,10 +58,12 @@ export function requestListener(
  */
 export function createApp(deps: AppDeps, acme?: () => Promise<AcmeHttpDeps>) {
   const app = new Hono<AppEnv>();
+  app.use(countRequests(deps));
   app.route("/", publicRoutes(deps));
   app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));
+  app.route("/", metricsRoute(deps));
   app.route("/", openApiRoute());
   if (acme) {
     let acmeServer: Promise<Hono<AppEnv>> | undefined;

@@ -28,6 +28,11 @@ export interface AppDeps {
   /** every root served (the current one first, earlier ones until they expire), and the cross-certificates between them */
   rootsPem: string;
   crossPem: string;
+  /** each answered request is counted here; GET /metrics writes the exposition of the whole process tree */
+  metrics: {
+    request(route: string, code: number, seconds: number): void;
+    exposition(): Promise<string>;
+  };
   log: Logger;
   clock: () => number;
 }

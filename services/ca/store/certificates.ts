@@ -200,6 +200,32 @@ export function certificateStore(db: Db) {
       return "revoked";
     },
 
+    /**
+     * The metrics' counts (GET /metrics): how many certificates are in each state, and how many
+     * valid ones expire within each window. Each is a count over an index: the revoked and the
+     * superseded on their partial indexes, the unrevoked ones in force on a range of
+     * certificates_not_after (which carries revoked_at and renewed_by), the whole table on its
+     * smallest index. Expired = all - revoked - unrevoked in force.
+     */
+    async stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> {
+      const c = certificates;
+      const n = (where: SQL | undefined) => db.select({ n: count() }).from(c).where(where).get()?.n ?? 0;
+      const all = n(undefined);
+      const revoked = n(isNotNull(c.revokedAt));
+      const live = n(and(gt(c.notAfter, now), isNull(c.revokedAt)));
+      // the superseded in force, less those of them revoked (few: from the revoked index)
+      const superseded =
+        n(and(isNotNull(c.renewedBy), gt(c.notAfter, now))) -
+        n(and(isNotNull(c.revokedAt), isNotNull(c.renewedBy), gt(c.notAfter, now)));
+      const expiring = windowsMs.map((w) =>
+        n(and(gt(c.notAfter, now), lte(c.notAfter, now + w), isNull(c.revokedAt), isNull(c.renewedBy))),
+      );
+      return {
+        states: { valid: live - superseded, superseded, expired: all - revoked - live, revoked },
+        expiring,
+      };
+    },
+
     revocationState(): RevocationState {
       const row = db
         .select({ n: count(), last: max(certificates.revokedAt) })
@@ -227,6 +253,12 @@ export function certificateStore(db: Db) {
   };
 }
 export type CertificateStore = ReturnType<typeof certificateStore>;
+
+/** stateCounts: certificates per state, and the valid ones expiring within each window asked for. */
+export interface StateCounts {
+  states: Record<InventoryState, number>;
+  expiring: number[];
+}
 
 /** A raw row of listColumns, each value through its column's own mapping (JSON for the names). */
 function listRow(values: unknown[]): ListRow {

@@ -10,9 +10,9 @@ export const FAILED_AUTH_LIMIT = { limit: 10, windowMs: 60_000 };
  * Failed token authentications, per client address: each is logged at warn (the token's name or
  * id, the address, the reason), and an address with FAILED_AUTH_LIMIT failures in a minute gets
  * 429 with Retry-After for any token, a right one included, until the minute is over. Counted in
- * memory, per process.
+ * memory, per process; `counted` hears of each failure (certyard_auth_failures_total).
  */
-export function authFailures(log: Logger, limits = FAILED_AUTH_LIMIT) {
+export function authFailures(log: Logger, limits = FAILED_AUTH_LIMIT, counted: () => void = () => {}) {
   const counter = new WindowCounter(limits.limit, limits.windowMs);
   return {
     /** 429 when the address is over the limit. */
@@ -29,6 +29,7 @@ export function authFailures(log: Logger, limits = FAILED_AUTH_LIMIT) {
     note(err: unknown, address: string, now: number): unknown {
       if (err instanceof TokenRefused) {
         counter.hit(address, now);
+        counted();
         log.warn(
           { token: err.token.name ?? err.token.id ?? null, address, reason: err.reason },
           "token authentication failed",

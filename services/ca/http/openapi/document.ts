@@ -177,6 +177,20 @@ export function openApiDocument(version: string) {
           },
         },
       },
+      "/metrics": {
+        get: {
+          summary:
+            "Prometheus metrics of the whole serve process tree (also on serve --metrics-listen, without authentication)",
+          security: admin,
+          responses: {
+            "200": {
+              description: "Prometheus text exposition format 0.0.4",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+            ...problems(401, 503),
+          },
+        },
+      },
       "/acme/directory": {
         get: {
           summary: "the ACME directory (RFC 8555 7.1.1); the ACME endpoints it names follow RFC 8555",
