@@ -48,6 +48,8 @@ const COLUMNS = [
 ] as const satisfies readonly (keyof CertificateRecord)[];
 
 export function certificateStore(db: Db) {
+  /** stateCounts: how many certificates had expired (revoked or not) at `at` */
+  let passed: { at: number; n: number } | null = null;
   // Runs for every certificate issued: see hotStatement. Values go through each column's own
   // mapping, so the JSON columns take arrays as usual.
   const columns = getTableColumns(certificates);
@@ -202,26 +204,40 @@ export function certificateStore(db: Db) {
 
     /**
      * The metrics' counts (GET /metrics): how many certificates are in each state, and how many
-     * valid ones expire within each window. Each is a count over an index: the revoked and the
-     * superseded on their partial indexes, the unrevoked ones in force on a range of
-     * certificates_not_after (which carries revoked_at and renewed_by), the whole table on its
-     * smallest index. Expired = all - revoked - unrevoked in force.
+     * valid ones expire within each window. Every count reads an index: the whole table on the
+     * narrow certificates_expiry (SQLite counts its pages without reading the rows), the revoked
+     * and the superseded on their partial indexes, the expiring on a range of certificates_expiry.
+     * The expired are counted once, then only those that expired since the last call: a
+     * certificate is issued to expire later than now and its notAfter never changes, so the
+     * number whose notAfter has passed only grows with the time.
      */
     async stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> {
       const c = certificates;
       const n = (where: SQL | undefined) => db.select({ n: count() }).from(c).where(where).get()?.n ?? 0;
       const all = n(undefined);
+      passed =
+        passed && now >= passed.at
+          ? { at: now, n: passed.n + n(and(gt(c.notAfter, passed.at), lte(c.notAfter, now))) }
+          : { at: now, n: n(lte(c.notAfter, now)) };
       const revoked = n(isNotNull(c.revokedAt));
-      const live = n(and(gt(c.notAfter, now), isNull(c.revokedAt)));
-      // the superseded in force, less those of them revoked (few: from the revoked index)
-      const superseded =
-        n(and(isNotNull(c.renewedBy), gt(c.notAfter, now))) -
-        n(and(isNotNull(c.revokedAt), isNotNull(c.renewedBy), gt(c.notAfter, now)));
-      const expiring = windowsMs.map((w) =>
-        n(and(gt(c.notAfter, now), lte(c.notAfter, now + w), isNull(c.revokedAt), isNull(c.renewedBy))),
+      const after = (from: number, to?: number) =>
+        to === undefined ? gt(c.notAfter, from) : and(gt(c.notAfter, from), lte(c.notAfter, to));
+      // in force and superseded, not revoked: the superseded less those of them revoked (few)
+      const superseded = (from: number, to?: number) =>
+        n(and(isNotNull(c.renewedBy), after(from, to))) -
+        n(and(isNotNull(c.revokedAt), isNotNull(c.renewedBy), after(from, to)));
+      const live = all - passed.n - n(and(isNotNull(c.revokedAt), after(now)));
+      const liveSuperseded = superseded(now);
+      const expiring = windowsMs.map(
+        (w) => n(and(after(now, now + w), isNull(c.revokedAt))) - superseded(now, now + w),
       );
       return {
-        states: { valid: live - superseded, superseded, expired: all - revoked - live, revoked },
+        states: {
+          valid: live - liveSuperseded,
+          superseded: liveSuperseded,
+          expired: passed.n - n(and(isNotNull(c.revokedAt), lte(c.notAfter, now))),
+          revoked,
+        },
         expiring,
       };
     },

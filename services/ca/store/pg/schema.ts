@@ -58,6 +58,7 @@ export const certificates = pgTable(
     // limited to about 2.7 kB, which the names of one certificate can pass, so this one keys the
     // order alone and a page reads the rows from the table (the parity test allows a prefix).
     index("certificates_not_after").on(t.notAfter, t.serial),
+    index("certificates_expiry").on(t.notAfter, t.revokedAt),
     index("certificates_token").on(t.tokenId, t.notAfter, t.serial),
     index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
     index("certificates_renewed_from").on(t.renewedFrom).where(sql`${t.renewedFrom} is not null`),

@@ -1,0 +1,1 @@
+CREATE INDEX `certificates_expiry` ON `certificates` (`not_after`,`revoked_at`);

@@ -1,0 +1,1 @@
+CREATE INDEX "certificates_expiry" ON "certificates" USING btree ("not_after","revoked_at");
