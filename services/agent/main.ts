@@ -12,6 +12,14 @@ import { flag, homeFlag, listFlag, logFlag, switchFlag, verifyTimeoutFlag } from
  * loads the schemas, the HTTP client or the X.509 code its children use. Errors are one line
  * on stderr and a non-zero exit.
  */
+interface RunOpts {
+  home: string;
+  logLevel: string;
+  logFormat: LogFormat;
+  verifyTimeout: string;
+  metricsListen?: string;
+}
+
 const program = certyardProgram(
   "certyard-agent",
   "Gets and renews certificates from certyard, restarts registry:2, installs trust",
@@ -108,10 +116,21 @@ program
   .addOption(verifyTimeoutFlag())
   .addOption(homeFlag())
   .addOption(logFlag())
-  .action(async (o: { home: string; logLevel: string; logFormat: LogFormat; verifyTimeout: string }) => {
-    const { parseDuration } = await import("../../shared/duration.js");
+  .addOption(
+    flag("--metrics-listen <host:port>", "serve GET /metrics over plain HTTP here, without authentication"),
+  )
+  .action(async (o: RunOpts) => {
+    const [{ parseDuration }, { hostPort }] = await Promise.all([
+      import("../../shared/duration.js"),
+      import("../../shared/port.js"),
+    ]);
     const verifyTimeoutMs = parseDuration(o.verifyTimeout);
+    const metricsListen =
+      o.metricsListen === undefined
+        ? undefined
+        : hostPort("--metrics-listen", o.metricsListen, "127.0.0.1:9465", true);
     const args = ["--home", o.home, "--log-level", o.logLevel, "--log-format", o.logFormat];
+    if (o.metricsListen !== undefined) args.push("--metrics-listen", o.metricsListen);
     // The long-lived process becomes cli/daemon.js (same pid), without commander and pino;
     // where process.execve is missing (not POSIX), the daemon runs here.
     if (typeof process.execve === "function") {
@@ -130,6 +149,7 @@ program
       logFormat: o.logFormat,
       verifyTimeout: o.verifyTimeout,
       verifyTimeoutMs,
+      metricsListen,
       log: lineLogger("certyard-agent", o.logLevel, o.logFormat),
     });
   });

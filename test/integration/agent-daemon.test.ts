@@ -233,6 +233,11 @@ describe("certyard-agent run: the daemon against a real CA", () => {
       own.filter((u) => heavy.test(u)),
       [],
     );
+    // without --metrics-listen, no metrics code and no HTTP server
+    assert.deepEqual(
+      own.filter((u) => u.endsWith("/commands/run-metrics.js")),
+      [],
+    );
     const child = byPid.get(String(checked.pid)) ?? [];
     assert.ok(
       child.some((u) => heavy.test(u)),

@@ -3,11 +3,12 @@
  * then replaces itself with this (same pid, process.execve), which loads only the scheduler and
  * a line logger. commander and pino stay out of the long-lived process (about 7 MiB of its
  * memory idle); the renewals it starts are full CLI processes as before. Its arguments are
- * internal: --home, --log-level, --log-format and --verify-timeout, already checked.
+ * internal: --home, --log-level, --log-format, --verify-timeout and --metrics-listen, already checked.
  */
 import { parseDuration } from "../../../shared/duration.js";
 import { lineLogger } from "../../../shared/line-log.js";
 import type { LogFormat } from "../../../shared/log-format.js";
+import { hostPort } from "../../../shared/port.js";
 import { runDaemon } from "../commands/run.js";
 
 interface DaemonArgs {
@@ -15,9 +16,10 @@ interface DaemonArgs {
   logLevel: string;
   logFormat: LogFormat;
   verifyTimeout: string;
+  metricsListen?: string;
 }
 
-const FLAGS = ["--home", "--log-level", "--log-format", "--verify-timeout"] as const;
+const FLAGS = ["--home", "--log-level", "--log-format", "--verify-timeout", "--metrics-listen"] as const;
 
 /** Flag and value pairs, as `run` wrote them (a value may itself start with --). */
 function parse(argv: string[]): DaemonArgs {
@@ -33,6 +35,7 @@ function parse(argv: string[]): DaemonArgs {
     logLevel: value("--log-level"),
     logFormat: value("--log-format") === "text" ? "text" : "json",
     verifyTimeout: value("--verify-timeout"),
+    metricsListen: given.get("--metrics-listen"),
   };
 }
 
@@ -40,6 +43,10 @@ const o = parse(process.argv.slice(2));
 runDaemon({
   ...o,
   verifyTimeoutMs: parseDuration(o.verifyTimeout),
+  metricsListen:
+    o.metricsListen === undefined
+      ? undefined
+      : hostPort("--metrics-listen", o.metricsListen, "127.0.0.1:9465", true),
   log: lineLogger("certyard-agent", o.logLevel, o.logFormat),
 }).catch((err: unknown) => {
   process.stderr.write(`certyard-agent: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -42,6 +42,8 @@ export interface DaemonOptions {
   /** as given on the command line, passed on to each renewal */
   verifyTimeout: string;
   verifyTimeoutMs: number;
+  /** --metrics-listen, checked: GET /metrics there (run-metrics.ts, loaded only then) */
+  metricsListen?: { host: string; port: number };
 }
 
 interface Exit {
@@ -80,6 +82,15 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     }
   };
 
+  const metrics = o.metricsListen
+    ? await import("./run-metrics.js").then((m) =>
+        m.daemonMetrics(layout.certs, o.metricsListen?.host ?? "", o.metricsListen?.port ?? 0),
+      )
+    : null;
+  if (metrics && o.metricsListen) {
+    const h = o.metricsListen.host;
+    log.info({ url: `http://${h.includes(":") ? `[${h}]` : h}:${metrics.port}/metrics` }, "serving metrics");
+  }
   const holds = new Map<string, Hold>();
   let root: Pick<DaemonState, "rootCheckAt" | "rootFailures"> = { rootCheckAt: Date.now(), rootFailures: 0 };
   const unreadable = new Set<string>();
@@ -99,6 +110,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
         }
         const exit = await run("check-root", ["check-root"], ROOT_CHECK_TIMEOUT_MS);
         root = afterRootCheck({ holds, ...root }, exit.code === 0, Date.now());
+        metrics?.rootCheck(exit.code === 0);
         if (exit.code === 0) log.info({ nextInMs: ROOT_CHECK_MS }, "root checked");
         else
           log.warn(
@@ -118,6 +130,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
         );
         const hold = afterRenewal(holds.get(step.name), exit.code === 0, Date.now());
         holds.set(step.name, hold);
+        metrics?.renewal(step.name, exit.code === 0, hold.failures);
         // The child has logged the renewal, or why it failed, itself.
         if (exit.code !== 0) {
           const abnormal = exit.code !== 1;
@@ -136,6 +149,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
+    await metrics?.close();
   }
   log.info("agent stopped");
 }
