@@ -19,6 +19,8 @@ export function storageFault(err: unknown): string | null {
     if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
       return `the database is locked by another process (${code})`;
     if (code.startsWith("SQLITE_CANTOPEN")) return `the database cannot be opened (${code})`;
+    // the PostgreSQL store's DatabaseUnavailable (services/ca/store/pg/faults.ts): its message says why
+    if (code === "EDBUNAVAILABLE") return e.message;
   }
   return null;
 }

@@ -24,6 +24,12 @@ export interface TestPostgres {
   database: string;
   /** runs SQL through psql as postgres in the database; its stdout, unaligned and without headers */
   sql(statement: string): Promise<string>;
+  /** stops the server (immediate: as a crash would), keeping its files, for startServer */
+  stopServer(): Promise<void>;
+  /** starts the server again on the same port and socket */
+  startServer(): Promise<void>;
+  /** every new transaction read-only (default_transaction_read_only), as a standby answers */
+  setReadOnly(on: boolean): Promise<void>;
   /** stops the cluster (fast shutdown) and removes its files */
   stop(): Promise<void>;
 }
@@ -85,19 +91,21 @@ export async function startPostgres(o: { database?: string } = {}): Promise<Test
       "--no-instructions",
     ]);
     let port = 0;
+    const start = () =>
+      pgCtl(
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+        "-l",
+        join(dir, "log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+      );
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       try {
-        await pgCtl(
-          "-o",
-          `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
-          "-l",
-          join(dir, "log"),
-          "-w",
-          "-t",
-          "60",
-          "start",
-        );
+        await start();
         break;
       } catch (err) {
         // another process took the port between freePort and the start: try another
@@ -134,6 +142,16 @@ export async function startPostgres(o: { database?: string } = {}): Promise<Test
       dir,
       database,
       sql: (statement) => psql(database, statement),
+      stopServer: async () => {
+        await pgCtl("-m", "immediate", "-w", "stop");
+      },
+      startServer: async () => {
+        await start();
+      },
+      setReadOnly: async (on) => {
+        await psql("postgres", `alter system set default_transaction_read_only = ${on ? "on" : "off"}`);
+        await psql("postgres", "select pg_reload_conf()");
+      },
       async stop() {
         process.off("exit", kill);
         try {

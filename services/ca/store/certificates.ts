@@ -1,6 +1,5 @@
 import {
   INVENTORY_COLUMNS,
-  INVENTORY_STATES,
   type InventoryCursor,
   type InventoryPage,
   type InventoryQuery,
@@ -19,7 +18,6 @@ import {
   eq,
   getTableColumns,
   gt,
-  inArray,
   isNotNull,
   isNull,
   lte,
@@ -29,6 +27,7 @@ import {
   sql,
 } from "./drizzle.cjs";
 import { hotStatement } from "./hot.js";
+import { stateSql, statesCondition } from "./inventory-sql.js";
 import { certificateNames, certificates } from "./schema.js";
 
 const COLUMNS = [
@@ -113,7 +112,7 @@ export function certificateStore(db: Db) {
       q.after === undefined
         ? undefined
         : sql`(${order.notAfter}, ${order.serial}) > (${q.after.notAfter}, ${q.after.serial})`,
-      statesCondition(q.states, q.now),
+      statesCondition(certificates, q.states, q.now),
     ];
     const base =
       q.name === undefined
@@ -299,32 +298,6 @@ const listColumns = (() => {
   };
 })();
 
-/**
- * The SQL of stateOf, for the states asked for: what stateOf would say of each row it keeps.
- * One state, and the usual sets, are plain ANDs that SQLite runs on an index in the inventory's
- * order (the revoked and the superseded on their partial indexes, the rest on
- * certificates_not_after from or up to now). Other sets compare the state itself, which SQLite
- * filters along the order: an OR of the states would make it collect every match and sort them
- * again for each page.
- */
-function statesCondition(states: readonly InventoryState[], now: number): SQL | undefined {
-  const has = new Set(states);
-  const notRevoked = isNull(certificates.revokedAt);
-  const live = and(notRevoked, gt(certificates.notAfter, now));
-  if (has.size === INVENTORY_STATES.length) return undefined;
-  if (has.size === 1) {
-    const [only] = has;
-    if (only === "revoked") return isNotNull(certificates.revokedAt);
-    if (only === "expired") return and(notRevoked, lte(certificates.notAfter, now));
-    if (only === "superseded") return and(live, isNotNull(certificates.renewedBy));
-    return and(live, isNull(certificates.renewedBy));
-  }
-  if (!has.has("revoked") && has.has("valid") && has.has("superseded")) {
-    return has.has("expired") ? notRevoked : live;
-  }
-  return inArray(stateSql(now), [...has]);
-}
-
 const LIST_KEYS = Object.entries(listColumns);
 /** What listRow gives: a row of the inventory before its state is told. */
 type ListRow = Omit<InventoryRow, "state"> & { renewedBy: string | null };
@@ -345,13 +318,6 @@ function viewJson(now: number): SQL<string> {
     'notBefore', ${isoTime(c.notBefore)}, 'notAfter', ${isoTime(c.notAfter)},
     'keySha256', ${c.keyFingerprint}, 'tokenId', ${c.tokenId}, 'renewedFrom', ${c.renewedFrom},
     'revoked', json(iif(${c.revokedAt} is null, 'false', 'true')),
-    'state', ${stateSql(now)})`;
+    'state', ${stateSql(c, now)})`;
   return sql<string>`'  ' || replace(json_pretty(${object}, '  '), char(10), char(10) || '  ')`;
-}
-
-/** stateOf (core/inventory.ts) in SQL. */
-function stateSql(now: number): SQL<string> {
-  const c = certificates;
-  return sql<string>`case when ${c.revokedAt} is not null then 'revoked' when ${c.notAfter} <= ${now} then 'expired'
-    when ${c.renewedBy} is not null then 'superseded' else 'valid' end`;
 }

@@ -7,6 +7,7 @@
  * (a unit test checks), so its classes and their types come from one copy.
  */
 export {
+  type AnyColumn,
   and,
   asc,
   count,

@@ -5,6 +5,8 @@ import { drizzle, migrate, type NodePgDatabase } from "./drizzle.cjs";
 import * as schema from "./schema.js";
 
 export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+/** The database or a transaction on it: what a step of a larger transaction runs on. */
+export type Queryable = PgDb | Parameters<Parameters<PgDb["transaction"]>[0]>[0];
 export type PgLocation = Extract<DbLocation, { dialect: "postgres" }>;
 
 /** migrations/pg at the repository root, from dist/services/ca/store/pg/ or services/ca/store/pg/. */

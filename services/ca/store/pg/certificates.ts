@@ -1,0 +1,194 @@
+import { forbidden } from "../../../../shared/problem.js";
+import {
+  INVENTORY_COLUMNS,
+  type InventoryCursor,
+  type InventoryPage,
+  type InventoryQuery,
+  namesOf,
+  stateOf,
+} from "../../core/inventory.js";
+import type { CertificateRecord, RevocationState, RevokedEntry } from "../../core/types.js";
+import { certificateView } from "../../core/views.js";
+import type { StateCounts } from "../certificates.js";
+import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, sql } from "../drizzle.cjs";
+import { statesCondition } from "../inventory-sql.js";
+import type { PgDb, Queryable } from "./db.js";
+import { certificateNames, certificates } from "./schema.js";
+
+/** The inventory's columns, and renewedBy for the state. */
+const listColumns = {
+  ...(Object.fromEntries(INVENTORY_COLUMNS.map((k) => [k, certificates[k]])) as Pick<
+    typeof certificates,
+    (typeof INVENTORY_COLUMNS)[number]
+  >),
+  renewedBy: certificates.renewedBy,
+};
+
+/**
+ * Records an issued certificate inside the issuing transaction: its row, its names, and for a
+ * renewal the mark on the certificate it renews. The mark is a compare-and-set on that row
+ * (renewed_by still null), so of two renewals of one certificate at once, through any replicas,
+ * the second waits for the first's row lock and then finds it renewed. The serial is the
+ * primary key: a duplicate fails the transaction, whichever replica signed it.
+ */
+export async function insertCertificate(tx: Queryable, rec: CertificateRecord): Promise<void> {
+  if (rec.renewedFrom !== null) {
+    const marked = await tx
+      .update(certificates)
+      .set({ renewedBy: rec.serial })
+      .where(and(eq(certificates.serial, rec.renewedFrom), isNull(certificates.renewedBy)))
+      .returning({ serial: certificates.serial });
+    if (marked.length === 0) {
+      throw forbidden(`certificate ${rec.renewedFrom} has been renewed already: renew its successor`);
+    }
+  }
+  await tx.insert(certificates).values(rec);
+  const names = namesOf(rec);
+  if (names.length > 0) {
+    await tx
+      .insert(certificateNames)
+      .values(names.map((name) => ({ name, notAfter: rec.notAfter, serial: rec.serial })))
+      .onConflictDoNothing();
+  }
+}
+
+/** The certificates on PostgreSQL: what store/certificates.ts does on SQLite, each call a promise. */
+export function pgCertificateStore(db: PgDb) {
+  /** One page in the order (notAfter, serial) after `q.after`, each filter on an index (as on SQLite). */
+  function pageQuery(q: InventoryQuery) {
+    const order = q.name === undefined ? certificates : certificateNames;
+    const conds: (SQL | undefined)[] = [
+      q.name === undefined ? undefined : eq(certificateNames.name, q.name),
+      q.tokenId === undefined ? undefined : eq(certificates.tokenId, q.tokenId),
+      q.serial === undefined ? undefined : eq(certificates.serial, q.serial),
+      q.expiringBefore === undefined ? undefined : lte(order.notAfter, q.expiringBefore),
+      q.after === undefined
+        ? undefined
+        : sql`(${order.notAfter}, ${order.serial}) > (${q.after.notAfter}, ${q.after.serial})`,
+      statesCondition(certificates, q.states, q.now),
+    ];
+    const base =
+      q.name === undefined
+        ? db.select(listColumns).from(certificates)
+        : db
+            .select(listColumns)
+            .from(certificateNames)
+            .innerJoin(certificates, eq(certificates.serial, certificateNames.serial));
+    return base
+      .where(and(...conds))
+      .orderBy(asc(order.notAfter), asc(order.serial))
+      .limit(q.limit + 1);
+  }
+
+  async function page(q: InventoryQuery): Promise<InventoryPage> {
+    const found = await pageQuery(q);
+    const rows = found.slice(0, q.limit).map(({ renewedBy, ...rec }) => ({
+      ...rec,
+      state: stateOf(rec, renewedBy !== null, q.now),
+    }));
+    const last = rows.at(-1);
+    return {
+      rows,
+      next: found.length > q.limit && last ? { notAfter: last.notAfter, serial: last.serial } : null,
+    };
+  }
+
+  return {
+    page,
+
+    /** page(), each row the text of certificateView(row) as an element of a pretty-printed JSON array. */
+    async pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }> {
+      const p = await page(q);
+      return {
+        rows: p.rows.map((r) => `  ${JSON.stringify(certificateView(r), null, 2).replaceAll("\n", "\n  ")}`),
+        next: p.next,
+      };
+    },
+
+    async bySerial(serial: string): Promise<CertificateRecord | null> {
+      const [row] = await db.select().from(certificates).where(eq(certificates.serial, serial));
+      if (!row) return null;
+      const { renewedBy: _, ...rec } = row;
+      return rec;
+    },
+
+    /** The serial of the certificate that renewed this one, or null. */
+    async successorOf(serial: string): Promise<string | null> {
+      const [row] = await db
+        .select({ serial: certificates.serial })
+        .from(certificates)
+        .where(eq(certificates.renewedFrom, serial))
+        .limit(1);
+      return row?.serial ?? null;
+    },
+
+    async revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing"> {
+      const done = await db
+        .update(certificates)
+        .set({ revokedAt: at, revocationReason: reason })
+        .where(and(eq(certificates.serial, serial), isNull(certificates.revokedAt)))
+        .returning({ serial: certificates.serial });
+      if (done.length > 0) return "revoked";
+      const [row] = await db
+        .select({ serial: certificates.serial })
+        .from(certificates)
+        .where(eq(certificates.serial, serial));
+      return row ? "already" : "missing";
+    },
+
+    /** The metrics' counts (store/certificates.ts stateCounts), in one pass with FILTER clauses. */
+    async stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> {
+      const c = certificates;
+      const n = (where: SQL | undefined) => sql<number>`count(*) filter (where ${where})`.mapWith(Number);
+      const live = and(gt(c.notAfter, now), isNull(c.revokedAt));
+      const [row] = await db
+        .select({
+          all: count(),
+          revoked: n(isNotNull(c.revokedAt)),
+          live: n(live),
+          superseded: n(and(live, isNotNull(c.renewedBy))),
+          ...Object.fromEntries(
+            windowsMs.map((w, i) => [`w${i}`, n(and(live, isNull(c.renewedBy), lte(c.notAfter, now + w)))]),
+          ),
+        })
+        .from(c);
+      const get = (k: string) => Number((row as Record<string, unknown> | undefined)?.[k] ?? 0);
+      const superseded = get("superseded");
+      return {
+        states: {
+          valid: get("live") - superseded,
+          superseded,
+          expired: get("all") - get("revoked") - get("live"),
+          revoked: get("revoked"),
+        },
+        expiring: windowsMs.map((_, i) => get(`w${i}`)),
+      };
+    },
+
+    async revocationState(): Promise<RevocationState> {
+      const [row] = await db
+        .select({ n: count(), last: max(certificates.revokedAt) })
+        .from(certificates)
+        .where(isNotNull(certificates.revokedAt));
+      return {
+        count: row?.n ?? 0,
+        lastRevokedAt: row?.last === null || row?.last === undefined ? 0 : Number(row.last),
+      };
+    },
+
+    /** Revoked certificates that have not expired yet: expired ones may leave the CRL (RFC 5280 3.3). */
+    async revokedUnexpired(now: number): Promise<RevokedEntry[]> {
+      const rows = await db
+        .select({
+          serial: certificates.serial,
+          revokedAt: certificates.revokedAt,
+          reason: certificates.revocationReason,
+        })
+        .from(certificates)
+        .where(and(isNotNull(certificates.revokedAt), gt(certificates.notAfter, now)))
+        .orderBy(desc(certificates.revokedAt));
+      return rows.map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? now, reason: r.reason }));
+    },
+  };
+}
+export type PgCertificateStore = ReturnType<typeof pgCertificateStore>;
