@@ -27,6 +27,7 @@ import { fillInventory, fillSample } from "./fill.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { BATCH, inProcess, rawSignRate } from "./micro.js";
+import { profileBench } from "./profile.js";
 import { renewLoad } from "./renew-load.js";
 import { loadFigures, memoryFigures, report, reportMemory, roundAll } from "./report.js";
 import {
@@ -76,9 +77,10 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "memory") return memoryOnly(cleanup, root, s);
   if (s.only === "inventory") return inventoryOnly(cleanup, root, s);
   if (s.only === "agent") return agentOnly(cleanup, root, s);
+  if (s.only === "profile") return profileBench(cleanup, root, s);
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory" or "agent" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent" or "profile" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
