@@ -32,6 +32,7 @@ const CA_LAYERS: Record<string, number> = {
   http: 4,
   "server.ts": 5,
   "parts.ts": 5,
+  "ui-parts.ts": 5,
   cli: 6,
   "main.ts": 7,
 };

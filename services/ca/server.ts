@@ -5,6 +5,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
+import { eabService } from "./acme/eabs.js";
 import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
 import { Authority } from "./authority/authority.js";
@@ -25,6 +26,7 @@ import {
   serverOptions,
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
+import type { UiDeps } from "./http/ui/deps.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { secureDataDir } from "./keys/paths.js";
@@ -36,6 +38,7 @@ import { openStore } from "./store/index.js";
 import { authFailures } from "./tokens/failures.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
+import { uiParts } from "./ui-parts.js";
 
 export interface ServeConfig {
   paths: CaPaths;
@@ -124,7 +127,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const metricsExposition = cfg.clusterWorker
     ? (await import("./metrics/cluster.js")).workerExposition(metrics.registry)
     : () => metrics.registry.metrics();
-  const appDeps: AppDeps = {
+  const ui = uiParts(store, { tokens, eabs: eabService(store.acme.eabs, clock), authority, url });
+  const appDeps: AppDeps & { ui: UiDeps } = {
+    ui,
     authority,
     crl,
     // Enrol tokens serve only POST /v1/sign, whose issuing transaction consumes them.

@@ -33,3 +33,4 @@ export function eabService(store: EabStore, clock: () => number) {
     },
   };
 }
+export type EabService = ReturnType<typeof eabService>;

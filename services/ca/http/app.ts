@@ -12,13 +12,15 @@ import { publicRoutes } from "./routes/public.js";
 import { renewRoute } from "./routes/renew.js";
 import { revokeRoute } from "./routes/revoke.js";
 import { isSignRequest, SIGN_PATH, signHandler } from "./sign.js";
+import { uiRoutes } from "./ui/app.js";
+import type { DashboardDeps, UiDeps } from "./ui/deps.js";
 
 /**
  * The HTTPS front end as node's request listener: POST /v1/sign straight to signHandler (see
  * sign.ts), everything else through the hono app.
  */
 export function requestListener(
-  deps: AppDeps,
+  deps: AppDeps & { ui?: UiDeps },
   hostname: string,
   acme?: () => Promise<AcmeHttpDeps>,
 ): (req: IncomingMessage, res: ServerResponse) => void {
@@ -56,9 +58,14 @@ function countRequests(deps: Pick<AppDeps, "metrics">): MiddlewareHandler<AppEnv
  * `acme`: the ACME domain, built when first asked for (its routes, jose and the domain are loaded
  * on the first /acme request: a CA used only through tokens never pays their memory in each worker).
  */
-export function createApp(deps: AppDeps, acme?: () => Promise<AcmeHttpDeps>) {
+export function createApp(deps: AppDeps & { ui?: UiDeps }, acme?: () => Promise<AcmeHttpDeps>) {
   const app = new Hono<AppEnv>();
   app.use(countRequests(deps));
+  // the same object, not a copy: a rotation updates the roots in it (server.ts)
+  if (hasUi(deps)) {
+    app.get("/ui", (c) => c.redirect("/ui/", 301));
+    app.route("/ui/", uiRoutes(deps));
+  }
   app.route("/", publicRoutes(deps));
   app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
@@ -80,3 +87,5 @@ export function createApp(deps: AppDeps, acme?: () => Promise<AcmeHttpDeps>) {
   app.notFound(onNotFound);
   return app;
 }
+
+const hasUi = (deps: AppDeps & { ui?: UiDeps }): deps is DashboardDeps => deps.ui !== undefined;

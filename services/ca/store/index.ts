@@ -3,7 +3,9 @@ import type { CertificateRecord } from "../core/types.js";
 import { acmeStore } from "./acme.js";
 import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
+import { dashboardStore } from "./dashboard.js";
 import { type OpenOptions, openDb } from "./db.js";
+import { sessionStore } from "./sessions.js";
 import { tokenStore } from "./tokens.js";
 
 /** The SQLite store: one module per entity, sharing one connection. */
@@ -61,6 +63,9 @@ export function openStore(path: string, o: OpenOptions = {}) {
     certificates: certs,
     crls: crl,
     acme: acmeStore(db),
+    /** the dashboard's sessions and its overview's figures */
+    sessions: sessionStore(db),
+    dashboard: dashboardStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one

@@ -196,3 +196,21 @@ export const acmeUsedNonces = sqliteTable(
   },
   (t) => [index("acme_used_nonces_expires").on(t.expires)],
 );
+
+/**
+ * Dashboard sessions (/ui/): the SHA-256 of the cookie's secret, never the secret itself, so any
+ * process on this database can check a session and a copy of the database opens none. A session
+ * ends at `expiresAt` (absolute) or after an idle time since `lastSeen`, whichever comes first,
+ * and with the admin token it was opened with.
+ */
+export const uiSessions = sqliteTable(
+  "ui_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    adminTokenId: text("admin_token_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastSeen: integer("last_seen").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("ui_sessions_expires").on(t.expiresAt)],
+);

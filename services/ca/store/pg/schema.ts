@@ -150,3 +150,15 @@ export const acmeUsedNonces = pgTable(
   },
   (t) => [index("acme_used_nonces_expires").on(t.expires)],
 );
+
+export const uiSessions = pgTable(
+  "ui_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    adminTokenId: text("admin_token_id").notNull(),
+    createdAt: ms("created_at").notNull(),
+    lastSeen: ms("last_seen").notNull(),
+    expiresAt: ms("expires_at").notNull(),
+  },
+  (t) => [index("ui_sessions_expires").on(t.expiresAt)],
+);

@@ -1,0 +1,59 @@
+import type { EabService } from "./acme/eabs.js";
+import type { Authority } from "./authority/authority.js";
+import type { CertificateDetail, UiDeps } from "./http/ui/deps.js";
+import type { SqliteStore } from "./store/index.js";
+import type { TokenService } from "./tokens/service.js";
+
+/**
+ * The dashboard's parts (http/ui/deps.ts), from the store and the services serve built. The
+ * store is synchronous SQLite today; these are the async ports a PostgreSQL store will fill.
+ */
+export function uiParts(
+  store: SqliteStore,
+  parts: { tokens: TokenService; eabs: EabService; authority: Authority; url: string },
+): UiDeps {
+  return {
+    sessions: store.sessions,
+    overview: (now, days) => store.dashboard.overview(now, days),
+    async certificate(serial) {
+      const record = store.certificates.bySerial(serial);
+      if (!record) return null;
+      const chain = parts.authority.chainOf(serial);
+      let requester: CertificateDetail["requester"] = null;
+      if (record.tokenId !== null) {
+        requester = { token: store.tokens.byId(record.tokenId)?.name ?? record.tokenId };
+      } else {
+        const order = store.acme.orders.byCertSerial(serial);
+        if (order) {
+          const account = store.acme.accounts.byId(order.accountId);
+          const eab = account ? store.acme.eabs.list().find((e) => e.eab.kid === account.eabKid) : undefined;
+          requester = { acmeAccount: order.accountId, eab: eab?.eab.name ?? null };
+        }
+      }
+      return {
+        record,
+        chainPem: chain?.chain ?? "",
+        requester,
+        renewedBy: store.certificates.successorOf(serial),
+      };
+    },
+    tokens: {
+      list: async () => parts.tokens.list(),
+      create: async (req) => parts.tokens.create(req),
+      revoke: async (name) => parts.tokens.revoke(name),
+      idOf: async (nameOrId) => store.tokens.idOf(nameOrId),
+    },
+    eabs: {
+      list: async () => parts.eabs.list(),
+      create: async (req) => parts.eabs.create(req),
+      revoke: async (name) => parts.eabs.revoke(name),
+    },
+    async crl() {
+      const latest = store.crls.latest();
+      return (
+        latest && { number: latest.number, thisUpdate: latest.thisUpdate, nextUpdate: latest.nextUpdate }
+      );
+    },
+    url: parts.url,
+  };
+}
