@@ -1,70 +1,53 @@
-import type { InventoryState } from "../core/inventory.js";
 import type { Db } from "./db.js";
 
 export const DAY_MS = 86_400_000;
 
-/** What the dashboard's overview shows of the inventory. */
-export interface OverviewFigures {
-  /** certificates in each state (core/inventory.ts stateOf) at `now` */
-  counts: Record<InventoryState, number>;
-  /**
-   * Valid certificates (in force, not renewed, not revoked) by the UTC day they expire, from
-   * today (index 0, only those still in force at `now`) to `days - 1`.
-   */
-  expiringByDay: number[];
+/** The expiry timeline: valid certificates by the UTC day they expire. */
+export interface ExpiryTimeline {
+  /** index 0: today (only those still in force at `now`), up to `days - 1` */
+  perDay: number[];
   /** valid ones expiring on a later day than the timeline shows */
-  expiringLater: number;
+  later: number;
 }
 
 /**
- * The overview's figures. Every query runs on an index: the revoked on their partial index, the
- * rest as ranges of certificates_not_after (expiry, then the columns that tell the state), so
- * nothing reads the table's rows (their PEM).
+ * The overview's timeline. The unrevoked in force expiring each day are a range of the narrow
+ * certificates_expiry index (notAfter, revokedAt), which SQLite reads alone; the superseded
+ * among them, taken off, come from their partial index.
  */
 export function dashboardStore(db: Db) {
   const sqlite = db.$client;
-  const revoked = sqlite.prepare("select count(*) from certificates where revoked_at is not null").pluck();
-  const expired = sqlite
-    .prepare("select count(*) from certificates where not_after <= ? and revoked_at is null")
-    .pluck();
-  // In force, grouped by the day of expiry counted from the start of today (UTC); superseded
-  // ones in a group of their own (-1). The group key rises with not_after, so SQLite counts in
-  // the index's order.
+  const day = `cast((not_after - @day0) / ${DAY_MS} as integer)`;
+  // One count per day: SQLite counts a range of an index in a tight loop, where grouping by a
+  // computed day costs it an expression and a lookup per row (a million rows: 0.3 s against 1.5 s).
   const live = sqlite
     .prepare(
-      `select case when renewed_by is not null then -1 else cast((not_after - @day0) / ${DAY_MS} as integer) end as k,
-              count(*) as n
-         from certificates
-        where not_after > @now and revoked_at is null
-        group by k`,
+      `select count(*) from certificates indexed by certificates_expiry
+        where not_after > ? and not_after <= ? and revoked_at is null`,
+    )
+    .pluck();
+  const superseded = sqlite
+    .prepare(
+      `select ${day} as k, count(*) from certificates indexed by certificates_superseded_order
+        where renewed_by is not null and not_after > @now and revoked_at is null group by k`,
     )
     .raw();
   return {
-    async overview(now: number, days: number): Promise<OverviewFigures> {
+    async expiryTimeline(now: number, days: number): Promise<ExpiryTimeline> {
       const day0 = Math.floor(now / DAY_MS) * DAY_MS;
-      const expiringByDay = new Array<number>(days).fill(0);
-      let superseded = 0;
-      let valid = 0;
-      let expiringLater = 0;
-      for (const [k, n] of live.all({ now, day0 }) as [number, number][]) {
-        if (k === -1) {
-          superseded += n;
-          continue;
+      const perDay = new Array<number>(days).fill(0);
+      let later = 0;
+      const add = (rows: unknown[], sign: number) => {
+        for (const [k, n] of rows as [number, number][]) {
+          if (k < days) perDay[k] = (perDay[k] ?? 0) + sign * n;
+          else later += sign * n;
         }
-        valid += n;
-        if (k < days) expiringByDay[k] = (expiringByDay[k] ?? 0) + n;
-        else expiringLater += n;
-      }
-      return {
-        counts: {
-          valid,
-          superseded,
-          expired: expired.get(now) as number,
-          revoked: revoked.get() as number,
-        },
-        expiringByDay,
-        expiringLater,
       };
+      for (let d = 0; d < days; d++)
+        perDay[d] = live.get(Math.max(now, day0 + d * DAY_MS), day0 + (d + 1) * DAY_MS) as number;
+      later = live.get(Math.max(now, day0 + days * DAY_MS), Number.MAX_SAFE_INTEGER) as number;
+      add(superseded.all({ now, day0 }), -1);
+      return { perDay, later };
     },
   };
 }

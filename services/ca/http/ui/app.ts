@@ -94,7 +94,7 @@ async function overviewPage(deps: DashboardDeps, csrf: string): Promise<Html> {
   const day0 = Math.floor(now / 86_400_000) * 86_400_000;
   const [figures, crl] = await Promise.all([deps.ui.overview(now, TIMELINE_DAYS), deps.ui.crl()]);
   const { counts } = figures;
-  const within = (days: number) => figures.expiringByDay.slice(0, days).reduce((a, b) => a + b, 0);
+  const within = (days: number) => figures.timeline.perDay.slice(0, days).reduce((a, b) => a + b, 0);
   const caCerts = [
     { role: "root", pem: deps.rootPem },
     ...splitPem(deps.authority.chainPem).map((pem, i) => ({
@@ -113,8 +113,8 @@ async function overviewPage(deps: DashboardDeps, csrf: string): Promise<Html> {
 <div class="card">expiring in 7 days<b id="expiring-7d">${within(7).toLocaleString("en-US")}</b></div>
 <div class="card">expiring in 30 days<b id="expiring-30d">${within(30).toLocaleString("en-US")}</b></div></div>
 <h2>Valid certificates expiring per day, next ${TIMELINE_DAYS} days</h2>
-${expiryChart(figures.expiringByDay, day0)}
-${figures.expiringLater > 0 ? html`<p class="muted">${figures.expiringLater.toLocaleString("en-US")} more expire later than that.</p>` : ""}
+${expiryChart(figures.timeline.perDay, day0)}
+<p class="muted">${figures.timeline.later > 0 ? `${figures.timeline.later.toLocaleString("en-US")} more expire later than that. ` : ""}Figures as of ${when(figures.at)}.</p>
 <h2>The CA</h2><div class="wrap"><table><tr><th>what</th><th>subject</th><th>expires</th><th>in</th></tr>
 ${caCerts.map((ca) => html`<tr><td>${ca.role}</td><td>${ca.subject}</td><td>${when(ca.notAfter)}</td><td>${inDays(ca.notAfter, now)}</td></tr>`)}
 <tr><td>CRL</td><td>${crl ? `number ${crl.number}, made ${when(crl.thisUpdate)}` : "not made yet"}</td><td>${crl ? when(crl.nextUpdate) : "—"}</td><td>${crl ? inDays(crl.nextUpdate, now) : "—"}</td></tr>

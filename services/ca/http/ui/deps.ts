@@ -1,8 +1,9 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { NewEabRequest } from "../../acme/eab.js";
 import type { EabRecord } from "../../core/acme/types.js";
+import type { InventoryState } from "../../core/inventory.js";
 import type { CertificateRecord, CrlRecord, TokenRecord } from "../../core/types.js";
-import type { OverviewFigures } from "../../store/dashboard.js";
+import type { ExpiryTimeline } from "../../store/dashboard.js";
 import type { SessionRecord } from "../../store/sessions.js";
 import type { NewTokenRequest } from "../../tokens/requests.js";
 import type { AppDeps } from "../context.js";
@@ -16,6 +17,15 @@ export interface CertificateDetail {
   requester: { token: string } | { acmeAccount: string; eab: string | null } | { serving: true } | null;
   /** the certificate that renewed this one, if any */
   renewedBy: string | null;
+}
+
+/** What the overview shows of the inventory. */
+export interface OverviewFigures {
+  /** certificates in each state (core/inventory.ts stateOf) at `now` */
+  counts: Record<InventoryState, number>;
+  timeline: ExpiryTimeline;
+  /** when these figures were read (they are kept a little while: ui-parts.ts) */
+  at: number;
 }
 
 /** What the dashboard needs beyond the API's parts; main builds it (ui-parts.ts). */

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import type { CertificateRecord } from "../../../../../services/ca/core/types.js";
+import { DAY_MS } from "../../../../../services/ca/store/dashboard.js";
+import { openStore } from "../../../../../services/ca/store/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "certyard-dashboard-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function cert(notAfter: number, o: Partial<CertificateRecord> = {}): CertificateRecord {
+  n++;
+  return {
+    serial: n.toString(16).padStart(32, "0"),
+    tokenId: null,
+    renewedFrom: null,
+    commonName: null,
+    dnsNames: [`h${n}.lan`],
+    ipAddresses: [],
+    notBefore: notAfter - 30 * DAY_MS,
+    notAfter,
+    keyFingerprint: "00",
+    pem: "",
+    createdAt: notAfter - 30 * DAY_MS,
+    revokedAt: null,
+    revocationReason: null,
+    ...o,
+  };
+}
+
+test("the expiry timeline counts the valid certificates by UTC day of expiry: not the expired, revoked or superseded", async () => {
+  const store = openStore(join(dir, "certyard.db"), { create: true });
+  try {
+    const day0 = Date.UTC(2026, 11, 3);
+    const now = day0 + 10 * 3_600_000; // 10:00 UTC
+    const c = store.certificates;
+    c.insert(cert(day0 + 9 * 3_600_000)); // expired at 09:00 today
+    c.insert(cert(day0 + 11 * 3_600_000)); // today, still valid
+    c.insert(cert(day0 + DAY_MS)); // midnight: the last instant of today
+    c.insert(cert(day0 + DAY_MS + 1)); // tomorrow
+    c.insert(cert(day0 + 89 * DAY_MS + 5)); // the timeline's last day
+    c.insert(cert(day0 + 90 * DAY_MS + 5)); // later
+    const revoked = cert(day0 + 2 * DAY_MS + 5);
+    c.insert(revoked);
+    c.revoke(revoked.serial, 1, now);
+    const old = cert(day0 + 3 * DAY_MS + 5);
+    c.insert(old);
+    c.insert(cert(day0 + 30 * DAY_MS + 5, { renewedFrom: old.serial })); // renews old: old is superseded
+    const { perDay, later } = await store.dashboard.expiryTimeline(now, 90);
+    assert.equal(perDay.length, 90);
+    const expected = new Array(90).fill(0);
+    expected[0] = 2;
+    expected[1] = 1;
+    expected[30] = 1;
+    expected[89] = 1;
+    assert.deepEqual(perDay, expected);
+    assert.equal(later, 1);
+    const { states } = await c.stateCounts(now, []);
+    assert.deepEqual(states, { valid: 6, superseded: 1, expired: 1, revoked: 1 });
+  } finally {
+    store.close();
+  }
+});
