@@ -30,11 +30,12 @@ trap 'rc=$?; echo "e2e setup: FAILED (exit $rc) at line $LINENO: $BASH_COMMAND" 
 
 # --- 1. Debian packages ---------------------------------------------------------------------
 # podman, containerd (ctr), libnss3-tools and default-jre-headless read what `trust` writes.
+# chromium: the dashboard's browser test drives Debian's build (playwright-core downloads none).
 # postgresql (15) and haproxy: the CA's replicas on PostgreSQL behind a TCP load balancer; the
 # tests start throwaway clusters of their own (test/helpers/postgres.ts), never the packaged one.
 readonly PACKAGES=(docker.io docker-registry skopeo pebble certbot lego apache2-utils faketime
   iproute2 openssl jq curl caddy podman containerd libnss3-tools default-jre-headless
-  postgresql haproxy)
+  postgresql haproxy chromium)
 readonly PG_BIN=/usr/lib/postgresql/15/bin
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
@@ -92,7 +93,7 @@ if ! installed docker-compose; then
   fi
 fi
 for cmd in dockerd docker-registry skopeo pebble pebble-challtestsrv certbot lego htpasswd \
-  faketime ip openssl jq curl python3 caddy podman ctr certutil keytool haproxy; do
+  faketime ip openssl jq curl python3 caddy podman ctr certutil keytool haproxy chromium; do
   command -v "$cmd" >/dev/null || die "command '$cmd' not found after installing packages"
 done
 for cmd in initdb pg_ctl postgres psql; do

@@ -11,7 +11,7 @@ header a{color:#fff;text-decoration:none}header b{margin-right:auto}header form{
 header button{background:none;border:1px solid #fff8;color:#fff;padding:.2em .7em;border-radius:4px}
 main{max-width:1100px;margin:0 auto;padding:1em}h1{font-size:1.35em;margin:.2em 0 .6em}h2{font-size:1.1em;margin:1.2em 0 .4em}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9em,1fr));gap:.6em}
-.card{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6em .8em}.card b{display:block;font-size:1.6em}
+.card{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6em .8em;color:inherit;text-decoration:none}.card b{display:block;font-size:1.6em}
 table{width:100%;border-collapse:collapse;background:#fff;font-size:.93em}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #e3e6ea;vertical-align:top}
 .wrap{overflow-x:auto}code,.mono{font-family:ui-monospace,monospace;font-size:.9em;word-break:break-all}
 form.inline{display:inline}input,select,button,textarea{font:inherit;padding:.35em .5em;border:1px solid #b8c0c8;border-radius:4px}
