@@ -67,6 +67,12 @@ program
     ),
   )
   .addOption(
+    listFlag(
+      "--proxy-protocol-from <cidr>",
+      "connections from this address or CIDR (a TCP load balancer) begin with a PROXY protocol header giving the client's address (repeatable)",
+    ),
+  )
+  .addOption(
     flag(
       "--metrics-listen <host:port>",
       "also serve GET /metrics over plain HTTP here, without authentication",

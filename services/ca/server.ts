@@ -18,6 +18,7 @@ import {
   type ServingNames,
   withUrlHost,
 } from "./authority/serving.js";
+import { ipMatcher, parseIpRange } from "./core/names.js";
 import { requestListener } from "./http/app.js";
 import {
   type ConnectionLimits,
@@ -26,6 +27,7 @@ import {
   serverOptions,
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
+import { proxyProtocolFront } from "./http/proxy-protocol.js";
 import type { UiDeps } from "./http/ui/deps.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
@@ -66,6 +68,11 @@ export interface ServeConfig {
   failedAuth?: { limit: number; windowMs: number };
   /** connection timeouts and cap; tests shorten them */
   connections?: Partial<ConnectionLimits>;
+  /**
+   * addresses and CIDRs (--proxy-protocol-from) whose connections begin with a PROXY header
+   * (a TCP load balancer's), which gives the client's address (http/proxy-protocol.ts)
+   */
+  proxyProtocolFrom?: string[];
   /**
    * a cluster worker: GET /metrics asks the primary for the whole tree's series (metrics/cluster.ts)
    * instead of writing this process's own
@@ -195,14 +202,23 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     listener,
   );
   limitConnections(server, limits, cfg.log);
+  // Behind a TCP balancer that sends the PROXY protocol, a plain listener takes its header off first.
+  const front = cfg.proxyProtocolFrom?.length
+    ? proxyProtocolFront(server, ipMatcher(cfg.proxyProtocolFrom.map(parseIpRange)), {
+        timeoutMs: limits.handshakeTimeoutMs,
+        log: cfg.log,
+      })
+    : null;
+  if (front) front.maxConnections = limits.maxConnections;
+  const listening = front ?? server;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(cfg.port, cfg.host, () => {
-      server.off("error", reject);
+    listening.once("error", reject);
+    listening.listen(cfg.port, cfg.host, () => {
+      listening.off("error", reject);
       resolve();
     });
   });
-  const address = server.address();
+  const address = listening.address();
   const port = typeof address === "object" && address ? address.port : cfg.port;
   const mayIssue = cfg.issuesServingCert ?? true;
   // `token create --join` reads the public URL from here: written once the server listens.
@@ -285,6 +301,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         clearInterval(timer);
         clearInterval(rotations);
         clearInterval(sweeper);
+        front?.close();
         server.close(() => {
           store.close();
           resolve();

@@ -60,6 +60,8 @@ export interface StartOptions {
   log?: Logger;
   /** failed authentications per client address before 429 (suites that send many raise it) */
   failedAuth?: ServeConfig["failedAuth"];
+  /** addresses whose connections begin with a PROXY header (serve --proxy-protocol-from) */
+  proxyProtocolFrom?: string[];
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -88,6 +90,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     connections: opts.connections,
     rotationCheckMs: opts.rotationCheckMs,
     failedAuth: opts.failedAuth,
+    proxyProtocolFrom: opts.proxyProtocolFrom,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const adminToken = readFileSync(paths.adminToken, "utf8").trim();

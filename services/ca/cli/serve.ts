@@ -26,6 +26,7 @@ export interface ServeOpts extends DataOpts {
   acmeTlsPort?: string;
   acmeDnsResolver?: string;
   acmeValidationAllow?: string[];
+  proxyProtocolFrom?: string[];
   metricsListen?: string;
   /** --no-metrics (hidden, for the bench): count nothing */
   metrics?: boolean;
@@ -69,6 +70,7 @@ export async function serveCommand(
     dnsResolver: o.acmeDnsResolver === undefined ? undefined : resolverFlag(o.acmeDnsResolver),
     allow: await validationAllowFlag(o.acmeValidationAllow ?? []),
   };
+  const proxyProtocolFrom = await cidrList("--proxy-protocol-from", o.proxyProtocolFrom ?? []);
   const metricsListen =
     o.metricsListen === undefined
       ? undefined
@@ -128,6 +130,7 @@ export async function serveCommand(
     log: createLogger("certyard-ca", o.logLevel, o.logFormat),
     issuesServingCert: first,
     acme,
+    proxyProtocolFrom,
     clusterWorker: env.role !== null,
     countMetrics: o.metrics ?? true,
   }).catch((err: unknown) => {
@@ -218,15 +221,16 @@ async function givenServingNames(o: ServeOpts): Promise<ServingNames | null> {
 }
 
 /** --acme-validation-allow: addresses or CIDRs, IPv4 or IPv6. */
-async function validationAllowFlag(list: string[]): Promise<string[]> {
+const validationAllowFlag = (list: string[]) => cidrList("--acme-validation-allow", list);
+
+/** A repeatable flag of addresses or CIDRs, IPv4 or IPv6, each checked. */
+async function cidrList(flagName: string, list: string[]): Promise<string[]> {
   const { parseIpRange, formatIpRange } = await import("../core/names.js");
   return list.map((text) => {
     try {
       return formatIpRange(parseIpRange(text));
     } catch {
-      throw new InputError(
-        `invalid --acme-validation-allow "${text}": use an IP address or CIDR, e.g. 127.0.0.0/8`,
-      );
+      throw new InputError(`invalid ${flagName} "${text}": use an IP address or CIDR, e.g. 127.0.0.0/8`);
     }
   });
 }

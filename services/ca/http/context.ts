@@ -7,6 +7,7 @@ import type { TokenRecord, TokenState } from "../core/types.js";
 import type { AuthFailures } from "../tokens/failures.js";
 import type { NewTokenRequest } from "../tokens/requests.js";
 import type { TokenVerifier } from "../tokens/verifier.js";
+import { socketAddress } from "./proxy-protocol.js";
 
 /** What the HTTP layer is handed by main: parts built elsewhere, no database handle. */
 export interface AppDeps {
@@ -42,9 +43,9 @@ export type AppEnv = {
   Variables: { token: TokenRecord };
 };
 
-/** The client's IP address, as the connection has it. */
+/** The client's IP address: the connection's, or its PROXY header's (http/proxy-protocol.ts). */
 export function clientAddress(env: Partial<HttpBindings> | undefined): string {
-  return env?.incoming?.socket?.remoteAddress ?? "unknown";
+  return socketAddress(env?.incoming?.socket);
 }
 
 /** The DER of the TLS client certificate of this request, if one was presented. */

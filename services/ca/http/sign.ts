@@ -7,6 +7,7 @@ import { csrDer, parseJson, readBody, requireJson } from "./body.js";
 import type { AppDeps } from "./context.js";
 import { authenticate } from "./middleware/auth.js";
 import { problemHeaders, toProblem } from "./middleware/problems.js";
+import { socketAddress } from "./proxy-protocol.js";
 
 export const SIGN_PATH = "/v1/sign";
 const PATH = SIGN_PATH;
@@ -27,7 +28,7 @@ export function isSignRequest(req: IncomingMessage): boolean {
  */
 export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const sign = async (req: IncomingMessage) => {
-    const address = req.socket.remoteAddress ?? "unknown";
+    const address = socketAddress(req.socket);
     const token = await authenticate(deps, req.headers.authorization, "enrol", address);
     try {
       const text = await readBody(req);

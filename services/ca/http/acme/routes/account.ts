@@ -4,7 +4,7 @@ import { z } from "zod";
 import { badSignatureAlgorithm, malformed, Problem, unauthorized } from "../../../../../shared/problem.js";
 import { thumbprint } from "../../../acme/eab.js";
 import { ACCOUNT_ALGORITHMS, readProtectedHeader } from "../../../core/acme/jws-header.js";
-import type { AppEnv } from "../../context.js";
+import { type AppEnv, clientAddress } from "../../context.js";
 import { type AcmeHttpDeps, acmeBase, acmeJson, urls } from "../context.js";
 import { accountOf, payloadAs, verifyJws } from "../jws.js";
 import { accountView } from "../views.js";
@@ -36,7 +36,7 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "jwk");
     const req = payloadAs(v, newAccountSchema);
-    const address = c.env?.incoming?.socket.remoteAddress ?? "unknown";
+    const address = clientAddress(c.env);
     const { account, created } = await deps.acme.accounts.register(v.jwk as JWK, req, u.newAccount, address);
     return acmeJson(c, accountView(account, u), created ? 201 : 200, { location: u.account(account.id) });
   });
