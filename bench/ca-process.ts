@@ -29,13 +29,19 @@ export interface CaProcess {
  * Starts `serve` in its own process group (so stopping it reaches the workers too) and waits until
  * GET /healthz answers over TLS verified against DIR/root.crt.
  */
-export async function startCa(data: string, port: number, workers?: number): Promise<CaProcess> {
+export async function startCa(
+  data: string,
+  port: number,
+  workers?: number,
+  extraArgs: readonly string[] = [],
+): Promise<CaProcess> {
   const logPath = join(data, `serve-${port}.log`);
   const log = await open(logPath, "a");
   let child: ChildProcess;
   try {
     const args = [CA_MAIN, "serve", "--data", data, "--listen", `${HOST}:${port}`, "--log-level", "warn"];
     if (workers !== undefined) args.push("--workers", String(workers));
+    args.push(...extraArgs);
     child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
     await once(child, "spawn");
   } finally {

@@ -26,6 +26,7 @@ import { cfsslSignBody, startCfssl } from "./cfssl.js";
 import { fillInventory, fillSample } from "./fill.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
+import { metricsBench } from "./metrics.js";
 import { BATCH, inProcess, rawSignRate } from "./micro.js";
 import { profileBench } from "./profile.js";
 import { renewLoad } from "./renew-load.js";
@@ -78,9 +79,10 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "inventory") return inventoryOnly(cleanup, root, s);
   if (s.only === "agent") return agentOnly(cleanup, root, s);
   if (s.only === "profile") return profileBench(cleanup, root, s);
+  if (s.only === "metrics") return metricsOnly(cleanup, root, s);
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent" or "profile" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile" or "metrics" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
@@ -309,6 +311,31 @@ function agentFigures(agent: AgentIdle) {
     agentRssMiB: agent.agent.rssMiB,
     bareNodeRssMiB: agent.bareNode.rssMiB,
   });
+}
+
+/** BENCH_ONLY=metrics: POST /v1/sign with the metrics on and off (bench/metrics.ts). */
+async function metricsOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
+  const csr = await makeCsr(root);
+  const data = join(root, "ca");
+  await mkdir(data);
+  heading(`POST /v1/sign, metrics off and on, ${s.rounds} rounds of ${s.load} s, ${CONNECTIONS} connections`);
+  line("load average (1 min) at the start", loadavg1());
+  const m = await metricsBench(cleanup, data, csr.pem, {
+    seconds: s.load,
+    warmup: s.warmup,
+    rounds: s.rounds,
+  });
+  line("load average (1 min) at the end", loadavg1());
+  return {
+    metrics: {
+      onOffRatio: round(m.ratio, 3),
+      cpuOnOffRatio: round(m.cpuRatio, 3),
+      offReqPerSec: round(m.offMedian),
+      onReqPerSec: round(m.onMedian),
+      scrapes: m.scrapes,
+      scrapeFailures: m.scrapeFailures,
+    },
+  };
 }
 
 /** BENCH_ONLY=agent: the agent daemon's idle memory beside a bare node, against a fresh CA. */

@@ -1,0 +1,136 @@
+/**
+ * BENCH_ONLY=metrics: POST /v1/sign req/s with the metrics on (counted, and GET /metrics scraped
+ * once a second with the admin token, as a Prometheus would) against off (serve --no-metrics:
+ * nothing counted, no scrape), in alternating rounds on the same data directory, so both see the
+ * same machine. Target: on within 5% of off. The audit trail (issue 18) is not part of it yet.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type CaProcess,
+  createToken,
+  httpsRequest,
+  issueOnce,
+  startCa,
+  treeCpuSeconds,
+} from "./ca-process.js";
+import { type LoadFigures, load } from "./load.js";
+import { type Cleanup, freePort, heading, line, round } from "./util.js";
+
+export interface MetricsBenchSettings {
+  seconds: number;
+  warmup: number;
+  rounds: number;
+}
+
+export interface MetricsBench {
+  on: LoadFigures[];
+  off: LoadFigures[];
+  /** median req/s with the metrics on over the median with them off */
+  ratio: number;
+  onMedian: number;
+  offMedian: number;
+  /** median server CPU per request, on over off */
+  cpuRatio: number;
+  scrapes: number;
+  scrapeFailures: number;
+}
+
+export async function metricsBench(
+  cleanup: Cleanup,
+  data: string,
+  csrPem: string,
+  s: MetricsBenchSettings,
+): Promise<MetricsBench> {
+  const body = JSON.stringify({ csr: csrPem });
+  let auth: Record<string, string> | null = null;
+  const on: LoadFigures[] = [];
+  const off: LoadFigures[] = [];
+  let scrapes = 0;
+  let scrapeFailures = 0;
+  const run = async (metrics: boolean): Promise<LoadFigures> => {
+    const ca = await startCa(data, await freePort(), undefined, metrics ? [] : ["--no-metrics"]);
+    const release = cleanup.add("stop serve", () => ca.stop());
+    try {
+      auth ??= { authorization: `Bearer ${await createToken(data, "bench")}` };
+      const admin = (await readFile(join(data, "admin-token"), "utf8")).trim();
+      const url = `${ca.baseUrl}/v1/sign`;
+      await issueOnce(url, {
+        method: "POST",
+        ca: ca.rootPem,
+        headers: { "content-type": "application/json", ...auth },
+        body,
+      });
+      const scraper = metrics ? scrape(ca, admin) : null;
+      try {
+        return await load(
+          { url, body, headers: auth, seconds: s.seconds, serverCpu: () => treeCpuSeconds(ca.pid) },
+          s.warmup,
+        );
+      } finally {
+        const done = scraper?.stop();
+        scrapes += done?.ok ?? 0;
+        scrapeFailures += done?.failed ?? 0;
+      }
+    } finally {
+      release();
+      await ca.stop();
+    }
+  };
+  for (let i = 0; i < s.rounds; i++) {
+    // alternate which goes first, so neither always runs on a warmer or cooler machine
+    for (const metrics of i % 2 === 0 ? [false, true] : [true, false]) {
+      const f = await run(metrics);
+      (metrics ? on : off).push(f);
+      line(
+        `round ${i + 1}, metrics ${metrics ? "on " : "off"}: req/s (p99 ms)`,
+        `${round(f.reqPerSec)} (${round(f.p99Ms)})`,
+      );
+    }
+  }
+  const onMedian = median(on.map((f) => f.reqPerSec));
+  const offMedian = median(off.map((f) => f.reqPerSec));
+  const ratio = onMedian / offMedian;
+  heading("POST /v1/sign, metrics on / off");
+  line("median req/s, metrics off", round(offMedian));
+  line("median req/s, metrics on (scraped every second)", round(onMedian));
+  line("on / off (target >= 0.95)", round(ratio, 3), "x");
+  // CPU per request moves less with whatever else runs on the machine than req/s does
+  const cpu = (fs: LoadFigures[]) => median(fs.map((f) => f.serverCpuMicrosPerReq ?? Number.NaN));
+  line("server CPU per request, metrics off", round(cpu(off)), "µs");
+  line("server CPU per request, metrics on", round(cpu(on)), "µs");
+  line("CPU on / off", round(cpu(on) / cpu(off), 3), "x");
+  line("scrapes answered (failed)", `${scrapes} (${scrapeFailures})`);
+  return { on, off, ratio, onMedian, offMedian, cpuRatio: cpu(on) / cpu(off), scrapes, scrapeFailures };
+}
+
+/** GET /metrics once a second until stopped; counts what answered 200. */
+function scrape(ca: CaProcess, adminToken: string) {
+  let ok = 0;
+  let failed = 0;
+  const timer = setInterval(() => {
+    httpsRequest(`${ca.baseUrl}/metrics`, {
+      method: "GET",
+      ca: ca.rootPem,
+      headers: { authorization: `Bearer ${adminToken}` },
+    }).then(
+      (res) => {
+        if (res.status === 200 && res.body.includes("certyard_certificates_issued_total")) ok++;
+        else failed++;
+      },
+      () => failed++,
+    );
+  }, 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { ok, failed };
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
