@@ -151,6 +151,7 @@ export interface HttpsOptions {
 export interface HttpsResponse {
   status: number;
   body: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One bounded HTTPS request on a fresh connection. */
@@ -171,7 +172,11 @@ export function httpsRequest(url: string, o: HttpsOptions): Promise<HttpsRespons
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+            headers: res.headers,
+          }),
         );
         res.on("error", reject);
       },

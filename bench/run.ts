@@ -23,6 +23,7 @@ import {
   treeCpuSeconds,
 } from "./ca-process.js";
 import { cfsslSignBody, startCfssl } from "./cfssl.js";
+import { dashboardBench } from "./dashboard.js";
 import { fillInventory, fillSample } from "./fill.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
@@ -374,7 +375,8 @@ async function memoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<
 
 /**
  * BENCH_ONLY=inventory: POST /v1/sign on an empty inventory and on a filled one
- * (BENCH_FILL_ROWS), and the inventory's own figures at that size (bench/inventory.ts).
+ * (BENCH_FILL_ROWS), the inventory's own figures at that size (bench/inventory.ts), and the
+ * dashboard's overview and searches (bench/dashboard.ts).
  */
 async function inventoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
   const csr = await makeCsr(root);
@@ -393,7 +395,11 @@ async function inventoryOnly(cleanup: Cleanup, root: string, s: Settings): Promi
   const full = await withCa(cleanup, data, undefined, async (ca) => {
     const signed = await loadSign(ca, body, auth, s);
     const inventory = await inventoryBench(ca, data, TOKEN_NAME, fill.totalRows, fillSample(s.fillRows));
-    return { signed, inventory };
+    const dashboard = await dashboardBench(ca, data, fill.totalRows, {
+      ...fillSample(s.fillRows),
+      token: TOKEN_NAME,
+    });
+    return { signed, inventory, dashboard };
   });
   const kept = full.signed.reqPerSec / empty.reqPerSec;
   report(
@@ -410,6 +416,7 @@ async function inventoryOnly(cleanup: Cleanup, root: string, s: Settings): Promi
       keptOfEmpty: round(kept, 2),
     },
     inventory: full.inventory,
+    dashboard: full.dashboard,
   };
 }
 

@@ -15,11 +15,8 @@ export function uiParts(
   return {
     sessions: store.sessions,
     overview: keptAWhile(async (now, days) => {
-      const [{ states }, timeline] = await Promise.all([
-        store.certificates.stateCounts(now, []),
-        store.dashboard.expiryTimeline(now, days),
-      ]);
-      return { counts: states, timeline, at: now };
+      const { counts, ...timeline } = await store.dashboard.expiryTimeline(now, days);
+      return { counts, timeline, at: now };
     }),
     async certificate(serial) {
       const record = store.certificates.bySerial(serial);

@@ -1,9 +1,12 @@
+import type { InventoryState } from "../core/inventory.js";
 import type { Db } from "./db.js";
 
 export const DAY_MS = 86_400_000;
 
-/** The expiry timeline: valid certificates by the UTC day they expire. */
+/** The overview's figures: counts by state and the expiry timeline. */
 export interface ExpiryTimeline {
+  /** certificates in each state (core/inventory.ts stateOf) at `now` */
+  counts: Record<InventoryState, number>;
   /** index 0: today (only those still in force at `now`), up to `days - 1` */
   perDay: number[];
   /** valid ones expiring on a later day than the timeline shows */
@@ -11,9 +14,10 @@ export interface ExpiryTimeline {
 }
 
 /**
- * The overview's timeline. The unrevoked in force expiring each day are a range of the narrow
- * certificates_expiry index (notAfter, revokedAt), which SQLite reads alone; the superseded
- * among them, taken off, come from their partial index.
+ * The overview's figures, each read once: the unrevoked in force expiring each day are a range
+ * of the narrow certificates_expiry index (notAfter, revokedAt), which SQLite reads alone, and
+ * their sum is the valid and the superseded together; the superseded among them, taken off, come
+ * from their partial index; the expired are the range before now, the revoked their partial index.
  */
 export function dashboardStore(db: Db) {
   const sqlite = db.$client;
@@ -26,6 +30,12 @@ export function dashboardStore(db: Db) {
         where not_after > ? and not_after <= ? and revoked_at is null`,
     )
     .pluck();
+  const expired = sqlite
+    .prepare(
+      "select count(*) from certificates indexed by certificates_expiry where not_after <= ? and revoked_at is null",
+    )
+    .pluck();
+  const revoked = sqlite.prepare("select count(*) from certificates where revoked_at is not null").pluck();
   const superseded = sqlite
     .prepare(
       `select ${day} as k, count(*) from certificates indexed by certificates_superseded_order
@@ -46,8 +56,20 @@ export function dashboardStore(db: Db) {
       for (let d = 0; d < days; d++)
         perDay[d] = live.get(Math.max(now, day0 + d * DAY_MS), day0 + (d + 1) * DAY_MS) as number;
       later = live.get(Math.max(now, day0 + days * DAY_MS), Number.MAX_SAFE_INTEGER) as number;
-      add(superseded.all({ now, day0 }), -1);
-      return { perDay, later };
+      const unrevokedLive = perDay.reduce((a, b) => a + b, later);
+      const supersededRows = superseded.all({ now, day0 });
+      add(supersededRows, -1);
+      const supersededCount = (supersededRows as [number, number][]).reduce((a, [, n]) => a + n, 0);
+      return {
+        counts: {
+          valid: unrevokedLive - supersededCount,
+          superseded: supersededCount,
+          expired: expired.get(now) as number,
+          revoked: revoked.get() as number,
+        },
+        perDay,
+        later,
+      };
     },
   };
 }

@@ -23,7 +23,7 @@ export interface CertificateDetail {
 export interface OverviewFigures {
   /** certificates in each state (core/inventory.ts stateOf) at `now` */
   counts: Record<InventoryState, number>;
-  timeline: ExpiryTimeline;
+  timeline: Omit<ExpiryTimeline, "counts">;
   /** when these figures were read (they are kept a little while: ui-parts.ts) */
   at: number;
 }
