@@ -58,6 +58,9 @@ export async function startReplicaSet(o: {
   /** more serve flags (the --acme-* ones) */
   serveArgs?: string[];
 }): Promise<ReplicaSet> {
+  // HAProxy sends each client's address in a PROXY header, from 127.0.0.9, which alone the
+  // replicas take headers from: a test talking to a replica directly (from 127.0.0.1) sends none.
+  const proxyProtocol = { source: PROXY_SOURCE };
   const dir = mkdtempSync(join(tmpdir(), `certyard-replicas-${o.backend}-`));
   const data = join(dir, "data");
   const started: Replica[] = [];
@@ -78,12 +81,15 @@ export async function startReplicaSet(o: {
         ports.map((port, i) =>
           startReplica(`r${i + 1}`, port, [
             ...["--data", data, "--url", url, ...dbArgs],
-            ...["--tls-ip", "127.0.0.1", ...(o.serveArgs ?? [])],
+            ...["--tls-ip", "127.0.0.1", "--proxy-protocol-from", PROXY_SOURCE, ...(o.serveArgs ?? [])],
           ]),
         ),
       )),
     );
-    const proxy = await startHaproxyOn(lbPort, started);
+    const proxy = await startHaproxy(
+      started.map((r) => ({ name: r.name, host: "127.0.0.1", port: r.port })),
+      { port: lbPort, proxyProtocol },
+    );
     lb = proxy;
     await proxy.waitUp();
     const set: ReplicaSet = {
@@ -117,15 +123,11 @@ export async function startReplicaSet(o: {
 }
 
 /**
- * HAProxy on the port the replicas were told as their URL. freePort (support.ts) hands a port
- * out once and below the ephemeral range, so nothing else takes it meanwhile.
+ * The address HAProxy connects to the replicas from. Its port (lbPort above) comes from
+ * freePort (support.ts), which hands a port out once and below the ephemeral range, so nothing
+ * else takes it between the replicas' start and HAProxy's.
  */
-async function startHaproxyOn(port: number, replicas: Replica[]): Promise<TestHaproxy> {
-  return startHaproxy(
-    replicas.map((r) => ({ name: r.name, host: "127.0.0.1", port: r.port })),
-    { port },
-  );
-}
+const PROXY_SOURCE = "127.0.0.9";
 
 async function startReplica(name: string, port: number, args: string[]): Promise<Replica> {
   const spawnServe = async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -225,6 +226,33 @@ for (const backend of backends) {
       }
     });
 
+    /** Bad-token requests from `from` through HAProxy until one is refused with 429; their count. */
+    async function failUntilLimited(from: string, max: number): Promise<number> {
+      for (let n = 1; n <= max; n++) {
+        const r = await signFrom(set.url, set.rootPem, from, "cy_wrong", "");
+        if (r.status === 429) return n;
+        assert.equal(r.status, 401, r.body.toString());
+      }
+      return max + 1;
+    }
+
+    test("behind HAProxy each client has its own failed-authentication limit (PROXY protocol): one client's bad token does not lock out another", async () => {
+      const token = await createToken({ name: "innocent" });
+      // 10 failures a minute per address (FAILED_AUTH_LIMIT); per replica today: up to twice that
+      const n = await failUntilLimited("127.0.0.2", 25);
+      assert.ok(n <= 25, "a client sending bad tokens was never limited");
+      const [csr = ""] = csrs(1);
+      for (let i = 0; i < 2; i++) {
+        const r = await signFrom(set.url, set.rootPem, "127.0.0.3", token, csr);
+        assert.equal(r.status, 201, `another client through the same balancer: ${r.body.toString()}`);
+      }
+    });
+
+    test("the failed-authentication limit holds across replicas: a client's 11th failure in a minute is refused, whichever replica takes it", async () => {
+      const n = await failUntilLimited("127.0.0.4", 25);
+      assert.equal(n, 11, `first 429 at request ${n}: each replica counts failures on its own`);
+    });
+
     test("kill -9 of one replica in a sign burst: the clients finish through the other, every certificate is in the inventory, every use counted once", async (t) => {
       const token = await createToken({ name: "kill-burst", uses: 1000 });
       const pool = csrs(20);
@@ -317,6 +345,43 @@ for (const backend of backends) {
       await holder.restart();
       await set.lb.waitUp();
     });
+  });
+}
+
+/** POST /v1/sign through `url` from the local address `from` (127.0.0.0/8 is all this host's). */
+function signFrom(
+  url: string,
+  rootPem: string,
+  from: string,
+  token: string,
+  csrPem: string,
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}/v1/sign`,
+      {
+        method: "POST",
+        ca: rootPem,
+        localAddress: from,
+        agent: false,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body.toString()) as T,
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify({ csr: csrPem }));
   });
 }
 

@@ -58,8 +58,18 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Send the PROXY protocol to the replicas, connecting from `source` (a loopback address). */
+export interface ProxyProtocolOption {
+  source: string;
+}
+
 /** The configuration: one frontend, one backend of `backends`, an admin socket in `dir`. */
-export function haproxyConfig(o: { port: number; backends: Backend[]; socket: string }): string {
+export function haproxyConfig(o: {
+  port: number;
+  backends: Backend[];
+  socket: string;
+  proxyProtocol?: ProxyProtocolOption;
+}): string {
   return [
     "global",
     `  stats socket ${o.socket} mode 600 level admin`,
@@ -80,13 +90,21 @@ export function haproxyConfig(o: { port: number; backends: Backend[]; socket: st
     "  option httpchk GET /healthz",
     "  http-check expect status 200",
     "  default-server check check-ssl verify none inter 500 fall 2 rise 1",
+    // the client's address in a PROXY v2 header, on every connection and check, from an address
+    // of its own that the replicas trust for it (--proxy-protocol-from)
+    ...(o.proxyProtocol
+      ? [`  source ${o.proxyProtocol.source}`, "  default-server send-proxy-v2 check-send-proxy"]
+      : []),
     ...o.backends.map((b) => `  server ${b.name} ${b.host}:${b.port}`),
     "",
   ].join("\n");
 }
 
 /** `o.port`: the port to listen on (a free one of the kernel's when not given). */
-export async function startHaproxy(backends: Backend[], o: { port?: number } = {}): Promise<TestHaproxy> {
+export async function startHaproxy(
+  backends: Backend[],
+  o: { port?: number; proxyProtocol?: ProxyProtocolOption } = {},
+): Promise<TestHaproxy> {
   const check = spawnSync(HAPROXY, ["-v"], { encoding: "utf8" });
   if (check.error || check.status !== 0) {
     throw new Error(
@@ -121,7 +139,7 @@ export async function startHaproxy(backends: Backend[], o: { port?: number } = {
   try {
     for (let attempt = 1; ; attempt++) {
       const port = o.port ?? (await freePort());
-      writeFileSync(cfg, haproxyConfig({ port, backends, socket }));
+      writeFileSync(cfg, haproxyConfig({ port, backends, socket, proxyProtocol: o.proxyProtocol }));
       output = "";
       const started = spawn(HAPROXY, ["-f", cfg, "-db"], { stdio: ["ignore", "pipe", "pipe"] });
       child = started;
