@@ -51,6 +51,13 @@ test("profile ha: PostgreSQL, two replicas on it sharing the keys, HAProxy in fr
   ]);
   assert.deepEqual(services["ca-1"]?.command, services["ca-2"]?.command);
   assert.equal(services["ca-1"]?.depends_on?.["ca-init"]?.condition, "service_completed_successfully");
+  for (const name of ["ca-1", "ca-2"]) {
+    assert.equal(
+      services[name]?.environment?.CERTYARD_PROXY_PROTOCOL_FROM,
+      "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
+    );
+    assert.equal(services[name]?.ports, undefined, `${name} is reached through HAProxy only`);
+  }
   assert.equal(services["ca-init"]?.depends_on?.postgres?.condition, "service_healthy");
   assert.equal(services.postgres?.environment?.POSTGRES_PASSWORD, "s3cret");
   // the database is on an internal network of its own, not published
@@ -87,6 +94,7 @@ test("contrib/haproxy/haproxy.cfg: HAProxy takes it, TCP round robin over the co
   assert.match(cfg, /^\s*balance roundrobin$/m);
   assert.match(cfg, /^\s*option httpchk GET \/healthz$/m);
   assert.match(cfg, /^\s*bind :8443$/m);
+  assert.match(cfg, /^\s*default-server send-proxy-v2 check-send-proxy$/m);
   const servers = [...cfg.matchAll(/^\s*server (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
   assert.deepEqual(servers, [
     ["ca-1", "ca-1:8443"],
