@@ -29,6 +29,7 @@ const CA_LAYERS: Record<string, number> = {
   acme: 3,
   backup: 3,
   metrics: 3,
+  alerts: 3,
   http: 4,
   "server.ts": 5,
   "parts.ts": 5,

@@ -111,8 +111,32 @@ program
   });
 
 program
+  .command("report")
+  .description(
+    "tell the CA what each managed certificate's host serves (cert, renew and run do it themselves)",
+  )
+  .addOption(flag("--name <id>", "only this one"))
+  .addOption(homeFlag())
+  .addOption(logFlag())
+  .action(async (o: { home: string; name?: string; logLevel: string }) => {
+    const { agentContext, requireHome } = await import("./commands/context.js");
+    const { reportAll } = await import("./commands/report.js");
+    const ctx = agentContext(o);
+    requireHome(ctx);
+    const m = o.name ? ctx.home.get(o.name) : null;
+    if (o.name && !m) throw new Error(`no managed certificate named "${o.name}"`);
+    const outcomes = await reportAll(ctx, m ? [m] : ctx.home.list());
+    if (outcomes.length === 0) process.stdout.write(`no managed certificates in ${o.home}\n`);
+    for (const r of outcomes)
+      process.stdout.write(`${r.name}: ${r.status === "failed" ? "FAILED: " : ""}${r.message}\n`);
+    if (outcomes.some((r) => r.status === "failed")) process.exitCode = 1;
+  });
+
+program
   .command("run")
-  .description("the daemon: renew on time, retry with backoff, check the root daily, stop on SIGTERM")
+  .description(
+    "the daemon: renew on time, retry with backoff, check the root and report to the CA daily, stop on SIGTERM",
+  )
   .addOption(verifyTimeoutFlag())
   .addOption(homeFlag())
   .addOption(logFlag())

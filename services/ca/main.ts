@@ -80,6 +80,12 @@ program
   )
   // the bench's "metrics off": nothing is counted (GET /metrics still answers)
   .addOption(flag("--no-metrics", "count nothing").hideHelp())
+  .addOption(
+    listFlag(
+      "--alert-webhook <url>",
+      "POST alerts (expiring or drifting hosts, silent hosts, the CA's own expiry) as JSON to this http(s) URL (repeatable)",
+    ),
+  )
   .action(async (o) => {
     const [{ serveCommand }, { workerRoleFrom }, cluster] = await Promise.all([
       import("./cli/serve.js"),
@@ -222,6 +228,21 @@ program
   .action(async (o) => {
     const { certsList } = await import("./cli/admin-cmds.js");
     await certsList(o);
+  });
+
+program
+  .command("hosts")
+  .description("what the hosts' agents report they serve")
+  .command("list")
+  .description(
+    "each host: last report, the certificate it serves against the newest issued (drift), next renewal, last error",
+  )
+  .addOption(dataFlag())
+  .addOption(dbFlag())
+  .addOption(switchFlag("--json", "JSON output (the array GET /v1/hosts answers)"))
+  .action(async (o: { data: string; db?: string; json?: boolean }) => {
+    const { hostsList } = await import("./cli/hosts-cmds.js");
+    process.stdout.write(`${await hostsList(o)}\n`);
   });
 
 program

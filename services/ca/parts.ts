@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { eabService } from "./acme/eabs.js";
 import { certificateService } from "./authority/certificates.js";
+import { hostService } from "./authority/hosts.js";
 import { type CaPaths, requireInitialised } from "./keys/paths.js";
 import { loadTokenKey } from "./keys/token-key.js";
 import { openStore } from "./store/index.js";
@@ -32,6 +33,7 @@ export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
     }),
     certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
     eabs: eabService(store.acme.eabs, clock),
+    hosts: hostService(store.hosts, clock),
     close: () => store.close(),
   };
 }

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
@@ -5,12 +6,16 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
+import { certificatesFromPem } from "../../shared/x509/pem.js";
 import { eabService } from "./acme/eabs.js";
 import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
+import type { AlertCheckDeps } from "./alerts/checker.js";
+import type { RetryPolicy, Webhook } from "./alerts/webhook.js";
 import { Authority } from "./authority/authority.js";
 import { certificateService } from "./authority/certificates.js";
 import { CrlPublisher } from "./authority/crl.js";
+import { hostService } from "./authority/hosts.js";
 import {
   defaultServingNames,
   ensureServingCert,
@@ -18,6 +23,7 @@ import {
   type ServingNames,
   withUrlHost,
 } from "./authority/serving.js";
+import type { CaTimes } from "./core/hosts.js";
 import { ipMatcher, parseIpRange } from "./core/names.js";
 import { requestListener } from "./http/app.js";
 import {
@@ -80,6 +86,11 @@ export interface ServeConfig {
   clusterWorker?: boolean;
   /** false: nothing is counted (the bench's "metrics off"); GET /metrics still answers */
   countMetrics?: boolean;
+  /** serve --alert-webhook: where alerts are posted; none: no alert checks */
+  alertWebhooks?: Webhook[];
+  /** how often the alert conditions are checked (default a minute); tests shorten it and the retries */
+  alertCheckMs?: number;
+  alertRetry?: RetryPolicy;
 }
 
 export interface RunningServer {
@@ -135,6 +146,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     ? (await import("./metrics/cluster.js")).workerExposition(metrics.registry)
     : () => metrics.registry.metrics();
   const ui = uiParts(store, { tokens, eabs: eabService(store.acme.eabs, clock), authority, url });
+  const hosts = hostService(store.hosts, clock);
   const appDeps: AppDeps & { ui: UiDeps } = {
     ui,
     authority,
@@ -149,6 +161,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     tokenState: (id) => store.tokens.state(id),
     createToken: (req) => tokens.create(req),
     certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
+    hosts,
     health: () => store.ping(),
     storage,
     rootPem: ca.rootPem,
@@ -288,6 +301,18 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     }
   }, acmeLimits.nonceSweepMs);
   sweeper.unref();
+  // Alerts: checked by the process that does the periodic work (the first worker); their state
+  // is in the database, so a restart or another process does not send one twice.
+  const alerts =
+    mayIssue && cfg.alertWebhooks?.length
+      ? await startAlerts(cfg, {
+          store: store.hosts,
+          hosts: () => hosts.withNewest(),
+          caTimes: () => caTimes(appDeps.rootPem, authority.chainPem, store.crls.latest()),
+          clock,
+          caUrl: url,
+        })
+      : null;
 
   return {
     server,
@@ -302,12 +327,63 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         clearInterval(rotations);
         clearInterval(sweeper);
         front?.close();
+        alerts?.stop();
         server.close(() => {
           store.close();
           resolve();
         });
         server.closeAllConnections();
       }),
+  };
+}
+
+/** The alert checks every cfg.alertCheckMs, posting to the webhooks (alerts/). */
+async function startAlerts(
+  cfg: ServeConfig,
+  d: Omit<AlertCheckDeps, "send" | "log">,
+): Promise<{ stop(): void }> {
+  const [{ checkAlerts }, { webhookSender, DEFAULT_RETRY }] = await Promise.all([
+    import("./alerts/checker.js"),
+    import("./alerts/webhook.js"),
+  ]);
+  const sender = webhookSender(cfg.alertWebhooks ?? [], cfg.log, cfg.alertRetry ?? DEFAULT_RETRY);
+  let running = false;
+  const check = async () => {
+    if (running) return;
+    running = true;
+    try {
+      await checkAlerts({ ...d, send: (m) => sender.send(m), log: cfg.log });
+    } catch (err) {
+      cfg.log.error({ err }, "the alert checks failed");
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(check, cfg.alertCheckMs ?? 60_000);
+  timer.unref();
+  void check();
+  return {
+    stop() {
+      clearInterval(timer);
+      sender.close();
+    },
+  };
+}
+
+/** When the root, the intermediate and the CRL run out, for the alert checks. */
+function caTimes(
+  rootPem: string,
+  chainPem: string,
+  crl: { thisUpdate: number; nextUpdate: number } | null,
+): CaTimes {
+  const notAfter = (pem: string) => {
+    const der = certificatesFromPem(pem)[0];
+    return der ? Date.parse(new X509Certificate(der).validTo) : Number.POSITIVE_INFINITY;
+  };
+  return {
+    rootNotAfter: notAfter(rootPem),
+    intermediateNotAfter: notAfter(chainPem),
+    crl: crl ? { nextUpdate: crl.nextUpdate, lifetimeMs: crl.nextUpdate - crl.thisUpdate } : null,
   };
 }
 

@@ -62,6 +62,10 @@ export interface StartOptions {
   failedAuth?: ServeConfig["failedAuth"];
   /** addresses whose connections begin with a PROXY header (serve --proxy-protocol-from) */
   proxyProtocolFrom?: string[];
+  /** serve --alert-webhook, and how often the alerts are checked and retried */
+  alertWebhooks?: ServeConfig["alertWebhooks"];
+  alertCheckMs?: number;
+  alertRetry?: ServeConfig["alertRetry"];
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -91,6 +95,9 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     rotationCheckMs: opts.rotationCheckMs,
     failedAuth: opts.failedAuth,
     proxyProtocolFrom: opts.proxyProtocolFrom,
+    alertWebhooks: opts.alertWebhooks,
+    alertCheckMs: opts.alertCheckMs,
+    alertRetry: opts.alertRetry,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const adminToken = readFileSync(paths.adminToken, "utf8").trim();

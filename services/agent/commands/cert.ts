@@ -56,6 +56,8 @@ export async function cert(ctx: AgentContext, o: CertOpts): Promise<Managed> {
   }
   const saved = { ...managed, lastResult: result(ctx, true, `issued ${issued.serial}`) };
   ctx.home.save(saved);
+  const { reportQuietly } = await import("./report.js");
+  await reportQuietly(ctx, [saved]);
   return saved;
 }
 

@@ -54,6 +54,18 @@ export async function renewAll(ctx: AgentContext, o: RenewOpts): Promise<RenewOu
       outcomes.push({ name: m.name, status: "failed", message });
     }
   }
+  // Every run reports, due or not: a renew from cron is also the host's sign of life.
+  const { reportQuietly } = await import("./report.js");
+  await reportQuietly(
+    ctx,
+    chosen.flatMap((r) => {
+      try {
+        return [ctx.home.get(r.name) ?? r];
+      } catch {
+        return [r];
+      }
+    }),
+  );
   return outcomes;
 }
 

@@ -32,6 +32,8 @@ const AGENT_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 /** Beyond --verify-timeout: the CA round trip, a container restart, rolling back. */
 const RENEW_GRACE_MS = 10 * 60_000;
 const ROOT_CHECK_TIMEOUT_MS = 2 * 60_000;
+/** A report per certificate, each at most 15 s (the CA and the --verify target). */
+const REPORT_TIMEOUT_MS = 5 * 60_000;
 
 export interface DaemonOptions {
   home: string;
@@ -94,6 +96,15 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   const holds = new Map<string, Hold>();
   let root: Pick<DaemonState, "rootCheckAt" | "rootFailures"> = { rootCheckAt: Date.now(), rootFailures: 0 };
   const unreadable = new Set<string>();
+  // The daily report to the CA (`report`, a child like the others) rides on the root check's
+  // turn, which comes at start and then daily; renewals report themselves.
+  let reportAt = Date.now();
+  const reportIfDue = async () => {
+    if (Date.now() < reportAt || stop.signal.aborted) return;
+    reportAt = Date.now() + ROOT_CHECK_MS;
+    const exit = await run("report", ["report"], REPORT_TIMEOUT_MS);
+    if (exit.code !== 0) log.warn({ exit: describe(exit) }, "reporting to the CA failed; next try tomorrow");
+  };
   log.info({ home: o.home }, "agent started");
   try {
     while (!stop.signal.aborted) {
@@ -106,11 +117,13 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
         if (!existsSync(layout.caJson) || !existsSync(layout.rootPem)) {
           log.info("not bootstrapped yet: no root to check");
           root = { rootCheckAt: Date.now() + ROOT_CHECK_MS, rootFailures: 0 };
+          if (entries.length > 0) await reportIfDue();
           continue;
         }
         const exit = await run("check-root", ["check-root"], ROOT_CHECK_TIMEOUT_MS);
         root = afterRootCheck({ holds, ...root }, exit.code === 0, Date.now());
         metrics?.rootCheck(exit.code === 0);
+        if (entries.length > 0) await reportIfDue();
         if (exit.code === 0) log.info({ nextInMs: ROOT_CHECK_MS }, "root checked");
         else
           log.warn(

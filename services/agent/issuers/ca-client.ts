@@ -7,6 +7,15 @@ import { type TlsTrust, tlsFetch } from "./tls-fetch.js";
 
 export type IssuedCert = IssuedCertificate;
 
+/** POST /v1/hosts/report's body (CONTRACT.md, "Fleet view"). */
+export interface HostReportBody {
+  name: string;
+  host: string;
+  servedSha256?: string;
+  renewAt?: string;
+  error?: string;
+}
+
 /** An error from the CA, with the problem document it sent when it sent one. */
 export class CaError extends ServerError<ProblemDocument> {
   override readonly name = "CaError";
@@ -63,6 +72,18 @@ export function caClient(o: CaClientOptions) {
         });
       } catch (err) {
         throw toCaError("renewal failed", err);
+      } finally {
+        mtls.close();
+      }
+    },
+
+    /** POST /v1/hosts/report over mutual TLS: what this host serves (its certificate is the credential). */
+    async report(current: { certPem: string; keyPem: string }, body: HostReportBody): Promise<void> {
+      const mtls = tlsFetch({ ca: o.rootPem, cert: current.certPem, key: current.keyPem });
+      try {
+        await createFetch({ fetch: mtls.fetch })("/v1/hosts/report", { ...base, method: "POST", body });
+      } catch (err) {
+        throw toCaError("reporting to the CA failed", err);
       } finally {
         mtls.close();
       }

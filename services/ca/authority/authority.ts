@@ -259,8 +259,14 @@ export class Authority {
     return this.issue(leaf, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now);
   }
 
-  /** A certificate presented over mutual TLS, if it is one of ours, current and unrevoked. */
-  authenticateCertificate(presentedDer: Uint8Array | null): { record: CertificateRecord; der: Uint8Array } {
+  /**
+   * A certificate presented over mutual TLS, if it is one of ours, current and unrevoked. With
+   * `anyTime`, an expired or not yet valid one passes too (host reports: see http/routes/hosts.ts).
+   */
+  authenticateCertificate(
+    presentedDer: Uint8Array | null,
+    o: { anyTime?: boolean } = {},
+  ): { record: CertificateRecord; der: Uint8Array } {
     if (!presentedDer || presentedDer.length === 0) {
       throw unauthorized("present the current certificate as the TLS client certificate");
     }
@@ -278,6 +284,7 @@ export class Authority {
     if (!rec) throw unauthorized("the client certificate is not in this CA's inventory");
     const now = this.clock();
     if (rec.revokedAt !== null) throw unauthorized(`certificate ${rec.serial} has been revoked`);
+    if (o.anyTime) return { record: rec, der: presentedDer };
     if (rec.notAfter <= now) {
       throw unauthorized(
         `certificate ${rec.serial} expired at ${new Date(rec.notAfter).toISOString()}: enrol again with a token`,

@@ -30,6 +30,7 @@ export interface ServeOpts extends DataOpts {
   metricsListen?: string;
   /** --no-metrics (hidden, for the bench): count nothing */
   metrics?: boolean;
+  alertWebhook?: string[];
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -75,6 +76,8 @@ export async function serveCommand(
     o.metricsListen === undefined
       ? undefined
       : hostPort("--metrics-listen", o.metricsListen, "127.0.0.1:9464", true);
+  const { parseWebhook } = await import("../alerts/webhook.js");
+  const alertWebhooks = (o.alertWebhook ?? []).map(parseWebhook);
   const givenNames = await givenServingNames(o);
   const paths = dataPaths(o);
   if (env.role === null && workers > 1) {
@@ -133,6 +136,7 @@ export async function serveCommand(
     proxyProtocolFrom,
     clusterWorker: env.role !== null,
     countMetrics: o.metrics ?? true,
+    alertWebhooks,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });

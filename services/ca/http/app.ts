@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { onError, onNotFound } from "./middleware/problems.js";
 import { openApiRoute } from "./openapi/route.js";
 import { adminRoutes } from "./routes/admin.js";
+import { hostRoutes } from "./routes/hosts.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { publicRoutes } from "./routes/public.js";
 import { renewRoute } from "./routes/renew.js";
@@ -71,6 +72,7 @@ export function createApp(deps: AppDeps & { ui?: UiDeps }, acme?: () => Promise<
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));
   app.route("/", metricsRoute(deps));
+  app.route("/", hostRoutes(deps));
   app.route("/", openApiRoute());
   if (acme) {
     let acmeServer: Promise<Hono<AppEnv>> | undefined;

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Authority } from "../authority/authority.js";
 import type { CertificateService } from "../authority/certificates.js";
 import type { CrlPublisher } from "../authority/crl.js";
+import type { HostService } from "../authority/hosts.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { AuthFailures } from "../tokens/failures.js";
 import type { NewTokenRequest } from "../tokens/requests.js";
@@ -20,6 +21,8 @@ export interface AppDeps {
   tokenState(id: string): TokenState | null;
   createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
   certificates: CertificateService;
+  /** the fleet view: host reports and GET /v1/hosts */
+  hosts: HostService;
   /** throws when the database cannot be read */
   health(): void;
   /** failures for want of storage are noted here; problem() says why writes fail now, or null */

@@ -5,6 +5,7 @@ import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
 import { dashboardStore } from "./dashboard.js";
 import { type OpenOptions, openDb } from "./db.js";
+import { hostStore } from "./hosts.js";
 import { sessionStore } from "./sessions.js";
 import { tokenStore } from "./tokens.js";
 
@@ -66,6 +67,7 @@ export function openStore(path: string, o: OpenOptions = {}) {
     /** the dashboard's sessions and its overview's figures */
     sessions: sessionStore(db),
     dashboard: dashboardStore(db),
+    hosts: hostStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one

@@ -214,3 +214,42 @@ export const uiSessions = sqliteTable(
   },
   (t) => [index("ui_sessions_expires").on(t.expiresAt)],
 );
+
+/**
+ * What each host last reported (POST /v1/hosts/report), one row per managed name and host. The
+ * certificate it authenticated with (serial, names, lifetime) is kept beside what it says it
+ * serves, so the newest certificate for those names and the drift are worked out when read.
+ */
+export const hosts = sqliteTable(
+  "hosts",
+  {
+    name: text("name").notNull(),
+    host: text("host").notNull(),
+    lastSeen: integer("last_seen").notNull(),
+    /** the client certificate of the last report */
+    serial: text("serial").notNull(),
+    /** its DNS names and IP addresses, as the inventory has them */
+    names: text("names", { mode: "json" }).$type<string[]>().notNull(),
+    notBefore: integer("not_before").notNull(),
+    notAfter: integer("not_after").notNull(),
+    /** lowercase hex SHA-256 of the DER the host serves; null when it did not say */
+    servedSha256: text("served_sha256"),
+    renewAt: integer("renew_at"),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.host] })],
+);
+
+/**
+ * Alert conditions (serve --alert-webhook): one row per condition that has fired, by key (e.g.
+ * `drift:registry@host1`). `firing` flips with a compare-and-set, so of several processes or a
+ * restart only the one that flipped it sends the webhook.
+ */
+export const alerts = sqliteTable("alerts", {
+  key: text("key").primaryKey(),
+  /** 1 while the condition holds (an integer, as PostgreSQL's twin has it) */
+  firing: integer("firing").notNull(),
+  /** when it last changed state */
+  changedAt: integer("changed_at").notNull(),
+  summary: text("summary").notNull(),
+});

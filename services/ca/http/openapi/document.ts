@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { newTokenSchema } from "../../tokens/requests.js";
+import { hostReportSchema } from "../routes/hosts.js";
 import { renewSchema } from "../routes/renew.js";
 import { revokeSchema } from "../routes/revoke.js";
 import { signSchema } from "../sign.js";
@@ -164,6 +165,22 @@ export function openApiDocument(version: string) {
             query("cursor", "where the page starts: the `next` of the page before"),
           ],
           responses: { "200": json("the inventory", "Inventory"), ...problems(400, 401) },
+        },
+      },
+      "/v1/hosts/report": {
+        post: {
+          summary:
+            "a host reports what it serves, authenticated by a certificate this CA issued (expired ones too, not revoked ones)",
+          security: [{ mutualTLS: [] }],
+          requestBody: body(hostReportSchema),
+          responses: { "204": { description: "recorded" }, ...problems(400, 401, 403, 413, 415, 503) },
+        },
+      },
+      "/v1/hosts": {
+        get: {
+          summary: "each host's last report, against the newest certificate issued for its names",
+          security: admin,
+          responses: { "200": json("the hosts", "Hosts"), ...problems(401) },
         },
       },
       "/v1/tokens": {

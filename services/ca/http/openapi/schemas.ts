@@ -72,6 +72,26 @@ export const responseSchemas = {
       next: { type: ["string", "null"], description: "the cursor of the next page; null on the last" },
     },
   },
+  Hosts: {
+    type: "array",
+    items: {
+      type: "object",
+      required: ["name", "host", "lastSeen", "servedSha256", "newestSha256", "drift", "renewAt", "error"],
+      properties: {
+        name: { type: "string", description: "the agent's managed name" },
+        host: str,
+        lastSeen: time,
+        servedSha256: { type: ["string", "null"], description: "SHA-256 of the certificate the host serves" },
+        newestSha256: {
+          type: ["string", "null"],
+          description: "SHA-256 of the newest unrevoked certificate issued for the host's names",
+        },
+        drift: { type: "boolean", description: "servedSha256 differs from newestSha256" },
+        renewAt: { type: ["string", "null"], format: "date-time" },
+        error: { type: ["string", "null"], description: "the host's last error" },
+      },
+    },
+  },
   NewToken: {
     type: "object",
     required: ["id", "name", "token"],

@@ -162,3 +162,27 @@ export const uiSessions = pgTable(
   },
   (t) => [index("ui_sessions_expires").on(t.expiresAt)],
 );
+
+export const hosts = pgTable(
+  "hosts",
+  {
+    name: text("name").notNull(),
+    host: text("host").notNull(),
+    lastSeen: ms("last_seen").notNull(),
+    serial: text("serial").notNull(),
+    names: json<string[]>("names").notNull(),
+    notBefore: ms("not_before").notNull(),
+    notAfter: ms("not_after").notNull(),
+    servedSha256: text("served_sha256"),
+    renewAt: ms("renew_at"),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.host] })],
+);
+
+export const alerts = pgTable("alerts", {
+  key: text("key").primaryKey(),
+  firing: ms("firing").notNull(),
+  changedAt: ms("changed_at").notNull(),
+  summary: text("summary").notNull(),
+});
