@@ -6,6 +6,7 @@ import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
 import { type OpenPgOptions, openPg, type PgLocation } from "./db.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
+import { pgHostStore } from "./hosts.js";
 import { certificates } from "./schema.js";
 import { consumeToken, pgTokenStore } from "./tokens.js";
 
@@ -27,6 +28,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions = {}) {
     },
     crls: pgCrlStore(db),
     acme: pgAcmeStore(db),
+    hosts: pgHostStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot: one
      * transaction, which locks the token's row, so the use count is exact across replicas.
