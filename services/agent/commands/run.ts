@@ -103,7 +103,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     if (Date.now() < reportAt || stop.signal.aborted) return;
     reportAt = Date.now() + ROOT_CHECK_MS;
     const exit = await run("report", ["report"], REPORT_TIMEOUT_MS);
-    if (exit.code !== 0) log.warn({ exit: describe(exit) }, "reporting to the CA failed; next try tomorrow");
+    if (exit.code === 0) log.info({ nextInMs: ROOT_CHECK_MS }, "reported to the CA");
+    else log.warn({ exit: describe(exit) }, "reporting to the CA failed; next try tomorrow");
   };
   log.info({ home: o.home }, "agent started");
   try {
