@@ -136,8 +136,13 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   );
   const storage = storageHealth(cfg.paths.dataDir, clock);
   let current = ca;
+  const hosts = hostService(store.hosts, clock);
   const metrics = caMetrics(
-    caGaugeSource(store, () => current),
+    caGaugeSource(
+      store,
+      () => current,
+      () => hosts.withNewest(),
+    ),
     clock,
   );
   const counting = cfg.countMetrics ?? true;
@@ -146,7 +151,6 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     ? (await import("./metrics/cluster.js")).workerExposition(metrics.registry)
     : () => metrics.registry.metrics();
   const ui = uiParts(store, { tokens, eabs: eabService(store.acme.eabs, clock), authority, url });
-  const hosts = hostService(store.hosts, clock);
   const appDeps: AppDeps & { ui: UiDeps } = {
     ui,
     authority,

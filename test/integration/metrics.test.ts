@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createHash, X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { IssuedCertificate as Issued } from "../../shared/api.js";
 import { httpsRequest, startCa, type TestCa } from "../helpers/ca.js";
-import { type ServeProcess, serveProcess } from "../helpers/ca-process.js";
+import { caCliAsync, type ServeProcess, serveProcess } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
 import { parseExposition, type Sample, sampleValue } from "../helpers/prometheus.js";
 
@@ -144,6 +144,43 @@ describe("GET /metrics on the HTTPS port", () => {
     assert.equal(sampleValue(s, "certyard_certificates_expiring", { within: "7d" }), 0);
     assert.equal(sampleValue(s, "certyard_certificates_expiring", { within: "30d" }), 2);
   });
+  test("hosts: each reporting host's certificate expiry, and drift when it serves an older one", async () => {
+    const older = await sign("web.lan", "30d");
+    await sign("web.lan", "30d"); // now the newest for web.lan
+    const der = new X509Certificate(older.issued.certificate).raw;
+    const res = await ca.request("/v1/hosts/report", {
+      body: { name: "web", host: "h1", servedSha256: createHash("sha256").update(der).digest("hex") },
+      cert: older.issued.fullchain,
+      key: older.keyPem,
+    });
+    assert.equal(res.status, 204, res.body.toString());
+    offset += 60_000;
+    const s = await scrape();
+    const labels = { host: "h1", name: "web" };
+    assert.equal(
+      sampleValue(s, "certyard_host_certificate_expiry_timestamp_seconds", labels),
+      Date.parse(older.issued.notAfter) / 1000,
+    );
+    assert.equal(sampleValue(s, "certyard_host_drift", labels), 1);
+    // serving the newest: no drift
+    const newest = await sign("web.lan", "30d");
+    const served = createHash("sha256")
+      .update(new X509Certificate(newest.issued.certificate).raw)
+      .digest("hex");
+    const again = await ca.request("/v1/hosts/report", {
+      body: { name: "web", host: "h1", servedSha256: served },
+      cert: newest.issued.fullchain,
+      key: newest.keyPem,
+    });
+    assert.equal(again.status, 204, again.body.toString());
+    offset += 60_000;
+    const t = await scrape();
+    assert.equal(sampleValue(t, "certyard_host_drift", labels), 0);
+    assert.equal(
+      sampleValue(t, "certyard_host_certificate_expiry_timestamp_seconds", labels),
+      Date.parse(newest.issued.notAfter) / 1000,
+    );
+  });
 });
 
 describe("serve --metrics-listen with two workers", () => {
@@ -201,5 +238,33 @@ describe("serve --metrics-listen with two workers", () => {
     assert.equal(other.status, 404);
     assert.match(other.type, /application\/problem\+json/);
     assert.equal((await httpGet(metricsUrl, "POST")).status, 405);
+  });
+});
+
+describe("serve --metrics-listen, bad values", () => {
+  test("one line and exit 1, before an empty directory is initialised", async () => {
+    const data = mkdtempSync(join(tmpdir(), "certyard-metrics-flag-"));
+    try {
+      for (const [value, says] of [
+        ["9464", /--metrics-listen: "9464" is not HOST:PORT/],
+        ["127.0.0.1:70000", /--metrics-listen: port 70000 is out of range/],
+      ] as const) {
+        const r = await caCliAsync([
+          "serve",
+          "--data",
+          data,
+          "--listen",
+          "127.0.0.1:0",
+          "--metrics-listen",
+          value,
+        ]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, says);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      }
+      assert.equal(readdirSync(data).length, 0, "nothing was initialised");
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 });

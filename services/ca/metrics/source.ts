@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import { type HostRecord, isDrift } from "../core/hosts.js";
 import type { CrlRecord } from "../core/types.js";
 import type { CaMaterial } from "../keys/ca.js";
 import type { StateCounts } from "../store/certificates.js";
@@ -12,9 +13,15 @@ export interface MetricsStore {
 
 /**
  * Where the CA's gauges come from: the inventory's counts and the stored CRL from the store,
- * the CA's certificates from the material serve holds now (a rotation replaces it).
+ * the CA's certificates from the material serve holds now (a rotation replaces it), the hosts
+ * from their reports (the fleet view's hostService). The host series are one per reporting
+ * host and name: bounded by the fleet, not by the certificates issued.
  */
-export function caGaugeSource(store: MetricsStore, ca: () => CaMaterial): GaugeSource {
+export function caGaugeSource(
+  store: MetricsStore,
+  ca: () => CaMaterial,
+  hosts?: () => Promise<{ record: HostRecord; newestSha256: string | null }[]>,
+): GaugeSource {
   const windows = Object.keys(EXPIRING_WINDOWS) as ExpiringWindow[];
   let rootExpiry: { der: Buffer; notAfter: number } | null = null;
   return {
@@ -44,5 +51,15 @@ export function caGaugeSource(store: MetricsStore, ca: () => CaMaterial): GaugeS
     async crlNextUpdate() {
       return (await store.crls.latest())?.nextUpdate ?? null;
     },
+    // each host's report: the certificate it reported with, and whether it serves the newest
+    hosts: hosts
+      ? async () =>
+          (await hosts()).map(({ record, newestSha256 }) => ({
+            host: record.host,
+            name: record.name,
+            notAfter: record.notAfter,
+            drift: isDrift(record.servedSha256, newestSha256),
+          }))
+      : undefined,
   };
 }
