@@ -19,17 +19,19 @@ export function uiParts(
       return { counts, timeline, at: now };
     }),
     async certificate(serial) {
-      const record = store.certificates.bySerial(serial);
+      const record = await store.certificates.bySerial(serial);
       if (!record) return null;
-      const chain = parts.authority.chainOf(serial);
+      const chain = await parts.authority.chainOf(serial);
       let requester: CertificateDetail["requester"] = null;
       if (record.tokenId !== null) {
-        requester = { token: store.tokens.byId(record.tokenId)?.name ?? record.tokenId };
+        requester = { token: (await store.tokens.byId(record.tokenId))?.name ?? record.tokenId };
       } else {
-        const order = store.acme.orders.byCertSerial(serial);
+        const order = await store.acme.orders.byCertSerial(serial);
         if (order) {
-          const account = store.acme.accounts.byId(order.accountId);
-          const eab = account ? store.acme.eabs.list().find((e) => e.eab.kid === account.eabKid) : undefined;
+          const account = await store.acme.accounts.byId(order.accountId);
+          const eab = account
+            ? (await store.acme.eabs.list()).find((e) => e.eab.kid === account.eabKid)
+            : undefined;
           requester = { acmeAccount: order.accountId, eab: eab?.eab.name ?? null };
         }
       }
@@ -37,14 +39,14 @@ export function uiParts(
         record,
         chainPem: chain?.chain ?? "",
         requester,
-        renewedBy: store.certificates.successorOf(serial),
+        renewedBy: await store.certificates.successorOf(serial),
       };
     },
     tokens: {
       list: async () => parts.tokens.list(),
       create: async (req) => parts.tokens.create(req),
       revoke: async (name) => parts.tokens.revoke(name),
-      idOf: async (nameOrId) => store.tokens.idOf(nameOrId),
+      idOf: async (nameOrId) => await store.tokens.idOf(nameOrId),
     },
     eabs: {
       list: async () => parts.eabs.list(),
@@ -52,7 +54,7 @@ export function uiParts(
       revoke: async (name) => parts.eabs.revoke(name),
     },
     async crl() {
-      const latest = store.crls.latest();
+      const latest = await store.crls.latest();
       return (
         latest && { number: latest.number, thisUpdate: latest.thisUpdate, nextUpdate: latest.nextUpdate }
       );

@@ -4,10 +4,12 @@ import { eq } from "../drizzle.cjs";
 import { pgAcmeStore } from "./acme.js";
 import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
+import { pgDashboardStore } from "./dashboard.js";
 import { type OpenPgOptions, openPg, type PgLocation } from "./db.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
 import { pgHostStore } from "./hosts.js";
 import { certificates } from "./schema.js";
+import { pgSessionStore } from "./sessions.js";
 import { consumeToken, pgTokenStore } from "./tokens.js";
 
 /**
@@ -29,6 +31,9 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions = {}) {
     crls: pgCrlStore(db),
     acme: pgAcmeStore(db),
     hosts: pgHostStore(db),
+    /** the dashboard's sessions and its overview's figures */
+    sessions: pgSessionStore(db),
+    dashboard: pgDashboardStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot: one
      * transaction, which locks the token's row, so the use count is exact across replicas.

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { CertificateRecord } from "../../services/ca/core/types.js";
+import { DAY_MS } from "../../services/ca/store/dashboard.js";
+import { parseDbUrl } from "../../services/ca/store/db-url.js";
+import { openStore } from "../../services/ca/store/index.js";
+import type { PgLocation } from "../../services/ca/store/pg/db.js";
+import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+let n = 0;
+function cert(notAfter: number, o: Partial<CertificateRecord> = {}): CertificateRecord {
+  n++;
+  return {
+    serial: n.toString(16).padStart(32, "0"),
+    tokenId: null,
+    renewedFrom: null,
+    commonName: null,
+    dnsNames: [`h${n}.lan`],
+    ipAddresses: [],
+    notBefore: notAfter - 30 * DAY_MS,
+    notAfter,
+    keyFingerprint: "00",
+    pem: "",
+    createdAt: notAfter - 30 * DAY_MS,
+    revokedAt: null,
+    revocationReason: null,
+    ...o,
+  };
+}
+
+/** The dashboard's store on a real PostgreSQL 15: the same figures as SQLite's, and its sessions. */
+describe("dashboard store on PostgreSQL", () => {
+  let server: TestPostgres;
+  let pg: PgStore;
+  const dir = mkdtempSync(join(tmpdir(), "certyard-dash-pg-"));
+  before(async () => {
+    server = await startPostgres();
+    pg = await openPgStore(parseDbUrl(server.socketUrl, "/nonexistent") as PgLocation, { create: true });
+  });
+  after(async () => {
+    await pg?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("counts by state and the expiry timeline equal SQLite's for the same certificates", async () => {
+    const sqlite = openStore(join(dir, "certyard.db"), { create: true });
+    try {
+      const day0 = Date.UTC(2026, 11, 3);
+      const now = day0 + 10 * 3_600_000;
+      const old = cert(day0 + 3 * DAY_MS + 5);
+      const revoked = cert(day0 + 2 * DAY_MS + 5);
+      const records = [
+        cert(day0 + 9 * 3_600_000),
+        cert(day0 + 11 * 3_600_000),
+        cert(day0 + DAY_MS),
+        cert(day0 + DAY_MS + 1),
+        cert(day0 + 89 * DAY_MS + 5),
+        cert(day0 + 90 * DAY_MS + 5),
+        revoked,
+        old,
+        cert(day0 + 30 * DAY_MS + 5, { renewedFrom: old.serial }),
+      ];
+      for (const r of records) {
+        sqlite.certificates.insert(r);
+        await pg.certificates.insert(r);
+      }
+      sqlite.certificates.revoke(revoked.serial, 1, now);
+      await pg.certificates.revoke(revoked.serial, 1, now);
+      const expected = await sqlite.dashboard.expiryTimeline(now, 90);
+      assert.deepEqual(expected.counts, { valid: 6, superseded: 1, expired: 1, revoked: 1 });
+      assert.deepEqual(await pg.dashboard.expiryTimeline(now, 90), expected);
+    } finally {
+      sqlite.close();
+    }
+  });
+
+  test("sessions: created, found, touched, removed, swept", async () => {
+    const s = {
+      idHash: "a".repeat(64),
+      adminTokenId: "admin",
+      createdAt: 1000,
+      lastSeen: 1000,
+      expiresAt: 50_000,
+    };
+    await pg.sessions.create(s);
+    await pg.sessions.create({ ...s, idHash: "b".repeat(64) });
+    assert.deepEqual(await pg.sessions.find(s.idHash), s);
+    await pg.sessions.touch(s.idHash, 2000);
+    assert.equal((await pg.sessions.find(s.idHash))?.lastSeen, 2000);
+    await pg.sessions.remove(s.idHash);
+    assert.equal(await pg.sessions.find(s.idHash), null);
+    assert.equal(await pg.sessions.sweep(60_000, 0), 1);
+    assert.equal(await pg.sessions.find("b".repeat(64)), null);
+  });
+});
