@@ -278,6 +278,22 @@ program
     await restoreCommand(o);
   });
 
+program
+  .command("db")
+  .description("the CA's database")
+  .command("copy")
+  .description(
+    "copy every table into an empty database (SQLite or PostgreSQL, either way), checked: row counts and every certificate's SHA-256",
+  )
+  .addOption(
+    flag("--from <url>", "the database to copy: sqlite:PATH or postgres://...").makeOptionMandatory(),
+  )
+  .addOption(flag("--to <url>", "an empty database: sqlite:PATH or postgres://...").makeOptionMandatory())
+  .action(async (o: { from: string; to: string }) => {
+    const { dbCopyCommand } = await import("./cli/db-cmds.js");
+    await dbCopyCommand(o);
+  });
+
 const rotate = program
   .command("rotate")
   .description("a new intermediate, or a new root; what was issued before keeps working");

@@ -14,8 +14,10 @@ export {
   desc,
   eq,
   getTableColumns,
+  getTableName,
   gt,
   inArray,
+  is,
   isNotNull,
   isNull,
   lt,
@@ -30,11 +32,12 @@ export {
 export { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 export { migrate } from "drizzle-orm/better-sqlite3/migrator";
 export {
+  getTableConfig,
   index,
   integer,
   primaryKey,
   type SQLiteColumn,
-  type SQLiteTable,
+  SQLiteTable,
   sqliteTable,
   text,
 } from "drizzle-orm/sqlite-core";

@@ -7,10 +7,11 @@ export { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 export { migrate } from "drizzle-orm/node-postgres/migrator";
 export {
   bigint,
+  getTableConfig,
   index,
   jsonb,
   type PgColumn,
-  type PgTable,
+  PgTable,
   pgTable,
   primaryKey,
   text,
