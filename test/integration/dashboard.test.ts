@@ -3,6 +3,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
+import type { IssuedCertificate } from "../../shared/api.js";
+import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
 import { csrfIn, setCookies, UiClient } from "../helpers/ui-client.js";
@@ -244,6 +246,38 @@ describe("dashboard (/ui/) over HTTPS", () => {
     );
     const all = await ui.get("/ui/certificates?q=registry.lan&state=revoked");
     assert.match(all.body.toString(), new RegExp(`data-serial="${serials.registry}"`));
+  });
+
+  test("hosts: the reports' table, a drifting host on the overview, and search by host", async () => {
+    const ui = new UiClient(ca);
+    await ui.login(ca.adminToken);
+    assert.match((await ui.get("/ui/hosts")).body.toString(), /id="no-hosts"/);
+    const hostToken = await ca.createToken({ name: "fleet", dns: ["fleet.lan"] });
+    const csr = makeCsr({ san: ["DNS:fleet.lan"] });
+    const res = await ca.request("/v1/sign", { body: { csr: csr.csrPem }, token: hostToken });
+    const issued = res.json<IssuedCertificate>();
+    const sha = (pem: string) => fingerprint(certificatesFromPem(pem)[0] ?? Buffer.alloc(0));
+    const report = (servedSha256: string) =>
+      ca.request("/v1/hosts/report", {
+        body: { name: "fleet", host: "node-7", servedSha256 },
+        cert: issued.fullchain,
+        key: csr.keyPem,
+      });
+    assert.equal((await report(sha(issued.certificate))).status, 204);
+    const hosts = (await ui.get("/ui/hosts")).body.toString();
+    assert.match(hosts, /data-host="fleet@node-7"/);
+    assert.match(hosts, /the newest/);
+    assert.doesNotMatch((await ui.get("/ui/")).body.toString(), /data-kind="host-drift"/);
+    // a host serving something else than the newest certificate for its names
+    assert.equal((await report("ab".repeat(32))).status, 204);
+    assert.match((await ui.get("/ui/hosts")).body.toString(), /<b>drift<\/b>/);
+    assert.match(
+      (await ui.get("/ui/")).body.toString(),
+      /<li data-kind="host-drift">fleet@node-7 serves abab/,
+    );
+    const found = (await ui.get("/ui/certificates?q=node-7")).body.toString();
+    assert.match(found, /Searched as host: node-7/);
+    assert.match(found, new RegExp(`data-serial="${issued.serial}"`));
   });
 
   test("bad input: an unknown serial is 404, a malformed one 400, as a page for browsers and problem+json otherwise", async () => {

@@ -11,6 +11,7 @@ import { certificatePages } from "./certificates.js";
 import { expiryChart } from "./chart.js";
 import type { DashboardDeps, UiEnv } from "./deps.js";
 import { uiOnError } from "./errors.js";
+import { fleetProblems, hostPages } from "./hosts.js";
 import { csrfField, type Html, inDays, PAGE_HEADERS, page, when } from "./layout.js";
 import {
   checkPost,
@@ -74,6 +75,7 @@ export function uiRoutes(deps: DashboardDeps) {
   ui.get("/", async (c) => c.html(await overviewPage(deps, c.get("session").csrf)));
   ui.route("/", certificatePages(deps));
   ui.route("/", credentialPages(deps));
+  ui.route("/", hostPages(deps));
   ui.onError(uiOnError(deps.log, deps.storage));
   return ui;
 }
@@ -92,7 +94,11 @@ function loginPage(csrf: string, error?: string): Html {
 async function overviewPage(deps: DashboardDeps, csrf: string): Promise<Html> {
   const now = deps.clock();
   const day0 = Math.floor(now / 86_400_000) * 86_400_000;
-  const [figures, crl] = await Promise.all([deps.ui.overview(now, TIMELINE_DAYS), deps.ui.crl()]);
+  const [figures, crl, hosts] = await Promise.all([
+    deps.ui.overview(now, TIMELINE_DAYS),
+    deps.ui.crl(),
+    deps.hosts.withNewest(),
+  ]);
   const { counts } = figures;
   const within = (days: number) => figures.timeline.perDay.slice(0, days).reduce((a, b) => a + b, 0);
   const caCerts = [
@@ -105,6 +111,15 @@ async function overviewPage(deps: DashboardDeps, csrf: string): Promise<Html> {
     const x = new X509Certificate(pem);
     return { role, subject: x.subject.replace(/\n/g, ", "), notAfter: Date.parse(x.validTo) };
   });
+  const problems = fleetProblems(
+    hosts,
+    {
+      rootNotAfter: caCerts[0]?.notAfter ?? Number.POSITIVE_INFINITY,
+      intermediateNotAfter: caCerts[1]?.notAfter ?? Number.POSITIVE_INFINITY,
+      crl: crl && { nextUpdate: crl.nextUpdate, lifetimeMs: crl.nextUpdate - crl.thisUpdate },
+    },
+    now,
+  );
   const stateCard = (state: keyof typeof counts) =>
     html`<a class="card" href="/ui/certificates?state=${state}" data-state="${state}"><span class="state-${state}">${state}</span><b>${counts[state].toLocaleString("en-US")}</b></a>`;
   return page(
@@ -115,6 +130,12 @@ async function overviewPage(deps: DashboardDeps, csrf: string): Promise<Html> {
 <h2>Valid certificates expiring per day, next ${TIMELINE_DAYS} days</h2>
 ${expiryChart(figures.timeline.perDay, day0)}
 <p class="muted">${figures.timeline.later > 0 ? `${figures.timeline.later.toLocaleString("en-US")} more expire later than that. ` : ""}Figures as of ${when(figures.at)}.</p>
+<h2>Hosts needing attention</h2>
+${
+  problems.length === 0
+    ? html`<p class="muted" id="fleet-ok">${hosts.length} host${hosts.length === 1 ? "" : "s"} reporting; none in drift, overdue, expiring unrenewed or silent. <a href="/ui/hosts">Hosts</a></p>`
+    : html`<ul id="fleet-problems">${problems.map((p) => html`<li data-kind="${p.kind}">${p.summary}</li>`)}</ul><p><a href="/ui/hosts">Hosts</a></p>`
+}
 <h2>The CA</h2><div class="wrap"><table><tr><th>what</th><th>subject</th><th>expires</th><th>in</th></tr>
 ${caCerts.map((ca) => html`<tr><td>${ca.role}</td><td>${ca.subject}</td><td>${when(ca.notAfter)}</td><td>${inDays(ca.notAfter, now)}</td></tr>`)}
 <tr><td>CRL</td><td>${crl ? `number ${crl.number}, made ${when(crl.thisUpdate)}` : "not made yet"}</td><td>${crl ? when(crl.nextUpdate) : "—"}</td><td>${crl ? inDays(crl.nextUpdate, now) : "—"}</td></tr>

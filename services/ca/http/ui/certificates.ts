@@ -12,11 +12,12 @@ import { formOf } from "./session.js";
 const PAGE_ROWS = 50;
 
 /** How a search box's text was read: as which filter, for the page to say. */
-export type SearchKind = "everything" | "token" | "serial" | "IP address" | "name";
+export type SearchKind = "everything" | "token" | "host" | "serial" | "IP address" | "name";
 
 /**
- * What `q` means: a token's name or id; a serial (hex, 16 digits or more, of a certificate that
- * exists); an IP address; otherwise a DNS name. Each is one of the inventory's indexed filters.
+ * What `q` means: a token's name or id; a host that reports (its certificates are those for the
+ * names of the certificate it reported with); a serial (hex, 16 digits or more, of a certificate
+ * that exists); an IP address; otherwise a DNS name. Each is one of the inventory's indexed filters.
  */
 export async function readSearch(
   deps: DashboardDeps,
@@ -25,6 +26,11 @@ export async function readSearch(
   const text = q.trim();
   if (text === "") return { kind: "everything", search: {} };
   if ((await deps.ui.tokens.idOf(text)) !== null) return { kind: "token", search: { token: text } };
+  const host = (await deps.hosts.withNewest()).find(
+    ({ record: r }) => r.host === text || `${r.name}@${r.host}` === text,
+  );
+  const hostName = host?.record.names[0];
+  if (hostName !== undefined) return { kind: "host", search: { name: hostName } };
   const hex = text.replace(/:/g, "").toLowerCase();
   if (/^[0-9a-f]{16,64}$/.test(hex)) {
     const serial = normalizeSerial(hex);
