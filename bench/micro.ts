@@ -137,7 +137,7 @@ export async function inProcess(
       Date.now(),
       loadTokenKey(paths.tokenKey).key,
     );
-    store.tokens.create(record);
+    await store.tokens.create(record);
     const signOnce = () => authority.sign(record, csr.der, undefined);
 
     const slice = Math.min(0.5, seconds / 4);
@@ -172,7 +172,7 @@ export async function inProcess(
       renewPerSecond: perSecond(renewed),
     };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -182,8 +182,9 @@ async function recordSample(
   tokenId: string,
   pem: string,
 ): Promise<() => CertificateRecord> {
-  const first = store.certificates.page({ now: Date.now(), states: INVENTORY_STATES, limit: 1 }).rows[0];
-  const fromStore = first ? store.certificates.bySerial(first.serial) : null;
+  const first = (await store.certificates.page({ now: Date.now(), states: INVENTORY_STATES, limit: 1 }))
+    .rows[0];
+  const fromStore = first ? await store.certificates.bySerial(first.serial) : null;
   const now = Date.now();
   const base: CertificateRecord = fromStore ?? {
     serial: "",

@@ -577,7 +577,7 @@ async function entry(): Promise<void> {
     process.stderr.write(`\nbench stopping: ${why}\n`);
     const hard = setTimeout(() => process.exit(code), 20_000);
     hard.unref();
-    cleanup.run().finally(() => process.exit(code));
+    void cleanup.run().finally(() => process.exit(code));
   };
   const watchdog = setTimeout(
     () => abort(`over its time budget of ${budgetSeconds(s)} s`, 1),

@@ -154,7 +154,7 @@ token
   )
   .action(async (o) => {
     const { tokenCreate } = await import("./cli/admin-cmds.js");
-    process.stdout.write(`${tokenCreate(o)}\n`);
+    process.stdout.write(`${await tokenCreate(o)}\n`);
   });
 token
   .command("list")
@@ -164,7 +164,7 @@ token
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { tokenList } = await import("./cli/admin-cmds.js");
-    process.stdout.write(`${tokenList(o)}\n`);
+    process.stdout.write(`${await tokenList(o)}\n`);
   });
 token
   .command("revoke <name>")
@@ -173,7 +173,7 @@ token
   .addOption(dbFlag())
   .action(async (name: string, o: { data: string; db?: string }) => {
     const { tokenRevoke } = await import("./cli/admin-cmds.js");
-    tokenRevoke({ ...o, name });
+    await tokenRevoke({ ...o, name });
     process.stdout.write(`revoked token ${name}\n`);
   });
 
@@ -190,7 +190,7 @@ eab
   .addOption(flag("--accounts <n>", "how many ACME accounts may bind it").default("1"))
   .action(async (o) => {
     const { eabCreate } = await import("./cli/eab-cmds.js");
-    process.stdout.write(`${eabCreate(o)}\n`);
+    process.stdout.write(`${await eabCreate(o)}\n`);
   });
 eab
   .command("list")
@@ -200,7 +200,7 @@ eab
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
     const { eabList } = await import("./cli/eab-cmds.js");
-    process.stdout.write(`${eabList(o)}\n`);
+    process.stdout.write(`${await eabList(o)}\n`);
   });
 eab
   .command("revoke <name>")
@@ -209,7 +209,7 @@ eab
   .addOption(dbFlag())
   .action(async (name: string, o: { data: string; db?: string }) => {
     const { eabRevoke } = await import("./cli/eab-cmds.js");
-    eabRevoke({ ...o, name });
+    await eabRevoke({ ...o, name });
     process.stdout.write(`revoked EAB ${name}\n`);
   });
 
@@ -253,7 +253,7 @@ program
   .addOption(flag("--reason <reason>", "keyCompromise, superseded, cessationOfOperation, ..."))
   .action(async (serial: string, o: { data: string; db?: string; reason?: string }) => {
     const { revokeSerial } = await import("./cli/admin-cmds.js");
-    revokeSerial({ ...o, serial });
+    await revokeSerial({ ...o, serial });
     process.stdout.write(`revoked ${serial}\n`);
   });
 

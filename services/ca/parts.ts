@@ -24,7 +24,7 @@ export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
   // only init makes a database; for everyone else a missing one is lost data (store/db.ts)
   const store = openStore(paths.database, { create: o.create });
   const clock = Date.now;
-  let tokenKey: Buffer | undefined;
+  let tokenKey: Promise<Buffer> | undefined;
   return {
     paths,
     tokens: tokenService(store.tokens, clock, () => {
@@ -39,8 +39,11 @@ export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
 }
 export type Parts = ReturnType<typeof openParts>;
 
-export function tokenKeyOf(paths: CaPaths, store: { tokens: { list(): { secretHash: string }[] } }): Buffer {
-  if (!existsSync(paths.tokenKey) && store.tokens.list().some((t) => isKeyedHash(t.secretHash))) {
+export async function tokenKeyOf(
+  paths: CaPaths,
+  store: { tokens: { list(): Promise<{ secretHash: string }[]> } },
+): Promise<Buffer> {
+  if (!existsSync(paths.tokenKey) && (await store.tokens.list()).some((t) => isKeyedHash(t.secretHash))) {
     throw new Error(
       `${paths.tokenKey} is missing, but the tokens in ${paths.database} are hashed with it: restore it from a backup of ${paths.dataDir}`,
     );

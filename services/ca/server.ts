@@ -122,10 +122,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const servingNames = withUrlHost(names, url);
   const authority = new Authority(ca, store, `${url}${ca.crlPath}`, clock);
   const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
-  const tokenKey = tokenKeyOf(cfg.paths, store);
-  const tokens = tokenService(store.tokens, clock, () => tokenKey);
+  const tokenKey = await tokenKeyOf(cfg.paths, store);
+  const tokens = tokenService(store.tokens, clock, async () => tokenKey);
   // A lost admin-token file is replaced at start (the old token stops working).
-  if (!existsSync(cfg.paths.adminToken)) tokens.resetAdmin(cfg.paths.adminToken);
+  if (!existsSync(cfg.paths.adminToken)) await tokens.resetAdmin(cfg.paths.adminToken);
 
   let serving = await ensureServingCert(
     authority,
@@ -297,9 +297,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   }, cfg.rotationCheckMs ?? 5_000);
   rotations.unref();
   // Used nonces are remembered only while their nonce could still be presented (acme/nonces.ts).
-  const sweeper = setInterval(() => {
+  const sweeper = setInterval(async () => {
     try {
-      store.acme.sweepUsedNonces(clock());
+      await store.acme.sweepUsedNonces(clock());
     } catch (err) {
       cfg.log.error({ err }, "sweeping used ACME nonces failed");
     }
@@ -312,7 +312,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       ? await startAlerts(cfg, {
           store: store.hosts,
           hosts: () => hosts.withNewest(),
-          caTimes: () => caTimes(appDeps.rootPem, authority.chainPem, store.crls.latest()),
+          caTimes: async () => caTimes(appDeps.rootPem, authority.chainPem, await store.crls.latest()),
           clock,
           caUrl: url,
         })
@@ -333,8 +333,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         front?.close();
         alerts?.stop();
         server.close(() => {
-          store.close();
-          resolve();
+          store.close().then(resolve, resolve);
         });
         server.closeAllConnections();
       }),

@@ -1,15 +1,12 @@
 import type { EabService } from "./acme/eabs.js";
 import type { Authority } from "./authority/authority.js";
 import type { CertificateDetail, OverviewFigures, UiDeps } from "./http/ui/deps.js";
-import type { SqliteStore } from "./store/index.js";
+import type { StorePorts } from "./store/ports.js";
 import type { TokenService } from "./tokens/service.js";
 
-/**
- * The dashboard's parts (http/ui/deps.ts), from the store and the services serve built. The
- * store is synchronous SQLite today; these are the async ports a PostgreSQL store will fill.
- */
+/** The dashboard's parts (http/ui/deps.ts), from the store's async ports and the services serve built. */
 export function uiParts(
-  store: SqliteStore,
+  store: StorePorts,
   parts: { tokens: TokenService; eabs: EabService; authority: Authority; url: string },
 ): UiDeps {
   return {
@@ -29,10 +26,8 @@ export function uiParts(
         const order = await store.acme.orders.byCertSerial(serial);
         if (order) {
           const account = await store.acme.accounts.byId(order.accountId);
-          const eab = account
-            ? (await store.acme.eabs.list()).find((e) => e.eab.kid === account.eabKid)
-            : undefined;
-          requester = { acmeAccount: order.accountId, eab: eab?.eab.name ?? null };
+          const eab = account ? await store.acme.eab(account.eabKid) : null;
+          requester = { acmeAccount: order.accountId, eab: eab?.name ?? null };
         }
       }
       return {

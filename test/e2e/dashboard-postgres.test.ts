@@ -66,16 +66,16 @@ describe("dashboard store on PostgreSQL", () => {
         cert(day0 + 30 * DAY_MS + 5, { renewedFrom: old.serial }),
       ];
       for (const r of records) {
-        sqlite.certificates.insert(r);
+        await sqlite.certificates.insert(r);
         await pg.certificates.insert(r);
       }
-      sqlite.certificates.revoke(revoked.serial, 1, now);
+      await sqlite.certificates.revoke(revoked.serial, 1, now);
       await pg.certificates.revoke(revoked.serial, 1, now);
       const expected = await sqlite.dashboard.expiryTimeline(now, 90);
       assert.deepEqual(expected.counts, { valid: 6, superseded: 1, expired: 1, revoked: 1 });
       assert.deepEqual(await pg.dashboard.expiryTimeline(now, 90), expected);
     } finally {
-      sqlite.close();
+      await sqlite.close();
     }
   });
 

@@ -31,10 +31,9 @@ describe("ACME server: Retry-After while validating or finalizing", () => {
     ca = await startCa({
       acme: { httpPort: responder.port, limits: { validationWaitMs: VALIDATION_WAIT_MS } },
     });
-    const [kid, hmac] = eabCreate({ data: ca.dataDir, name: "poll", ip: ["127.0.0.1"] }).split(" ") as [
-      string,
-      string,
-    ];
+    const [kid, hmac] = (await eabCreate({ data: ca.dataDir, name: "poll", ip: ["127.0.0.1"] })).split(
+      " ",
+    ) as [string, string];
     client = await TestAcmeClient.create(`${ca.url}/acme/directory`, ca.rootPem);
     assert.equal((await client.register(kid, hmac)).status, 201);
   });
@@ -90,9 +89,9 @@ describe("ACME server: Retry-After while validating or finalizing", () => {
     // An order in the middle of a finalize (another worker's), as finalize's claim leaves it.
     const store = openStore(caPaths(ca.dataDir).database);
     try {
-      assert.ok(store.acme.orders.claim(orderUrl.split("/").pop() ?? ""));
+      assert.ok(await store.acme.orders.claim(orderUrl.split("/").pop() ?? ""));
     } finally {
-      store.close();
+      await store.close();
     }
     const processing = await client.post(orderUrl, null);
     assert.equal(processing.json().status, "processing");

@@ -145,7 +145,7 @@ describe("ACME server: revocation by authorizations, reason codes, replaces, CN 
         token: ca.adminToken,
       });
       assert.equal(res.status, 400, `${reason}: ${res.body.toString()}`);
-      assert.throws(
+      await assert.rejects(
         () => revokeSerial({ data: ca.dataDir, serial: cert.serial, reason }),
         /unknown revocation reason/,
       );

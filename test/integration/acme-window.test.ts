@@ -36,12 +36,13 @@ describe("ACME server: notBefore and notAfter", () => {
   after(() => bed.close());
   const newClient = () => bed.newClient();
 
-  function issuedCount(): number {
+  async function issuedCount(): Promise<number> {
     const s = openStore(caPaths(ca.dataDir).database);
     try {
-      return s.certificates.page({ now: Date.now(), states: INVENTORY_STATES, limit: 1000 }).rows.length;
+      return (await s.certificates.page({ now: Date.now(), states: INVENTORY_STATES, limit: 1000 })).rows
+        .length;
     } finally {
-      s.close();
+      await s.close();
     }
   }
 
@@ -132,7 +133,7 @@ describe("ACME server: notBefore and notAfter", () => {
 
   test("bad timestamps, a reversed or past window, too long: malformed, no order, nothing issued", async () => {
     const client = await newClient();
-    const issuedBefore = issuedCount();
+    const issuedBefore = await issuedCount();
     const now = wholeSecond(Date.now());
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ notBefore: "tomorrow" }, /^notBefore "tomorrow" is not an RFC 3339 date-time/],
@@ -172,13 +173,13 @@ describe("ACME server: notBefore and notAfter", () => {
     }
     const orders = await client.post(`${client.accountUrl}/orders`, null);
     assert.deepEqual(orders.json<{ orders: string[] }>().orders, []);
-    assert.equal(issuedCount(), issuedBefore);
+    assert.equal(await issuedCount(), issuedBefore);
   });
 
   test("checked again at finalize: a notBefore now too far behind is malformed, nothing issued", async () => {
     const client = await newClient();
     const { orderUrl, order } = await readyOrder(client, { notBefore: rfc3339(wholeSecond(Date.now())) });
-    const issuedBefore = issuedCount();
+    const issuedBefore = await issuedCount();
     bed.offsetMs = 10 * 60_000;
     try {
       const fin = await client.post(order.finalize, { csr: csrDer() });
@@ -189,7 +190,7 @@ describe("ACME server: notBefore and notAfter", () => {
     } finally {
       bed.offsetMs = 0;
     }
-    assert.equal(issuedCount(), issuedBefore);
+    assert.equal(await issuedCount(), issuedBefore);
   });
 });
 

@@ -31,9 +31,9 @@ describe("ACME server", () => {
     responder = await startHttp01Responder();
     const data = join(dir, "data");
     await init({ data, name: "ACME Test Root", keyType: "ec-p256" });
-    [kid, hmac] = eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"], accounts: "10" }).split(
-      " ",
-    ) as [string, string];
+    [kid, hmac] = (
+      await eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"], accounts: "10" })
+    ).split(" ") as [string, string];
     const paths = caPaths(data);
     server = await startServer({
       paths,
@@ -134,9 +134,9 @@ describe("ACME server", () => {
     const store = openStore(join(dir, "data", "certyard.db"));
     try {
       const serial = done.certificate.split("/").pop() ?? "";
-      assert.deepEqual(store.certificates.bySerial(serial)?.ipAddresses, ["127.0.0.1"]);
+      assert.deepEqual((await store.certificates.bySerial(serial))?.ipAddresses, ["127.0.0.1"]);
     } finally {
-      store.close();
+      await store.close();
     }
 
     // revocation by the ordering account

@@ -45,8 +45,10 @@ describe("certyard-agent's ACME client against the real CA", () => {
   });
 
   /** A new EAB for 127.0.0.1, as the agent takes it. */
-  const bind = (name: string) => {
-    const [kid = "", hmacKey = ""] = eabCreate({ data: ca.dataDir, name, ip: ["127.0.0.1"] }).split(" ");
+  const bind = async (name: string) => {
+    const [kid = "", hmacKey = ""] = (await eabCreate({ data: ca.dataDir, name, ip: ["127.0.0.1"] })).split(
+      " ",
+    );
     return { kid, hmacKey };
   };
   /** The agent's account, its keys kept in a folder of its own under the test directory. */
@@ -75,7 +77,7 @@ describe("certyard-agent's ACME client against the real CA", () => {
   });
 
   test("an order left unfinished holds `replaces` (409 alreadyReplaced): the renewal orders without it", async () => {
-    const account = await open("replaces", { eab: bind("agent") });
+    const account = await open("replaces", { eab: await bind("agent") });
     try {
       const solver = solverWith();
       const identifiers = LOOPBACK;
@@ -103,7 +105,7 @@ describe("certyard-agent's ACME client against the real CA", () => {
   });
 
   test("a challenge hook that fails half-way is still cleaned up", async () => {
-    const account = await open("hook", { eab: bind("hook") });
+    const account = await open("hook", { eab: await bind("hook") });
     const calls: string[] = [];
     const solver = {
       ...solverWith(async (_id, token) => {
@@ -132,8 +134,8 @@ describe("certyard-agent's ACME client against the real CA", () => {
       await a.close();
       return a.session.kid;
     };
-    const first = bind("first");
-    const second = bind("second");
+    const first = await bind("first");
+    const second = await bind("second");
     const a1 = await kidOf({ eab: first });
     const a2 = await kidOf({ eab: second });
     assert.ok(a1 && a2);

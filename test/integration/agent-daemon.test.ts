@@ -67,7 +67,7 @@ class Daemon {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       this.waiters.push({ match, resolve });
-      this.exit.then((code) =>
+      void this.exit.then((code) =>
         reject(new Error(`the daemon exited (${code}) before logging ${what}:\n${this.transcript()}`)),
       );
     });

@@ -37,7 +37,7 @@ describe("renewal: revoked tokens, superseded certificates, certificates not iss
     const first = await enrol(token);
     const renewed = await renew(first);
     assert.equal(renewed.status, 201, "renewal works while the token stands");
-    tokenRevoke({ data: ca.dataDir, name: "doomed" });
+    await tokenRevoke({ data: ca.dataDir, name: "doomed" });
     const refused = await renew({ cert: renewed.json<Issued>().fullchain, key: first.key });
     assert.equal(refused.status, 403, refused.body.toString());
     assert.equal(refused.json().type, FORBIDDEN);
@@ -85,10 +85,10 @@ describe("ACME: certificates stay with ACME; EABs bind a counted number of accou
   const answer = (token: string, keyAuthorization: string) =>
     bed.responder.answers.set(token, keyAuthorization);
   const client = () => TestAcmeClient.create(`${bed.ca.url}/acme/directory`, bed.ca.rootPem);
-  const bind = (name: string, accounts?: string) =>
-    eabCreate({ data: bed.ca.dataDir, name, ip: ["127.0.0.1"], ...(accounts ? { accounts } : {}) }).split(
-      " ",
-    ) as [string, string];
+  const bind = async (name: string, accounts?: string) =>
+    (
+      await eabCreate({ data: bed.ca.dataDir, name, ip: ["127.0.0.1"], ...(accounts ? { accounts } : {}) })
+    ).split(" ") as [string, string];
 
   test("a certificate issued over ACME cannot renew through /v1/renew (before: 201, with no new validation)", async () => {
     const c = await bed.newClient();
@@ -100,21 +100,21 @@ describe("ACME: certificates stay with ACME; EABs bind a counted number of accou
   });
 
   test("an EAB binds one account by default, or as many as --accounts says (before: any number)", async () => {
-    const [kid, hmac] = bind("single");
+    const [kid, hmac] = await bind("single");
     assert.equal((await (await client()).register(kid, hmac)).status, 201);
     const second = await (await client()).register(kid, hmac);
     assert.equal(second.status, 403, second.body.toString());
     assert.equal(second.json().type, `${ACME_ERR}unauthorized`);
     assert.match(String(second.json().detail), /binds at most 1 account/);
 
-    const [kid2, hmac2] = bind("pair", "2");
+    const [kid2, hmac2] = await bind("pair", "2");
     assert.equal((await (await client()).register(kid2, hmac2)).status, 201);
     assert.equal((await (await client()).register(kid2, hmac2)).status, 201);
     assert.equal((await (await client()).register(kid2, hmac2)).status, 403);
   });
 
   test("finalize checks that the account's EAB is still valid (before: it issued)", async () => {
-    const [kid, hmac] = bind("late");
+    const [kid, hmac] = await bind("late");
     const c = await client();
     assert.equal((await c.register(kid, hmac)).status, 201);
     const order = await c.post(c.url("newOrder"), { identifiers: [{ type: "ip", value: "127.0.0.1" }] });
@@ -127,7 +127,7 @@ describe("ACME: certificates stay with ACME; EABs bind a counted number of accou
     assert.ok(ch);
     answer(ch.token, `${ch.token}.${await calculateJwkThumbprint(c.jwk)}`);
     assert.equal((await c.post(ch.url, {})).json().status, "valid");
-    eabRevoke({ data: bed.ca.dataDir, name: "late" });
+    await eabRevoke({ data: bed.ca.dataDir, name: "late" });
     const fin = await c.post(o.finalize, { csr: Buffer.from(csr().der).toString("base64url") });
     assert.equal(fin.status, 403, fin.body.toString());
     assert.equal(fin.json().type, `${ACME_ERR}unauthorized`);

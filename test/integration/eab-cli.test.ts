@@ -13,7 +13,7 @@ const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { en
 const dir = mkdtempSync(join(tmpdir(), "certyard-eab-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("eab create prints KID HMAC, stores the key and policy, keeps the database 0600", () => {
+test("eab create prints KID HMAC, stores the key and policy, keeps the database 0600", async () => {
   const data = join(dir, "data");
   assert.equal(cli(["init", "--data", data]).status, 0);
   const r = cli(["eab", "create", "--data", data, "--name", "lab", "--dns", "*.lan", "--ip", "10.0.0.0/8"]);
@@ -24,13 +24,13 @@ test("eab create prints KID HMAC, stores the key and policy, keeps the database 
   assert.equal(statSync(join(data, "certyard.db")).mode & 0o777, 0o600);
   const store = openStore(join(data, "certyard.db"));
   try {
-    const eab = store.acme.eab(kid);
+    const eab = await store.acme.eab(kid);
     assert.ok(eab);
     assert.equal(Buffer.from(eab.hmacKey).toString("base64url"), hmac);
     assert.deepEqual(eab.policy.dns, [{ kind: "one", suffix: "lan" }]);
     assert.equal(eab.policy.ips.length, 1);
   } finally {
-    store.close();
+    await store.close();
   }
   const again = cli(["eab", "create", "--data", data, "--name", "lab", "--dns", "x.lan"]);
   assert.notEqual(again.status, 0);

@@ -14,9 +14,9 @@ describe("the hosts and alerts store on SQLite, two connections", () => {
     a = openStore(join(dir, "certyard.db"), { create: true });
     b = openStore(join(dir, "certyard.db"));
   });
-  after(() => {
-    a.close();
-    b.close();
+  after(async () => {
+    await a.close();
+    await b.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

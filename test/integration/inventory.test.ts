@@ -59,7 +59,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
     // the rest straight into the real store: many rows, and the states sign alone cannot make
     const store = openStore(caPaths(ca.dataDir).database);
     try {
-      const tokenId = store.tokens.idOf("registry");
+      const tokenId = await store.tokens.idOf("registry");
       const record = (over: Partial<CertificateRecord>): CertificateRecord => ({
         serial: randomBytes(16).toString("hex"),
         tokenId: null,
@@ -78,7 +78,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
       });
       // 2,500 rows: more than two of the CLI's internal pages of 1,000
       for (let i = 0; i < 2500; i++) {
-        store.certificates.insert(
+        await store.certificates.insert(
           record({
             dnsNames: [`host-${i}.fleet.lan`],
             ipAddresses: [`10.1.${i >> 8}.${i & 255}`],
@@ -95,7 +95,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
       });
       const revoked = record({ dnsNames: ["gone.lan"], revokedAt: now, revocationReason: 1 });
       const expired = record({ dnsNames: ["old.lan"], notBefore: now - 40 * DAY, notAfter: now - 10 * DAY });
-      for (const r of [renewed, successor, revoked, expired]) store.certificates.insert(r);
+      for (const r of [renewed, successor, revoked, expired]) await store.certificates.insert(r);
       Object.assign(serials, {
         renewed: renewed.serial,
         successor: successor.serial,
@@ -103,7 +103,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
         expired: expired.serial,
       });
     } finally {
-      store.close();
+      await store.close();
     }
     const db = new Database(caPaths(ca.dataDir).database, { readonly: true });
     everything = db
@@ -312,7 +312,7 @@ describe("migration 0006 finds the certificates issued before it by name", () =>
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  test("a database at 0005 with certificates gets their names, and its renewed ones are superseded, when the store opens it", () => {
+  test("a database at 0005 with certificates gets their names, and its renewed ones are superseded, when the store opens it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "certyard-migrate-"));
     dirs.push(dir);
     // the migrations as they were before 0006, applied by drizzle as an older certyard did
@@ -342,17 +342,17 @@ describe("migration 0006 finds the certificates issued before it by name", () =>
 
     const store = openStore(path);
     try {
-      const find = (name: string) =>
-        store.certificates
-          .page({ now: 0, states: ["valid", "superseded"], name, limit: 10 })
-          .rows.map((r) => [r.serial, r.state]);
-      assert.deepEqual(find("old.lan"), [
+      const find = async (name: string) =>
+        (
+          await store.certificates.page({ now: 0, states: ["valid", "superseded"], name, limit: 10 })
+        ).rows.map((r) => [r.serial, r.state]);
+      assert.deepEqual(await find("old.lan"), [
         ["0a", "superseded"],
         ["0b", "valid"],
       ]);
-      assert.deepEqual(find("10.9.9.9"), [["0a", "superseded"]]);
+      assert.deepEqual(await find("10.9.9.9"), [["0a", "superseded"]]);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

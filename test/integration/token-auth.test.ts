@@ -36,9 +36,9 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
     const oldId = randomBytes(8).toString("hex");
     const store = openStore(join(ca.dataDir, "certyard.db"));
     try {
-      assert.match(store.tokens.byId(id)?.secretHash ?? "", /^hmac-sha256:[A-Za-z0-9_-]{43}$/);
+      assert.match((await store.tokens.byId(id))?.secretHash ?? "", /^hmac-sha256:[A-Za-z0-9_-]{43}$/);
       // a token as earlier versions stored it: the secret's bcrypt hash
-      store.tokens.create({
+      await store.tokens.create({
         id: oldId,
         name: "from-before",
         kind: "enrol",
@@ -52,7 +52,7 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
         revokedAt: null,
       });
     } finally {
-      store.close();
+      await store.close();
     }
     assert.equal((await sign(token)).status, 201);
     assert.equal((await sign(`cyt_${oldId}_${secret}`)).status, 201);
@@ -61,7 +61,7 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
   test("unknown id, wrong secret, revoked, expired and used-up answer the same 401 (before: each said which)", async () => {
     const good = await ca.createToken({ name: "good", dns: ["host.lan"] });
     const revoked = await ca.createToken({ name: "gone", dns: ["host.lan"] });
-    tokenRevoke({ data: ca.dataDir, name: "gone" });
+    await tokenRevoke({ data: ca.dataDir, name: "gone" });
     const usedUp = await ca.createToken({ name: "once", dns: ["host.lan"], uses: 1 });
     assert.equal((await sign(usedUp)).status, 201);
     const expired = await ca.createToken({ name: "brief", dns: ["host.lan"], expires: "1ms" });
@@ -91,11 +91,11 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
     );
   });
 
-  test("a lost token key is refused in one line naming it, not made anew (every token hashed with it would end)", () => {
+  test("a lost token key is refused in one line naming it, not made anew (every token hashed with it would end)", async () => {
     const path = join(ca.dataDir, "token-key");
     renameSync(path, `${path}.away`);
     try {
-      assert.throws(
+      await assert.rejects(
         () => tokenCreate({ data: ca.dataDir, name: "after-loss", dns: ["host.lan"] }),
         /token-key is missing, but the tokens in .*certyard\.db are hashed with it: restore it from a backup/,
       );

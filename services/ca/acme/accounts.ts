@@ -24,7 +24,7 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
   // counted per client address, in this process.
   const creations = new WindowCounter(deps.limits.newAccountLimit, deps.limits.newAccountWindowMs);
   return {
-    byId(id: string): AccountRecord | null {
+    byId(id: string): Promise<AccountRecord | null> {
       return deps.store.accounts.byId(id);
     },
 
@@ -40,7 +40,7 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
       clientAddress: string,
     ): Promise<{ account: AccountRecord; created: boolean }> {
       const tp = await thumbprint(jwk);
-      const existing = deps.store.accounts.byThumbprint(tp);
+      const existing = await deps.store.accounts.byThumbprint(tp);
       if (existing) return { account: existing, created: false };
       if (req.onlyReturnExisting) throw accountDoesNotExist("no account exists with this key");
       const now = deps.clock();
@@ -68,7 +68,7 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
         eabKid: eab.kid,
         createdAt: deps.clock(),
       };
-      if (!deps.store.accounts.createBound(account, eab.maxAccounts)) {
+      if (!(await deps.store.accounts.createBound(account, eab.maxAccounts))) {
         throw unauthorized(
           `the external account binding ${eab.kid} binds at most ${eab.maxAccounts} account${eab.maxAccounts === 1 ? "" : "s"}, and has them: ask for another`,
         );
@@ -81,12 +81,15 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
      * 7.3.2: an update may change the contacts or (7.3.6) deactivate; everything else in the
      * request is ignored, as the RFC says.
      */
-    update(account: AccountRecord, req: { contact?: string[]; status?: unknown }): AccountRecord {
+    async update(
+      account: AccountRecord,
+      req: { contact?: string[]; status?: unknown },
+    ): Promise<AccountRecord> {
       const fields: Partial<AccountRecord> = {};
       if (req.contact) fields.contact = checkContacts(req.contact);
       if (req.status === "deactivated") fields.status = "deactivated";
       if (Object.keys(fields).length === 0) return account;
-      deps.store.accounts.update(account.id, fields);
+      await deps.store.accounts.update(account.id, fields);
       return { ...account, ...fields };
     },
 
@@ -99,10 +102,10 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
       newJwk: JWK,
     ): Promise<{ account: AccountRecord; holder: null } | { account: null; holder: AccountRecord }> {
       const tp = await thumbprint(newJwk);
-      const holder = deps.store.accounts.byThumbprint(tp);
+      const holder = await deps.store.accounts.byThumbprint(tp);
       if (holder) return { account: null, holder };
       const jwk = publicJwk(newJwk);
-      deps.store.accounts.update(account.id, { jwk, thumbprint: tp });
+      await deps.store.accounts.update(account.id, { jwk, thumbprint: tp });
       return { account: { ...account, jwk, thumbprint: tp }, holder: null };
     },
   };

@@ -29,7 +29,7 @@ export function authorizationService(deps: AcmeDeps) {
       next = afterValidation(authz, type, { ok: false, error: error as Record<string, unknown> });
     }
     try {
-      store.authzs.save(next);
+      await store.authzs.save(next);
     } catch (err) {
       deps.log.error({ err }, "ACME: storing a validation result failed");
     }
@@ -38,19 +38,19 @@ export function authorizationService(deps: AcmeDeps) {
 
   return {
     /** The authorization, if it is the account's (404 when there is none, 403 when another's). */
-    own(id: string, accountId: string): AuthzRecord {
-      const authz = store.authzs.byId(id);
+    async own(id: string, accountId: string): Promise<AuthzRecord> {
+      const authz = await store.authzs.byId(id);
       if (!authz) throw notFound(`no authorization ${id}`);
       if (authz.accountId !== accountId) throw unauthorized("the authorization belongs to another account");
       return authz;
     },
 
     /** 7.5.2: a pending or valid authorization may be deactivated. */
-    deactivate(authz: AuthzRecord): AuthzRecord {
+    async deactivate(authz: AuthzRecord): Promise<AuthzRecord> {
       const s = authzStatus(authz, deps.clock());
       if (s !== "pending" && s !== "valid") throw malformed(`a ${s} authorization cannot be deactivated`);
       const next: AuthzRecord = { ...authz, status: "deactivated" };
-      store.authzs.save(next);
+      await store.authzs.save(next);
       return next;
     },
 
@@ -75,7 +75,7 @@ export function authorizationService(deps: AcmeDeps) {
         ...authz,
         challenges: authz.challenges.map((ch) => (ch === challenge ? { ...ch, status: "processing" } : ch)),
       };
-      store.authzs.save(processing);
+      await store.authzs.save(processing);
       const keyAuthorization = `${challenge.token}.${await thumbprint(account.jwk as JWK)}`;
       const done = validate(processing, type, keyAuthorization);
       const timeout = new Promise<null>((r) =>

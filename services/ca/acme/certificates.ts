@@ -21,11 +21,11 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
   const { store, issuer } = deps;
   return {
     /** 7.4.2: the certificate and its chain, PEM, for the account that ordered it. */
-    download(serial: string, accountId: string): string {
-      const order = store.orders.byCertSerial(serial);
+    async download(serial: string, accountId: string): Promise<string> {
+      const order = await store.orders.byCertSerial(serial);
       if (!order) throw notFound(`no certificate ${serial}`);
       if (order.accountId !== accountId) throw unauthorized("the certificate belongs to another account");
-      const cert = issuer.chainOf(serial);
+      const cert = await issuer.chainOf(serial);
       if (!cert) throw notFound(`no certificate ${serial}`);
       return cert.pem + cert.chain;
     },
@@ -45,17 +45,23 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
         throw malformed("certificate is not a DER certificate");
       }
       const serial = normalizeSerial(cert.serialNumber);
-      const ours = issuer.chainOf(serial);
+      const ours = await issuer.chainOf(serial);
       if (!ours || !Buffer.from(ours.der).equals(cert.raw))
         throw notFound("this CA did not issue that certificate");
       if (by.accountId !== null) {
         const accountId = by.accountId;
-        const order = store.orders.byCertSerial(serial);
+        const order = await store.orders.byCertSerial(serial);
         if (order?.accountId !== accountId) {
           // 7.6: "the account ... holds authorizations for all of the identifiers in the certificate"
           const now = deps.clock();
           const names = certificateIdentifiers(ours);
-          const missing = names.find((id) => !store.authzs.heldFor(accountId, id, now));
+          let missing: (typeof names)[number] | undefined;
+          for (const id of names) {
+            if (!(await store.authzs.heldFor(accountId, id, now))) {
+              missing = id;
+              break;
+            }
+          }
           if (names.length === 0 || missing) {
             const which = missing ? `${missing.type} ${missing.value}` : "its identifiers";
             throw unauthorized(
@@ -71,13 +77,13 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
         }
       }
       if (ours.revoked) throw alreadyRevoked(`certificate ${serial} is already revoked`);
-      issuer.revoke(serial, reason);
+      await issuer.revoke(serial, reason);
       deps.log.info(
         {
           // who asked: the account, or (7.6, signed with the certificate's key) nobody's account
           account: by.accountId,
           bySigningKey: by.accountId === null,
-          order: store.orders.byCertSerial(serial)?.id ?? null,
+          order: (await store.orders.byCertSerial(serial))?.id ?? null,
           serial,
           names: [...ours.dnsNames, ...ours.ipAddresses],
           reason,
@@ -90,9 +96,9 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
      * RFC 9773 4: when to renew the certificate a CertID names: from two thirds to three quarters
      * of its lifetime, the window the agent uses; a revoked certificate now (4.2).
      */
-    renewalWindow(certId: string): { start: number; end: number } {
+    async renewalWindow(certId: string): Promise<{ start: number; end: number }> {
       const serial = certIdSerial(certId, issuer.issuerKeyIds);
-      const cert = serial ? issuer.chainOf(serial) : null;
+      const cert = serial ? await issuer.chainOf(serial) : null;
       if (!cert) throw notFound("no certificate with that CertID");
       const now = deps.clock();
       const life = cert.notAfter - cert.notBefore;

@@ -58,7 +58,7 @@ export async function verifyEab(
   binding: unknown,
   accountJwk: Record<string, unknown>,
   newAccountUrl: string,
-  lookup: (kid: string) => EabRecord | null,
+  lookup: (kid: string) => Promise<EabRecord | null>,
 ): Promise<EabRecord> {
   if (binding === undefined) throw externalAccountRequired("this CA requires an External Account Binding");
   const parsed = eabJwsSchema.safeParse(binding);
@@ -72,7 +72,7 @@ export async function verifyEab(
   if (header.url !== newAccountUrl)
     throw unauthorized("externalAccountBinding url is not the newAccount URL");
   if (typeof header.kid !== "string") throw malformed("externalAccountBinding has no kid");
-  const eab = lookup(header.kid);
+  const eab = await lookup(header.kid);
   if (!eab || eab.revokedAt !== null) throw unauthorized(`unknown or revoked EAB key id ${header.kid}`);
   let payload: Uint8Array;
   try {

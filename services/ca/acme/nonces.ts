@@ -45,7 +45,7 @@ export function nonceService(deps: Pick<AcmeDeps, "store" | "clock" | "limits" |
       return Buffer.concat([signed, mac(deps.nonceKey, signed)]).toString("base64url");
     },
     /** true when this CA issued the nonce, it is within its lifetime and unused; now it is used */
-    consume(nonce: string): boolean {
+    async consume(nonce: string): Promise<boolean> {
       if (nonce.length !== NONCE_CHARS || !/^[A-Za-z0-9_-]+$/.test(nonce)) return false;
       const raw = Buffer.from(nonce, "base64url");
       const signed = raw.subarray(0, SIGNED_BYTES);

@@ -30,9 +30,8 @@ export function orderService(deps: AcmeDeps) {
   const { store, issuer, limits } = deps;
 
   /** 7.1.6: the order's status now, from its own and its authorizations'. */
-  function status(order: OrderRecord, now = deps.clock()): OrderStatus {
-    const statuses = order.authzIds
-      .map((id) => store.authzs.byId(id))
+  async function status(order: OrderRecord, now = deps.clock()): Promise<OrderStatus> {
+    const statuses = (await Promise.all(order.authzIds.map((id) => store.authzs.byId(id))))
       .filter((a): a is AuthzRecord => a !== null)
       .map((a) => authzStatus(a, now));
     // An authorization row that has gone missing counts as invalid.
@@ -41,8 +40,8 @@ export function orderService(deps: AcmeDeps) {
   }
 
   /** The order, if it is the account's (404 when there is none, 403 when it is another's). */
-  function own(id: string, accountId: string): OrderRecord {
-    const order = store.orders.byId(id);
+  async function own(id: string, accountId: string): Promise<OrderRecord> {
+    const order = await store.orders.byId(id);
     if (!order) throw notFound(`no order ${id}`);
     if (order.accountId !== accountId) throw unauthorized("the order belongs to another account");
     return order;
@@ -53,15 +52,15 @@ export function orderService(deps: AcmeDeps) {
    * one identifier with the new order, and that no other order, unless invalid, already replaces
    * (409 alreadyReplaced).
    */
-  function checkReplaces(
+  async function checkReplaces(
     replaces: string,
     accountId: string,
     identifiers: readonly Identifier[],
     now: number,
-  ) {
+  ): Promise<void> {
     const serial = certIdSerial(replaces, issuer.issuerKeyIds);
-    const prev = serial ? store.orders.byCertSerial(serial) : null;
-    const cert = serial ? issuer.chainOf(serial) : null;
+    const prev = serial ? await store.orders.byCertSerial(serial) : null;
+    const cert = serial ? await issuer.chainOf(serial) : null;
     if (!serial || !prev || !cert || prev.accountId !== accountId) {
       throw malformed("replaces does not name a certificate this account was issued");
     }
@@ -73,14 +72,14 @@ export function orderService(deps: AcmeDeps) {
     }
     // Only this account may replace its certificate, so its own orders are the ones to look at;
     // they are compared by serial, as a CertID may be spelt more than one way.
-    const other = store.orders
-      .replacingOf(accountId)
-      .find(
-        (o) =>
-          o.replaces !== null &&
-          certIdSerial(o.replaces, issuer.issuerKeyIds) === serial &&
-          status(o, now) !== "invalid",
-      );
+    let other: OrderRecord | undefined;
+    for (const o of await store.orders.replacingOf(accountId)) {
+      if (o.replaces === null || certIdSerial(o.replaces, issuer.issuerKeyIds) !== serial) continue;
+      if ((await status(o, now)) !== "invalid") {
+        other = o;
+        break;
+      }
+    }
     if (other) throw alreadyReplaced(`certificate ${serial} is already replaced by order ${other.id}`);
   }
 
@@ -93,17 +92,17 @@ export function orderService(deps: AcmeDeps) {
      * identifiers are checked against the account's EAB policy and the name constraints; each
      * gets an authorization with the challenges its type takes.
      */
-    create(account: AccountRecord, req: NewOrderRequest): OrderRecord {
+    async create(account: AccountRecord, req: NewOrderRequest): Promise<OrderRecord> {
       const window = parseRequestedWindow(req);
       const now = deps.clock();
-      const wait = store.accounts.takeRateSlot(account.id, now, limits.rateLimit, limits.rateWindowMs);
+      const wait = await store.accounts.takeRateSlot(account.id, now, limits.rateLimit, limits.rateWindowMs);
       if (wait > 0) throw rateLimited(`at most ${limits.rateLimit} new orders per account per window`, wait);
-      const eab = store.eab(account.eabKid);
+      const eab = await store.eab(account.eabKid);
       if (!eab || eab.revokedAt !== null)
         throw unauthorized("the account's external account binding is revoked");
       const identifiers = checkIdentifiers(req.identifiers, eab.policy, issuer.constraints);
       issuanceWindow(window, eab.policy.maxValidityMs, now);
-      if (req.replaces !== undefined) checkReplaces(req.replaces, account.id, identifiers, now);
+      if (req.replaces !== undefined) await checkReplaces(req.replaces, account.id, identifiers, now);
       const authzs: AuthzRecord[] = identifiers.map((identifier) => ({
         id: randomBytes(12).toString("base64url"),
         accountId: account.id,
@@ -130,14 +129,14 @@ export function orderService(deps: AcmeDeps) {
         notAfter: window.notAfter,
         createdAt: now,
       };
-      store.orders.create(order, authzs);
+      await store.orders.create(order, authzs);
       return order;
     },
 
     /** The account's order, when it is ready to finalize (7.4: orderNotReady otherwise). */
-    ready(id: string, accountId: string): OrderRecord {
-      const order = own(id, accountId);
-      const s = status(order);
+    async ready(id: string, accountId: string): Promise<OrderRecord> {
+      const order = await own(id, accountId);
+      const s = await status(order);
       if (s !== "ready") throw orderNotReady(`the order is ${s}, not ready`);
       return order;
     },
@@ -157,16 +156,16 @@ export function orderService(deps: AcmeDeps) {
           "the CSR's names (its subjectAltName, and a commonName that is a DNS name or IP address) must be exactly the order's identifiers",
         );
       }
-      const eab = store.eab(account.eabKid);
+      const eab = await store.eab(account.eabKid);
       if (!eab) throw serverInternal("the account's external account binding is gone");
       // The EAB may have been revoked since newOrder: its policy no longer vouches for the account.
       if (eab.revokedAt !== null) throw unauthorized("the account's external account binding is revoked");
       // Checked again now: time has passed since newOrder (a notBefore may be too far behind by now).
       const window = issuanceWindow(order, eab.policy.maxValidityMs, now) ?? undefined;
-      if (!store.orders.claim(order.id)) throw orderNotReady("the order is already being finalized");
+      if (!(await store.orders.claim(order.id))) throw orderNotReady("the order is already being finalized");
       try {
         const issued = await issuer.issueForAcme(csr, eab.policy, window);
-        store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
+        await store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
         deps.log.info(
           {
             account: account.id,
@@ -179,17 +178,17 @@ export function orderService(deps: AcmeDeps) {
         return { ...order, status: "valid", certSerial: issued.serial };
       } catch (e) {
         // The request failed before anything was stored: the order stays ready for another CSR.
-        store.orders.update(order.id, { status: "pending" });
+        await store.orders.update(order.id, { status: "pending" });
         throw e;
       }
     },
 
     /** 7.1.2.1: the account's orders, leaving out those that failed or expired unfinished. */
-    listed(accountId: string): OrderRecord[] {
+    async listed(accountId: string): Promise<OrderRecord[]> {
       const now = deps.clock();
-      return store.orders
-        .ofAccount(accountId)
-        .filter((o) => o.status !== "invalid" && (o.status === "valid" || o.expires > now));
+      return (await store.orders.ofAccount(accountId)).filter(
+        (o) => o.status !== "invalid" && (o.status === "valid" || o.expires > now),
+      );
     },
   };
 }

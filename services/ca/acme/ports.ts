@@ -8,41 +8,41 @@ import type { Constraints, Policy } from "../core/policy.js";
  * the SQLite store implements it. Missing rows are null.
  */
 export interface AcmeStore {
-  eab(kid: string): EabRecord | null;
+  eab(kid: string): Promise<EabRecord | null>;
   /** the record of used nonces (see nonces.ts): a nonce is written down only once it is used */
   nonces: {
     /** records the nonce's tag as used until `expires`; false when it already was */
-    use(tag: string, expires: number): boolean;
+    use(tag: string, expires: number): Promise<boolean>;
   };
   accounts: {
-    byId(id: string): AccountRecord | null;
-    byThumbprint(thumbprint: string): AccountRecord | null;
+    byId(id: string): Promise<AccountRecord | null>;
+    byThumbprint(thumbprint: string): Promise<AccountRecord | null>;
     /** creates the account unless its EAB already binds `maxAccounts`; false then */
-    createBound(rec: AccountRecord, maxAccounts: number): boolean;
+    createBound(rec: AccountRecord, maxAccounts: number): Promise<boolean>;
     update(
       id: string,
       fields: Partial<Pick<AccountRecord, "status" | "contact" | "jwk" | "thumbprint">>,
-    ): void;
+    ): Promise<void>;
     /** takes one slot of the account's rate window: 0 when allowed, else seconds until the next slot */
-    takeRateSlot(id: string, now: number, limit: number, windowMs: number): number;
+    takeRateSlot(id: string, now: number, limit: number, windowMs: number): Promise<number>;
   };
   orders: {
-    create(order: OrderRecord, authzs: AuthzRecord[]): void;
-    byId(id: string): OrderRecord | null;
-    byCertSerial(serial: string): OrderRecord | null;
+    create(order: OrderRecord, authzs: AuthzRecord[]): Promise<void>;
+    byId(id: string): Promise<OrderRecord | null>;
+    byCertSerial(serial: string): Promise<OrderRecord | null>;
     /** the account's orders, newest first */
-    ofAccount(accountId: string): OrderRecord[];
+    ofAccount(accountId: string): Promise<OrderRecord[]>;
     /** the account's orders that name a certificate they replace (RFC 9773 5), in any status */
-    replacingOf(accountId: string): OrderRecord[];
-    update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): void;
+    replacingOf(accountId: string): Promise<OrderRecord[]>;
+    update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): Promise<void>;
     /** moves a pending order to processing; false when another request already did */
-    claim(id: string): boolean;
+    claim(id: string): Promise<boolean>;
   };
   authzs: {
-    byId(id: string): AuthzRecord | null;
-    save(authz: AuthzRecord): void;
+    byId(id: string): Promise<AuthzRecord | null>;
+    save(authz: AuthzRecord): Promise<void>;
     /** whether the account holds a valid authorization for the identifier that expires after `now` */
-    heldFor(accountId: string, identifier: Identifier, now: number): boolean;
+    heldFor(accountId: string, identifier: Identifier, now: number): Promise<boolean>;
   };
 }
 
@@ -63,7 +63,7 @@ export interface AcmeIssuer {
     window?: { notBefore: Date; notAfter: Date },
   ): Promise<IssuedCert>;
   /** the certificate and its chain, PEM, as downloaded (RFC 8555 7.4.2) */
-  chainOf(serial: string): {
+  chainOf(serial: string): Promise<{
     pem: string;
     chain: string;
     notBefore: number;
@@ -73,8 +73,8 @@ export interface AcmeIssuer {
     /** the certificate's subjectAltName entries */
     dnsNames: string[];
     ipAddresses: string[];
-  } | null;
-  revoke(serial: string, reason: number): void;
+  } | null>;
+  revoke(serial: string, reason: number): Promise<void>;
   constraints: Constraints;
   /**
    * the key identifiers of the intermediate and of those a rotation retired: the AKI of an ARI

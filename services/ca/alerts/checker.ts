@@ -24,7 +24,7 @@ export interface AlertMessage {
 export interface AlertCheckDeps {
   store: AlertPorts;
   hosts: () => Promise<{ record: HostRecord; newestSha256: string | null }[]>;
-  caTimes: () => CaTimes;
+  caTimes: () => Promise<CaTimes>;
   send: (m: AlertMessage) => void;
   clock: () => number;
   caUrl: string;
@@ -39,7 +39,7 @@ export interface AlertCheckDeps {
  */
 export async function checkAlerts(d: AlertCheckDeps): Promise<void> {
   const now = d.clock();
-  const holding = alertConditions(await d.hosts(), d.caTimes(), now);
+  const holding = alertConditions(await d.hosts(), await d.caTimes(), now);
   const at = new Date(now).toISOString();
   for (const c of holding) {
     if (await d.store.setAlert(c.key, true, c.summary, now)) {

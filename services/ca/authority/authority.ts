@@ -40,19 +40,19 @@ import { revokeCertificate } from "./certificates.js";
 export interface Store {
   recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void>;
   certificates: {
-    bySerial(serial: string): CertificateRecord | null;
+    bySerial(serial: string): Promise<CertificateRecord | null>;
     /** the certificate that renewed this one, if any */
-    successorOf(serial: string): string | null;
-    revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
-    revocationState(): RevocationState;
-    revokedUnexpired(now: number): RevokedEntry[];
+    successorOf(serial: string): Promise<string | null>;
+    revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing">;
+    revocationState(): Promise<RevocationState>;
+    revokedUnexpired(now: number): Promise<RevokedEntry[]>;
   };
   tokens: {
-    state(id: string): TokenState | null;
+    state(id: string): Promise<TokenState | null>;
   };
   crls: {
-    latest(): CrlRecord | null;
-    insert(rec: CrlRecord): boolean;
+    latest(): Promise<CrlRecord | null>;
+    insert(rec: CrlRecord): Promise<boolean>;
   };
 }
 
@@ -136,20 +136,20 @@ export class Authority {
    * same names and lifetime, for the CSR's key when one is given. A certificate issued over ACME
    * (or the CA's own serving certificate) renews where it came from, with a new validation.
    */
-  renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Promise<Issued> {
-    const { record: current, der: currentDer } = this.authenticateCertificate(presentedDer);
+  async renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Promise<Issued> {
+    const { record: current, der: currentDer } = await this.authenticateCertificate(presentedDer);
     if (current.tokenId === null) {
       throw forbidden(
         `certificate ${current.serial} was not issued through an enrolment token: renew it where it came from (ACME renews over ACME)`,
       );
     }
-    const token = this.store.tokens.state(current.tokenId);
+    const token = await this.store.tokens.state(current.tokenId);
     if (!token || token.revokedAt !== null) {
       throw forbidden(
         `the token certificate ${current.serial} was issued through has been revoked: enrol again`,
       );
     }
-    const successor = this.store.certificates.successorOf(current.serial);
+    const successor = await this.store.certificates.successorOf(current.serial);
     if (successor !== null) {
       throw forbidden(
         `certificate ${current.serial} has been renewed already (by ${successor}): renew that one`,
@@ -226,8 +226,8 @@ export class Authority {
   }
 
   /** An issued certificate with its chain, for ACME download, revocation and renewal info. */
-  chainOf(serial: string) {
-    const rec = this.store.certificates.bySerial(serial);
+  async chainOf(serial: string) {
+    const rec = await this.store.certificates.bySerial(serial);
     if (!rec) return null;
     const der = certificatesFromPem(rec.pem)[0] ?? new Uint8Array();
     const issuer = der.length ? this.issuerOf(new X509Certificate(der)) : null;
@@ -263,10 +263,10 @@ export class Authority {
    * A certificate presented over mutual TLS, if it is one of ours, current and unrevoked. With
    * `anyTime`, an expired or not yet valid one passes too (host reports: see http/routes/hosts.ts).
    */
-  authenticateCertificate(
+  async authenticateCertificate(
     presentedDer: Uint8Array | null,
     o: { anyTime?: boolean } = {},
-  ): { record: CertificateRecord; der: Uint8Array } {
+  ): Promise<{ record: CertificateRecord; der: Uint8Array }> {
     if (!presentedDer || presentedDer.length === 0) {
       throw unauthorized("present the current certificate as the TLS client certificate");
     }
@@ -280,7 +280,7 @@ export class Authority {
     if (!this.issuerOf(cert)) {
       throw unauthorized("the client certificate was not issued by this CA");
     }
-    const rec = this.store.certificates.bySerial(normalizeSerial(cert.serialNumber));
+    const rec = await this.store.certificates.bySerial(normalizeSerial(cert.serialNumber));
     if (!rec) throw unauthorized("the client certificate is not in this CA's inventory");
     const now = this.clock();
     if (rec.revokedAt !== null) throw unauthorized(`certificate ${rec.serial} has been revoked`);
@@ -295,8 +295,8 @@ export class Authority {
   }
 
   /** Revocation needs no key: the inventory's, which the CLI calls too. */
-  revoke(serial: string, reason: number): void {
-    revokeCertificate(this.store.certificates, serial, reason, this.clock());
+  revoke(serial: string, reason: number): Promise<void> {
+    return revokeCertificate(this.store.certificates, serial, reason, this.clock());
   }
 
   private async issue(

@@ -11,10 +11,10 @@ import {
 
 /** What the inventory needs from storage; the SQLite store implements it. */
 export interface InventoryStore {
-  page(q: InventoryQuery): InventoryPage;
+  page(q: InventoryQuery): Promise<InventoryPage>;
   /** the same page, each row the pretty JSON of its certificateView as an array element */
-  pageJson(q: InventoryQuery): { rows: string[]; next: InventoryCursor | null };
-  revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing";
+  pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }>;
+  revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing">;
 }
 
 /** The inventory's filters as text, as GET /v1/certs and `certs list` take them. */
@@ -31,13 +31,13 @@ const STREAM_PAGE = 1000;
 export function certificateService(
   store: InventoryStore,
   clock: () => number,
-  tokenIdOf: (nameOrId: string) => string | null,
+  tokenIdOf: (nameOrId: string) => Promise<string | null>,
 ) {
   /** The text filters read into a query at this moment; a token named by its name or id. */
-  function query(p: InventorySearch): InventoryQuery {
+  async function query(p: InventorySearch): Promise<InventoryQuery> {
     const q: InventoryQuery = parseInventoryParams(p, clock());
     if (p.token !== undefined) {
-      const id = tokenIdOf(p.token.trim());
+      const id = await tokenIdOf(p.token.trim());
       if (id === null) throw new InputError(`token: there is no token named "${p.token}"`);
       q.tokenId = id;
     }
@@ -46,46 +46,46 @@ export function certificateService(
 
   return {
     /** One page, soonest expiry first, and where the next one starts. */
-    search(p: InventorySearch): InventoryPage {
-      return store.page(query(p));
+    async search(p: InventorySearch): Promise<InventoryPage> {
+      return store.page(await query(p));
     },
     /**
      * Every row the filters keep, a page at a time as the caller consumes them, so that a
      * million rows never sit in memory at once. A limit or cursor in `p` is ignored.
      */
-    *searchPages(p: InventorySearch): Generator<InventoryRow[]> {
-      const { after: _after, ...q } = query(p);
-      let page = store.page({ ...q, limit: STREAM_PAGE });
+    async *searchPages(p: InventorySearch): AsyncGenerator<InventoryRow[]> {
+      const { after: _after, ...q } = await query(p);
+      let page = await store.page({ ...q, limit: STREAM_PAGE });
       for (;;) {
         yield page.rows;
         if (!page.next) return;
-        page = store.page({ ...q, limit: STREAM_PAGE, after: page.next });
+        page = await store.page({ ...q, limit: STREAM_PAGE, after: page.next });
       }
     },
     /** searchPages, each row already its pretty JSON (certs list --json). */
-    *searchJsonPages(p: InventorySearch): Generator<string[]> {
-      const { after: _after, ...q } = query(p);
-      let page = store.pageJson({ ...q, limit: STREAM_PAGE });
+    async *searchJsonPages(p: InventorySearch): AsyncGenerator<string[]> {
+      const { after: _after, ...q } = await query(p);
+      let page = await store.pageJson({ ...q, limit: STREAM_PAGE });
       for (;;) {
         yield page.rows;
         if (!page.next) return;
-        page = store.pageJson({ ...q, limit: STREAM_PAGE, after: page.next });
+        page = await store.pageJson({ ...q, limit: STREAM_PAGE, after: page.next });
       }
     },
-    revoke(serial: string, reason: number): void {
-      revokeCertificate(store, serial, reason, clock());
+    revoke(serial: string, reason: number): Promise<void> {
+      return revokeCertificate(store, serial, reason, clock());
     },
   };
 }
 
 /** `serial` in canonical hex (normalizeSerial); `reason` an RFC 5280 5.3.1 code. */
-export function revokeCertificate(
+export async function revokeCertificate(
   store: Pick<InventoryStore, "revoke">,
   serial: string,
   reason: number,
   at: number,
-) {
-  const res = store.revoke(serial, reason, at);
+): Promise<void> {
+  const res = await store.revoke(serial, reason, at);
   if (res === "missing") throw notFound(`no certificate with serial ${serial}`);
   if (res === "already") throw conflict(`certificate ${serial} is already revoked`);
 }

@@ -48,8 +48,9 @@ export class CrlPublisher {
     const key = issuer.intermediateKeyId.toString("hex");
     const cached = this.retired.get(key);
     if (cached && cached.number === rec.number) return cached.der;
-    const entries = this.store.certificates.revokedUnexpired(rec.thisUpdate);
-    const der = this.sign(issuer, rec, entries);
+    const der = this.store.certificates
+      .revokedUnexpired(rec.thisUpdate)
+      .then((entries) => this.sign(issuer, rec, entries));
     this.retired.set(key, { number: rec.number, der });
     der.catch(() => this.retired.delete(key));
     return der;
@@ -66,8 +67,10 @@ export class CrlPublisher {
   }
 
   private async currentRecord(): Promise<CrlRecord> {
-    const latest = this.store.crls.latest();
-    const state = this.store.certificates.revocationState();
+    const [latest, state] = await Promise.all([
+      this.store.crls.latest(),
+      this.store.certificates.revocationState(),
+    ]);
     const now = this.clock();
     // RFC 5280 5.2.3: numbers only increase. A stored CRL below the last number published is
     // from a database restored from an older backup, and is not served again.
@@ -91,9 +94,9 @@ export class CrlPublisher {
 
   private async generate(number: number): Promise<CrlRecord> {
     const now = this.clock();
-    const state = this.store.certificates.revocationState();
+    const state = await this.store.certificates.revocationState();
     const times = { number, thisUpdate: now, nextUpdate: now + CRL_LIFETIME_MS };
-    const der = await this.sign(this.ca, times, this.store.certificates.revokedUnexpired(now));
+    const der = await this.sign(this.ca, times, await this.store.certificates.revokedUnexpired(now));
     const rec: CrlRecord = {
       number,
       der,
@@ -104,9 +107,9 @@ export class CrlPublisher {
     };
     // recorded beside the keys first: a CRL is never out there with a number the file lacks
     this.numbers.raise(number);
-    if (!this.store.crls.insert(rec)) {
+    if (!(await this.store.crls.insert(rec))) {
       // Another process published this number first; serve theirs.
-      return this.store.crls.latest() ?? rec;
+      return (await this.store.crls.latest()) ?? rec;
     }
     return rec;
   }

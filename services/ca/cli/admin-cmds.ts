@@ -16,12 +16,12 @@ import { checkTokenRequest } from "../tokens/requests.js";
 import { type DataOpts, dataPaths } from "./options.js";
 
 /** Runs a command on the parts of the CA (its data directory and database), and closes them. */
-function withParts<T>(o: DataOpts, run: (parts: Parts) => T): T {
+async function withParts<T>(o: DataOpts, run: (parts: Parts) => Promise<T>): Promise<T> {
   const parts = openParts(dataPaths(o));
   try {
-    return run(parts);
+    return await run(parts);
   } finally {
-    parts.close();
+    await parts.close();
   }
 }
 
@@ -40,7 +40,7 @@ export interface TokenCreateOpts extends DataOpts {
 /** A join string is what people paste into chat: unless told otherwise it enrols one host within a day. */
 const JOIN_DEFAULTS = { uses: 1, expires: "24h" } as const;
 
-export function tokenCreate(o: TokenCreateOpts): string {
+export async function tokenCreate(o: TokenCreateOpts): Promise<string> {
   const uses = o.uses === undefined ? undefined : Number(o.uses);
   if (uses !== undefined && (!Number.isInteger(uses) || uses < 1))
     throw new InputError("--uses takes a positive integer");
@@ -56,7 +56,7 @@ export function tokenCreate(o: TokenCreateOpts): string {
   // Bad input is reported before a missing CA or URL is.
   checkTokenRequest(req, Date.now());
   const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
-  const { secret } = withParts(o, (parts) => parts.tokens.create(req));
+  const { secret } = await withParts(o, (parts) => parts.tokens.create(req));
   if (joinUrl === undefined) return secret;
   const root = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"))[0];
   if (!root) throw new Error("cannot read the root certificate");
@@ -72,9 +72,9 @@ function caUrl(dataDir: string, url: string | undefined): string {
   return z.object({ url: z.string() }).parse(JSON.parse(readFileSync(recorded, "utf8"))).url;
 }
 
-export function tokenList(o: DataOpts & { json?: boolean }): string {
-  return withParts(o, (parts) => {
-    const rows = parts.tokens.list();
+export function tokenList(o: DataOpts & { json?: boolean }): Promise<string> {
+  return withParts(o, async (parts) => {
+    const rows = await parts.tokens.list();
     if (o.json)
       return JSON.stringify(
         rows.map(({ secretHash: _h, ...t }) => t),
@@ -100,8 +100,8 @@ export function tokenList(o: DataOpts & { json?: boolean }): string {
   });
 }
 
-export function tokenRevoke(o: DataOpts & { name: string }): void {
-  withParts(o, (parts) => parts.tokens.revoke(o.name));
+export function tokenRevoke(o: DataOpts & { name: string }): Promise<void> {
+  return withParts(o, (parts) => parts.tokens.revoke(o.name));
 }
 
 export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
@@ -119,14 +119,14 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
       : tableText(parts.certificates.searchPages(search));
     await writeAll(out, text);
   } finally {
-    parts.close();
+    await parts.close();
   }
 }
 
 /** JSON.stringify(rows, null, 2) and a newline, from rows already printed as array elements. */
-function* jsonArrayText(pages: Iterable<string[]>): Generator<string> {
+async function* jsonArrayText(pages: AsyncIterable<string[]>): AsyncGenerator<string> {
   let first = true;
-  for (const page of pages) {
+  for await (const page of pages) {
     if (page.length === 0) continue;
     yield `${first ? "[\n" : ",\n"}${page.join(",\n")}`;
     first = false;
@@ -134,9 +134,9 @@ function* jsonArrayText(pages: Iterable<string[]>): Generator<string> {
   yield first ? "[]\n" : "\n]\n";
 }
 
-function* tableText(pages: Iterable<InventoryRow[]>): Generator<string> {
+async function* tableText(pages: AsyncIterable<InventoryRow[]>): AsyncGenerator<string> {
   yield "SERIAL\tNOT_AFTER\tSTATE\tNAMES\n";
-  for (const page of pages) {
+  for await (const page of pages) {
     let text = "";
     for (const r of page) {
       const names = [...r.dnsNames, ...r.ipAddresses].join(",");
@@ -147,21 +147,21 @@ function* tableText(pages: Iterable<InventoryRow[]>): Generator<string> {
 }
 
 /** Writes the chunks in blocks of about 64 KiB, waiting for `out` to drain when it asks to. */
-async function writeAll(out: Writable, chunks: Iterable<string>): Promise<void> {
+async function writeAll(out: Writable, chunks: AsyncIterable<string>): Promise<void> {
   let block = "";
   const flush = async () => {
     if (!out.write(block)) await once(out, "drain");
     block = "";
   };
-  for (const chunk of chunks) {
+  for await (const chunk of chunks) {
     block += chunk;
     if (block.length >= 65_536) await flush();
   }
   if (block) await flush();
 }
 
-export function revokeSerial(o: DataOpts & { serial: string; reason?: string }): void {
+export async function revokeSerial(o: DataOpts & { serial: string; reason?: string }): Promise<void> {
   const serial = normalizeSerial(o.serial);
   const reason = parseReason(o.reason);
-  withParts(o, (parts) => parts.certificates.revoke(serial, reason));
+  return withParts(o, (parts) => parts.certificates.revoke(serial, reason));
 }

@@ -67,7 +67,7 @@ export async function runPrimary(
         if (stopping) return;
         if (!serving.has(worker)) {
           // It printed its own one-line error; nothing more to add.
-          stopAll().then(() => process.exit(code || 1));
+          void stopAll().then(() => process.exit(code || 1));
           return;
         }
         serving.delete(worker);

@@ -15,7 +15,7 @@ export interface EabCreateOpts extends DataOpts {
 }
 
 /** `eab create`: prints "KID HMAC". */
-export function eabCreate(o: EabCreateOpts): string {
+export async function eabCreate(o: EabCreateOpts): Promise<string> {
   const accounts = o.accounts === undefined ? undefined : Number(o.accounts);
   if (accounts !== undefined && (!Number.isInteger(accounts) || accounts < 1))
     throw new InputError("--accounts takes a positive integer");
@@ -26,9 +26,9 @@ export function eabCreate(o: EabCreateOpts): string {
   const { paths } = parts;
   let created: { record: { kid: string }; hmac: string };
   try {
-    created = parts.eabs.create(req);
+    created = await parts.eabs.create(req);
   } finally {
-    parts.close();
+    await parts.close();
   }
   // The HMAC key is a MAC key the server must recompute, so it is stored retrievably in the
   // database, not hashed like token secrets: the database (and its WAL) is kept 0600, inside the
@@ -40,10 +40,10 @@ export function eabCreate(o: EabCreateOpts): string {
 }
 
 /** `eab list`: each EAB's name, key id, state, accounts bound and names; never the HMAC key. */
-export function eabList(o: DataOpts & { json?: boolean }): string {
+export async function eabList(o: DataOpts & { json?: boolean }): Promise<string> {
   const parts = openParts(dataPaths(o));
   try {
-    const rows = parts.eabs.list().map(({ eab, accounts }) => ({
+    const rows = (await parts.eabs.list()).map(({ eab, accounts }) => ({
       name: eab.name,
       kid: eab.kid,
       dns: eab.policy.dns.map(formatDnsPattern),
@@ -66,16 +66,16 @@ export function eabList(o: DataOpts & { json?: boolean }): string {
     );
     return ["NAME\tKID\tSTATE\tACCOUNTS\tNAMES", ...lines].join("\n");
   } finally {
-    parts.close();
+    await parts.close();
   }
 }
 
 /** `eab revoke NAME`: the accounts bound to it can order and finalize no more. */
-export function eabRevoke(o: DataOpts & { name: string }): void {
+export async function eabRevoke(o: DataOpts & { name: string }): Promise<void> {
   const parts = openParts(dataPaths(o));
   try {
-    parts.eabs.revoke(o.name);
+    await parts.eabs.revoke(o.name);
   } finally {
-    parts.close();
+    await parts.close();
   }
 }

@@ -19,6 +19,6 @@ export async function hostsList(o: DataOpts & { json?: boolean }): Promise<strin
     );
     return ["NAME\tHOST\tLAST_SEEN\tSERVES\tRENEW_AT\tERROR", ...lines].join("\n");
   } finally {
-    parts.close();
+    await parts.close();
   }
 }

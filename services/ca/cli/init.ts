@@ -31,9 +31,9 @@ export async function init(o: InitOpts): Promise<string> {
   });
   const parts = openParts(paths, { create: true });
   try {
-    parts.tokens.resetAdmin(paths.adminToken);
+    await parts.tokens.resetAdmin(paths.adminToken);
   } finally {
-    parts.close();
+    await parts.close();
   }
   return paths.adminToken;
 }

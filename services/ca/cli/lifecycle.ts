@@ -30,7 +30,7 @@ export function announce(r: Ready): void {
 /** Stops on SIGTERM or SIGINT, then exits 0. */
 export function onSignal(stop: () => Promise<void>): void {
   const handler = () => {
-    stop().then(() => process.exit(0));
+    void stop().then(() => process.exit(0));
   };
   process.once("SIGTERM", handler);
   process.once("SIGINT", handler);

@@ -18,13 +18,13 @@ export interface AppDeps {
   /** failed token authentications per client address: logged, and 429 beyond the limit */
   authFailures: AuthFailures;
   /** a token's mutable state, for assertTokenUsable (see tokenVerifier's deferStateFor) */
-  tokenState(id: string): TokenState | null;
-  createToken(req: NewTokenRequest): { record: TokenRecord; secret: string };
+  tokenState(id: string): Promise<TokenState | null>;
+  createToken(req: NewTokenRequest): Promise<{ record: TokenRecord; secret: string }>;
   certificates: CertificateService;
   /** the fleet view: host reports and GET /v1/hosts */
   hosts: HostService;
-  /** throws when the database cannot be read */
-  health(): void;
+  /** rejects when the database cannot be read */
+  health(): Promise<void>;
   /** failures for want of storage are noted here; problem() says why writes fail now, or null */
   storage: { noted(err: unknown): string | null; problem(): string | null };
   rootPem: string;

@@ -42,7 +42,7 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
       // The verifier left the token's revocation to the issuing transaction (deferStateFor); a
       // request that failed before it must still answer only that the token is refused.
       try {
-        assertTokenUsable(deps.tokenState(token.id), "enrol", deps.clock(), {
+        assertTokenUsable(await deps.tokenState(token.id), "enrol", deps.clock(), {
           id: token.id,
           name: token.name,
         });

@@ -2,13 +2,13 @@ import { X509Certificate } from "node:crypto";
 import { type HostRecord, isDrift } from "../core/hosts.js";
 import type { CrlRecord } from "../core/types.js";
 import type { CaMaterial } from "../keys/ca.js";
-import type { StateCounts } from "../store/certificates.js";
+import type { StateCounts } from "../store/ports.js";
 import { EXPIRING_WINDOWS, type ExpiringWindow, type GaugeSource } from "./registry.js";
 
 /** What the gauges read from storage. */
 export interface MetricsStore {
   certificates: { stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> };
-  crls: { latest(): CrlRecord | null | Promise<CrlRecord | null> };
+  crls: { latest(): Promise<CrlRecord | null> };
 }
 
 /**

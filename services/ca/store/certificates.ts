@@ -4,7 +4,6 @@ import {
   type InventoryPage,
   type InventoryQuery,
   type InventoryRow,
-  type InventoryState,
   namesOf,
   stateOf,
 } from "../core/inventory.js";
@@ -28,6 +27,7 @@ import {
 } from "./drizzle.cjs";
 import { hotStatement } from "./hot.js";
 import { stateSql, statesCondition } from "./inventory-sql.js";
+import type { StateCounts } from "./ports.js";
 import { certificateNames, certificates } from "./schema.js";
 
 const COLUMNS = [
@@ -268,12 +268,6 @@ export function certificateStore(db: Db) {
   };
 }
 export type CertificateStore = ReturnType<typeof certificateStore>;
-
-/** stateCounts: certificates per state, and the valid ones expiring within each window asked for. */
-export interface StateCounts {
-  states: Record<InventoryState, number>;
-  expiring: number[];
-}
 
 /** A raw row of listColumns, each value through its column's own mapping (JSON for the names). */
 function listRow(values: unknown[]): ListRow {

@@ -6,11 +6,17 @@ import { crlStore } from "./crls.js";
 import { dashboardStore } from "./dashboard.js";
 import { type OpenOptions, openDb } from "./db.js";
 import { hostStore } from "./hosts.js";
+import type { StorePorts } from "./ports.js";
+import { promised } from "./promised.js";
 import { sessionStore } from "./sessions.js";
 import { tokenStore } from "./tokens.js";
 
-/** The SQLite store: one module per entity, sharing one connection. */
-export function openStore(path: string, o: OpenOptions = {}) {
+/**
+ * The SQLite store: one module per entity, sharing one connection. Its modules are synchronous
+ * (better-sqlite3); the ports they implement are async (ports.ts), so each is handed out through
+ * promised(), which settles a promise with what the call returned or threw.
+ */
+export function openStore(path: string, o: OpenOptions = {}): StorePorts {
   const { db, sqlite, close } = openDb(path, o);
   const tokens = tokenStore(db);
   const certs = certificateStore(db);
@@ -60,11 +66,11 @@ export function openStore(path: string, o: OpenOptions = {}) {
   }
 
   return {
-    tokens,
-    certificates: certs,
-    crls: crl,
-    acme: acmeStore(db),
-    /** the dashboard's sessions and its overview's figures */
+    tokens: promised(tokens),
+    certificates: promised(certs),
+    crls: promised(crl),
+    acme: promised(acmeStore(db)),
+    /** the dashboard's sessions and its overview's figures (async already) */
     sessions: sessionStore(db),
     dashboard: dashboardStore(db),
     hosts: hostStore(db),
@@ -80,10 +86,12 @@ export function openStore(path: string, o: OpenOptions = {}) {
         if (queue.length === 1) setImmediate(flush);
       });
     },
-    ping(): void {
+    async ping(): Promise<void> {
       sqlite.prepare("select 1").get();
     },
-    close,
+    async close(): Promise<void> {
+      close();
+    },
   };
 }
 export type SqliteStore = ReturnType<typeof openStore>;

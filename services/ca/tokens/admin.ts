@@ -3,12 +3,12 @@ import type { TokenRecord } from "../core/types.js";
 import { mintToken } from "./secret.js";
 
 /** Mints a new admin token, stores its hash (replacing any old one) and writes it to `path`, 0600. */
-export function resetAdminToken(
+export async function resetAdminToken(
   path: string,
-  store: { replaceAdmin(t: TokenRecord): void },
+  store: { replaceAdmin(t: TokenRecord): Promise<void> },
   now: number,
   key: Buffer,
-): void {
+): Promise<void> {
   const { record, secret } = mintToken(
     {
       name: "admin",
@@ -22,6 +22,6 @@ export function resetAdminToken(
     now,
     key,
   );
-  store.replaceAdmin(record);
+  await store.replaceAdmin(record);
   writeFileAtomic(path, `${secret}\n`, 0o600);
 }

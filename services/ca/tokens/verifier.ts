@@ -7,9 +7,9 @@ export type TokenVerifier = (presented: string, kind: TokenKind, now: number) =>
 
 export interface TokenLookup {
   /** the whole record, with its parsed policy; read once per token and process */
-  record(id: string): TokenRecord | null;
+  record(id: string): Promise<TokenRecord | null>;
   /** what can change after creation; read on every request */
-  state(id: string): TokenState | null;
+  state(id: string): Promise<TokenState | null>;
 }
 
 /** The 401 for a token that is gone, of another kind, revoked or expired. */
@@ -60,14 +60,14 @@ export function tokenVerifier(
         throw new TokenRefused("the token has expired", { id: known.rec.id, name: known.rec.name });
       return known.rec;
     }
-    const refusal = tokenRefusal(lookup.state(parsed.id), kind, now);
+    const refusal = tokenRefusal(await lookup.state(parsed.id), kind, now);
     if (refusal) {
       // for the log: the token's name where there is one (a read on the refusal path only)
-      const rec = knownMatch ? known.rec : lookup.record(parsed.id);
+      const rec = knownMatch ? known.rec : await lookup.record(parsed.id);
       throw new TokenRefused(refusal, rec ? { id: rec.id, name: rec.name } : { id: parsed.id });
     }
     if (knownMatch) return known.rec;
-    const rec = lookup.record(parsed.id);
+    const rec = await lookup.record(parsed.id);
     if (!rec) throw new TokenRefused("unknown token", { id: parsed.id });
     const inFlightKey = `${rec.id}:${digest.toString("hex")}`;
     let pending = inFlight.get(inFlightKey);

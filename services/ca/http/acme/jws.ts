@@ -60,7 +60,7 @@ export async function verifyJws(
   }
   const rawHeader = readProtectedHeader(jws, "the JWS protected header is unreadable");
   const header = checkProtectedHeader(rawHeader, c.req.url, mode);
-  if (!acme.nonces.consume(header.nonce)) {
+  if (!(await acme.nonces.consume(header.nonce))) {
     throw badNonce("the nonce is unknown, expired or already used: get a fresh one");
   }
   let account: AccountRecord | null = null;
@@ -68,7 +68,7 @@ export async function verifyJws(
   if (header.kid !== undefined) {
     const prefix = urls(acmeBase(c)).account("");
     const id = header.kid.startsWith(prefix) ? header.kid.slice(prefix.length) : "";
-    account = id && !id.includes("/") ? acme.accounts.byId(id) : null;
+    account = id && !id.includes("/") ? await acme.accounts.byId(id) : null;
     if (!account) throw accountDoesNotExist(`no account at ${header.kid}`);
     // RFC 8555 7.3.6: requests signed by a deactivated account are refused.
     if (account.status !== "valid") throw unauthorized(`account ${header.kid} is ${account.status}`);

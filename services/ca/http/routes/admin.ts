@@ -11,14 +11,14 @@ export function adminRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const admin = bearerAuth(deps, "admin");
   // A page at a time, soonest expiry first; `next` (also a Link header) continues the search.
-  app.get("/v1/certs", admin, (c) => {
+  app.get("/v1/certs", admin, async (c) => {
     const params = Object.fromEntries(
       INVENTORY_PARAMS.flatMap((k) => {
         const v = c.req.query(k);
         return v === undefined ? [] : [[k, v]];
       }),
     );
-    const page = deps.certificates.search(params);
+    const page = await deps.certificates.search(params);
     const next = page.next === null ? null : encodeCursor(page.next);
     if (next !== null) {
       const url = new URL(c.req.url);
@@ -29,7 +29,7 @@ export function adminRoutes(deps: AppDeps) {
   });
   app.post("/v1/tokens", admin, async (c) => {
     const req = await jsonBody(c, newTokenSchema);
-    const { record, secret } = deps.createToken(req);
+    const { record, secret } = await deps.createToken(req);
     deps.log.info({ token: record.name }, "token created");
     return c.json({ ...tokenView(record), token: secret }, 201);
   });

@@ -32,7 +32,9 @@ export const hostReportSchema = z
 export function hostRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   app.post("/v1/hosts/report", async (c) => {
-    const { record } = deps.authority.authenticateCertificate(peerCertificate(c.env), { anyTime: true });
+    const { record } = await deps.authority.authenticateCertificate(peerCertificate(c.env), {
+      anyTime: true,
+    });
     const body = await jsonBody(c, hostReportSchema);
     await deps.hosts.report(record, body);
     deps.log.debug({ name: body.name, host: body.host, serial: record.serial }, "host reported");

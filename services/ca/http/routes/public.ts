@@ -6,8 +6,8 @@ import type { AppDeps, AppEnv } from "../context.js";
 export function publicRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   // 503 while the database cannot be read or the data directory cannot be written (store/health.ts)
-  app.get("/healthz", (c) => {
-    deps.health();
+  app.get("/healthz", async (c) => {
+    await deps.health();
     const reason = deps.storage.problem();
     if (reason) throw storageUnavailable(`the CA cannot store data: ${reason}`);
     return c.json({ status: "ok" });

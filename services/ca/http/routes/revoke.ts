@@ -17,10 +17,10 @@ export function revokeRoute(deps: AppDeps) {
     const reason = parseReason(body.reason);
     const isAdmin = await optionalAdmin(deps, c.req.header("authorization"), clientAddress(c.env));
     if (!isAdmin) {
-      const { record } = deps.authority.authenticateCertificate(peerCertificate(c.env));
+      const { record } = await deps.authority.authenticateCertificate(peerCertificate(c.env));
       if (record.serial !== serial) throw forbidden("a certificate may revoke only itself");
     }
-    deps.authority.revoke(serial, reason);
+    await deps.authority.revoke(serial, reason);
     deps.log.info({ serial, reason, by: isAdmin ? "admin" : "self" }, "revoked");
     return c.json({ serial, status: "revoked" });
   });

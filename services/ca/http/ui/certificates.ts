@@ -48,7 +48,7 @@ export function certificatePages(deps: DashboardDeps) {
     const state = c.req.query("state") || undefined;
     const cursor = c.req.query("cursor") || undefined;
     const { kind, search } = await readSearch(deps, q);
-    const result = deps.certificates.search({ ...search, state, cursor, limit: String(PAGE_ROWS) });
+    const result = await deps.certificates.search({ ...search, state, cursor, limit: String(PAGE_ROWS) });
     const next = result.next === null ? null : encodeCursor(result.next);
     const nextUrl = new URLSearchParams({
       q,
@@ -141,7 +141,7 @@ This cannot be undone: clients that check the CRL refuse it from then on.</p>
     const form = await formOf(c);
     const reason = form.reason ?? "unspecified";
     if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw malformed(`"${reason}" is not a revocation reason`);
-    deps.authority.revoke(serial, REVOCATION_REASONS[reason as RevocationReason]);
+    await deps.authority.revoke(serial, REVOCATION_REASONS[reason as RevocationReason]);
     deps.log.info({ serial, reason, by: "dashboard" }, "revoked");
     return c.redirect(`/ui/certificates/${serial}?revoked=1`, 303);
   });

@@ -78,7 +78,7 @@ async function currentSession(c: Context<UiEnv>, deps: DashboardDeps): Promise<U
     rec.expiresAt <= now ||
     rec.lastSeen + SESSION_IDLE_MS <= now ||
     // a new admin token (a reset) ends the sessions the old one opened
-    tokenRefusal(deps.tokenState(rec.adminTokenId), "admin", now) !== null;
+    tokenRefusal(await deps.tokenState(rec.adminTokenId), "admin", now) !== null;
   if (ended) {
     await deps.ui.sessions.remove(idHash);
     return null;

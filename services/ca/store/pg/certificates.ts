@@ -9,9 +9,9 @@ import {
 } from "../../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../../core/types.js";
 import { certificateView } from "../../core/views.js";
-import type { StateCounts } from "../certificates.js";
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, sql } from "../drizzle.cjs";
 import { statesCondition } from "../inventory-sql.js";
+import type { StateCounts } from "../ports.js";
 import type { PgDb, Queryable } from "./db.js";
 import { certificateNames, certificates } from "./schema.js";
 

@@ -47,7 +47,7 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     const v = await verifyJws(c, deps, "kid");
     let account = accountOf(v);
     if (account.id !== c.req.param("id")) throw unauthorized("the account URL is not the signing account");
-    if (v.payload !== null) account = deps.acme.accounts.update(account, payloadAs(v, updateSchema));
+    if (v.payload !== null) account = await deps.acme.accounts.update(account, payloadAs(v, updateSchema));
     return acmeJson(c, accountView(account, u), 200, { location: u.account(account.id) });
   });
 
@@ -56,7 +56,9 @@ export function accountRoutes(deps: AcmeHttpDeps) {
     const v = await verifyJws(c, deps, "kid");
     if (accountOf(v).id !== c.req.param("id")) throw unauthorized("not your account");
     const u = urls(acmeBase(c));
-    return acmeJson(c, { orders: deps.acme.orders.listed(accountOf(v).id).map((o) => u.order(o.id)) });
+    return acmeJson(c, {
+      orders: (await deps.acme.orders.listed(accountOf(v).id)).map((o) => u.order(o.id)),
+    });
   });
 
   // RFC 8555 7.3.5 key change: an inner JWS, signed by the new key, names the account and old key.

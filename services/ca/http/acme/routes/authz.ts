@@ -16,9 +16,9 @@ export function authzRoutes(deps: AcmeHttpDeps) {
   app.post("/authz/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
-    let authz = deps.acme.authorizations.own(c.req.param("id"), accountOf(v).id);
+    let authz = await deps.acme.authorizations.own(c.req.param("id"), accountOf(v).id);
     if (v.payload !== null && payloadAs(v, authzUpdateSchema).status === "deactivated") {
-      authz = deps.acme.authorizations.deactivate(authz);
+      authz = await deps.acme.authorizations.deactivate(authz);
     }
     const view = authzView(authz, u, deps.acme.clock());
     const validating = view.status === "pending" && authz.challenges.some((ch) => ch.status === "processing");
@@ -31,7 +31,7 @@ export function authzRoutes(deps: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
-    const own = deps.acme.authorizations.own(c.req.param("authzId"), account.id);
+    const own = await deps.acme.authorizations.own(c.req.param("authzId"), account.id);
     const { authz, challenge } = await deps.acme.authorizations.respond(
       own,
       c.req.param("type"),

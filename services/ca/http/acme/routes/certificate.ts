@@ -17,7 +17,7 @@ export function certificateRoutes(deps: AcmeHttpDeps) {
   // RFC 8555 7.4.2: download the certificate chain, POST-as-GET by the ordering account.
   app.post("/cert/:serial", async (c) => {
     const v = await verifyJws(c, deps, "kid");
-    const pem = deps.acme.certificates.download(c.req.param("serial"), accountOf(v).id);
+    const pem = await deps.acme.certificates.download(c.req.param("serial"), accountOf(v).id);
     return c.body(pem, 200, { "content-type": "application/pem-certificate-chain" });
   });
 
@@ -31,8 +31,8 @@ export function certificateRoutes(deps: AcmeHttpDeps) {
   });
 
   // RFC 9773 4: renewal information, unauthenticated GET.
-  app.get("/renewal-info/:certId", (c) => {
-    const window = deps.acme.certificates.renewalWindow(c.req.param("certId"));
+  app.get("/renewal-info/:certId", async (c) => {
+    const window = await deps.acme.certificates.renewalWindow(c.req.param("certId"));
     const doc: RenewalInfoDoc = {
       suggestedWindow: {
         start: new Date(window.start).toISOString(),

@@ -21,8 +21,8 @@ export function orderRoutes(deps: AcmeHttpDeps) {
   app.post("/new-order", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
-    const order = deps.acme.orders.create(accountOf(v), payloadAs(v, newOrderSchema));
-    return acmeJson(c, orderView(order, deps.acme.orders.status(order), u), 201, {
+    const order = await deps.acme.orders.create(accountOf(v), payloadAs(v, newOrderSchema));
+    return acmeJson(c, orderView(order, await deps.acme.orders.status(order), u), 201, {
       location: u.order(order.id),
     });
   });
@@ -32,8 +32,8 @@ export function orderRoutes(deps: AcmeHttpDeps) {
   app.post("/order/:id", async (c) => {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
-    const order = deps.acme.orders.own(c.req.param("id"), accountOf(v).id);
-    const view = orderView(order, deps.acme.orders.status(order), u);
+    const order = await deps.acme.orders.own(c.req.param("id"), accountOf(v).id);
+    const view = orderView(order, await deps.acme.orders.status(order), u);
     const headers: Record<string, string> = { location: u.order(order.id) };
     if (view.status === "processing") headers["retry-after"] = RETRY_AFTER_SECONDS;
     return acmeJson(c, view, 200, headers);
@@ -44,10 +44,10 @@ export function orderRoutes(deps: AcmeHttpDeps) {
     const u = urls(acmeBase(c));
     const v = await verifyJws(c, deps, "kid");
     const account = accountOf(v);
-    const ready = deps.acme.orders.ready(c.req.param("id"), account.id);
+    const ready = await deps.acme.orders.ready(c.req.param("id"), account.id);
     const req = payloadAs(v, finalizeSchema);
     const order = await deps.acme.orders.finalize(ready, account, Buffer.from(req.csr, "base64url"));
-    return acmeJson(c, orderView(order, deps.acme.orders.status(order), u), 200, {
+    return acmeJson(c, orderView(order, await deps.acme.orders.status(order), u), 200, {
       location: u.order(order.id),
     });
   });

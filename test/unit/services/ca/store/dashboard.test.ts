@@ -37,18 +37,18 @@ test("the expiry timeline counts the valid certificates by UTC day of expiry: no
     const day0 = Date.UTC(2026, 11, 3);
     const now = day0 + 10 * 3_600_000; // 10:00 UTC
     const c = store.certificates;
-    c.insert(cert(day0 + 9 * 3_600_000)); // expired at 09:00 today
-    c.insert(cert(day0 + 11 * 3_600_000)); // today, still valid
-    c.insert(cert(day0 + DAY_MS)); // midnight: the last instant of today
-    c.insert(cert(day0 + DAY_MS + 1)); // tomorrow
-    c.insert(cert(day0 + 89 * DAY_MS + 5)); // the timeline's last day
-    c.insert(cert(day0 + 90 * DAY_MS + 5)); // later
+    await c.insert(cert(day0 + 9 * 3_600_000)); // expired at 09:00 today
+    await c.insert(cert(day0 + 11 * 3_600_000)); // today, still valid
+    await c.insert(cert(day0 + DAY_MS)); // midnight: the last instant of today
+    await c.insert(cert(day0 + DAY_MS + 1)); // tomorrow
+    await c.insert(cert(day0 + 89 * DAY_MS + 5)); // the timeline's last day
+    await c.insert(cert(day0 + 90 * DAY_MS + 5)); // later
     const revoked = cert(day0 + 2 * DAY_MS + 5);
-    c.insert(revoked);
-    c.revoke(revoked.serial, 1, now);
+    await c.insert(revoked);
+    await c.revoke(revoked.serial, 1, now);
     const old = cert(day0 + 3 * DAY_MS + 5);
-    c.insert(old);
-    c.insert(cert(day0 + 30 * DAY_MS + 5, { renewedFrom: old.serial })); // renews old: old is superseded
+    await c.insert(old);
+    await c.insert(cert(day0 + 30 * DAY_MS + 5, { renewedFrom: old.serial })); // renews old: old is superseded
     const { perDay, later, counts } = await store.dashboard.expiryTimeline(now, 90);
     assert.equal(perDay.length, 90);
     const expected = new Array(90).fill(0);
@@ -63,6 +63,6 @@ test("the expiry timeline counts the valid certificates by UTC day of expiry: no
     // the same as the metrics' counts
     assert.deepEqual((await c.stateCounts(now, [])).states, expectedCounts);
   } finally {
-    store.close();
+    await store.close();
   }
 });

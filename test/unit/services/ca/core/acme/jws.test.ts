@@ -114,7 +114,7 @@ describe("External Account Binding (RFC 8555 7.3.4)", () => {
     const { record, hmac } = buildEab({ name: "x", dns: ["*.lan"] }, 0);
     const { publicKey } = await generateKeyPair("ES256");
     const jwk = (await exportJWK(publicKey)) as Record<string, unknown>;
-    const lookup = (kid: string): EabRecord | null => (kid === record.kid ? record : null);
+    const lookup = async (kid: string): Promise<EabRecord | null> => (kid === record.kid ? record : null);
     const bind = (
       o: { key?: Uint8Array; kid?: string; url?: string; payload?: unknown; header?: object } = {},
     ) =>

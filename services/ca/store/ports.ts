@@ -1,0 +1,159 @@
+import type { Identifier } from "../../../shared/acme/types.js";
+import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
+import type { InventoryCursor, InventoryPage, InventoryQuery, InventoryState } from "../core/inventory.js";
+import type {
+  CertificateRecord,
+  CrlRecord,
+  RevocationState,
+  RevokedEntry,
+  TokenRecord,
+  TokenState,
+} from "../core/types.js";
+import type { DashboardStore } from "./dashboard.js";
+import type { HostStore } from "./hosts.js";
+import type { SessionStore } from "./sessions.js";
+
+/*
+ * The store's ports: everything the CA asks of its database, every method async, so that a
+ * store on a network database (PostgreSQL) implements the same interface as the embedded SQLite
+ * one. Each user still declares the part it needs (authority.ts, acme/ports.ts, tokens/service.ts,
+ * ...); this file is the whole, which a store implements and the composition root hands out.
+ * Semantics, atomicity and errors: /work/notes/ports.md and the comments here.
+ *
+ * Common rules: a missing row is null (never an exception); a method that changes rows is atomic
+ * on its own (one transaction or one statement), also against other processes on the same
+ * database; errors other than the documented ones (a Problem, TokenRefused) are faults of the
+ * database and reject the promise as they are.
+ */
+
+export interface TokensPort {
+  /** The mutable part of a token: whether it still exists, is revoked or expired. */
+  state(id: string): Promise<TokenState | null>;
+  /** Throws conflict() (409) when a token with that name exists. */
+  create(t: TokenRecord): Promise<void>;
+  /** Replaces the admin token (init, or a new admin token on demand): one transaction. */
+  replaceAdmin(t: TokenRecord): Promise<void>;
+  byId(id: string): Promise<TokenRecord | null>;
+  /** The id of the token with this name, or with this id; null when there is none. */
+  idOf(nameOrId: string): Promise<string | null>;
+  /** Every token, admin included, oldest first. */
+  list(): Promise<TokenRecord[]>;
+  /** Sets revokedAt; false when no token has that name. */
+  revoke(name: string, at: number): Promise<boolean>;
+}
+
+export interface CertificatesPort {
+  /** Only for imports and tests: issuance goes through StorePorts.recordIssued. */
+  insert(rec: CertificateRecord): Promise<void>;
+  /** One page of the inventory in the order (notAfter, serial), after q.after. */
+  page(q: InventoryQuery): Promise<InventoryPage>;
+  /** The same page, each row the pretty JSON of its certificateView as an array element. */
+  pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }>;
+  bySerial(serial: string): Promise<CertificateRecord | null>;
+  /** The serial of the certificate that renewed this one, or null. */
+  successorOf(serial: string): Promise<string | null>;
+  /** Atomic: of two revocations at once, one gets "revoked", the other "already". */
+  revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing">;
+  /**
+   * GET /metrics: how many certificates are in each state at `now`, and how many valid ones
+   * expire within each of `windowsMs` (counts over indexes: it runs at every scrape).
+   */
+  stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts>;
+  revocationState(): Promise<RevocationState>;
+  /** Revoked certificates that have not expired by `now`, latest revocation first. */
+  revokedUnexpired(now: number): Promise<RevokedEntry[]>;
+}
+
+/** stateCounts: certificates per state, and the valid ones expiring within each window asked for. */
+export interface StateCounts {
+  states: Record<InventoryState, number>;
+  expiring: number[];
+}
+
+export interface CrlsPort {
+  latest(): Promise<CrlRecord | null>;
+  /**
+   * Stores a new CRL unless one with that number exists (another replica made it first): false
+   * then. Older CRLs are deleted in the same transaction.
+   */
+  insert(rec: CrlRecord): Promise<boolean>;
+}
+
+export interface EabsPort {
+  create(rec: EabRecord): Promise<void>;
+  byName(name: string): Promise<EabRecord | null>;
+  /** Every EAB with the number of accounts bound to it, oldest first. */
+  list(): Promise<{ eab: EabRecord; accounts: number }[]>;
+  revoke(name: string, at: number): Promise<"revoked" | "already" | "missing">;
+}
+
+export interface AcmePort {
+  eab(kid: string): Promise<EabRecord | null>;
+  eabs: EabsPort;
+  nonces: {
+    /** Records the nonce's tag as used until `expires`; false when it already was (atomic). */
+    use(tag: string, expires: number): Promise<boolean>;
+  };
+  /** Forgets the used nonces whose record ran out by `now`; returns how many. */
+  sweepUsedNonces(now: number): Promise<number>;
+  accounts: {
+    byId(id: string): Promise<AccountRecord | null>;
+    byThumbprint(thumbprint: string): Promise<AccountRecord | null>;
+    /** Creates the account unless its EAB already binds `maxAccounts`: false then (atomic). */
+    createBound(rec: AccountRecord, maxAccounts: number): Promise<boolean>;
+    update(
+      id: string,
+      fields: Partial<Pick<AccountRecord, "status" | "contact" | "jwk" | "thumbprint">>,
+    ): Promise<void>;
+    /** Takes one slot of the account's rate window (one statement): 0 when allowed, else seconds to wait. */
+    takeRateSlot(id: string, now: number, limit: number, windowMs: number): Promise<number>;
+  };
+  orders: {
+    /** The order and its authorizations, in one transaction. */
+    create(order: OrderRecord, authzs: AuthzRecord[]): Promise<void>;
+    byId(id: string): Promise<OrderRecord | null>;
+    byCertSerial(serial: string): Promise<OrderRecord | null>;
+    /** The account's orders, newest first. */
+    ofAccount(accountId: string): Promise<OrderRecord[]>;
+    /** The account's orders that name a certificate they replace (RFC 9773 5), in any status. */
+    replacingOf(accountId: string): Promise<OrderRecord[]>;
+    update(id: string, fields: Partial<Pick<OrderRecord, "status" | "error" | "certSerial">>): Promise<void>;
+    /** Moves a pending order to processing; false when another request already did (compare-and-set). */
+    claim(id: string): Promise<boolean>;
+  };
+  authzs: {
+    byId(id: string): Promise<AuthzRecord | null>;
+    save(authz: AuthzRecord): Promise<void>;
+    /** Whether the account holds a valid authorization for the identifier that expires after `now`. */
+    heldFor(accountId: string, identifier: Identifier, now: number): Promise<boolean>;
+  };
+}
+
+/** Declared by their modules, every method async already. */
+export type SessionsPort = SessionStore;
+export type DashboardPort = DashboardStore;
+export type HostsPort = HostStore;
+
+/** The whole store, as the composition root (server.ts, parts.ts) gets it. */
+export interface StorePorts {
+  tokens: TokensPort;
+  certificates: CertificatesPort;
+  crls: CrlsPort;
+  acme: AcmePort;
+  /** the dashboard's sessions (store/sessions.ts) */
+  sessions: SessionsPort;
+  /** the dashboard overview's figures (store/dashboard.ts) */
+  dashboard: DashboardPort;
+  /** the fleet view's host reports and the alerts' state (store/hosts.ts) */
+  hosts: HostsPort;
+  /**
+   * Records an issued certificate and, for a token, consumes one use and one rate slot, in one
+   * transaction: the token is checked again inside it (revoked, expired, out of uses: rejects
+   * with TokenRefused; rate window full: rateLimited()); a renewal of a certificate already
+   * renewed rejects with forbidden(); nothing is written then. Settles after the commit.
+   */
+  recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void>;
+  /** Resolves when the database answers a trivial query; rejects otherwise (/healthz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
