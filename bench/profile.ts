@@ -6,9 +6,11 @@
  * was spent (our code, hono, zod, pino, node's HTTP, TLS and crypto layers, SQLite, GC, native
  * work outside JavaScript). The .cpuprofile files are kept in BENCH_PROFILE_DIR when it is set.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type CaProcess, createToken, issueOnce, startCa } from "./ca-process.js";
+import { type CaProcess, createToken, issueOnce, startCa, treeCpuSeconds } from "./ca-process.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { renewLoad } from "./renew-load.js";
 import { type BenchCsr, type Cleanup, freePort, heading, line, makeCsr, round } from "./util.js";
@@ -229,6 +231,51 @@ function print(title: string, p: Profiled): void {
   for (const [k, v] of Object.entries(p.categoriesMicrosPerReq)) line(`  ${k}`, v, "µs");
 }
 
+/**
+ * The floor under a renewal: a bare node HTTPS server with serve's TLS options (its serving
+ * certificate and key, `requestCert`, `rejectUnauthorized: false`) that reads the body, asks for
+ * the client certificate and answers 201 with the chain it was given, under the same renew client
+ * (a new connection with a client certificate per request). What is left of a renewal's CPU above
+ * this is certyard's.
+ */
+const BARE_SERVER = `
+const { createServer } = require("node:https");
+const { readFileSync } = require("node:fs");
+const body = JSON.stringify({ fullchain: process.env.BENCH_FULLCHAIN });
+const s = createServer({ key: readFileSync(process.argv[1] + "/server.key"), cert: readFileSync(process.argv[1] + "/server.crt"),
+  requestCert: true, rejectUnauthorized: false }, (req, res) => {
+  req.resume();
+  req.on("end", () => {
+    const raw = req.socket.getPeerCertificate(false).raw;
+    res.writeHead(raw ? 201 : 401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+s.listen(0, "127.0.0.1", () => process.stdout.write(s.address().port + "\\n"));
+`;
+
+async function bareTlsFloor(data: string, key: string, fullchain: string, seconds: number, warmup: number) {
+  const child = spawn(process.execPath, ["-e", BARE_SERVER, join(data, "tls")], {
+    env: { ...process.env, BENCH_FULLCHAIN: fullchain },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const [chunk] = (await once(child.stdout, "data")) as [Buffer];
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("the bare TLS server did not start");
+    const spec = {
+      url: `https://127.0.0.1:${chunk.toString().trim()}/v1/renew`,
+      ca: "",
+      key,
+      fullchains: Array.from({ length: CONNECTIONS }, () => fullchain),
+    };
+    await renewLoad({ ...spec, seconds: warmup }, 0);
+    return await renewLoad({ ...spec, seconds, serverCpu: () => treeCpuSeconds(pid) }, 0);
+  } finally {
+    child.kill();
+  }
+}
+
 export async function profileBench(
   cleanup: Cleanup,
   root: string,
@@ -283,10 +330,24 @@ export async function profileBench(
     `POST /v1/renew under --cpu-prof, ${CONNECTIONS} chains, a new TLS connection each, ${s.load} s`,
     renew,
   );
+  const floor = await bareTlsFloor(data, csr.keyPem, chains[0] ?? "", s.load, s.warmup);
+  heading(`the floor: a bare node HTTPS server with serve's TLS options, the same renew client, ${s.load} s`);
+  line("req/s", round(floor.reqPerSec));
+  line("non-2xx + errors", floor.non2xx + floor.errors);
+  line("server CPU per request (TLS handshake, TCP, HTTP)", round(floor.serverCpuMicrosPerReq ?? 0, 0), "µs");
+  line("load client CPU per request", round(floor.clientCpuMicrosPerReq, 0), "µs");
   const flat = (p: Profiled) => ({
     reqPerSec: round(p.figures.reqPerSec),
     ...Object.fromEntries(Object.entries(p.threadsMicrosPerReq).map(([k, v]) => [`thread ${k}`, v])),
     ...p.categoriesMicrosPerReq,
   });
-  return { profileSign: flat(sign), profileRenew: flat(renew) };
+  return {
+    profileSign: flat(sign),
+    profileRenew: flat(renew),
+    bareTlsFloor: {
+      reqPerSec: round(floor.reqPerSec),
+      serverCpuMicrosPerReq: round(floor.serverCpuMicrosPerReq ?? 0, 0),
+      clientCpuMicrosPerReq: round(floor.clientCpuMicrosPerReq, 0),
+    },
+  };
 }
