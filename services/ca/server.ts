@@ -35,6 +35,7 @@ import {
 import type { AppDeps } from "./http/context.js";
 import { proxyProtocolFront } from "./http/proxy-protocol.js";
 import type { UiDeps } from "./http/ui/deps.js";
+import { SESSION_IDLE_MS } from "./http/ui/session.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { secureDataDir } from "./keys/paths.js";
@@ -303,6 +304,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     } catch (err) {
       cfg.log.error({ err }, "sweeping used ACME nonces failed");
     }
+    // ended dashboard sessions go too (one presented after its end is deleted then anyway)
+    store.sessions
+      .sweep(clock(), clock() - SESSION_IDLE_MS)
+      .catch((err) => cfg.log.error({ err }, "sweeping ended dashboard sessions failed"));
   }, acmeLimits.nonceSweepMs);
   sweeper.unref();
   // Alerts: checked by the process that does the periodic work (the first worker); their state

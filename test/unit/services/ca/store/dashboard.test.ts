@@ -66,3 +66,30 @@ test("the expiry timeline counts the valid certificates by UTC day of expiry: no
     await store.close();
   }
 });
+
+test("sessions: stored by hash, touched, removed; sweep drops those past their end or idle too long", async () => {
+  const store = openStore(join(dir, "sessions.db"), { create: true });
+  try {
+    const s = {
+      idHash: "a".repeat(64),
+      adminTokenId: "admin",
+      createdAt: 1000,
+      lastSeen: 1000,
+      expiresAt: 50_000,
+    };
+    await store.sessions.create(s);
+    await store.sessions.create({ ...s, idHash: "b".repeat(64), lastSeen: 40_000 });
+    await store.sessions.create({ ...s, idHash: "c".repeat(64), lastSeen: 40_000, expiresAt: 100_000 });
+    assert.deepEqual(await store.sessions.find(s.idHash), s);
+    await store.sessions.touch(s.idHash, 2000);
+    assert.equal((await store.sessions.find(s.idHash))?.lastSeen, 2000);
+    // at 60,000 with sessions idle since before 30,000 ended: a (idle) and b (past its end) go
+    assert.equal(await store.sessions.sweep(60_000, 30_000), 2);
+    assert.equal(await store.sessions.find(s.idHash), null);
+    assert.ok(await store.sessions.find("c".repeat(64)));
+    await store.sessions.remove("c".repeat(64));
+    assert.equal(await store.sessions.find("c".repeat(64)), null);
+  } finally {
+    store.close();
+  }
+});
