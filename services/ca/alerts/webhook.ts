@@ -97,7 +97,8 @@ export function webhookSender(
         return;
       }
       log.warn({ webhook: hook.shown, attempt, why, retryInMs: delay }, "alert delivery failed; retrying");
-      await new Promise((r) => setTimeout(r, delay));
+      // unref: a retry waiting here does not keep a stopping serve alive
+      await new Promise((r) => setTimeout(r, delay).unref());
       delay = Math.min(delay * 2, retry.maxDelayMs);
     }
   }
