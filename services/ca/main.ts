@@ -122,12 +122,12 @@ program
   .action(async (o: { data: string; db?: string }) => {
     const { readFileSync } = await import("node:fs");
     const { requireInitialised } = await import("./keys/paths.js");
-    const { requireDatabase } = await import("./store/db.js");
+    const { requireStore } = await import("./store/open.js");
     const { certificatesFromPem, fingerprint } = await import("../../shared/x509/pem.js");
     const { finishRotation } = await import("./keys/staged.js");
     const paths = dataPaths(o);
     requireInitialised(paths);
-    requireDatabase(paths.database);
+    await requireStore(paths.db);
     // a rotation a crash interrupted after its commit is finished first: the root it made counts
     finishRotation(paths.dataDir);
     const [der] = certificatesFromPem(readFileSync(paths.rootCert, "utf8"));

@@ -4,7 +4,7 @@ import { certificateService } from "./authority/certificates.js";
 import { hostService } from "./authority/hosts.js";
 import { type CaPaths, requireInitialised } from "./keys/paths.js";
 import { loadTokenKey } from "./keys/token-key.js";
-import { openStore } from "./store/index.js";
+import { openStoreAt } from "./store/open.js";
 import { isKeyedHash } from "./tokens/secret.js";
 import { tokenService } from "./tokens/service.js";
 
@@ -19,10 +19,10 @@ import { tokenService } from "./tokens/service.js";
  * serve runs: WAL and a busy timeout): the same domain entry points as HTTP, and no CA key, which
  * they need not unlock. `paths` carries the database's location (--db, cli/options.ts).
  */
-export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
+export async function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
   requireInitialised(paths);
   // only init makes a database; for everyone else a missing one is lost data (store/db.ts)
-  const store = openStore(paths.database, { create: o.create });
+  const store = await openStoreAt(paths.db, { create: o.create });
   const clock = Date.now;
   let tokenKey: Promise<Buffer> | undefined;
   return {
@@ -37,7 +37,7 @@ export function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
     close: () => store.close(),
   };
 }
-export type Parts = ReturnType<typeof openParts>;
+export type Parts = Awaited<ReturnType<typeof openParts>>;
 
 export async function tokenKeyOf(
   paths: CaPaths,

@@ -43,7 +43,7 @@ import { caMetrics } from "./metrics/registry.js";
 import { caGaugeSource } from "./metrics/source.js";
 import { tokenKeyOf } from "./parts.js";
 import { storageHealth } from "./store/health.js";
-import { openStore } from "./store/index.js";
+import { openStoreAt } from "./store/open.js";
 import { authFailures } from "./tokens/failures.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
@@ -115,7 +115,7 @@ export interface RunningServer {
 /** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   secureDataDir(cfg.paths);
-  const store = openStore(cfg.paths.database);
+  const store = await openStoreAt(cfg.paths.db);
   const ca = loadCa(cfg.paths, cfg.passphrase);
   const clock = cfg.clock ?? Date.now;
   const names = cfg.servingNames ?? defaultServingNames(ca.constraints);

@@ -1,17 +1,19 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
-import { caCliAsync } from "../helpers/ca-process.js";
+import { httpsRequest, type RequestOptions } from "../helpers/ca.js";
+import { caCliAsync, serveProcess } from "../helpers/ca-process.js";
+import { makeCsr } from "../helpers/openssl.js";
 import { PG_BIN, startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { sh } from "./support.js";
 
 /**
  * --db against a real PostgreSQL 15 (test/helpers/postgres.ts): the URLs certyard accepts are
  * ones libpq (psql) connects with, to the host, port, database and user certyard reads from them.
- * Until the PostgreSQL store exists the CA refuses them in one line and writes nothing.
+ * The CA then runs on it: init, the CLI's commands and serve.
  */
 describe("--db postgres:// against a real PostgreSQL", () => {
   let pg: TestPostgres;
@@ -51,17 +53,70 @@ describe("--db postgres:// against a real PostgreSQL", () => {
     }
   });
 
-  test("the CA refuses a reachable PostgreSQL in one line for now, and writes nothing", async () => {
+  test("init, the CLI and serve on PostgreSQL: sign, revoke, the CRL and the inventory; a used database is refused by init", async () => {
     const data = join(dir, "data");
-    for (const args of [
-      ["init", "--data", data, "--db", pg.url],
-      ["serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "1", "--db", pg.socketUrl],
-    ]) {
-      const r = await caCliAsync(args);
-      assert.equal(r.code, 1, r.stdout);
-      assert.match(r.stderr, /^certyard-ca: --db \S+: PostgreSQL support is not in this build yet; .*\n$/);
+    const made = await caCliAsync(["init", "--data", data, "--db", pg.url]);
+    assert.equal(made.code, 0, made.stderr);
+    assert.ok(!existsSync(join(data, "certyard.db")), "no SQLite file beside the keys");
+    const token = await caCliAsync([
+      "token",
+      "create",
+      "--name",
+      "web",
+      "--dns",
+      "*.lan",
+      "--data",
+      data,
+      "--db",
+      pg.socketUrl,
+    ]);
+    assert.equal(token.code, 0, token.stderr);
+    assert.equal(await pg.sql("select count(*) from tokens where name = 'web'"), "1\n");
+    const serve = await serveProcess(data, ["--db", pg.socketUrl]);
+    try {
+      const rootPem = readFileSync(join(data, "root.crt"), "utf8");
+      const admin = readFileSync(join(data, "admin-token"), "utf8").trim();
+      const call = (path: string, o: RequestOptions = {}) => httpsRequest(serve.url + path, rootPem, o);
+      assert.equal((await call("/healthz")).status, 200);
+      const csr = makeCsr({ san: ["DNS:a.lan"] }).csrPem;
+      const signed = await call("/v1/sign", { body: { csr }, token: token.stdout.trim() });
+      assert.equal(signed.status, 201, signed.body.toString());
+      const { serial } = signed.json<{ serial: string }>();
+      assert.equal(await pg.sql(`select count(*) from certificates where serial = '${serial}'`), "1\n");
+      const revoked = await call("/v1/revoke", { body: { serial }, token: admin });
+      assert.equal(revoked.status, 200, revoked.body.toString());
+      const crl = await call("/crl");
+      assert.equal(crl.status, 200);
+      writeFileSync(join(dir, "crl.der"), crl.body);
+      const text = await sh("openssl", [
+        "crl",
+        "-inform",
+        "DER",
+        "-noout",
+        "-text",
+        "-in",
+        join(dir, "crl.der"),
+      ]);
+      assert.match(text.stdout.toUpperCase(), new RegExp(serial.toUpperCase()));
+      const listed = await caCliAsync(["certs", "list", "--json", "--data", data, "--db", pg.url]);
+      assert.equal(listed.code, 0, listed.stderr);
+      // the CLI's default states leave the revoked out; the serving certificate is there
+      const rows = JSON.parse(listed.stdout) as { serial: string }[];
+      assert.ok(rows.length >= 1 && !rows.some((c) => c.serial === serial), listed.stdout);
+      const all = await call("/v1/certs?state=revoked", { token: admin });
+      assert.deepEqual(
+        all.json<{ certificates: { serial: string }[] }>().certificates.map((c) => c.serial),
+        [serial],
+      );
+    } finally {
+      assert.equal(await serve.stop(), 0);
     }
-    assert.ok(!existsSync(data));
-    assert.equal(await pg.sql("select count(*) from pg_tables where schemaname = 'public'"), "0\n");
+    const again = await caCliAsync(["init", "--data", join(dir, "other"), "--db", pg.url]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      /holds another CA's data already: give init an empty database; nothing was changed\n$/,
+    );
+    assert.ok(!existsSync(join(dir, "other", "root.key")));
   });
 });

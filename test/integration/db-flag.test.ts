@@ -76,22 +76,20 @@ describe("--db and CERTYARD_DB", () => {
     assert.ok(existsSync(join(fresh, "certyard.db")));
   });
 
-  test("a PostgreSQL URL is refused in one line, naming no password, and nothing is written", () => {
+  test("an unreachable PostgreSQL is refused in one line, naming no password, and nothing is written", () => {
     const dir = tmp();
     const data = join(dir, "data");
-    const url = "postgres://certyard:hunter2@127.0.0.1:5432/certyard";
+    // nothing listens on port 1: the database cannot be reached
+    const url = "postgres://certyard:hunter2@127.0.0.1:1/certyard";
     const runs = [
       caCli(["init", "--data", data, "--db", url]),
       caCli(["serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "1", "--db", url]),
-      caCli(["token", "list", "--data", data], {
-        CERTYARD_DB: "postgresql:///certyard?host=/run/postgresql",
-      }),
     ];
     for (const r of runs) {
       assert.equal(r.code, 1, r.stdout);
       assert.match(
         r.stderr,
-        /^certyard-ca: --db \S+: PostgreSQL support is not in this build yet; use sqlite:PATH.*\n$/,
+        /^certyard-ca: postgres:\/\/certyard:\*\*\*@127\.0\.0\.1:1\/certyard: PostgreSQL cannot be reached \(ECONNREFUSED\)\n$/,
       );
       assert.ok(!r.stderr.includes("hunter2"));
     }

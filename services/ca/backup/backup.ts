@@ -6,6 +6,7 @@ import { fingerprint } from "../../../shared/x509/pem.js";
 import { withDataLock } from "../keys/lock.js";
 import { type CaPaths, requireInitialised } from "../keys/paths.js";
 import { requireDatabase } from "../store/db.js";
+import { sqliteFile } from "../store/db-url.js";
 import { snapshotDatabase } from "../store/snapshot.js";
 import { FORMAT, type Manifest, sha256File, writeArchive } from "./archive.js";
 import { DATABASE, dispositionOf, FOLDERS, MANIFEST, REQUIRED } from "./contents.js";
@@ -25,7 +26,7 @@ export interface BackupResult {
  */
 export async function backup(paths: CaPaths, out: string, version: string): Promise<BackupResult> {
   requireInitialised(paths);
-  requireDatabase(paths.database);
+  requireDatabase(sqliteFile(paths.db, "backup"));
   const target = resolve(out);
   const staging = mkdtempSync(join(dirname(target), `.${basename(target)}.`));
   try {

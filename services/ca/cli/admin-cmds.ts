@@ -17,7 +17,7 @@ import { type DataOpts, dataPaths } from "./options.js";
 
 /** Runs a command on the parts of the CA (its data directory and database), and closes them. */
 async function withParts<T>(o: DataOpts, run: (parts: Parts) => Promise<T>): Promise<T> {
-  const parts = openParts(dataPaths(o));
+  const parts = await openParts(dataPaths(o));
   try {
     return await run(parts);
   } finally {
@@ -112,7 +112,7 @@ export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
  */
 export async function certsList(o: CertsListOpts, out: Writable = process.stdout): Promise<void> {
   const { data, db, json, ...search } = o;
-  const parts = openParts(dataPaths({ data, db }));
+  const parts = await openParts(dataPaths({ data, db }));
   try {
     const text = json
       ? jsonArrayText(parts.certificates.searchJsonPages(search))

@@ -22,7 +22,7 @@ export async function eabCreate(o: EabCreateOpts): Promise<string> {
   const req = { name: o.name, dns: o.dns ?? [], ip: o.ip ?? [], maxValidity: o.maxValidity, accounts };
   // Bad input is reported before a missing CA is.
   checkEabRequest(req);
-  const parts = openParts(dataPaths(o));
+  const parts = await openParts(dataPaths(o));
   const { paths } = parts;
   let created: { record: { kid: string }; hmac: string };
   try {
@@ -33,15 +33,17 @@ export async function eabCreate(o: EabCreateOpts): Promise<string> {
   // The HMAC key is a MAC key the server must recompute, so it is stored retrievably in the
   // database, not hashed like token secrets: the database (and its WAL) is kept 0600, inside the
   // 0700 data directory, like the CA keys.
-  for (const f of [paths.database, `${paths.database}-wal`, `${paths.database}-shm`]) {
-    if (existsSync(f)) chmodSync(f, 0o600);
+  if (paths.db.dialect === "sqlite") {
+    for (const f of [paths.database, `${paths.database}-wal`, `${paths.database}-shm`]) {
+      if (existsSync(f)) chmodSync(f, 0o600);
+    }
   }
   return `${created.record.kid} ${created.hmac}`;
 }
 
 /** `eab list`: each EAB's name, key id, state, accounts bound and names; never the HMAC key. */
 export async function eabList(o: DataOpts & { json?: boolean }): Promise<string> {
-  const parts = openParts(dataPaths(o));
+  const parts = await openParts(dataPaths(o));
   try {
     const rows = (await parts.eabs.list()).map(({ eab, accounts }) => ({
       name: eab.name,
@@ -72,7 +74,7 @@ export async function eabList(o: DataOpts & { json?: boolean }): Promise<string>
 
 /** `eab revoke NAME`: the accounts bound to it can order and finalize no more. */
 export async function eabRevoke(o: DataOpts & { name: string }): Promise<void> {
-  const parts = openParts(dataPaths(o));
+  const parts = await openParts(dataPaths(o));
   try {
     await parts.eabs.revoke(o.name);
   } finally {

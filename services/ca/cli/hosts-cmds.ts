@@ -3,7 +3,7 @@ import { type DataOpts, dataPaths } from "./options.js";
 
 /** `hosts list`: each host's last report; with --json the array GET /v1/hosts answers. */
 export async function hostsList(o: DataOpts & { json?: boolean }): Promise<string> {
-  const parts = openParts(dataPaths(o));
+  const parts = await openParts(dataPaths(o));
   try {
     const rows = await parts.hosts.list();
     if (o.json) return JSON.stringify(rows, null, 2);

@@ -1,7 +1,7 @@
 import { parseKeyType } from "../../../shared/keys.js";
 import { createCa, isInitialised } from "../keys/ca.js";
 import { openParts } from "../parts.js";
-import { requireDatabase } from "../store/db.js";
+import { requireFreshStore, requireStore } from "../store/open.js";
 import { type DataOpts, dataPaths, readPassphrase } from "./options.js";
 
 export interface InitOpts extends DataOpts {
@@ -17,11 +17,13 @@ export async function init(o: InitOpts): Promise<string> {
   const paths = dataPaths(o);
   if (isInitialised(paths)) {
     // keys without their database: say how to restore it rather than only "already initialised"
-    requireDatabase(paths.database);
+    await requireStore(paths.db);
     throw new Error(`${o.data} is already initialised; nothing was changed`);
   }
   const keyType = parseKeyType(o.keyType);
   const passphrase = readPassphrase(o.passphraseFile);
+  // PostgreSQL is reached, migrated and found free of another CA's data before a key is made
+  if (paths.db.dialect === "postgres") await requireFreshStore(paths.db);
   await createCa(paths, {
     name: o.name,
     keyType,
@@ -29,7 +31,7 @@ export async function init(o: InitOpts): Promise<string> {
     permitIp: o.permitIp ?? [],
     passphrase,
   });
-  const parts = openParts(paths, { create: true });
+  const parts = await openParts(paths, { create: true });
   try {
     await parts.tokens.resetAdmin(paths.adminToken);
   } finally {

@@ -3,7 +3,7 @@ import { envFlags } from "../../../shared/cli.js";
 import { InputError } from "../../../shared/errors.js";
 import { parseUrl } from "../../../shared/url.js";
 import { type CaPaths, caPaths } from "../keys/paths.js";
-import { parseDbUrl, sqliteFile } from "../store/db-url.js";
+import { parseDbUrl } from "../store/db-url.js";
 
 export const { flag, listFlag, switchFlag } = envFlags("CERTYARD");
 
@@ -22,11 +22,11 @@ export const dbFlag = () =>
   );
 
 /**
- * --data and --db: where the CA's files and its database are. A --db this build cannot use is
- * refused here, in one line, before a command writes anything.
+ * --data and --db: where the CA's files and its database are. A --db that is not one is refused
+ * here, in one line, before a command writes anything.
  */
 export function dataPaths(o: DataOpts): CaPaths {
-  return caPaths(o.data, sqliteFile(parseDbUrl(o.db, o.data)));
+  return caPaths(o.data, parseDbUrl(o.db, o.data));
 }
 
 export function readPassphrase(file: string | undefined): string | undefined {

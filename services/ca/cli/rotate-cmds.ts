@@ -1,7 +1,7 @@
 import { withDataLock } from "../keys/lock.js";
 import { requireInitialised } from "../keys/paths.js";
 import { type Rotated, rotateIntermediate, rotateRoot } from "../keys/rotate.js";
-import { requireDatabase } from "../store/db.js";
+import { requireStore } from "../store/open.js";
 import { type DataOpts, dataPaths, readPassphrase } from "./options.js";
 
 /** `certyard-ca rotate intermediate|root`: one rotation at a time, never beside a backup. */
@@ -11,7 +11,7 @@ export async function rotateCommand(
 ): Promise<string> {
   const paths = dataPaths(o);
   requireInitialised(paths);
-  requireDatabase(paths.database);
+  await requireStore(paths.db);
   const passphrase = readPassphrase(o.passphraseFile);
   const r: Rotated = await withDataLock(paths.dataDir, `a rotation of the ${what}`, () =>
     what === "root" ? rotateRoot(paths, passphrase) : rotateIntermediate(paths, passphrase),

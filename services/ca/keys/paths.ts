@@ -1,12 +1,13 @@
 import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { storageFault } from "../../../shared/storage-fault.js";
+import { type DbLocation, defaultDb } from "../store/db-url.js";
 
 /**
  * Where the CA keeps its material inside the data directory, and its SQLite database: by default
  * in the data directory too, else where --db says (store/db-url.ts).
  */
-export function caPaths(dataDir: string, database = join(dataDir, "certyard.db")) {
+export function caPaths(dataDir: string, db: DbLocation = defaultDb(dataDir)) {
   return {
     dataDir,
     rootCert: join(dataDir, "root.crt"),
@@ -18,7 +19,10 @@ export function caPaths(dataDir: string, database = join(dataDir, "certyard.db")
     crlNumber: join(dataDir, "crl-number"),
     /** the key of the keyed SHA-256 (HMAC) that token secrets are stored as */
     tokenKey: join(dataDir, "token-key"),
-    database,
+    /** where the database is (--db): a SQLite file, or PostgreSQL */
+    db,
+    /** the SQLite file, or for PostgreSQL its URL without the password: for messages */
+    database: db.dialect === "sqlite" ? db.path : db.redacted,
   };
 }
 export type CaPaths = ReturnType<typeof caPaths>;

@@ -45,7 +45,7 @@ export async function copyDatabase(from: DbLocation, to: DbLocation): Promise<Co
     const target = await openSide(to, "target");
     try {
       const filled: string[] = [];
-      for (const [name, table] of target.tables) {
+      for (const table of target.tables.values()) {
         const n = await target.count(table);
         if (n > 0) filled.push(`${getTableName(table as SQLiteTable)}: ${n}`);
       }

@@ -128,13 +128,13 @@ export function redact(text: string): string {
 }
 
 /**
- * The SQLite file of a --db location. PostgreSQL is refused here, and only here, until its store
- * exists (issue 17): every front end asks this before it writes anything.
+ * The SQLite file of a --db location, for what works on SQLite's file alone (`backup` archives
+ * it): PostgreSQL is refused in one line saying what to do instead.
  */
-export function sqliteFile(db: DbLocation): string {
+export function sqliteFile(db: DbLocation, what: string): string {
   if (db.dialect === "postgres") {
     throw new InputError(
-      `--db ${db.redacted}: PostgreSQL support is not in this build yet; use sqlite:PATH (the default is DATA/certyard.db)`,
+      `${what} archives a SQLite database; --db ${db.redacted} is PostgreSQL: back it up with pg_dump, or make a SQLite copy with db copy --to sqlite:FILE`,
     );
   }
   return db.path;

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { DbLocation } from "../db-url.js";
 import { drizzle, migrate, type NodePgDatabase } from "./drizzle.cjs";
+import { DatabaseUnavailable, unavailability } from "./faults.js";
 import * as schema from "./schema.js";
 
 export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -83,18 +84,32 @@ export async function openPg(
   pool.on("error", () => {});
   try {
     if (!o.create && !(await migrated(pool))) {
-      throw new Error(
-        `${loc.redacted} holds no certyard tables: run certyard-ca init with this --db, or db copy an existing database into it; nothing was changed`,
-      );
+      throw new Error(noTables(loc));
     }
     await migrateLocked(pool);
     const db = drizzle(pool, { schema });
     return { db, close: () => pool.end() };
   } catch (e) {
     await pool.end();
-    throw e;
+    // unreachable, refused, read-only: one line naming the database (never its password)
+    const reason = unavailability(e);
+    throw reason === null ? e : new DatabaseUnavailable(`${loc.redacted}: ${reason}`, { cause: e });
   }
 }
+
+/** Refuses, in one line, a database without certyard's tables (store/open.ts requireStore). */
+export async function requirePg(loc: PgLocation): Promise<void> {
+  const pool = new pg.Pool({ ...poolConfig(loc), max: 1 });
+  pool.on("error", () => {});
+  try {
+    if (!(await migrated(pool))) throw new Error(noTables(loc));
+  } finally {
+    await pool.end();
+  }
+}
+
+const noTables = (loc: PgLocation) =>
+  `${loc.redacted} holds no certyard tables: run certyard-ca init with this --db, or db copy an existing database into it; nothing was changed`;
 
 async function migrated(pool: pg.Pool): Promise<boolean> {
   const r = await pool.query("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { describe, test } from "node:test";
 import { parseDbUrl, redact, sqliteFile } from "../../../../../services/ca/store/db-url.js";
 import { InputError } from "../../../../../shared/errors.js";
@@ -25,7 +25,7 @@ describe("--db", () => {
       dialect: "sqlite",
       path: resolve("db/ca.db"),
     });
-    assert.equal(sqliteFile(parseDbUrl(" sqlite:/x/ca.db ", "/data")), "/x/ca.db");
+    assert.equal(sqliteFile(parseDbUrl(" sqlite:/x/ca.db ", "/data"), "backup"), "/x/ca.db");
   });
 
   test("a sqlite: location that is no file path is refused", () => {
@@ -94,13 +94,13 @@ describe("--db", () => {
     refused("", /no scheme/);
   });
 
-  test("PostgreSQL is refused in one place until its store exists, without the password", () => {
+  test("what archives SQLite's file refuses PostgreSQL in one line, without the password", () => {
     assert.throws(
-      () => sqliteFile(parseDbUrl("postgres://u:hunter2@db.lan/ca", "/data")),
+      () => sqliteFile(parseDbUrl("postgres://u:hunter2@db.lan/ca", "/data"), "backup"),
       (e: unknown) =>
         e instanceof InputError &&
         e.message ===
-          `--db postgres://u:***@db.lan/ca: PostgreSQL support is not in this build yet; use sqlite:PATH (the default is ${join("DATA", "certyard.db")})`,
+          "backup archives a SQLite database; --db postgres://u:***@db.lan/ca is PostgreSQL: back it up with pg_dump, or make a SQLite copy with db copy --to sqlite:FILE",
     );
     assert.equal(redact("postgresql://a:b:c@h/d"), "postgresql://a:***@h/d");
   });
