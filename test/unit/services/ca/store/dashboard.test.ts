@@ -90,6 +90,6 @@ test("sessions: stored by hash, touched, removed; sweep drops those past their e
     await store.sessions.remove("c".repeat(64));
     assert.equal(await store.sessions.find("c".repeat(64)), null);
   } finally {
-    store.close();
+    await store.close();
   }
 });
