@@ -162,7 +162,13 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       tokenKey,
       { deferStateFor: ["enrol"] },
     ),
-    authFailures: authFailures(cfg.log, cfg.failedAuth, counting ? metrics.authFailure : undefined),
+    // counted in the database: every replica on it counts a client's failures together
+    authFailures: authFailures(
+      cfg.log,
+      cfg.failedAuth,
+      counting ? metrics.authFailure : undefined,
+      store.authFailures,
+    ),
     tokenState: (id) => store.tokens.state(id),
     createToken: (req) => tokens.create(req),
     certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),

@@ -47,10 +47,10 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
           name: token.name,
         });
       } catch (refused) {
-        throw deps.authFailures.note(refused, address, deps.clock());
+        throw await deps.authFailures.note(refused, address, deps.clock());
       }
       // refused in the issuing transaction (used up, revoked meanwhile): counted as well
-      throw deps.authFailures.note(err, address, deps.clock());
+      throw await deps.authFailures.note(err, address, deps.clock());
     }
   };
   return (req, res) => {

@@ -1,6 +1,7 @@
 import { forbidden } from "../../../shared/problem.js";
 import type { CertificateRecord } from "../core/types.js";
 import { acmeStore } from "./acme.js";
+import { authFailureStore } from "./auth-failures.js";
 import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
 import { dashboardStore } from "./dashboard.js";
@@ -74,6 +75,8 @@ export function openStore(path: string, o: OpenOptions = {}): StorePorts {
     sessions: sessionStore(db),
     dashboard: dashboardStore(db),
     hosts: hostStore(db),
+    /** failed authentications per client address, counted by every process together */
+    authFailures: authFailureStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one

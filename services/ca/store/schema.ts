@@ -253,3 +253,17 @@ export const alerts = sqliteTable("alerts", {
   changedAt: integer("changed_at").notNull(),
   summary: text("summary").notNull(),
 });
+
+/**
+ * Failed token authentications per client address, in fixed windows (tokens/failures.ts): kept
+ * here rather than in a process so that every replica counts a client's failures together.
+ */
+export const authFailures = sqliteTable(
+  "auth_failures",
+  {
+    address: text("address").primaryKey(),
+    windowStart: integer("window_start").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [index("auth_failures_window_start").on(t.windowStart)],
+);

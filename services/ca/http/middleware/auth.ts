@@ -17,12 +17,12 @@ export async function authenticate(
   address: string,
 ): Promise<TokenRecord> {
   const now = deps.clock();
-  deps.authFailures.check(address, now);
+  await deps.authFailures.check(address, now);
   const credential = bearerCredential(header, kind);
   try {
     return await deps.verifyToken(credential, kind, now);
   } catch (err) {
-    throw deps.authFailures.note(err, address, now);
+    throw await deps.authFailures.note(err, address, now);
   }
 }
 

@@ -2,6 +2,7 @@ import { forbidden } from "../../../../shared/problem.js";
 import type { CertificateRecord } from "../../core/types.js";
 import { eq } from "../drizzle.cjs";
 import { pgAcmeStore } from "./acme.js";
+import { pgAuthFailureStore } from "./auth-failures.js";
 import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
 import { pgDashboardStore } from "./dashboard.js";
@@ -34,6 +35,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions = {}) {
     /** the dashboard's sessions and its overview's figures */
     sessions: pgSessionStore(db),
     dashboard: pgDashboardStore(db),
+    authFailures: pgAuthFailureStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot: one
      * transaction, which locks the token's row, so the use count is exact across replicas.
