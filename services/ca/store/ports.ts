@@ -9,6 +9,7 @@ import type {
   TokenRecord,
   TokenState,
 } from "../core/types.js";
+import type { AuthFailureStore } from "./auth-failures.js";
 import type { DashboardStore } from "./dashboard.js";
 import type { HostStore } from "./hosts.js";
 import type { SessionStore } from "./sessions.js";
@@ -133,6 +134,7 @@ export interface AcmePort {
 export type SessionsPort = SessionStore;
 export type DashboardPort = DashboardStore;
 export type HostsPort = HostStore;
+export type AuthFailuresPort = AuthFailureStore;
 
 /** The whole store, as the composition root (server.ts, parts.ts) gets it. */
 export interface StorePorts {
@@ -146,6 +148,8 @@ export interface StorePorts {
   dashboard: DashboardPort;
   /** the fleet view's host reports and the alerts' state (store/hosts.ts) */
   hosts: HostsPort;
+  /** failed authentications per client address, counted by every replica together (store/auth-failures.ts) */
+  authFailures: AuthFailuresPort;
   /**
    * Records an issued certificate and, for a token, consumes one use and one rate slot, in one
    * transaction: the token is checked again inside it (revoked, expired, out of uses: rejects
