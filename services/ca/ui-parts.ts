@@ -48,6 +48,7 @@ export function uiParts(
       create: async (req) => parts.eabs.create(req),
       revoke: async (name) => parts.eabs.revoke(name),
     },
+    hostReports: async () => await store.hosts.hostReports(),
     async crl() {
       const latest = await store.crls.latest();
       return (

@@ -26,10 +26,8 @@ export async function readSearch(
   const text = q.trim();
   if (text === "") return { kind: "everything", search: {} };
   if ((await deps.ui.tokens.idOf(text)) !== null) return { kind: "token", search: { token: text } };
-  const host = (await deps.hosts.withNewest()).find(
-    ({ record: r }) => r.host === text || `${r.name}@${r.host}` === text,
-  );
-  const hostName = host?.record.names[0];
+  const host = (await deps.ui.hostReports()).find((r) => r.host === text || `${r.name}@${r.host}` === text);
+  const hostName = host?.names[0];
   if (hostName !== undefined) return { kind: "host", search: { name: hostName } };
   const hex = text.replace(/:/g, "").toLowerCase();
   if (/^[0-9a-f]{16,64}$/.test(hex)) {

@@ -1,6 +1,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { NewEabRequest } from "../../acme/eab.js";
 import type { EabRecord } from "../../core/acme/types.js";
+import type { HostRecord } from "../../core/hosts.js";
 import type { InventoryState } from "../../core/inventory.js";
 import type { CertificateRecord, CrlRecord, TokenRecord } from "../../core/types.js";
 import type { ExpiryTimeline } from "../../store/dashboard.js";
@@ -50,6 +51,8 @@ export interface UiDeps {
     create(req: NewEabRequest): Promise<{ record: EabRecord; hmac: string }>;
     revoke(name: string): Promise<void>;
   };
+  /** every host's stored report (without the newest-certificate lookups of deps.hosts) */
+  hostReports(): Promise<HostRecord[]>;
   /** the current CRL's times, or null before the first one */
   crl(): Promise<Pick<CrlRecord, "number" | "thisUpdate" | "nextUpdate"> | null>;
   /** the CA's public URL, for the join strings the token page makes */
