@@ -26,6 +26,7 @@ const CA_LAYERS: Record<string, number> = {
   store: 2,
   authority: 3,
   tokens: 3,
+  audit: 3,
   acme: 3,
   backup: 3,
   metrics: 3,

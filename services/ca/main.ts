@@ -57,6 +57,12 @@ program
     ),
   )
   .addOption(flag("--log-level <level>", "pino log level").choices(LOG_LEVELS).default("info"))
+  .addOption(
+    switchFlag(
+      "--without-audit",
+      "write no audit events (for benchmarks that compare; the trail then misses what this server does)",
+    ),
+  )
   .addOption(flag("--acme-http-port <port>", "port http-01 validation connects to").default("80"))
   .addOption(flag("--acme-tls-port <port>", "port tls-alpn-01 validation connects to").default("443"))
   .addOption(flag("--acme-dns-resolver <host:port>", "DNS server dns-01 validation asks"))
@@ -255,6 +261,33 @@ program
     const { revokeSerial } = await import("./cli/admin-cmds.js");
     await revokeSerial({ ...o, serial });
     process.stdout.write(`revoked ${serial}\n`);
+  });
+
+const audit = program.command("audit").description("the audit trail: who changed what, hash-chained");
+audit
+  .command("list")
+  .description("the audit events, oldest first")
+  .addOption(dataFlag())
+  .addOption(dbFlag())
+  .addOption(flag("--since <dur>", "only events from this long ago on (e.g. 24h, 7d)"))
+  .addOption(listFlag("--type <type>", "only events of this type, e.g. certificate.revoked (repeatable)"))
+  .addOption(switchFlag("--json", "JSON output"))
+  .action(async (o: { data: string; db?: string; since?: string; type?: string[]; json?: boolean }) => {
+    const { auditList } = await import("./cli/audit-cmds.js");
+    await auditList({ ...o, types: o.type });
+  });
+audit
+  .command("verify")
+  .description(
+    "check the audit trail's hash chain: exit 1 naming the first edited, deleted or reordered event",
+  )
+  .addOption(dataFlag())
+  .addOption(dbFlag())
+  .action(async (o: { data: string; db?: string }) => {
+    const { auditVerify } = await import("./cli/audit-cmds.js");
+    const { line, code } = await auditVerify(o);
+    (code === 0 ? process.stdout : process.stderr).write(`${line}\n`);
+    process.exitCode = code;
   });
 
 program

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { eabService } from "./acme/eabs.js";
+import { auditService } from "./audit/service.js";
 import { certificateService } from "./authority/certificates.js";
 import { hostService } from "./authority/hosts.js";
 import { type CaPaths, requireInitialised } from "./keys/paths.js";
@@ -34,6 +35,7 @@ export async function openParts(paths: CaPaths, o: { create?: boolean } = {}) {
     certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
     eabs: eabService(store.acme.eabs, clock),
     hosts: hostService(store.hosts, clock),
+    audit: auditService(store.audit, clock),
     close: () => store.close(),
   };
 }

@@ -12,6 +12,7 @@ import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
 import type { AlertCheckDeps } from "./alerts/checker.js";
 import type { RetryPolicy, Webhook } from "./alerts/webhook.js";
+import { failureAudit } from "./audit/failures.js";
 import { Authority } from "./authority/authority.js";
 import { certificateService } from "./authority/certificates.js";
 import { CrlPublisher } from "./authority/crl.js";
@@ -92,6 +93,8 @@ export interface ServeConfig {
   /** how often the alert conditions are checked (default a minute); tests shorten it and the retries */
   alertCheckMs?: number;
   alertRetry?: RetryPolicy;
+  /** false: no audit events (serve --no-audit, for benchmarks that compare) */
+  audit?: boolean;
 }
 
 export interface RunningServer {
@@ -115,7 +118,7 @@ export interface RunningServer {
 /** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   secureDataDir(cfg.paths);
-  const store = await openStoreAt(cfg.paths.db);
+  const store = await openStoreAt(cfg.paths.db, { audit: cfg.audit ?? true });
   const ca = loadCa(cfg.paths, cfg.passphrase);
   const clock = cfg.clock ?? Date.now;
   const names = cfg.servingNames ?? defaultServingNames(ca.constraints);
@@ -151,6 +154,14 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const metricsExposition = cfg.clusterWorker
     ? (await import("./metrics/cluster.js")).workerExposition(metrics.registry)
     : () => metrics.registry.metrics();
+  // failed authentications go to the audit trail one event per address and window
+  const failures = failureAudit(
+    (e) => store.audit.append(e),
+    (err) => cfg.log.error({ err }, "writing failed authentications to the audit trail failed"),
+    cfg.failedAuth?.windowMs,
+  );
+  const failureSweep = setInterval(() => void failures.sweep(clock()), failures.windowMs / 4);
+  failureSweep.unref();
   const ui = uiParts(store, { tokens, eabs: eabService(store.acme.eabs, clock), authority, url });
   const appDeps: AppDeps & { ui: UiDeps } = {
     ui,
@@ -168,9 +179,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       cfg.failedAuth,
       counting ? metrics.authFailure : undefined,
       store.authFailures,
+      failures,
     ),
     tokenState: (id) => store.tokens.state(id),
-    createToken: (req) => tokens.create(req),
+    createToken: (req, actor) => tokens.create(req, actor),
     certificates: certificateService(store.certificates, clock, (t) => store.tokens.idOf(t)),
     hosts,
     health: () => store.ping(),
@@ -343,8 +355,11 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         clearInterval(sweeper);
         front?.close();
         alerts?.stop();
+        clearInterval(failureSweep);
         server.close(() => {
-          store.close().then(resolve, resolve);
+          void failures.flush().finally(() => {
+            store.close().then(resolve, resolve);
+          });
         });
         server.closeAllConnections();
       }),

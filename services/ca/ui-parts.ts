@@ -39,14 +39,14 @@ export function uiParts(
     },
     tokens: {
       list: async () => parts.tokens.list(),
-      create: async (req) => parts.tokens.create(req),
-      revoke: async (name) => parts.tokens.revoke(name),
+      create: async (req, actor) => parts.tokens.create(req, actor),
+      revoke: async (name, actor) => parts.tokens.revoke(name, actor),
       idOf: async (nameOrId) => await store.tokens.idOf(nameOrId),
     },
     eabs: {
       list: async () => parts.eabs.list(),
-      create: async (req) => parts.eabs.create(req),
-      revoke: async (name) => parts.eabs.revoke(name),
+      create: async (req, actor) => parts.eabs.create(req, actor),
+      revoke: async (name, actor) => parts.eabs.revoke(name, actor),
     },
     hostReports: async () => await store.hosts.hostReports(),
     async crl() {

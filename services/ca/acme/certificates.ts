@@ -77,7 +77,13 @@ export function certificateService(deps: Pick<AcmeDeps, "store" | "issuer" | "cl
         }
       }
       if (ours.revoked) throw alreadyRevoked(`certificate ${serial} is already revoked`);
-      await issuer.revoke(serial, reason);
+      await issuer.revoke(
+        serial,
+        reason,
+        by.accountId !== null
+          ? { kind: "acme-account", id: by.accountId }
+          : { kind: "certificate", id: serial },
+      );
       deps.log.info(
         {
           // who asked: the account, or (7.6, signed with the certificate's key) nobody's account

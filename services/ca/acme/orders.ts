@@ -164,7 +164,10 @@ export function orderService(deps: AcmeDeps) {
       const window = issuanceWindow(order, eab.policy.maxValidityMs, now) ?? undefined;
       if (!(await store.orders.claim(order.id))) throw orderNotReady("the order is already being finalized");
       try {
-        const issued = await issuer.issueForAcme(csr, eab.policy, window);
+        const issued = await issuer.issueForAcme(csr, eab.policy, window, {
+          kind: "acme-account",
+          id: account.id,
+        });
         await store.orders.update(order.id, { status: "valid", certSerial: issued.serial });
         deps.log.info(
           {

@@ -1,5 +1,6 @@
 import type { Identifier } from "../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
+import type { Actor } from "../core/audit.js";
 import type { ParsedCsr } from "../core/csr.js";
 import type { Constraints, Policy } from "../core/policy.js";
 
@@ -61,6 +62,8 @@ export interface AcmeIssuer {
     csr: ParsedCsr,
     policy: Policy,
     window?: { notBefore: Date; notAfter: Date },
+    /** the account that ordered it, for the audit trail */
+    actor?: Actor,
   ): Promise<IssuedCert>;
   /** the certificate and its chain, PEM, as downloaded (RFC 8555 7.4.2) */
   chainOf(serial: string): Promise<{
@@ -74,7 +77,8 @@ export interface AcmeIssuer {
     dnsNames: string[];
     ipAddresses: string[];
   } | null>;
-  revoke(serial: string, reason: number): Promise<void>;
+  /** `actor`: who asked (the account, or the certificate's key), for the audit trail */
+  revoke(serial: string, reason: number, actor: Actor): Promise<void>;
   constraints: Constraints;
   /**
    * the key identifiers of the intermediate and of those a rotation retired: the AKI of an ARI

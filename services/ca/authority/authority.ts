@@ -5,6 +5,7 @@ import { badCSR, forbidden, rejectedIdentifier, unauthorized } from "../../../sh
 import { spkiOf } from "../../../shared/x509/cert.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
+import type { Actor, AuditEntry } from "../core/audit.js";
 import {
   encodeGeneralNames,
   MAX_NAMES,
@@ -38,12 +39,23 @@ import { revokeCertificate } from "./certificates.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
 export interface Store {
-  recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void>;
+  /** with the issuance's audit event, written in the same transaction */
+  recordIssued(
+    rec: CertificateRecord,
+    tokenId: string | null,
+    now: number,
+    audit: AuditEntry | null,
+  ): Promise<void>;
   certificates: {
     bySerial(serial: string): Promise<CertificateRecord | null>;
     /** the certificate that renewed this one, if any */
     successorOf(serial: string): Promise<string | null>;
-    revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing">;
+    revoke(
+      serial: string,
+      reason: number,
+      at: number,
+      audit?: AuditEntry,
+    ): Promise<"revoked" | "already" | "missing">;
     revocationState(): Promise<RevocationState>;
     revokedUnexpired(now: number): Promise<RevokedEntry[]>;
   };
@@ -122,7 +134,13 @@ export class Authority {
     const issued = await this.issue(
       csr,
       validity,
-      { tokenId: token.id, consumeToken: true, renewedFrom: null },
+      {
+        tokenId: token.id,
+        consumeToken: true,
+        renewedFrom: null,
+        actor: { kind: "token", id: token.name },
+        method: "sign",
+      },
       now,
     );
     this.onIssued("sign");
@@ -193,7 +211,13 @@ export class Authority {
     return this.issue(
       leaf,
       validity,
-      { tokenId: current.tokenId, consumeToken: false, renewedFrom: current.serial },
+      {
+        tokenId: current.tokenId,
+        consumeToken: false,
+        renewedFrom: current.serial,
+        actor: { kind: "certificate", id: current.serial },
+        method: "renew",
+      },
       now,
     ).then((issued) => {
       this.onIssued("renew");
@@ -211,18 +235,22 @@ export class Authority {
     csr: ParsedCsr,
     policy: Policy,
     window?: { notBefore: Date; notAfter: Date },
+    actor: Actor = { kind: "acme-account", id: "unknown" },
   ): Promise<Issued> {
     const validityMs = window ? window.notAfter.getTime() - window.notBefore.getTime() : undefined;
     runChecks(checksFor(policy, this.ca.constraints), { dns: csr.dns, ips: csr.ips, validityMs });
     const now = this.clock();
     // A requested window (RFC 8555 7.4 notBefore/notAfter) is issued exactly as the order has it.
     const validity = window ?? validityFor({ dns: [], ips: [] }, policy.maxValidityMs, now);
-    return this.issue(csr, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now).then(
-      (issued) => {
-        this.onIssued("acme");
-        return issued;
-      },
-    );
+    return this.issue(
+      csr,
+      validity,
+      { tokenId: null, consumeToken: false, renewedFrom: null, actor, method: "acme" },
+      now,
+    ).then((issued) => {
+      this.onIssued("acme");
+      return issued;
+    });
   }
 
   /** An issued certificate with its chain, for ACME download, revocation and renewal info. */
@@ -256,7 +284,18 @@ export class Authority {
     withinConstraints(this.ca.constraints)({ dns: leaf.dns, ips: leaf.ips });
     const now = this.clock();
     const validity = validityFor({ dns: [], ips: [], validityMs: lifetimeMs }, lifetimeMs, now);
-    return this.issue(leaf, validity, { tokenId: null, consumeToken: false, renewedFrom: null }, now);
+    return this.issue(
+      leaf,
+      validity,
+      {
+        tokenId: null,
+        consumeToken: false,
+        renewedFrom: null,
+        actor: { kind: "ca", id: "serving certificate" },
+        method: "serving",
+      },
+      now,
+    );
   }
 
   /**
@@ -295,14 +334,20 @@ export class Authority {
   }
 
   /** Revocation needs no key: the inventory's, which the CLI calls too. */
-  revoke(serial: string, reason: number): Promise<void> {
-    return revokeCertificate(this.store.certificates, serial, reason, this.clock());
+  revoke(serial: string, reason: number, actor: Actor): Promise<void> {
+    return revokeCertificate(this.store.certificates, serial, reason, this.clock(), actor);
   }
 
   private async issue(
     leaf: Omit<ParsedCsr, "publicKey">,
     validity: { notBefore: Date; notAfter: Date },
-    who: { tokenId: string | null; consumeToken: boolean; renewedFrom: string | null },
+    who: {
+      tokenId: string | null;
+      consumeToken: boolean;
+      renewedFrom: string | null;
+      actor: Actor;
+      method: "sign" | "renew" | "acme" | "serving";
+    },
     now: number,
   ): Promise<Issued> {
     const commonName = keptCommonName(leaf.commonName, leaf.dns, leaf.ips);
@@ -347,6 +392,21 @@ export class Authority {
       },
       who.consumeToken ? who.tokenId : null,
       now,
+      {
+        at: now,
+        type: who.renewedFrom === null ? "certificate.issued" : "certificate.renewed",
+        actor: who.actor,
+        subject: serial,
+        details:
+          who.renewedFrom === null
+            ? { method: who.method, names: [...leaf.dns, ...leaf.ips], notAfter: issued.notAfter }
+            : {
+                method: who.method,
+                names: [...leaf.dns, ...leaf.ips],
+                notAfter: issued.notAfter,
+                renewedFrom: who.renewedFrom,
+              },
+      },
     );
     return issued;
   }

@@ -1,5 +1,6 @@
 import { InputError } from "../../../shared/errors.js";
 import { conflict, notFound } from "../../../shared/problem.js";
+import { type Actor, type AuditEntry, revocationEvent } from "../core/audit.js";
 import {
   type InventoryCursor,
   type InventoryPage,
@@ -14,7 +15,12 @@ export interface InventoryStore {
   page(q: InventoryQuery): Promise<InventoryPage>;
   /** the same page, each row the pretty JSON of its certificateView as an array element */
   pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }>;
-  revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing">;
+  revoke(
+    serial: string,
+    reason: number,
+    at: number,
+    audit?: AuditEntry,
+  ): Promise<"revoked" | "already" | "missing">;
 }
 
 /** The inventory's filters as text, as GET /v1/certs and `certs list` take them. */
@@ -72,20 +78,24 @@ export function certificateService(
         page = await store.pageJson({ ...q, limit: STREAM_PAGE, after: page.next });
       }
     },
-    revoke(serial: string, reason: number): Promise<void> {
-      return revokeCertificate(store, serial, reason, clock());
+    revoke(serial: string, reason: number, actor: Actor): Promise<void> {
+      return revokeCertificate(store, serial, reason, clock(), actor);
     },
   };
 }
 
-/** `serial` in canonical hex (normalizeSerial); `reason` an RFC 5280 5.3.1 code. */
+/**
+ * `serial` in canonical hex (normalizeSerial); `reason` an RFC 5280 5.3.1 code; `actor` who asked,
+ * for the audit event written with the revocation.
+ */
 export async function revokeCertificate(
   store: Pick<InventoryStore, "revoke">,
   serial: string,
   reason: number,
   at: number,
+  actor: Actor,
 ): Promise<void> {
-  const res = await store.revoke(serial, reason, at);
+  const res = await store.revoke(serial, reason, at, revocationEvent(serial, reason, at, actor));
   if (res === "missing") throw notFound(`no certificate with serial ${serial}`);
   if (res === "already") throw conflict(`certificate ${serial} is already revoked`);
 }

@@ -13,7 +13,7 @@ import { normalizeSerial, parseReason } from "../core/types.js";
 import { caPaths } from "../keys/paths.js";
 import { openParts, type Parts } from "../parts.js";
 import { checkTokenRequest } from "../tokens/requests.js";
-import { type DataOpts, dataPaths } from "./options.js";
+import { cliActor, type DataOpts, dataPaths } from "./options.js";
 
 /** Runs a command on the parts of the CA (its data directory and database), and closes them. */
 async function withParts<T>(o: DataOpts, run: (parts: Parts) => Promise<T>): Promise<T> {
@@ -56,7 +56,7 @@ export async function tokenCreate(o: TokenCreateOpts): Promise<string> {
   // Bad input is reported before a missing CA or URL is.
   checkTokenRequest(req, Date.now());
   const joinUrl = o.join ? caUrl(o.data, o.url) : undefined;
-  const { secret } = await withParts(o, (parts) => parts.tokens.create(req));
+  const { secret } = await withParts(o, (parts) => parts.tokens.create(req, cliActor()));
   if (joinUrl === undefined) return secret;
   const root = certificatesFromPem(readFileSync(caPaths(o.data).rootCert, "utf8"))[0];
   if (!root) throw new Error("cannot read the root certificate");
@@ -101,7 +101,7 @@ export function tokenList(o: DataOpts & { json?: boolean }): Promise<string> {
 }
 
 export function tokenRevoke(o: DataOpts & { name: string }): Promise<void> {
-  return withParts(o, (parts) => parts.tokens.revoke(o.name));
+  return withParts(o, (parts) => parts.tokens.revoke(o.name, cliActor()));
 }
 
 export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
@@ -163,5 +163,5 @@ async function writeAll(out: Writable, chunks: AsyncIterable<string>): Promise<v
 export async function revokeSerial(o: DataOpts & { serial: string; reason?: string }): Promise<void> {
   const serial = normalizeSerial(o.serial);
   const reason = parseReason(o.reason);
-  return withParts(o, (parts) => parts.certificates.revoke(serial, reason));
+  return withParts(o, (parts) => parts.certificates.revoke(serial, reason, cliActor()));
 }

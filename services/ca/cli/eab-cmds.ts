@@ -3,7 +3,7 @@ import { InputError } from "../../../shared/errors.js";
 import { checkEabRequest } from "../acme/eab.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { openParts } from "../parts.js";
-import { type DataOpts, dataPaths } from "./options.js";
+import { cliActor, type DataOpts, dataPaths } from "./options.js";
 
 export interface EabCreateOpts extends DataOpts {
   name: string;
@@ -26,7 +26,7 @@ export async function eabCreate(o: EabCreateOpts): Promise<string> {
   const { paths } = parts;
   let created: { record: { kid: string }; hmac: string };
   try {
-    created = await parts.eabs.create(req);
+    created = await parts.eabs.create(req, cliActor());
   } finally {
     await parts.close();
   }
@@ -76,7 +76,7 @@ export async function eabList(o: DataOpts & { json?: boolean }): Promise<string>
 export async function eabRevoke(o: DataOpts & { name: string }): Promise<void> {
   const parts = await openParts(dataPaths(o));
   try {
-    await parts.eabs.revoke(o.name);
+    await parts.eabs.revoke(o.name, cliActor());
   } finally {
     await parts.close();
   }

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { envFlags } from "../../../shared/cli.js";
 import { InputError } from "../../../shared/errors.js";
 import { parseUrl } from "../../../shared/url.js";
+import type { Actor } from "../core/audit.js";
 import { type CaPaths, caPaths } from "../keys/paths.js";
 import { parseDbUrl } from "../store/db-url.js";
 
@@ -27,6 +29,18 @@ export const dbFlag = () =>
  */
 export function dataPaths(o: DataOpts): CaPaths {
   return caPaths(o.data, parseDbUrl(o.db, o.data));
+}
+
+/** Who a CLI command acts as, for the audit trail: the operating system's user. */
+export function cliActor(): Actor {
+  let id: string;
+  try {
+    id = userInfo().username;
+  } catch {
+    // a uid with no passwd entry (a container run with --user 1234)
+    id = `uid ${process.getuid?.() ?? "unknown"}`;
+  }
+  return { kind: "cli", id };
 }
 
 export function readPassphrase(file: string | undefined): string | undefined {

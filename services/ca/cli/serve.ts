@@ -31,6 +31,7 @@ export interface ServeOpts extends DataOpts {
   /** --no-metrics (hidden, for the bench): count nothing */
   metrics?: boolean;
   alertWebhook?: string[];
+  withoutAudit?: boolean;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -137,6 +138,7 @@ export async function serveCommand(
     clusterWorker: env.role !== null,
     countMetrics: o.metrics ?? true,
     alertWebhooks,
+    audit: !o.withoutAudit,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });

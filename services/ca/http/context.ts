@@ -4,6 +4,7 @@ import type { Authority } from "../authority/authority.js";
 import type { CertificateService } from "../authority/certificates.js";
 import type { CrlPublisher } from "../authority/crl.js";
 import type { HostService } from "../authority/hosts.js";
+import type { Actor } from "../core/audit.js";
 import type { TokenRecord, TokenState } from "../core/types.js";
 import type { AuthFailures } from "../tokens/failures.js";
 import type { NewTokenRequest } from "../tokens/requests.js";
@@ -19,7 +20,7 @@ export interface AppDeps {
   authFailures: AuthFailures;
   /** a token's mutable state, for assertTokenUsable (see tokenVerifier's deferStateFor) */
   tokenState(id: string): Promise<TokenState | null>;
-  createToken(req: NewTokenRequest): Promise<{ record: TokenRecord; secret: string }>;
+  createToken(req: NewTokenRequest, actor: Actor): Promise<{ record: TokenRecord; secret: string }>;
   certificates: CertificateService;
   /** the fleet view: host reports and GET /v1/hosts */
   hosts: HostService;

@@ -1,6 +1,9 @@
 import { forbidden } from "../../../shared/problem.js";
-import type { CertificateRecord } from "../core/types.js";
+import type { EabRecord } from "../core/acme/types.js";
+import type { AuditEntry } from "../core/audit.js";
+import type { CertificateRecord, TokenRecord } from "../core/types.js";
 import { acmeStore } from "./acme.js";
+import { auditStore } from "./audit.js";
 import { authFailureStore } from "./auth-failures.js";
 import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
@@ -15,18 +18,55 @@ import { tokenStore } from "./tokens.js";
 /**
  * The SQLite store: one module per entity, sharing one connection. Its modules are synchronous
  * (better-sqlite3); the ports they implement are async (ports.ts), so each is handed out through
- * promised(), which settles a promise with what the call returned or threw.
+ * promised(), which settles a promise with what the call returned or threw. `audit: false`
+ * writes no audit events (for benchmarks that compare with and without them).
  */
-export function openStore(path: string, o: OpenOptions = {}): StorePorts {
+export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {}): StorePorts {
   const { db, sqlite, close } = openDb(path, o);
-  const tokens = tokenStore(db);
+  const auditing = o.audit ?? true;
+  const audit = auditStore(db);
+  const tokenRows = tokenStore(db);
   const certs = certificateStore(db);
   const crl = crlStore(db);
+  const acme = acmeStore(db);
+
+  /**
+   * A change and its audit event in one transaction: the event is written when `happened` says
+   * the change took place (a revocation of what does not exist writes none).
+   */
+  function audited<A extends unknown[], R>(change: (...a: A) => R, happened: (r: R) => boolean = () => true) {
+    const tx = sqlite.transaction((e: AuditEntry | undefined, a: A) => {
+      const r = change(...a);
+      if (e && auditing && happened(r)) audit.appendIn(e);
+      return r;
+    });
+    return (e: AuditEntry | undefined, ...a: A): R => tx.immediate(e, a);
+  }
+  const createToken = audited(tokenRows.create);
+  const revokeToken = audited(tokenRows.revoke, (r) => r);
+  const tokens = {
+    ...tokenRows,
+    create: (t: TokenRecord, e?: AuditEntry) => createToken(e, t),
+    revoke: (name: string, at: number, e?: AuditEntry) => revokeToken(e, name, at),
+  };
+  const revokeCert = audited(certs.revoke, (r) => r === "revoked");
+  const certificates = {
+    ...certs,
+    revoke: (serial: string, reason: number, at: number, e?: AuditEntry) => revokeCert(e, serial, reason, at),
+  };
+  const createEab = audited(acme.eabs.create);
+  const revokeEab = audited(acme.eabs.revoke, (r) => r === "revoked");
+  const eabs = {
+    ...acme.eabs,
+    create: (rec: EabRecord, e?: AuditEntry) => createEab(e, rec),
+    revoke: (name: string, at: number, e?: AuditEntry) => revokeEab(e, name, at),
+  };
 
   interface Pending {
     rec: CertificateRecord;
     tokenId: string | null;
     now: number;
+    audit: AuditEntry | null;
     resolve: () => void;
     reject: (e: unknown) => void;
   }
@@ -39,17 +79,22 @@ export function openStore(path: string, o: OpenOptions = {}): StorePorts {
     if (renewed !== null && certs.successorOf(renewed) !== null)
       throw forbidden(`certificate ${renewed} has been renewed already: renew its successor`);
     certs.insert(p.rec);
+    // the issuance's audit event, chained to `head`; its new hash is the head once this commits
+    return p.audit && auditing ? audit.write(p.audit, head) : head;
   });
-  const recordBatch = sqlite.transaction((batch: Pending[]) =>
-    batch.map((p) => {
+  // The chain's head, read once per batch inside its transaction (no other writer can move it).
+  let head = "";
+  const recordBatch = sqlite.transaction((batch: Pending[]) => {
+    head = auditing ? audit.head() : "";
+    return batch.map((p) => {
       try {
-        recordOne(p);
+        head = recordOne(p);
         return null;
       } catch (e) {
         return e;
       }
-    }),
-  );
+    });
+  });
   function flush(): void {
     const batch = queue.splice(0);
     let outcomes: unknown[];
@@ -68,24 +113,34 @@ export function openStore(path: string, o: OpenOptions = {}): StorePorts {
 
   return {
     tokens: promised(tokens),
-    certificates: promised(certs),
+    certificates: promised(certificates),
     crls: promised(crl),
-    acme: promised(acmeStore(db)),
+    acme: promised({ ...acme, eabs }),
     /** the dashboard's sessions and its overview's figures (async already) */
     sessions: sessionStore(db),
     dashboard: dashboardStore(db),
     hosts: hostStore(db),
     /** failed authentications per client address, counted by every process together */
     authFailures: authFailureStore(db),
+    audit: {
+      ...audit,
+      append: (e: AuditEntry): Promise<void> => (auditing ? audit.append(e) : Promise.resolve()),
+    },
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one
      * IMMEDIATE transaction, each in its own savepoint, so one request's failure (a token out
-     * of uses) rolls back only that request, and the promise settles after the commit.
+     * of uses) rolls back only that request, and the promise settles after the commit. The
+     * issuance's audit event is written in the same savepoint.
      */
-    recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void> {
+    recordIssued(
+      rec: CertificateRecord,
+      tokenId: string | null,
+      now: number,
+      audit: AuditEntry | null = null,
+    ): Promise<void> {
       return new Promise((resolve, reject) => {
-        queue.push({ rec, tokenId, now, resolve, reject });
+        queue.push({ rec, tokenId, now, audit, resolve, reject });
         if (queue.length === 1) setImmediate(flush);
       });
     },

@@ -7,8 +7,12 @@ import type { StorePorts } from "./ports.js";
  * The store where --db says: SQLite (store/index.ts) or PostgreSQL (store/pg/index.ts, loaded
  * only then: a SQLite process never loads pg). `create`: only init may find no tables there.
  */
-export async function openStoreAt(db: DbLocation, o: { create?: boolean } = {}): Promise<StorePorts> {
+export async function openStoreAt(
+  db: DbLocation,
+  o: { create?: boolean; audit?: boolean } = {},
+): Promise<StorePorts> {
   if (db.dialect === "sqlite") return openStore(db.path, o);
+  // on PostgreSQL, token, EAB and revocation events are not yet written (issuances are)
   const { openPgStore } = await import("./pg/index.js");
   return openPgStore(db, o);
 }

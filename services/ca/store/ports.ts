@@ -1,5 +1,6 @@
 import type { Identifier } from "../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
+import type { AuditEntry } from "../core/audit.js";
 import type { InventoryCursor, InventoryPage, InventoryQuery, InventoryState } from "../core/inventory.js";
 import type {
   CertificateRecord,
@@ -9,6 +10,7 @@ import type {
   TokenRecord,
   TokenState,
 } from "../core/types.js";
+import type { AuditPort } from "./audit.js";
 import type { AuthFailureStore } from "./auth-failures.js";
 import type { DashboardStore } from "./dashboard.js";
 import type { HostStore } from "./hosts.js";
@@ -30,8 +32,8 @@ import type { SessionStore } from "./sessions.js";
 export interface TokensPort {
   /** The mutable part of a token: whether it still exists, is revoked or expired. */
   state(id: string): Promise<TokenState | null>;
-  /** Throws conflict() (409) when a token with that name exists. */
-  create(t: TokenRecord): Promise<void>;
+  /** Throws conflict() (409) when a token with that name exists. `audit`: written in the same transaction. */
+  create(t: TokenRecord, audit?: AuditEntry): Promise<void>;
   /** Replaces the admin token (init, or a new admin token on demand): one transaction. */
   replaceAdmin(t: TokenRecord): Promise<void>;
   byId(id: string): Promise<TokenRecord | null>;
@@ -39,8 +41,8 @@ export interface TokensPort {
   idOf(nameOrId: string): Promise<string | null>;
   /** Every token, admin included, oldest first. */
   list(): Promise<TokenRecord[]>;
-  /** Sets revokedAt; false when no token has that name. */
-  revoke(name: string, at: number): Promise<boolean>;
+  /** Sets revokedAt; false when no token has that name. `audit`: written with it, when true. */
+  revoke(name: string, at: number, audit?: AuditEntry): Promise<boolean>;
 }
 
 export interface CertificatesPort {
@@ -53,8 +55,16 @@ export interface CertificatesPort {
   bySerial(serial: string): Promise<CertificateRecord | null>;
   /** The serial of the certificate that renewed this one, or null. */
   successorOf(serial: string): Promise<string | null>;
-  /** Atomic: of two revocations at once, one gets "revoked", the other "already". */
-  revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing">;
+  /**
+   * Atomic: of two revocations at once, one gets "revoked", the other "already". `audit`: written
+   * in the same transaction, only when "revoked".
+   */
+  revoke(
+    serial: string,
+    reason: number,
+    at: number,
+    audit?: AuditEntry,
+  ): Promise<"revoked" | "already" | "missing">;
   /**
    * GET /metrics: how many certificates are in each state at `now`, and how many valid ones
    * expire within each of `windowsMs` (counts over indexes: it runs at every scrape).
@@ -81,11 +91,13 @@ export interface CrlsPort {
 }
 
 export interface EabsPort {
-  create(rec: EabRecord): Promise<void>;
+  /** `audit`: written in the same transaction */
+  create(rec: EabRecord, audit?: AuditEntry): Promise<void>;
   byName(name: string): Promise<EabRecord | null>;
   /** Every EAB with the number of accounts bound to it, oldest first. */
   list(): Promise<{ eab: EabRecord; accounts: number }[]>;
-  revoke(name: string, at: number): Promise<"revoked" | "already" | "missing">;
+  /** `audit`: written in the same transaction, only when "revoked" */
+  revoke(name: string, at: number, audit?: AuditEntry): Promise<"revoked" | "already" | "missing">;
 }
 
 export interface AcmePort {
@@ -150,13 +162,21 @@ export interface StorePorts {
   hosts: HostsPort;
   /** failed authentications per client address, counted by every replica together (store/auth-failures.ts) */
   authFailures: AuthFailuresPort;
+  /** the audit trail (store/audit.ts); its head is read inside each write transaction */
+  audit: AuditPort;
   /**
    * Records an issued certificate and, for a token, consumes one use and one rate slot, in one
    * transaction: the token is checked again inside it (revoked, expired, out of uses: rejects
    * with TokenRefused; rate window full: rateLimited()); a renewal of a certificate already
-   * renewed rejects with forbidden(); nothing is written then. Settles after the commit.
+   * renewed rejects with forbidden(); nothing is written then. Settles after the commit. `audit`:
+   * the issuance's event, chained in the same transaction.
    */
-  recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void>;
+  recordIssued(
+    rec: CertificateRecord,
+    tokenId: string | null,
+    now: number,
+    audit?: AuditEntry | null,
+  ): Promise<void>;
   /** Resolves when the database answers a trivial query; rejects otherwise (/healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;

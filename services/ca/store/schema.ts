@@ -267,3 +267,26 @@ export const authFailures = sqliteTable(
   },
   (t) => [index("auth_failures_window_start").on(t.windowStart)],
 );
+
+/**
+ * The audit trail (core/audit.ts): append-only, each row chained to the one before by its hash.
+ * AUTOINCREMENT so that an id is never reused: a deleted row leaves a gap, and a row deleted
+ * from the end leaves sqlite_sequence ahead of the last id, which `audit verify` reports.
+ */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    type: text("type").notNull(),
+    actorKind: text("actor_kind").notNull(),
+    actorId: text("actor_id").notNull(),
+    subject: text("subject"),
+    /** canonical JSON (core/audit.ts canonicalJson) */
+    details: text("details").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  // audit list --since reads from a time on
+  (t) => [index("audit_events_at").on(t.at)],
+);

@@ -1,5 +1,6 @@
 import type { Logger } from "../../../shared/log.js";
 import { rateLimited } from "../../../shared/problem.js";
+import type { FailureAudit } from "../audit/failures.js";
 import { TokenRefused } from "../core/tokens.js";
 
 /** After this many failed authentications from one client address within the window: 429. */
@@ -23,6 +24,8 @@ export function authFailures(
   limits = FAILED_AUTH_LIMIT,
   counted: () => void = () => {},
   windows: FailureWindows = memoryWindows(),
+  /** the audit trail's aggregation of failures (audit/failures.ts) */
+  audit?: Pick<FailureAudit, "failed" | "limited">,
 ) {
   return {
     /** 429 when the address is over the limit. */
@@ -30,6 +33,7 @@ export function authFailures(
       const w = await windows.window(address);
       if (!w || now - w.windowStart >= limits.windowMs || w.count < limits.limit) return;
       const wait = Math.max(1, Math.ceil((w.windowStart + limits.windowMs - now) / 1000));
+      audit?.limited(address, now);
       throw rateLimited(
         `too many failed authentications from ${address}: at most ${limits.limit} a minute`,
         wait,
@@ -40,6 +44,7 @@ export function authFailures(
       if (err instanceof TokenRefused) {
         await windows.hit(address, now, limits.windowMs);
         counted();
+        audit?.failed(address, now, err.token.name ?? err.token.id ?? null, err.reason);
         log.warn(
           { token: err.token.name ?? err.token.id ?? null, address, reason: err.reason },
           "token authentication failed",

@@ -1,13 +1,16 @@
 import { notFound } from "../../../shared/problem.js";
+import { type Actor, type AuditEntry, policyDetails } from "../core/audit.js";
 import type { TokenRecord } from "../core/types.js";
 import { resetAdminToken } from "./admin.js";
 import { buildToken, type NewTokenRequest } from "./requests.js";
 
 /** What token management needs from storage; the SQLite store implements it. */
 export interface TokenStore {
-  create(t: TokenRecord): Promise<void>;
+  /** with its audit event, in one transaction */
+  create(t: TokenRecord, audit?: AuditEntry): Promise<void>;
   list(): Promise<TokenRecord[]>;
-  revoke(name: string, at: number): Promise<boolean>;
+  /** the audit event is written when a token was revoked */
+  revoke(name: string, at: number, audit?: AuditEntry): Promise<boolean>;
   replaceAdmin(t: TokenRecord): Promise<void>;
 }
 
@@ -19,17 +22,31 @@ export interface TokenStore {
 export function tokenService(store: TokenStore, clock: () => number, key: () => Promise<Buffer>) {
   return {
     /** A new enrolment token; the secret is returned once and stored only as a hash. */
-    async create(req: NewTokenRequest): Promise<{ record: TokenRecord; secret: string }> {
+    async create(req: NewTokenRequest, actor: Actor): Promise<{ record: TokenRecord; secret: string }> {
       const minted = buildToken(req, clock(), await key());
-      await store.create(minted.record);
+      const t = minted.record;
+      await store.create(t, {
+        at: t.createdAt,
+        type: "token.created",
+        actor,
+        subject: t.name,
+        details: {
+          ...policyDetails(t.policy),
+          expiresAt: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+          uses: t.usesLeft,
+          rate: `${t.rateLimit}/${t.rateWindowMs / 1000}s`,
+        },
+      });
       return minted;
     },
     /** The enrolment tokens, oldest first. */
     async list(): Promise<TokenRecord[]> {
       return (await store.list()).filter((t) => t.kind === "enrol");
     },
-    async revoke(name: string): Promise<void> {
-      if (!(await store.revoke(name, clock()))) throw notFound(`no token named "${name}"`);
+    async revoke(name: string, actor: Actor): Promise<void> {
+      const at = clock();
+      const event: AuditEntry = { at, type: "token.revoked", actor, subject: name, details: {} };
+      if (!(await store.revoke(name, at, event))) throw notFound(`no token named "${name}"`);
     },
     /** A new admin token, written to `path`; the old one stops working. */
     async resetAdmin(path: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { ADMIN_ACTOR } from "../../core/audit.js";
 import { encodeCursor, INVENTORY_PARAMS } from "../../core/inventory.js";
 import { certificateView, tokenView } from "../../core/views.js";
 import { newTokenSchema } from "../../tokens/requests.js";
@@ -29,7 +30,7 @@ export function adminRoutes(deps: AppDeps) {
   });
   app.post("/v1/tokens", admin, async (c) => {
     const req = await jsonBody(c, newTokenSchema);
-    const { record, secret } = await deps.createToken(req);
+    const { record, secret } = await deps.createToken(req, ADMIN_ACTOR);
     deps.log.info({ token: record.name }, "token created");
     return c.json({ ...tokenView(record), token: secret }, 201);
   });

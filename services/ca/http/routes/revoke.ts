@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { forbidden } from "../../../../shared/problem.js";
+import { ADMIN_ACTOR } from "../../core/audit.js";
 import { normalizeSerial, parseReason } from "../../core/types.js";
 import { jsonBody } from "../body.js";
 import { type AppDeps, type AppEnv, clientAddress, peerCertificate } from "../context.js";
@@ -20,7 +21,7 @@ export function revokeRoute(deps: AppDeps) {
       const { record } = await deps.authority.authenticateCertificate(peerCertificate(c.env));
       if (record.serial !== serial) throw forbidden("a certificate may revoke only itself");
     }
-    await deps.authority.revoke(serial, reason);
+    await deps.authority.revoke(serial, reason, isAdmin ? ADMIN_ACTOR : { kind: "certificate", id: serial });
     deps.log.info({ serial, reason, by: isAdmin ? "admin" : "self" }, "revoked");
     return c.json({ serial, status: "revoked" });
   });

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import { malformed, notFound } from "../../../../shared/problem.js";
 import type { InventorySearch } from "../../authority/certificates.js";
+import { sessionActor } from "../../core/audit.js";
 import { encodeCursor, INVENTORY_STATES, type InventoryRow } from "../../core/inventory.js";
 import { ipFamily } from "../../core/names.js";
 import { normalizeSerial, REVOCATION_REASONS, type RevocationReason } from "../../core/types.js";
@@ -139,7 +140,11 @@ This cannot be undone: clients that check the CRL refuse it from then on.</p>
     const form = await formOf(c);
     const reason = form.reason ?? "unspecified";
     if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw malformed(`"${reason}" is not a revocation reason`);
-    await deps.authority.revoke(serial, REVOCATION_REASONS[reason as RevocationReason]);
+    await deps.authority.revoke(
+      serial,
+      REVOCATION_REASONS[reason as RevocationReason],
+      sessionActor(c.get("session").idHash),
+    );
     deps.log.info({ serial, reason, by: "dashboard" }, "revoked");
     return c.redirect(`/ui/certificates/${serial}?revoked=1`, 303);
   });

@@ -2,6 +2,7 @@ import type { HttpBindings } from "@hono/node-server";
 import type { NewEabRequest } from "../../acme/eab.js";
 import type { EabRecord } from "../../core/acme/types.js";
 import type { HostRecord } from "../../core/hosts.js";
+import type { Actor } from "../../core/audit.js";
 import type { InventoryState } from "../../core/inventory.js";
 import type { CertificateRecord, CrlRecord, TokenRecord } from "../../core/types.js";
 import type { ExpiryTimeline } from "../../store/dashboard.js";
@@ -41,15 +42,15 @@ export interface UiDeps {
   certificate(serial: string): Promise<CertificateDetail | null>;
   tokens: {
     list(): Promise<TokenRecord[]>;
-    create(req: NewTokenRequest): Promise<{ record: TokenRecord; secret: string }>;
-    revoke(name: string): Promise<void>;
+    create(req: NewTokenRequest, actor: Actor): Promise<{ record: TokenRecord; secret: string }>;
+    revoke(name: string, actor: Actor): Promise<void>;
     /** the id of the token with this name or id, or null */
     idOf(nameOrId: string): Promise<string | null>;
   };
   eabs: {
     list(): Promise<{ eab: EabRecord; accounts: number }[]>;
-    create(req: NewEabRequest): Promise<{ record: EabRecord; hmac: string }>;
-    revoke(name: string): Promise<void>;
+    create(req: NewEabRequest, actor: Actor): Promise<{ record: EabRecord; hmac: string }>;
+    revoke(name: string, actor: Actor): Promise<void>;
   };
   /** every host's stored report (without the newest-certificate lookups of deps.hosts) */
   hostReports(): Promise<HostRecord[]>;

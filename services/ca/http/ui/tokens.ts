@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import { InputError } from "../../../../shared/errors.js";
 import { encodeJoin } from "../../../../shared/join.js";
+import { sessionActor } from "../../core/audit.js";
 import { formatDnsPattern, formatIpRange } from "../../core/names.js";
 import type { DashboardDeps, UiEnv } from "./deps.js";
 import { csrfField, type Html, page, when } from "./layout.js";
@@ -31,14 +32,17 @@ export function credentialPages(deps: DashboardDeps) {
   app.post("/tokens", async (c) => {
     const form = await formOf(c);
     const join = form.join === "on";
-    const { record, secret } = await deps.ui.tokens.create({
-      name: form.name ?? "",
-      dns: listOf(form.dns),
-      ip: listOf(form.ip),
-      maxValidity: optional(form.maxValidity),
-      expires: optional(form.expires) ?? (join ? JOIN_DEFAULTS.expires : undefined),
-      uses: positive(form.uses, "uses") ?? (join ? JOIN_DEFAULTS.uses : undefined),
-    });
+    const { record, secret } = await deps.ui.tokens.create(
+      {
+        name: form.name ?? "",
+        dns: listOf(form.dns),
+        ip: listOf(form.ip),
+        maxValidity: optional(form.maxValidity),
+        expires: optional(form.expires) ?? (join ? JOIN_DEFAULTS.expires : undefined),
+        uses: positive(form.uses, "uses") ?? (join ? JOIN_DEFAULTS.uses : undefined),
+      },
+      sessionActor(c.get("session").idHash),
+    );
     deps.log.info({ token: record.name, by: "dashboard" }, "token created");
     const shown = join
       ? encodeJoin({ url: deps.ui.url, fingerprint: deps.rootFingerprint, token: secret })
@@ -51,7 +55,7 @@ ${await tokensPage(deps, c.get("session").csrf, true)}`;
   });
   app.post("/tokens/revoke", async (c) => {
     const form = await formOf(c);
-    await deps.ui.tokens.revoke(form.name ?? "");
+    await deps.ui.tokens.revoke(form.name ?? "", sessionActor(c.get("session").idHash));
     deps.log.info({ token: form.name, by: "dashboard" }, "token revoked");
     return c.redirect("/ui/tokens", 303);
   });
@@ -59,13 +63,16 @@ ${await tokensPage(deps, c.get("session").csrf, true)}`;
   app.get("/eabs", async (c) => c.html(await eabsPage(deps, c.get("session").csrf)));
   app.post("/eabs", async (c) => {
     const form = await formOf(c);
-    const { record, hmac } = await deps.ui.eabs.create({
-      name: form.name ?? "",
-      dns: listOf(form.dns),
-      ip: listOf(form.ip),
-      maxValidity: optional(form.maxValidity),
-      accounts: positive(form.accounts, "accounts"),
-    });
+    const { record, hmac } = await deps.ui.eabs.create(
+      {
+        name: form.name ?? "",
+        dns: listOf(form.dns),
+        ip: listOf(form.ip),
+        maxValidity: optional(form.maxValidity),
+        accounts: positive(form.accounts, "accounts"),
+      },
+      sessionActor(c.get("session").idHash),
+    );
     deps.log.info({ eab: record.name, by: "dashboard" }, "EAB created");
     const body = html`<p class="note ok">EAB <b>${record.name}</b> created. Copy its HMAC key now: it is not shown again.</p>
 <pre id="eab">--eab-kid ${record.kid} --eab-hmac-key ${hmac}</pre>
@@ -75,7 +82,7 @@ ${await eabsPage(deps, c.get("session").csrf, true)}`;
   });
   app.post("/eabs/revoke", async (c) => {
     const form = await formOf(c);
-    await deps.ui.eabs.revoke(form.name ?? "");
+    await deps.ui.eabs.revoke(form.name ?? "", sessionActor(c.get("session").idHash));
     deps.log.info({ eab: form.name, by: "dashboard" }, "EAB revoked");
     return c.redirect("/ui/eabs", 303);
   });

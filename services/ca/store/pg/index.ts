@@ -1,7 +1,9 @@
 import { forbidden } from "../../../../shared/problem.js";
+import type { AuditEntry } from "../../core/audit.js";
 import type { CertificateRecord } from "../../core/types.js";
 import { eq } from "../drizzle.cjs";
 import { pgAcmeStore } from "./acme.js";
+import { appendAudit, pgAuditStore } from "./audit.js";
 import { pgAuthFailureStore } from "./auth-failures.js";
 import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
@@ -18,9 +20,11 @@ import { consumeToken, pgTokenStore } from "./tokens.js";
  * the modules. Nothing the CA needs across requests lives in this process: several replicas on
  * one database behave as one CA.
  */
-export async function openPgStore(loc: PgLocation, o: OpenPgOptions = {}) {
+export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: boolean } = {}) {
   const { db, close } = await openPg(loc, o);
+  const auditing = o.audit ?? true;
   const ports = {
+    audit: pgAuditStore(db, auditing),
     tokens: pgTokenStore(db),
     certificates: {
       ...pgCertificateStore(db),
@@ -41,7 +45,12 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions = {}) {
      * transaction, which locks the token's row, so the use count is exact across replicas.
      * Settles after COMMIT; nothing is written when it rejects.
      */
-    async recordIssued(rec: CertificateRecord, tokenId: string | null, now: number): Promise<void> {
+    async recordIssued(
+      rec: CertificateRecord,
+      tokenId: string | null,
+      now: number,
+      audit: AuditEntry | null = null,
+    ): Promise<void> {
       await db.transaction(async (tx) => {
         if (tokenId !== null) await consumeToken(tx, tokenId, now);
         await insertCertificate(tx, rec);
@@ -56,6 +65,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions = {}) {
             throw forbidden(`certificate ${rec.renewedFrom} has been renewed already: renew its successor`);
           }
         }
+        if (audit && auditing) await appendAudit(tx, audit);
       });
     },
     /** Rejects when PostgreSQL does not answer, or answers read-only (/healthz says 503 then). */

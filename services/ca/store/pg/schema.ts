@@ -187,12 +187,4 @@ export const alerts = pgTable("alerts", {
   summary: text("summary").notNull(),
 });
 
-export const authFailures = pgTable(
-  "auth_failures",
-  {
-    address: text("address").primaryKey(),
-    windowStart: ms("window_start").notNull(),
-    count: ms("count").notNull(),
-  },
-  (t) => [index("auth_failures_window_start").on(t.windowStart)],
 );

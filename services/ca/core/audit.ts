@@ -1,0 +1,204 @@
+import { createHash } from "node:crypto";
+import { formatDnsPattern, formatIpRange } from "./names.js";
+import type { Policy } from "./policy.js";
+import { REVOCATION_REASONS } from "./types.js";
+
+/*
+ * The audit trail's events and their hash chain, pure: the store keeps the rows, this file says
+ * what a row is, how its hash is made and what a broken chain looks like.
+ *
+ * Each event's hash is SHA-256 over the previous event's hash and a canonical encoding of the
+ * event (canonicalJson: keys sorted, no whitespace). The first event's previous hash is
+ * GENESIS. Ids are allocated by the database and never reused (SQLite AUTOINCREMENT), so a gap
+ * in the ids is a deleted row, and an id allocated beyond the last row is a row deleted from the
+ * end. The id is not hashed: the chain's order is the ids' order, and a row moved elsewhere in
+ * it no longer follows the hash it names.
+ *
+ * What the chain proves: a row edited, deleted or moved without recomputing every hash after it
+ * is found. Someone who can write the database can also recompute the chain; what protects
+ * against that is the head's hash kept somewhere else (`audit verify` prints it).
+ */
+
+export const GENESIS = "0".repeat(64);
+
+/** Who did it. */
+export const ACTOR_KINDS = [
+  /** an enrolment token, by name */
+  "token",
+  /** a certificate presented over mutual TLS, by serial */
+  "certificate",
+  /** an ACME account, by id */
+  "acme-account",
+  /** the admin token over HTTP */
+  "admin",
+  /** a dashboard session, by the first characters of its id's hash */
+  "session",
+  /** a CLI command on the data directory, by the operating system's user name */
+  "cli",
+  /** a client address (failed authentications) */
+  "address",
+  /** the CA itself (its own serving certificate) */
+  "ca",
+] as const;
+export type ActorKind = (typeof ACTOR_KINDS)[number];
+export interface Actor {
+  kind: ActorKind;
+  id: string;
+}
+/** A dashboard session by the first 12 hex characters of its stored hash (not its secret). */
+export const sessionActor = (idHash: string): Actor => ({ kind: "session", id: idHash.slice(0, 12) });
+/** the admin token over HTTP (there is one) */
+export const ADMIN_ACTOR: Actor = { kind: "admin", id: "admin" };
+
+export const AUDIT_TYPES = [
+  "token.created",
+  "token.revoked",
+  "eab.created",
+  "eab.revoked",
+  "certificate.issued",
+  "certificate.renewed",
+  "certificate.revoked",
+  /** failed authentications from one address, aggregated over a window (see authFailures) */
+  "auth.failed",
+  "dashboard.login",
+  "dashboard.logout",
+] as const;
+export type AuditType = (typeof AUDIT_TYPES)[number];
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** An event as its writer describes it; the store adds the id and the chain. */
+export interface AuditEntry {
+  /** ms since the epoch */
+  at: number;
+  type: AuditType;
+  actor: Actor;
+  /** what it happened to: a token or EAB name, a serial, an address; null when nothing */
+  subject: string | null;
+  details: { [key: string]: Json };
+}
+
+export interface AuditEvent extends AuditEntry {
+  id: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** JSON with object keys in code-point order and no whitespace: the same value, the same text. */
+export function canonicalJson(value: Json): string {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "number" && !Number.isFinite(value))
+      throw new Error("audit: a number must be finite");
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value)
+    .filter((k) => value[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as Json)}`).join(",")}}`;
+}
+
+/** The hash of an event that follows `prevHash`. */
+export function eventHash(prevHash: string, e: AuditEntry): string {
+  const body = canonicalJson({
+    at: e.at,
+    type: e.type,
+    actor: { kind: e.actor.kind, id: e.actor.id },
+    subject: e.subject,
+    details: e.details,
+  });
+  return createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
+}
+
+export type ChainFault =
+  | { kind: "edited"; id: number; message: string }
+  | { kind: "deleted"; id: number; message: string }
+  | { kind: "reordered"; id: number; message: string };
+
+export type ChainVerdict = { ok: true; count: number; head: string } | { ok: false; fault: ChainFault };
+
+export interface ChainSource {
+  /** events in id order, a page at a time */
+  events(): AsyncIterable<AuditEvent[]>;
+  /** the id of the event whose hash this is, if any (to tell a moved row from a deleted one) */
+  idOfHash(hash: string): Promise<number | null>;
+  /** the highest id the database ever allocated (0: none) */
+  lastAllocatedId(): Promise<number>;
+}
+
+/**
+ * Walks the chain from the first event and names the first fault: an event whose hash does not
+ * match its contents (edited), a gap in the ids or a missing tail (deleted), an event that does
+ * not follow the one before it (reordered when the hash it names is elsewhere in the chain,
+ * deleted when it is nowhere).
+ */
+export async function verifyChain(src: ChainSource): Promise<ChainVerdict> {
+  let prev = GENESIS;
+  let prevId = 0;
+  let count = 0;
+  for await (const page of src.events()) {
+    for (const e of page) {
+      if (e.id !== prevId + 1) {
+        const gap = e.id - prevId - 1;
+        return fault(
+          "deleted",
+          prevId + 1,
+          gap === 1
+            ? `event ${prevId + 1} was deleted (event ${e.id} follows ${prevId === 0 ? "the start" : `event ${prevId}`})`
+            : `events ${prevId + 1} to ${e.id - 1} were deleted (event ${e.id} follows ${prevId === 0 ? "the start" : `event ${prevId}`})`,
+        );
+      }
+      if (eventHash(e.prevHash, e) !== e.hash)
+        return fault(
+          "edited",
+          e.id,
+          `event ${e.id} (${e.type}) was edited: its hash does not match its contents`,
+        );
+      if (e.prevHash !== prev) {
+        const named = e.prevHash === GENESIS ? 0 : await src.idOfHash(e.prevHash);
+        if (named !== null)
+          return fault(
+            "reordered",
+            e.id,
+            `event ${e.id} (${e.type}) is out of order: it follows ${named === 0 ? "the start" : `event ${named}`}, not ${prevId === 0 ? "the start" : `event ${prevId}`}`,
+          );
+        return fault(
+          "deleted",
+          e.id,
+          `the event before event ${e.id} (${e.type}) was deleted or replaced: the hash it follows is not in the trail`,
+        );
+      }
+      prev = e.hash;
+      prevId = e.id;
+      count++;
+    }
+  }
+  const allocated = await src.lastAllocatedId();
+  if (allocated > prevId)
+    return fault(
+      "deleted",
+      prevId + 1,
+      allocated === prevId + 1
+        ? `event ${allocated}, the last one, was deleted`
+        : `events ${prevId + 1} to ${allocated}, the last ones, were deleted`,
+    );
+  return { ok: true, count, head: prev };
+}
+
+function fault(kind: ChainFault["kind"], id: number, message: string): ChainVerdict {
+  return { ok: false, fault: { kind, id, message } };
+}
+
+/** The RFC 5280 5.3.1 reason's name, as `revoke --reason` takes it, or its code when it has none. */
+function reasonName(code: number): string {
+  return Object.entries(REVOCATION_REASONS).find(([, c]) => c === code)?.[0] ?? String(code);
+}
+
+export function revocationEvent(serial: string, reason: number, at: number, actor: Actor): AuditEntry {
+  return { at, type: "certificate.revoked", actor, subject: serial, details: { reason: reasonName(reason) } };
+}
+
+/** A credential's policy as its events record it (patterns and ranges as written, max validity in ms). */
+export function policyDetails(p: Policy): { [key: string]: Json } {
+  return { dns: p.dns.map(formatDnsPattern), ip: p.ips.map(formatIpRange), maxValidityMs: p.maxValidityMs };
+}
