@@ -187,4 +187,30 @@ export const alerts = pgTable("alerts", {
   summary: text("summary").notNull(),
 });
 
+export const authFailures = pgTable(
+  "auth_failures",
+  {
+    address: text("address").primaryKey(),
+    windowStart: ms("window_start").notNull(),
+    count: ms("count").notNull(),
+  },
+  (t) => [index("auth_failures_window_start").on(t.windowStart)],
+);
+
+/** ../schema.ts auditEvents; the id an identity column (never reused, as SQLite's AUTOINCREMENT). */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: ms("id").primaryKey().generatedByDefaultAsIdentity(),
+    at: ms("at").notNull(),
+    type: text("type").notNull(),
+    actorKind: text("actor_kind").notNull(),
+    actorId: text("actor_id").notNull(),
+    subject: text("subject"),
+    /** canonical JSON as text: the hash is over these very characters' value (core/audit.ts) */
+    details: text("details").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [index("audit_events_at").on(t.at)],
 );
