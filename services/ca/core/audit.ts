@@ -202,3 +202,16 @@ export function revocationEvent(serial: string, reason: number, at: number, acto
 export function policyDetails(p: Policy): { [key: string]: Json } {
   return { dns: p.dns.map(formatDnsPattern), ip: p.ips.map(formatIpRange), maxValidityMs: p.maxValidityMs };
 }
+
+/**
+ * A dashboard login or logout. `session`: an identifier of the session that is not its secret
+ * (the first 12 hex characters of the session's stored hash); `address`: the client's.
+ */
+export function dashboardEvent(
+  type: "dashboard.login" | "dashboard.logout",
+  session: string,
+  address: string,
+  at: number,
+): AuditEntry {
+  return { at, type, actor: { kind: "session", id: session }, subject: null, details: { address } };
+}
