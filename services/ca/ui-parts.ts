@@ -49,6 +49,7 @@ export function uiParts(
       revoke: async (name, actor) => parts.eabs.revoke(name, actor),
     },
     hostReports: async () => await store.hosts.hostReports(),
+    audit: (e) => store.audit.append(e),
     async crl() {
       const latest = await store.crls.latest();
       return (

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import { decodePem } from "../../shared/x509/pem.js";
 import { startAcmeBed } from "../helpers/acme-bed.js";
 import { startCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { UiClient } from "../helpers/ui-client.js";
 
 interface Event {
   id: number;
@@ -302,5 +304,43 @@ test("an ACME issuance and revocation name the account", async () => {
     assert.deepEqual(revoked[0]?.actor, { kind: "acme-account", id: accountId });
   } finally {
     await bed.close();
+  }
+});
+
+test("the dashboard: login, a token created and revoked, a certificate revoked and logout name the session", async () => {
+  const ca = await startCa();
+  try {
+    const token = await ca.createToken({ name: "web", dns: ["*.lan"] });
+    const res = await ca.request("/v1/sign", {
+      body: { csr: makeCsr({ san: ["DNS:web.lan"] }).csrPem },
+      token,
+    });
+    const serial = res.json<Issued>().serial;
+    const ui = new UiClient(ca);
+    assert.equal((await ui.login(ca.adminToken)).status, 303);
+    const idHash = createHash("sha256")
+      .update(ui.cookies.get("cy_session") ?? "")
+      .digest("hex");
+    const session = { kind: "session", id: idHash.slice(0, 12) };
+    const created = await ui.post("/ui/tokens", { name: "from-ui", dns: "x.lan", csrf: await ui.csrf() });
+    assert.equal(created.status, 201, created.body.toString());
+    await ui.post("/ui/tokens/revoke", { name: "from-ui", csrf: await ui.csrf() });
+    await ui.post(`/ui/certificates/${serial}/revoke`, { reason: "superseded", csrf: await ui.csrf() });
+    assert.equal((await ui.post("/ui/logout", { csrf: await ui.csrf() })).status, 303);
+    const trail = (await events(ca.dataDir)).filter((e) => e.actor.kind === "session");
+    assert.deepEqual(
+      trail.map((e) => [e.type, e.subject]),
+      [
+        ["dashboard.login", null],
+        ["token.created", "from-ui"],
+        ["token.revoked", "from-ui"],
+        ["certificate.revoked", serial],
+        ["dashboard.logout", null],
+      ],
+    );
+    for (const e of trail) assert.deepEqual(e.actor, session);
+    assert.deepEqual(trail[0]?.details, { address: "127.0.0.1" });
+  } finally {
+    await ca.close();
   }
 });

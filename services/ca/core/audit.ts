@@ -204,14 +204,14 @@ export function policyDetails(p: Policy): { [key: string]: Json } {
 }
 
 /**
- * A dashboard login or logout. `session`: an identifier of the session that is not its secret
- * (the first 12 hex characters of the session's stored hash); `address`: the client's.
+ * A dashboard login or logout, by the session's stored hash (its actor id is the first 12
+ * characters: sessionActor); `address`: the client's.
  */
 export function dashboardEvent(
   type: "dashboard.login" | "dashboard.logout",
-  session: string,
+  sessionIdHash: string,
   address: string,
   at: number,
 ): AuditEntry {
-  return { at, type, actor: { kind: "session", id: session }, subject: null, details: { address } };
+  return { at, type, actor: sessionActor(sessionIdHash), subject: null, details: { address } };
 }

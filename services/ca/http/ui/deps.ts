@@ -1,8 +1,10 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { NewEabRequest } from "../../acme/eab.js";
 import type { EabRecord } from "../../core/acme/types.js";
+
+import type { Actor, AuditEntry } from "../../core/audit.js";
 import type { HostRecord } from "../../core/hosts.js";
-import type { Actor } from "../../core/audit.js";
+
 import type { InventoryState } from "../../core/inventory.js";
 import type { CertificateRecord, CrlRecord, TokenRecord } from "../../core/types.js";
 import type { ExpiryTimeline } from "../../store/dashboard.js";
@@ -54,6 +56,8 @@ export interface UiDeps {
   };
   /** every host's stored report (without the newest-certificate lookups of deps.hosts) */
   hostReports(): Promise<HostRecord[]>;
+  /** appends an event to the audit trail (logins and logouts) */
+  audit(e: AuditEntry): Promise<void>;
   /** the current CRL's times, or null before the first one */
   crl(): Promise<Pick<CrlRecord, "number" | "thisUpdate" | "nextUpdate"> | null>;
   /** the CA's public URL, for the join strings the token page makes */

@@ -2,7 +2,9 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { forbidden, Problem, unauthorized } from "../../../../shared/problem.js";
+import { dashboardEvent } from "../../core/audit.js";
 import { tokenRefusal } from "../../core/tokens.js";
+import { clientAddress } from "../context.js";
 import type { DashboardDeps, UiEnv, UiSession } from "./deps.js";
 
 /** The session cookie; Path=/ui so that no API request carries it. */
@@ -38,13 +40,15 @@ export const newSecret = () => randomBytes(32).toString("base64url");
 export async function startSession(c: Context<UiEnv>, deps: DashboardDeps, adminTokenId: string) {
   const secret = newSecret();
   const now = deps.clock();
+  const idHash = hashOf(secret);
   await deps.ui.sessions.create({
-    idHash: hashOf(secret),
+    idHash,
     adminTokenId,
     createdAt: now,
     lastSeen: now,
     expiresAt: now + SESSION_ABSOLUTE_MS,
   });
+  await deps.ui.audit(dashboardEvent("dashboard.login", idHash, clientAddress(c.env), now));
   setCookie(c, SESSION_COOKIE, secret, { ...COOKIE_FLAGS, maxAge: SESSION_ABSOLUTE_MS / 1000 });
   deleteCookie(c, LOGIN_COOKIE, COOKIE_FLAGS);
 }
@@ -52,7 +56,14 @@ export async function startSession(c: Context<UiEnv>, deps: DashboardDeps, admin
 /** Ends the request's session, in the database and in the browser. */
 export async function endSession(c: Context<UiEnv>, deps: DashboardDeps) {
   const secret = getCookie(c, SESSION_COOKIE);
-  if (secret) await deps.ui.sessions.remove(hashOf(secret));
+  if (secret) {
+    const idHash = hashOf(secret);
+    // only a session that was there is logged out (not a stale cookie)
+    if (await deps.ui.sessions.find(idHash)) {
+      await deps.ui.sessions.remove(idHash);
+      await deps.ui.audit(dashboardEvent("dashboard.logout", idHash, clientAddress(c.env), deps.clock()));
+    }
+  }
   deleteCookie(c, SESSION_COOKIE, COOKIE_FLAGS);
 }
 
