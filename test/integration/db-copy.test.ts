@@ -69,7 +69,7 @@ describe("certyard-ca db copy", () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^certyard-ca: --to \S+ is not empty \(certificate_names: 5, certificates: 4, tokens: 2\): db copy writes only into an empty database; nothing was copied\n$/,
+      /^certyard-ca: --to \S+ is not empty \(audit_events: 6, certificate_names: 5, certificates: 4, tokens: 2\): db copy writes only into an empty database; nothing was copied\n$/,
     );
     assert.deepEqual(dumpSqlite(target), before);
   });
