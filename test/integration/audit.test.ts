@@ -98,13 +98,13 @@ describe("the audit trail of a serving CA", () => {
         limitedStatuses.push(bad.status);
       }
       // while serve runs, the CLI: token, EAB, revocation
-      tokenCreate({ data, name: "cli-made", dns: ["x.lan"] });
-      tokenRevoke({ data, name: "registry" });
-      eabCreate({ data, name: "acme-lab", dns: ["*.lan"] });
-      eabRevoke({ data, name: "acme-lab" });
-      revokeSerial({ data, serial: signed.serial, reason: "cessationOfOperation" });
+      await tokenCreate({ data, name: "cli-made", dns: ["x.lan"] });
+      await tokenRevoke({ data, name: "registry" });
+      await eabCreate({ data, name: "acme-lab", dns: ["*.lan"] });
+      await eabRevoke({ data, name: "acme-lab" });
+      await revokeSerial({ data, serial: signed.serial, reason: "cessationOfOperation" });
       // a revocation that fails (already revoked) writes nothing
-      assert.throws(() => revokeSerial({ data, serial: signed.serial }), /already revoked/);
+      await assert.rejects(revokeSerial({ data, serial: signed.serial }), /already revoked/);
     } finally {
       // serve writes the failures it is still aggregating when it stops
       await ca.close();

@@ -29,7 +29,7 @@ export async function auditList(
     }
     if (o.json) await write(out, first ? "[]\n" : "\n]\n");
   } finally {
-    parts.close();
+    await parts.close();
   }
 }
 
@@ -41,7 +41,7 @@ export async function auditVerify(o: DataOpts): Promise<{ line: string; code: nu
     if (v.ok) return { line: `audit trail intact: ${v.count} events, head ${v.head}`, code: 0 };
     return { line: `audit trail broken: ${v.fault.message}`, code: 1 };
   } finally {
-    parts.close();
+    await parts.close();
   }
 }
 
