@@ -47,7 +47,7 @@ export function auditService(port: AuditPort, clock: () => number) {
       }
     },
     verify(): Promise<ChainVerdict> {
-      return verifyChain(port.chain());
+      return port.chain().then(verifyChain);
     },
     /** An event from outside the store's own changes (a dashboard login). */
     record(e: AuditEntry): Promise<void> {

@@ -25,7 +25,7 @@ export interface AuditPort {
   /** Events in id order, oldest first. */
   list(q: AuditQuery): Promise<AuditEvent[]>;
   /** For `audit verify`: the events a page at a time, and what the chain needs beside them. */
-  chain(): ChainSource;
+  chain(): Promise<ChainSource>;
 }
 
 const VERIFY_PAGE = 5000;
@@ -84,7 +84,7 @@ export function auditStore(db: Db) {
         .all(...params) as Row[];
       return rows.map(toEvent);
     },
-    chain(): ChainSource {
+    async chain(): Promise<ChainSource> {
       return {
         async *events() {
           let after = 0;

@@ -62,7 +62,7 @@ export function pgAuditStore(db: PgDb, auditing: boolean): AuditPort {
       if (auditing) await db.transaction((tx) => appendAudit(tx, e));
     },
     list: (q) => rows(q.afterId ?? 0, q.limit, q),
-    chain(): ChainSource {
+    async chain(): Promise<ChainSource> {
       return {
         async *events() {
           let after = 0;
