@@ -55,6 +55,12 @@ export async function pgSide(
       return new Map(rows.map((r) => [String(r.serial), String(r.pem)]));
     },
     async commit() {
+      // the audit events came with their ids: the identity continues after them, so the next
+      // event appended here does not collide with a copied one
+      if (role === "target")
+        await client.query(
+          "select setval('audit_events_id_seq', coalesce((select max(id) from audit_events), 0) + 1, false)",
+        );
       await client.query("commit");
       done = true;
     },
