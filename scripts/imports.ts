@@ -31,6 +31,7 @@ const CA_LAYERS: Record<string, number> = {
   backup: 3,
   metrics: 3,
   alerts: 3,
+  leases: 3,
   http: 4,
   "server.ts": 5,
   "parts.ts": 5,

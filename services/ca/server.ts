@@ -40,6 +40,7 @@ import { SESSION_IDLE_MS } from "./http/ui/session.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { secureDataDir } from "./keys/paths.js";
+import { type LeaseTimes, leaseRunner } from "./leases/runner.js";
 import { caMetrics } from "./metrics/registry.js";
 import { caGaugeSource } from "./metrics/source.js";
 import { tokenKeyOf } from "./parts.js";
@@ -95,6 +96,8 @@ export interface ServeConfig {
   alertRetry?: RetryPolicy;
   /** false: no audit events (serve --no-audit, for benchmarks that compare) */
   audit?: boolean;
+  /** how long leases on periodic work last and how often they are renewed (LEASE_TIMES); tests shorten them */
+  leaseTimes?: LeaseTimes;
 }
 
 export interface RunningServer {
@@ -103,6 +106,8 @@ export interface RunningServer {
   url: string;
   /** no --url was given: the URL is serve's guess, which the operator should check */
   urlGuessed: boolean;
+  /** this process's name as a holder of leases on periodic work (leases/runner.ts) */
+  leaseHolder: string;
   rootFingerprint: string;
   /** the Prometheus exposition GET /metrics serves (of the whole tree in a cluster worker) */
   metricsExposition(): Promise<string>;
@@ -139,6 +144,8 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     cfg.issuesServingCert ?? true,
   );
   const storage = storageHealth(cfg.paths.dataDir, clock);
+  // Periodic work that one replica on the database does for all: leases.runUnderLease(name, fn).
+  const leases = leaseRunner(store.leases, cfg.log, { times: cfg.leaseTimes });
   let current = ca;
   const hosts = hostService(store.hosts, clock);
   const metrics = caMetrics(
@@ -266,15 +273,21 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const timer = setInterval(async () => {
     try {
       const next = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), mayIssue);
-      if (next.serial === serving.serial) return;
-      serving = next;
-      server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
-      cfg.log.info({ serial: serving.serial }, "serving certificate renewed");
+      if (next.serial !== serving.serial) {
+        serving = next;
+        server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
+        cfg.log.info({ serial: serving.serial }, "serving certificate renewed");
+      }
     } catch (err) {
       cfg.log.error({ err }, "serving certificate renewal failed");
     }
-    // The CRL is remade well before its nextUpdate even when nobody asks for it.
-    if (mayIssue) await crl.current().catch((err) => cfg.log.error({ err }, "CRL refresh failed"));
+    // The CRL is remade well before its nextUpdate even when nobody asks for it, by the replica
+    // holding the lease (it was skipped whenever the serving certificate had not changed).
+    await leases
+      .runUnderLease("crl-refresh", async () => {
+        await crl.current();
+      })
+      .catch((err) => cfg.log.error({ err }, "CRL refresh failed"));
   }, cfg.servingCheckMs ?? 600_000);
   timer.unref();
   // A rotation (certyard-ca rotate) is taken up without a restart. ca.json is the last file a
@@ -346,6 +359,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     port,
     url,
     urlGuessed: guessed,
+    leaseHolder: leases.holder,
     rootFingerprint: ca.rootFingerprint,
     metricsExposition,
     close: () =>
@@ -358,7 +372,10 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         clearInterval(failureSweep);
         server.close(() => {
           void failures.flush().finally(() => {
-            store.close().then(resolve, resolve);
+            void leases
+              .close()
+              .then(() => store.close())
+              .then(resolve, resolve);
           });
         });
         server.closeAllConnections();

@@ -10,6 +10,7 @@ import { crlStore } from "./crls.js";
 import { dashboardStore } from "./dashboard.js";
 import { type OpenOptions, openDb } from "./db.js";
 import { hostStore } from "./hosts.js";
+import { leaseStore } from "./leases.js";
 import type { StorePorts } from "./ports.js";
 import { promised } from "./promised.js";
 import { sessionStore } from "./sessions.js";
@@ -122,6 +123,7 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     hosts: hostStore(db),
     /** failed authentications per client address, counted by every process together */
     authFailures: authFailureStore(db),
+    leases: promised(leaseStore(db)),
     audit: {
       ...audit,
       append: (e: AuditEntry): Promise<void> => (auditing ? audit.append(e) : Promise.resolve()),

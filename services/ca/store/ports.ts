@@ -148,6 +148,23 @@ export type DashboardPort = DashboardStore;
 export type HostsPort = HostStore;
 export type AuthFailuresPort = AuthFailureStore;
 
+/**
+ * Leases on periodic work, so that one replica at a time does it. Times are the store's clock
+ * (PostgreSQL: the database's, so replicas' clocks need not agree).
+ */
+export interface LeasesPort {
+  /**
+   * Takes the lease `name` for `holder` for `ttlMs` when nobody holds it, its holder's time has
+   * run out, or `holder` holds it already (then it is renewed); true when `holder` holds it now.
+   * Atomic: of two replicas asking at once, one gets it.
+   */
+  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Extends `holder`'s lease by `ttlMs` from now; false when another holds it (it was lost). */
+  renew(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if `holder` holds it (at shutdown: another takes over at once). */
+  release(name: string, holder: string): Promise<void>;
+}
+
 /** The whole store, as the composition root (server.ts, parts.ts) gets it. */
 export interface StorePorts {
   tokens: TokensPort;
@@ -162,6 +179,8 @@ export interface StorePorts {
   hosts: HostsPort;
   /** failed authentications per client address, counted by every replica together (store/auth-failures.ts) */
   authFailures: AuthFailuresPort;
+  /** leases on periodic work (leases/runner.ts) */
+  leases: LeasesPort;
   /** the audit trail (store/audit.ts); its head is read inside each write transaction */
   audit: AuditPort;
   /**

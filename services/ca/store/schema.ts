@@ -290,3 +290,10 @@ export const auditEvents = sqliteTable(
   // audit list --since reads from a time on
   (t) => [index("audit_events_at").on(t.at)],
 );
+
+/** Periodic work done by one replica at a time: who holds each lease, and until when. */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

@@ -11,6 +11,7 @@ import { pgDashboardStore } from "./dashboard.js";
 import { type OpenPgOptions, openPg, type PgLocation } from "./db.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
 import { pgHostStore } from "./hosts.js";
+import { pgLeaseStore } from "./leases.js";
 import { certificates } from "./schema.js";
 import { pgSessionStore } from "./sessions.js";
 import { consumeToken, pgTokenStore } from "./tokens.js";
@@ -40,6 +41,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
     sessions: pgSessionStore(db),
     dashboard: pgDashboardStore(db),
     authFailures: pgAuthFailureStore(db),
+    leases: pgLeaseStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot: one
      * transaction, which locks the token's row, so the use count is exact across replicas.

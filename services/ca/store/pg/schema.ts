@@ -214,3 +214,9 @@ export const auditEvents = pgTable(
   },
   (t) => [index("audit_events_at").on(t.at)],
 );
+
+export const leases = pgTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+});
