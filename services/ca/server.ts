@@ -1,4 +1,3 @@
-import { X509Certificate } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
@@ -6,11 +5,10 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
-import { certificatesFromPem } from "../../shared/x509/pem.js";
 import { eabService } from "./acme/eabs.js";
 import { type AcmeLimits, DEFAULT_LIMITS } from "./acme/limits.js";
 import type { ValidationConfig } from "./acme/validate/index.js";
-import type { AlertCheckDeps } from "./alerts/checker.js";
+import { caTimes, startAlerts } from "./alerts/start.js";
 import type { RetryPolicy, Webhook } from "./alerts/webhook.js";
 import { failureAudit } from "./audit/failures.js";
 import { Authority } from "./authority/authority.js";
@@ -24,7 +22,6 @@ import {
   type ServingNames,
   withUrlHost,
 } from "./authority/serving.js";
-import type { CaTimes } from "./core/hosts.js";
 import { ipMatcher, parseIpRange } from "./core/names.js";
 import { requestListener } from "./http/app.js";
 import {
@@ -341,17 +338,26 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       .catch((err) => cfg.log.error({ err }, "sweeping ended dashboard sessions failed"));
   }, acmeLimits.nonceSweepMs);
   sweeper.unref();
-  // Alerts: checked by the process that does the periodic work (the first worker); their state
-  // is in the database, so a restart or another process does not send one twice.
+  // Alerts: checked by the first worker of the replica holding the "alerts" lease; their state
+  // is in the database, so a restart or another replica does not send one twice.
   const alerts =
     mayIssue && cfg.alertWebhooks?.length
-      ? await startAlerts(cfg, {
-          store: store.hosts,
-          hosts: () => hosts.withNewest(),
-          caTimes: async () => caTimes(appDeps.rootPem, authority.chainPem, await store.crls.latest()),
-          clock,
-          caUrl: url,
-        })
+      ? await startAlerts(
+          {
+            webhooks: cfg.alertWebhooks,
+            log: cfg.log,
+            retry: cfg.alertRetry,
+            checkMs: cfg.alertCheckMs,
+            runUnderLease: (name, fn) => leases.runUnderLease(name, fn),
+          },
+          {
+            store: store.hosts,
+            hosts: () => hosts.withNewest(),
+            caTimes: async () => caTimes(appDeps.rootPem, authority.chainPem, await store.crls.latest()),
+            clock,
+            caUrl: url,
+          },
+        )
       : null;
 
   return {
@@ -380,56 +386,6 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         });
         server.closeAllConnections();
       }),
-  };
-}
-
-/** The alert checks every cfg.alertCheckMs, posting to the webhooks (alerts/). */
-async function startAlerts(
-  cfg: ServeConfig,
-  d: Omit<AlertCheckDeps, "send" | "log">,
-): Promise<{ stop(): void }> {
-  const [{ checkAlerts }, { webhookSender, DEFAULT_RETRY }] = await Promise.all([
-    import("./alerts/checker.js"),
-    import("./alerts/webhook.js"),
-  ]);
-  const sender = webhookSender(cfg.alertWebhooks ?? [], cfg.log, cfg.alertRetry ?? DEFAULT_RETRY);
-  let running = false;
-  const check = async () => {
-    if (running) return;
-    running = true;
-    try {
-      await checkAlerts({ ...d, send: (m) => sender.send(m), log: cfg.log });
-    } catch (err) {
-      cfg.log.error({ err }, "the alert checks failed");
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(check, cfg.alertCheckMs ?? 60_000);
-  timer.unref();
-  void check();
-  return {
-    stop() {
-      clearInterval(timer);
-      sender.close();
-    },
-  };
-}
-
-/** When the root, the intermediate and the CRL run out, for the alert checks. */
-function caTimes(
-  rootPem: string,
-  chainPem: string,
-  crl: { thisUpdate: number; nextUpdate: number } | null,
-): CaTimes {
-  const notAfter = (pem: string) => {
-    const der = certificatesFromPem(pem)[0];
-    return der ? Date.parse(new X509Certificate(der).validTo) : Number.POSITIVE_INFINITY;
-  };
-  return {
-    rootNotAfter: notAfter(rootPem),
-    intermediateNotAfter: notAfter(chainPem),
-    crl: crl ? { nextUpdate: crl.nextUpdate, lifetimeMs: crl.nextUpdate - crl.thisUpdate } : null,
   };
 }
 
