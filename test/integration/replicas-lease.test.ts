@@ -36,6 +36,8 @@ interface Replica {
   port: number;
   /** resolves with the first log line (JSON) from now on that `match` accepts */
   nextLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** resolves with the first log line so far, or from now on, that `match` accepts */
+  anyLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** every log line so far */
   logs: Record<string, unknown>[];
 }
@@ -76,6 +78,10 @@ async function startReplica(data: string, db: string): Promise<Replica> {
         port,
         logs,
         nextLog: (match) => new Promise((res) => waiters.push({ match, resolve: res })),
+        anyLog: (match) => {
+          const seen = logs.find(match);
+          return seen ? Promise.resolve(seen) : new Promise((res) => waiters.push({ match, resolve: res }));
+        },
       });
     });
     child.once("exit", (code) => reject(new Error(`replica exited ${code}: ${JSON.stringify(logs)}`)));
@@ -101,8 +107,9 @@ test("periodic work runs in the replica holding its lease; kill -9 of the holder
   const dirs = twoDataDirs("lease");
   const replicas = await Promise.all([startReplica(dirs.a, dirs.db), startReplica(dirs.b, dirs.db)]);
   try {
-    // the CRL refresh (every 0.2 s here) is taken by one of them
-    const first = await Promise.race(replicas.map((r) => r.nextLog(taken("crl-refresh")).then(() => r)));
+    // the CRL refresh (every 0.2 s here) is taken by one of them, maybe before its port line was
+    // read (stderr and stdout are two pipes: their lines arrive in either order)
+    const first = await Promise.race(replicas.map((r) => r.anyLog(taken("crl-refresh")).then(() => r)));
     const other = replicas.find((r) => r !== first);
     assert.ok(other);
     assert.equal(leaseHolder(dirs.db, "crl-refresh"), first.holder);
@@ -130,7 +137,9 @@ test("periodic work runs in the replica holding its lease; kill -9 of the holder
         if (r.child.exitCode !== null || r.child.signalCode !== null) return null;
         const exited = new Promise((res) => r.child.once("exit", res));
         r.child.kill("SIGTERM");
-        return exited;
+        // a replica that does not stop on SIGTERM must not keep the test waiting
+        const hard = setTimeout(() => r.child.kill("SIGKILL"), 15_000);
+        return exited.finally(() => clearTimeout(hard));
       }),
     );
   }
