@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { hostname, networkInterfaces } from "node:os";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
@@ -18,7 +18,7 @@ import { hostService } from "./authority/hosts.js";
 import {
   defaultServingNames,
   ensureServingCert,
-  guessPublicHost,
+  publicUrl,
   type ServingNames,
   withUrlHost,
 } from "./authority/serving.js";
@@ -387,21 +387,6 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         server.closeAllConnections();
       }),
   };
-}
-
-/** --url, else a guess (see guessPublicHost) with the port serve listens on. */
-async function publicUrl(
-  url: string | undefined,
-  names: ServingNames,
-  port: number,
-): Promise<{ url: string; guessed: boolean }> {
-  if (url) return { url: url.replace(/\/$/, ""), guessed: false };
-  const addresses = await lookup(hostname(), { all: true }).then(
-    (found) => found.map((a) => a.address),
-    () => [],
-  );
-  const host = guessPublicHost(names, addresses);
-  return { url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, guessed: true };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createPublicKey } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
@@ -83,6 +84,21 @@ export function guessPublicHost(names: ServingNames, hostNameAddresses: string[]
   if (hostName && hostName !== "localhost" && hostNameAddresses.some(reachable)) return hostName;
   const ips = names.ips.filter(reachable);
   return ips.find((ip) => isIP(ip) === 4) ?? ips[0] ?? names.dns[0] ?? names.ips[0] ?? "localhost";
+}
+
+/** --url, else a guess (see guessPublicHost) with the port serve listens on. */
+export async function publicUrl(
+  url: string | undefined,
+  names: ServingNames,
+  port: number,
+): Promise<{ url: string; guessed: boolean }> {
+  if (url) return { url: url.replace(/\/$/, ""), guessed: false };
+  const addresses = await lookup(hostname(), { all: true }).then(
+    (found) => found.map((a) => a.address),
+    () => [],
+  );
+  const host = guessPublicHost(names, addresses);
+  return { url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, guessed: true };
 }
 
 const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
