@@ -95,6 +95,27 @@ describe("the PostgreSQL store, two replicas on one database", () => {
     assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 5);
   });
 
+  test("a rate window (ACME new accounts per address) lets `max` through across both, at once; per subject; anew after the window", async () => {
+    const now = Date.now();
+    const take = (store: PgStore, subject: string, at = now) =>
+      store.acme.rateWindows.take({ limit: "acme-new-account", subject, now: at, max: 5, windowMs: 60_000 });
+    const waits = await Promise.all(Array.from({ length: 16 }, (_, i) => take(i % 2 ? a : b, "192.0.2.1")));
+    assert.equal(waits.filter((w) => w === 0).length, 5, JSON.stringify(waits));
+    for (const w of waits) assert.ok(w === 0 || (w >= 59 && w <= 60), String(w));
+    assert.equal(await take(a, "192.0.2.2"), 0);
+    assert.equal(await take(b, "192.0.2.1", now + 60_000), 0);
+    // the windows over by then are gone (192.0.2.2's, at now + 60 s), the others stay
+    assert.equal(
+      await server.sql("select key from rate_windows order by key"),
+      "acme-new-account:192.0.2.1\n",
+    );
+    await take(a, "192.0.2.3", now + 120_000);
+    assert.equal(
+      await server.sql("select key from rate_windows order by key"),
+      "acme-new-account:192.0.2.3\n",
+    );
+  });
+
   test("a token revoked through one is refused by the other's next issuance; names are unique", async () => {
     const t = token();
     await a.tokens.create(t);

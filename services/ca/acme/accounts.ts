@@ -8,7 +8,6 @@ import {
   unsupportedContact,
 } from "../../../shared/problem.js";
 import type { AccountRecord } from "../core/acme/types.js";
-import { WindowCounter } from "../core/limiter.js";
 import type { AcmeDeps } from "./deps.js";
 import { thumbprint, verifyEab } from "./eab.js";
 
@@ -20,9 +19,6 @@ export interface NewAccountRequest {
 
 /** RFC 8555 7.3: accounts, found by their key, bound to an External Account Binding (7.3.4). */
 export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | "limits">) {
-  // Each attempt to create an account costs a signature and a MAC check and may write a row:
-  // counted per client address, in this process.
-  const creations = new WindowCounter(deps.limits.newAccountLimit, deps.limits.newAccountWindowMs);
   return {
     byId(id: string): Promise<AccountRecord | null> {
       return deps.store.accounts.byId(id);
@@ -43,15 +39,22 @@ export function accountService(deps: Pick<AcmeDeps, "store" | "clock" | "log" | 
       const existing = await deps.store.accounts.byThumbprint(tp);
       if (existing) return { account: existing, created: false };
       if (req.onlyReturnExisting) throw accountDoesNotExist("no account exists with this key");
-      const now = deps.clock();
-      const wait = creations.waitFor(clientAddress, now);
+      // Each attempt to create an account costs a signature and a MAC check and may write a row:
+      // counted per client address in the database, so that replicas behind a balancer count
+      // a client together.
+      const wait = await deps.store.rateWindows.take({
+        limit: "acme-new-account",
+        subject: clientAddress,
+        now: deps.clock(),
+        max: deps.limits.newAccountLimit,
+        windowMs: deps.limits.newAccountWindowMs,
+      });
       if (wait > 0) {
         throw rateLimited(
           `at most ${deps.limits.newAccountLimit} new accounts per client address per ${deps.limits.newAccountWindowMs / 1000}s`,
           wait,
         );
       }
-      creations.hit(clientAddress, now);
       const contact = checkContacts(req.contact ?? []);
       const eab = await verifyEab(
         req.externalAccountBinding,

@@ -27,6 +27,13 @@ export interface AcmeStore {
     /** takes one slot of the account's rate window: 0 when allowed, else seconds until the next slot */
     takeRateSlot(id: string, now: number, limit: number, windowMs: number): Promise<number>;
   };
+  /**
+   * Limits counted per key in fixed windows by every replica together (store/rate-windows.ts):
+   * counts one event, 0 when it is within the limit, else the seconds until the window is over
+   */
+  rateWindows: {
+    take(t: { limit: string; subject: string; now: number; max: number; windowMs: number }): Promise<number>;
+  };
   orders: {
     create(order: OrderRecord, authzs: AuthzRecord[]): Promise<void>;
     byId(id: string): Promise<OrderRecord | null>;

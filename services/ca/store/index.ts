@@ -13,6 +13,7 @@ import { hostStore } from "./hosts.js";
 import { leaseStore } from "./leases.js";
 import type { StorePorts } from "./ports.js";
 import { promised } from "./promised.js";
+import { rateWindowStore } from "./rate-windows.js";
 import { sessionStore } from "./sessions.js";
 import { tokenStore } from "./tokens.js";
 
@@ -116,7 +117,7 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     tokens: promised(tokens),
     certificates: promised(certificates),
     crls: promised(crl),
-    acme: promised({ ...acme, eabs }),
+    acme: promised({ ...acme, eabs, rateWindows: rateWindowStore(db) }),
     /** the dashboard's sessions and its overview's figures (async already) */
     sessions: sessionStore(db),
     dashboard: dashboardStore(db),

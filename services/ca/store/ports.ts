@@ -14,6 +14,7 @@ import type { AuditPort } from "./audit.js";
 import type { AuthFailureStore } from "./auth-failures.js";
 import type { DashboardStore } from "./dashboard.js";
 import type { HostStore } from "./hosts.js";
+import type { RateTake } from "./rate-windows.js";
 import type { SessionStore } from "./sessions.js";
 
 /*
@@ -121,6 +122,12 @@ export interface AcmePort {
     /** Takes one slot of the account's rate window (one statement): 0 when allowed, else seconds to wait. */
     takeRateSlot(id: string, now: number, limit: number, windowMs: number): Promise<number>;
   };
+  /**
+   * Counts one event against a limit (`limit`: its name, `subject`: what it counts, a client
+   * address) in fixed windows: one statement, so that replicas count together and at most `max`
+   * a window are let through. 0 when within the limit, else seconds until the window is over.
+   */
+  rateWindows: { take(t: RateTake): Promise<number> };
   orders: {
     /** The order and its authorizations, in one transaction. */
     create(order: OrderRecord, authzs: AuthzRecord[]): Promise<void>;

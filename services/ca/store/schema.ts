@@ -269,6 +269,21 @@ export const authFailures = sqliteTable(
 );
 
 /**
+ * Rate limits kept per key in fixed windows (store/rate-windows.ts): the ACME new-account limit
+ * per client address, and any other limit that every replica on the database must count together.
+ * A key names its limit first ("acme-new-account:203.0.113.7").
+ */
+export const rateWindows = sqliteTable(
+  "rate_windows",
+  {
+    key: text("key").primaryKey(),
+    windowStart: integer("window_start").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [index("rate_windows_window_start").on(t.windowStart)],
+);
+
+/**
  * The audit trail (core/audit.ts): append-only, each row chained to the one before by its hash.
  * AUTOINCREMENT so that an id is never reused: a deleted row leaves a gap, and a row deleted
  * from the end leaves sqlite_sequence ahead of the last id, which `audit verify` reports.

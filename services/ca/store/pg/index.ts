@@ -12,6 +12,7 @@ import { type OpenPgOptions, openPg, type PgLocation } from "./db.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
 import { pgHostStore } from "./hosts.js";
 import { pgLeaseStore } from "./leases.js";
+import { pgRateWindowStore } from "./rate-windows.js";
 import { certificates } from "./schema.js";
 import { pgSessionStore } from "./sessions.js";
 import { consumeToken, pgTokenStore } from "./tokens.js";
@@ -35,7 +36,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
       },
     },
     crls: pgCrlStore(db),
-    acme: pgAcmeStore(db),
+    acme: { ...pgAcmeStore(db), rateWindows: pgRateWindowStore(db) },
     hosts: pgHostStore(db),
     /** the dashboard's sessions and its overview's figures */
     sessions: pgSessionStore(db),

@@ -197,6 +197,16 @@ export const authFailures = pgTable(
   (t) => [index("auth_failures_window_start").on(t.windowStart)],
 );
 
+export const rateWindows = pgTable(
+  "rate_windows",
+  {
+    key: text("key").primaryKey(),
+    windowStart: ms("window_start").notNull(),
+    count: ms("count").notNull(),
+  },
+  (t) => [index("rate_windows_window_start").on(t.windowStart)],
+);
+
 /** ../schema.ts auditEvents; the id an identity column (never reused, as SQLite's AUTOINCREMENT). */
 export const auditEvents = pgTable(
   "audit_events",
