@@ -183,6 +183,20 @@ token
     process.stdout.write(`revoked token ${name}\n`);
   });
 
+program
+  .command("admin-token")
+  .description("the admin token")
+  .command("new")
+  .description(
+    "make a new admin token and write it to DATA/admin-token; the old one stops working on every replica",
+  )
+  .addOption(dataFlag())
+  .addOption(dbFlag())
+  .action(async (o) => {
+    const { adminTokenNew } = await import("./cli/admin-cmds.js");
+    process.stdout.write(`admin token: ${await adminTokenNew(o)}\n`);
+  });
+
 const eab = program.command("eab").description("ACME External Account Bindings");
 eab
   .command("create")

@@ -43,6 +43,7 @@ import { caGaugeSource } from "./metrics/source.js";
 import { tokenKeyOf } from "./parts.js";
 import { storageHealth } from "./store/health.js";
 import { openStoreAt } from "./store/open.js";
+import { adminTokenAtStart } from "./tokens/admin.js";
 import { authFailures } from "./tokens/failures.js";
 import { tokenService } from "./tokens/service.js";
 import { tokenVerifier } from "./tokens/verifier.js";
@@ -130,8 +131,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
   const tokenKey = await tokenKeyOf(cfg.paths, store);
   const tokens = tokenService(store.tokens, clock, async () => tokenKey);
-  // A lost admin-token file is replaced at start (the old token stops working).
-  if (!existsSync(cfg.paths.adminToken)) await tokens.resetAdmin(cfg.paths.adminToken);
+  // A lost admin-token file is replaced at start (the old token stops working), unless other
+  // replicas on the database may hold the token (tokens/admin.ts).
+  await adminTokenAtStart(cfg.paths, tokens);
 
   let serving = await ensureServingCert(
     authority,

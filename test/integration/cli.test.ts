@@ -202,7 +202,7 @@ describe("certyard-ca CLI", () => {
       [["rotate"], /"rotate" needs a command: intermediate or root/],
       [
         [],
-        /^certyard-ca: give a command: init, serve, fingerprint, token, eab, certs, hosts, revoke, audit, backup, restore, db or rotate/,
+        /^certyard-ca: give a command: init, serve, fingerprint, token, admin-token, eab, certs, hosts, revoke, audit, backup, restore, db or rotate/,
       ],
     ] as const) {
       const r = cli([...args]);

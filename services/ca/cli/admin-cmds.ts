@@ -72,6 +72,16 @@ function caUrl(dataDir: string, url: string | undefined): string {
   return z.object({ url: z.string() }).parse(JSON.parse(readFileSync(recorded, "utf8"))).url;
 }
 
+/**
+ * `admin-token new`: a new admin token in DATA/admin-token, the old one ended (on every replica
+ * of the database: serve refuses to do that by itself, tokens/admin.ts). Returns the file's path.
+ */
+export async function adminTokenNew(o: DataOpts): Promise<string> {
+  const paths = dataPaths(o);
+  await withParts(o, (parts) => parts.tokens.resetAdmin(paths.adminToken));
+  return paths.adminToken;
+}
+
 export function tokenList(o: DataOpts & { json?: boolean }): Promise<string> {
   return withParts(o, async (parts) => {
     const rows = await parts.tokens.list();

@@ -48,6 +48,10 @@ export function tokenService(store: TokenStore, clock: () => number, key: () => 
       const event: AuditEntry = { at, type: "token.revoked", actor, subject: name, details: {} };
       if (!(await store.revoke(name, at, event))) throw notFound(`no token named "${name}"`);
     },
+    /** The admin token's record (its secret only hashed), null when there is none yet. */
+    async admin(): Promise<TokenRecord | null> {
+      return (await store.list()).find((t) => t.kind === "admin") ?? null;
+    },
     /** A new admin token, written to `path`; the old one stops working. */
     async resetAdmin(path: string): Promise<void> {
       return resetAdminToken(path, store, clock(), await key());
