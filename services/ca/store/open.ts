@@ -12,7 +12,6 @@ export async function openStoreAt(
   o: { create?: boolean; audit?: boolean } = {},
 ): Promise<StorePorts> {
   if (db.dialect === "sqlite") return openStore(db.path, o);
-  // on PostgreSQL, token, EAB and revocation events are not yet written (issuances are)
   const { openPgStore } = await import("./pg/index.js");
   return openPgStore(db, o);
 }

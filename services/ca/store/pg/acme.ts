@@ -2,7 +2,7 @@ import type { Identifier } from "../../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../../core/acme/types.js";
 import { formatDnsPattern, formatIpRange, parseDnsPattern, parseIpRange } from "../../core/names.js";
 import { and, count, desc, eq, gt, isNotNull, lte, sql } from "../drizzle.cjs";
-import type { PgDb } from "./db.js";
+import type { PgDb, Queryable } from "./db.js";
 import { acmeAccounts, acmeAuthzs, acmeEab, acmeOrders, acmeUsedNonces } from "./schema.js";
 
 type EabRow = typeof acmeEab.$inferSelect;
@@ -46,8 +46,9 @@ export function pgAcmeStore(db: PgDb) {
       return row ? eabRecord(row) : null;
     },
     eabs: {
-      async create(rec: EabRecord): Promise<void> {
-        await db.insert(acmeEab).values({
+      /** `q`: the transaction it is part of (its audit event's), else the pool */
+      async create(rec: EabRecord, q: Queryable = db): Promise<void> {
+        await q.insert(acmeEab).values({
           kid: rec.kid,
           name: rec.name,
           hmacKey: Buffer.from(rec.hmacKey).toString("base64url"),
@@ -78,14 +79,14 @@ export function pgAcmeStore(db: PgDb) {
           accounts: bound.get(r.kid) ?? 0,
         }));
       },
-      async revoke(name: string, at: number): Promise<"revoked" | "already" | "missing"> {
-        const done = await db
+      async revoke(name: string, at: number, q: Queryable = db): Promise<"revoked" | "already" | "missing"> {
+        const done = await q
           .update(acmeEab)
           .set({ revokedAt: at })
           .where(and(eq(acmeEab.name, name), sql`${acmeEab.revokedAt} is null`))
           .returning({ kid: acmeEab.kid });
         if (done.length > 0) return "revoked";
-        const [row] = await db.select({ kid: acmeEab.kid }).from(acmeEab).where(eq(acmeEab.name, name));
+        const [row] = await q.select({ kid: acmeEab.kid }).from(acmeEab).where(eq(acmeEab.name, name));
         return row ? "already" : "missing";
       },
     },

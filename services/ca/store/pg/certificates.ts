@@ -122,14 +122,20 @@ export function pgCertificateStore(db: PgDb) {
       return row?.serial ?? null;
     },
 
-    async revoke(serial: string, reason: number, at: number): Promise<"revoked" | "already" | "missing"> {
-      const done = await db
+    /** `q`: the transaction it is part of (its audit event's), else the pool */
+    async revoke(
+      serial: string,
+      reason: number,
+      at: number,
+      q: Queryable = db,
+    ): Promise<"revoked" | "already" | "missing"> {
+      const done = await q
         .update(certificates)
         .set({ revokedAt: at, revocationReason: reason })
         .where(and(eq(certificates.serial, serial), isNull(certificates.revokedAt)))
         .returning({ serial: certificates.serial });
       if (done.length > 0) return "revoked";
-      const [row] = await db
+      const [row] = await q
         .select({ serial: certificates.serial })
         .from(certificates)
         .where(eq(certificates.serial, serial));

@@ -1,6 +1,7 @@
 import { forbidden } from "../../../../shared/problem.js";
+import type { EabRecord } from "../../core/acme/types.js";
 import type { AuditEntry } from "../../core/audit.js";
-import type { CertificateRecord } from "../../core/types.js";
+import type { CertificateRecord, TokenRecord } from "../../core/types.js";
 import { eq } from "../drizzle.cjs";
 import { pgAcmeStore } from "./acme.js";
 import { appendAudit, pgAuditStore } from "./audit.js";
@@ -8,7 +9,7 @@ import { pgAuthFailureStore } from "./auth-failures.js";
 import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
 import { pgDashboardStore } from "./dashboard.js";
-import { type OpenPgOptions, openPg, type PgLocation } from "./db.js";
+import { type OpenPgOptions, openPg, type PgLocation, type Queryable } from "./db.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
 import { pgHostStore } from "./hosts.js";
 import { pgLeaseStore } from "./leases.js";
@@ -25,18 +26,66 @@ import { consumeToken, pgTokenStore } from "./tokens.js";
 export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: boolean } = {}) {
   const { db, close } = await openPg(loc, o);
   const auditing = o.audit ?? true;
+
+  /**
+   * A change and its audit event in one transaction (store/index.ts's `audited` on SQLite): the
+   * event is written when `happened` says the change took place, chained under the audit lock.
+   */
+  function audited<A extends unknown[], R>(
+    change: (q: Queryable, ...a: A) => Promise<R>,
+    happened: (r: R) => boolean = () => true,
+  ) {
+    return (e: AuditEntry | undefined, ...a: A): Promise<R> =>
+      db.transaction(async (tx) => {
+        const r = await change(tx, ...a);
+        if (e && auditing && happened(r)) await appendAudit(tx, e);
+        return r;
+      });
+  }
+  const tokenRows = pgTokenStore(db);
+  const createToken = audited((q, t: TokenRecord) => tokenRows.create(t, q));
+  const revokeToken = audited(
+    (q, name: string, at: number) => tokenRows.revoke(name, at, q),
+    (r) => r,
+  );
+  const certs = pgCertificateStore(db);
+  const revokeCert = audited(
+    (q, serial: string, reason: number, at: number) => certs.revoke(serial, reason, at, q),
+    (r) => r === "revoked",
+  );
+  const acme = pgAcmeStore(db);
+  const createEab = audited((q, rec: EabRecord) => acme.eabs.create(rec, q));
+  const revokeEab = audited(
+    (q, name: string, at: number) => acme.eabs.revoke(name, at, q),
+    (r) => r === "revoked",
+  );
+
   const ports = {
     audit: pgAuditStore(db, auditing),
-    tokens: pgTokenStore(db),
+    tokens: {
+      ...tokenRows,
+      create: (t: TokenRecord, e?: AuditEntry) => createToken(e, t),
+      revoke: (name: string, at: number, e?: AuditEntry) => revokeToken(e, name, at),
+    },
     certificates: {
-      ...pgCertificateStore(db),
+      ...certs,
+      revoke: (serial: string, reason: number, at: number, e?: AuditEntry) =>
+        revokeCert(e, serial, reason, at),
       /** a certificate recorded without a token (imports, tests) */
       async insert(rec: CertificateRecord): Promise<void> {
         await db.transaction((tx) => insertCertificate(tx, rec));
       },
     },
     crls: pgCrlStore(db),
-    acme: { ...pgAcmeStore(db), rateWindows: pgRateWindowStore(db) },
+    acme: {
+      ...acme,
+      eabs: {
+        ...acme.eabs,
+        create: (rec: EabRecord, e?: AuditEntry) => createEab(e, rec),
+        revoke: (name: string, at: number, e?: AuditEntry) => revokeEab(e, name, at),
+      },
+      rateWindows: pgRateWindowStore(db),
+    },
     hosts: pgHostStore(db),
     /** the dashboard's sessions and its overview's figures */
     sessions: pgSessionStore(db),

@@ -56,9 +56,10 @@ export function pgTokenStore(db: PgDb) {
       return row ?? null;
     },
 
-    async create(t: TokenRecord): Promise<void> {
+    /** `q`: the transaction it is part of (its audit event's), else the pool */
+    async create(t: TokenRecord, q: Queryable = db): Promise<void> {
       // the unique name decides between two replicas creating the same name at once
-      const made = await db
+      const made = await q
         .insert(tokens)
         .values(values(t))
         .onConflictDoNothing({ target: tokens.name })
@@ -94,8 +95,8 @@ export function pgTokenStore(db: PgDb) {
       return (await db.select().from(tokens).orderBy(tokens.createdAt)).map(toRecord);
     },
 
-    async revoke(name: string, at: number): Promise<boolean> {
-      const res = await db.update(tokens).set({ revokedAt: at }).where(eq(tokens.name, name));
+    async revoke(name: string, at: number, q: Queryable = db): Promise<boolean> {
+      const res = await q.update(tokens).set({ revokedAt: at }).where(eq(tokens.name, name));
       return (res.rowCount ?? 0) > 0;
     },
   };
