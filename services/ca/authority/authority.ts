@@ -1,20 +1,9 @@
-import { createHash, type KeyObject, randomFillSync, sign, X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import type { IssuedCertificate } from "../../../shared/api.js";
-import { normalizeDns } from "../../../shared/dns-name.js";
-import { badCSR, forbidden, rejectedIdentifier, unauthorized } from "../../../shared/problem.js";
-import { spkiOf } from "../../../shared/x509/cert.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
 import type { Actor, AuditEntry } from "../core/audit.js";
-import {
-  encodeGeneralNames,
-  MAX_NAMES,
-  type ParsedCsr,
-  parseCsr,
-  parseCsrAsync,
-  publicKeyInfo,
-} from "../core/csr.js";
-import { canonicalIp } from "../core/names.js";
+import { type ParsedCsr, parseCsrAsync } from "../core/csr.js";
 import {
   type Check,
   type Constraints,
@@ -33,9 +22,10 @@ import type {
   TokenRecord,
   TokenState,
 } from "../core/types.js";
-import { normalizeSerial } from "../core/types.js";
 import type { CaMaterial, Issuing } from "../keys/ca.js";
 import { revokeCertificate } from "./certificates.js";
+import { authenticateCertificate, checkRenewal, type RenewalDeps } from "./renewal.js";
+import { keptCommonName, serialBytes, serialHex, signOnThreadpool } from "./signing.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
 export interface Store {
@@ -147,68 +137,10 @@ export class Authority {
     return issued;
   }
 
-  /**
-   * POST /v1/renew: the presented certificate is the credential. It must be ours, current and
-   * unrevoked, issued through a token that is not revoked, and not renewed already (its successor
-   * renews, so one certificate is not a source of any number of live ones); the new one has the
-   * same names and lifetime, for the CSR's key when one is given. A certificate issued over ACME
-   * (or the CA's own serving certificate) renews where it came from, with a new validation.
-   */
+  /** POST /v1/renew: see checkRenewal; the new certificate is recorded as the presented one's successor. */
   async renew(presentedDer: Uint8Array | null, csrDer: Uint8Array | null): Promise<Issued> {
-    const { record: current, der: currentDer } = await this.authenticateCertificate(presentedDer);
-    if (current.tokenId === null) {
-      throw forbidden(
-        `certificate ${current.serial} was not issued through an enrolment token: renew it where it came from (ACME renews over ACME)`,
-      );
-    }
-    const token = await this.store.tokens.state(current.tokenId);
-    if (!token || token.revokedAt !== null) {
-      throw forbidden(
-        `the token certificate ${current.serial} was issued through has been revoked: enrol again`,
-      );
-    }
-    const successor = await this.store.certificates.successorOf(current.serial);
-    if (successor !== null) {
-      throw forbidden(
-        `certificate ${current.serial} has been renewed already (by ${successor}): renew that one`,
-      );
-    }
-    // The names as issued today: lower case, each once (a certificate from before may differ).
-    const dnsNames = [...new Set(current.dnsNames.map(normalizeDns))];
-    const ipAddresses = [...new Set(current.ipAddresses.map(canonicalIp))];
-    if (dnsNames.length + ipAddresses.length === 0)
-      throw badCSR("the current certificate has no subjectAltName");
-    if (dnsNames.length + ipAddresses.length > MAX_NAMES)
-      throw rejectedIdentifier(`a certificate has at most ${MAX_NAMES} names: enrol again for fewer`);
-    let key: Pick<ParsedCsr, "spki" | "publicKeyBits" | "keyKind">;
-    if (csrDer) {
-      const csr = parseCsr(csrDer);
-      const same =
-        (csr.dns.length === 0 && csr.ips.length === 0) ||
-        (sameNames(csr.dns.map(normalizeDns), current.dnsNames.map(normalizeDns)) &&
-          sameNames(csr.ips, current.ipAddresses));
-      if (!same)
-        throw rejectedIdentifier(
-          "renewal keeps the names of the current certificate; enrol again for new names",
-        );
-      key = csr;
-    } else {
-      const spki = spkiOf(currentDer);
-      key = { spki, ...publicKeyInfo(spki) };
-    }
-    // The constraints may have been narrowed since the first issue; they bind renewals too.
-    withinConstraints(this.ca.constraints)({ dns: dnsNames, ips: ipAddresses });
-    const now = this.clock();
-    const lifetime = current.notAfter - current.notBefore;
-    const validity = validityFor({ dns: [], ips: [], validityMs: lifetime }, lifetime, now);
-    const leaf = {
-      ...key,
-      commonName: current.commonName,
-      generalNames: encodeGeneralNames(dnsNames, ipAddresses),
-      dns: dnsNames,
-      ips: ipAddresses,
-    };
-    return this.issue(
+    const { current, leaf, validity, now } = await checkRenewal(this.renewalDeps(), presentedDer, csrDer);
+    const issued = await this.issue(
       leaf,
       validity,
       {
@@ -219,10 +151,9 @@ export class Authority {
         method: "renew",
       },
       now,
-    ).then((issued) => {
-      this.onIssued("renew");
-      return issued;
-    });
+    );
+    this.onIssued("renew");
+    return issued;
   }
 
   /**
@@ -298,39 +229,21 @@ export class Authority {
     );
   }
 
-  /**
-   * A certificate presented over mutual TLS, if it is one of ours, current and unrevoked. With
-   * `anyTime`, an expired or not yet valid one passes too (host reports: see http/routes/hosts.ts).
-   */
-  async authenticateCertificate(
+  /** A certificate presented over mutual TLS, if it is one of ours, current and unrevoked (see renewal.ts). */
+  authenticateCertificate(
     presentedDer: Uint8Array | null,
     o: { anyTime?: boolean } = {},
   ): Promise<{ record: CertificateRecord; der: Uint8Array }> {
-    if (!presentedDer || presentedDer.length === 0) {
-      throw unauthorized("present the current certificate as the TLS client certificate");
-    }
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(presentedDer);
-    } catch {
-      throw unauthorized("the client certificate cannot be parsed");
-    }
-    // a leaf of an intermediate retired by a rotation renews too: onto the current one
-    if (!this.issuerOf(cert)) {
-      throw unauthorized("the client certificate was not issued by this CA");
-    }
-    const rec = await this.store.certificates.bySerial(normalizeSerial(cert.serialNumber));
-    if (!rec) throw unauthorized("the client certificate is not in this CA's inventory");
-    const now = this.clock();
-    if (rec.revokedAt !== null) throw unauthorized(`certificate ${rec.serial} has been revoked`);
-    if (o.anyTime) return { record: rec, der: presentedDer };
-    if (rec.notAfter <= now) {
-      throw unauthorized(
-        `certificate ${rec.serial} expired at ${new Date(rec.notAfter).toISOString()}: enrol again with a token`,
-      );
-    }
-    if (rec.notBefore > now) throw unauthorized(`certificate ${rec.serial} is not valid yet`);
-    return { record: rec, der: presentedDer };
+    return authenticateCertificate(this.renewalDeps(), presentedDer, o);
+  }
+
+  private renewalDeps(): RenewalDeps {
+    return {
+      store: this.store,
+      issuerOf: (cert) => this.issuerOf(cert),
+      constraints: this.ca.constraints,
+      clock: this.clock,
+    };
   }
 
   /** Revocation needs no key: the inventory's, which the CLI calls too. */
@@ -410,65 +323,4 @@ export class Authority {
     );
     return issued;
   }
-}
-
-/**
- * The certificate's signature, made on libuv's threadpool (node:crypto's sign with a callback):
- * the event loop goes on with other requests' TLS, HTTP and SQLite meanwhile, so one process
- * uses both cores of a small host. Same key, same algorithm, same DER signature as the
- * synchronous call.
- */
-function signOnThreadpool(hash: string, tbs: Uint8Array, key: KeyObject): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    sign(hash, tbs, { key, dsaEncoding: "der" }, (err, signature) =>
-      err ? reject(err) : resolve(signature),
-    ),
-  );
-}
-
-/**
- * 128 random bits per serial (more than the 64 CA/B BR 7.1 asks), taken from a pool that one
- * call of the CSPRNG refills every 256 serials: a call per serial cost more than the rest of the
- * serial's handling.
- */
-const SERIAL_BYTES = 16;
-const serialPool = Buffer.alloc(SERIAL_BYTES * 256);
-let serialOffset = serialPool.length;
-function serialBytes(): Buffer {
-  if (serialOffset === serialPool.length) {
-    randomFillSync(serialPool);
-    serialOffset = 0;
-  }
-  const out = Buffer.from(serialPool.subarray(serialOffset, serialOffset + SERIAL_BYTES));
-  serialPool.fill(0, serialOffset, serialOffset + SERIAL_BYTES);
-  serialOffset += SERIAL_BYTES;
-  return out;
-}
-
-/** The subject CN survives only if it is one of the certificate's SANs (CA/B BR 7.1.4.3 spirit). */
-function keptCommonName(cn: string | null, dns: readonly string[], ips: readonly string[]): string | null {
-  if (cn === null) return null;
-  // the SAN it names, as the SAN is spelt (lower case, canonical)
-  const name = dns.find((d) => normalizeDns(d) === normalizeDns(cn));
-  if (name !== undefined) return name;
-  try {
-    const ip = canonicalIp(cn);
-    if (ips.includes(ip)) return ip;
-  } catch {
-    // not an IP address
-  }
-  return null;
-}
-
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  const sa = new Set(a);
-  const sb = new Set(b);
-  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
-}
-
-/** The serial's DER INTEGER as canonical hex: the value's bytes, without the sign-padding zero. */
-function serialHex(serialDer: Buffer): string {
-  let content = serialDer.subarray(2);
-  if (content[0] === 0 && content.length > 1) content = content.subarray(1);
-  return content.toString("hex");
 }
