@@ -22,6 +22,7 @@ import {
   type ServingNames,
   withUrlHost,
 } from "./authority/serving.js";
+import { renewServing } from "./authority/serving-renewal.js";
 import { ipMatcher, parseIpRange } from "./core/names.js";
 import { requestListener } from "./http/app.js";
 import {
@@ -268,18 +269,19 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     writeFileAtomic(join(cfg.paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
 
   // Housekeeping: the serving certificate renews itself at two thirds of its life, without a
-  // restart. In a cluster only the first worker issues; the others load what it stored.
+  // restart, by the replica holding its lease when replicas share it; in a cluster only the
+  // first worker issues. The others load what was stored (authority/serving-renewal.ts).
   const timer = setInterval(async () => {
-    try {
-      const next = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), mayIssue);
-      if (next.serial !== serving.serial) {
-        serving = next;
-        server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
-        cfg.log.info({ serial: serving.serial }, "serving certificate renewed");
-      }
-    } catch (err) {
+    const renewed = await renewServing(
+      { authority, dataDir: cfg.paths.dataDir, names: servingNames, now: clock(), mayIssue, log: cfg.log },
+      serving,
+      leases.runUnderLease,
+      (next) => server.setSecureContext({ key: next.keyPem, cert: next.certPem }),
+    ).catch((err) => {
       cfg.log.error({ err }, "serving certificate renewal failed");
-    }
+      return null;
+    });
+    if (renewed) serving = renewed;
     // The CRL is remade well before its nextUpdate even when nobody asks for it, by the replica
     // holding the lease (it was skipped whenever the serving certificate had not changed).
     await leases

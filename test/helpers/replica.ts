@@ -2,7 +2,7 @@
  * One CA replica as a process of its own, for tests that kill it (kill -9): the real startServer
  * on `DATA` and the SQLite file `DB`, with leases and periodic work shortened so that a takeover
  * shows within seconds. Prints one JSON line `{ port, holder }` once it listens; logs JSON to stderr.
- * Usage: node replica.js DATA DB
+ * Usage: node replica.js DATA DB (DB: a SQLite file, or a postgres:// URL)
  */
 import { caPaths } from "../../services/ca/keys/paths.js";
 import { startServer } from "../../services/ca/server.js";
@@ -12,7 +12,7 @@ import { createLogger } from "../../shared/log.js";
 const [data, db] = process.argv.slice(2);
 if (!data || !db) throw new Error("usage: replica.js DATA DB");
 const running = await startServer({
-  paths: caPaths(data, parseDbUrl(`sqlite:${db}`, data)),
+  paths: caPaths(data, parseDbUrl(/^postgres(ql)?:/.test(db) ? db : `sqlite:${db}`, data)),
   host: "127.0.0.1",
   port: 0,
   servingNames: { dns: ["localhost"], ips: ["127.0.0.1"] },

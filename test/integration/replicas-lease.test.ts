@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { connect as tlsConnect } from "node:tls";
 import Database from "better-sqlite3";
 import { httpsRequest } from "../helpers/ca.js";
 import { caCli } from "../helpers/ca-process.js";
+import { kill9, startReplica, stopReplicas, taken } from "../helpers/replica-process.js";
 
 /*
  * Replicas: separate processes, each with its own copy of the data directory (the CA keys), on
@@ -29,65 +29,6 @@ function twoDataDirs(name: string) {
   return { a, b, db: join(a, "certyard.db"), rootPem: readFileSync(join(a, "root.crt"), "utf8") };
 }
 
-/** A replica process (test/helpers/replica.ts) with leases of 1.5 s renewed every 0.3 s. */
-interface Replica {
-  child: ChildProcess;
-  holder: string;
-  port: number;
-  /** resolves with the first log line (JSON) from now on that `match` accepts */
-  nextLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  /** resolves with the first log line so far, or from now on, that `match` accepts */
-  anyLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  /** every log line so far */
-  logs: Record<string, unknown>[];
-}
-
-const REPLICA = fileURLToPath(new URL("../helpers/replica.js", import.meta.url));
-
-async function startReplica(data: string, db: string): Promise<Replica> {
-  const child = spawn(process.execPath, [REPLICA, data, db], { stdio: ["ignore", "pipe", "pipe"] });
-  const logs: Record<string, unknown>[] = [];
-  const waiters: {
-    match: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-  }[] = [];
-  let partial = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    partial += d.toString();
-    const lines = partial.split("\n");
-    partial = lines.pop() ?? "";
-    for (const text of lines) {
-      const line = JSON.parse(text) as Record<string, unknown>;
-      logs.push(line);
-      for (const w of waiters.splice(0)) {
-        if (w.match(line)) w.resolve(line);
-        else waiters.push(w);
-      }
-    }
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n")[0];
-      if (!out.includes("\n") || !line) return;
-      const { holder, port } = JSON.parse(line) as { holder: string; port: number };
-      resolve({
-        child,
-        holder,
-        port,
-        logs,
-        nextLog: (match) => new Promise((res) => waiters.push({ match, resolve: res })),
-        anyLog: (match) => {
-          const seen = logs.find(match);
-          return seen ? Promise.resolve(seen) : new Promise((res) => waiters.push({ match, resolve: res }));
-        },
-      });
-    });
-    child.once("exit", (code) => reject(new Error(`replica exited ${code}: ${JSON.stringify(logs)}`)));
-  });
-}
-
 /** The holder of a lease in the database, as its table has it now. */
 function leaseHolder(db: string, name: string): string | null {
   const sqlite = new Database(db, { readonly: true, fileMustExist: true });
@@ -100,8 +41,6 @@ function leaseHolder(db: string, name: string): string | null {
     sqlite.close();
   }
 }
-
-const taken = (name: string) => (l: Record<string, unknown>) => l.msg === "lease taken" && l.lease === name;
 
 test("periodic work runs in the replica holding its lease; kill -9 of the holder, and the other takes it over", async () => {
   const dirs = twoDataDirs("lease");
@@ -119,10 +58,8 @@ test("periodic work runs in the replica holding its lease; kill -9 of the holder
     assert.equal(leaseHolder(dirs.db, "crl-refresh"), first.holder);
     assert.equal(other.logs.filter(taken("crl-refresh")).length, 0, "never held by both");
 
-    const gone = new Promise((r) => first.child.once("exit", r));
     const killedAt = Date.now();
-    first.child.kill("SIGKILL");
-    await gone;
+    await kill9(first);
     await otherTook;
     const after = Date.now() - killedAt;
     // within the ttl (1.5 s) and one renewal period (0.3 s), with room for a loaded machine
@@ -132,15 +69,72 @@ test("periodic work runs in the replica holding its lease; kill -9 of the holder
     const crl = await httpsRequest(`https://127.0.0.1:${other.port}/crl`, dirs.rootPem);
     assert.equal(crl.status, 200);
   } finally {
-    await Promise.all(
-      replicas.map((r) => {
-        if (r.child.exitCode !== null || r.child.signalCode !== null) return null;
-        const exited = new Promise((res) => r.child.once("exit", res));
-        r.child.kill("SIGTERM");
-        // a replica that does not stop on SIGTERM must not keep the test waiting
-        const hard = setTimeout(() => r.child.kill("SIGKILL"), 15_000);
-        return exited.finally(() => clearTimeout(hard));
-      }),
+    await stopReplicas(replicas);
+  }
+});
+
+/** The serial of the certificate a server presents, lower-case hex without leading zeros. */
+function servedSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false },
+      () => {
+        const serial = socket.getPeerCertificate().serialNumber;
+        socket.destroy();
+        resolve(serial.toLowerCase().replace(/^0+/, ""));
+      },
     );
+    socket.once("error", reject);
+  });
+}
+
+/** Certificates in the inventory (the serving certificates are in it). */
+function certificateCount(db: string): number {
+  const sqlite = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    return (sqlite.prepare("select count(*) as n from certificates").get() as { n: number }).n;
+  } finally {
+    sqlite.close();
+  }
+}
+
+test("replicas sharing one data directory: the one holding the serving-cert lease renews the certificate, the other takes it up", async () => {
+  const data = join(dir, "shared");
+  assert.equal(caCli(["init", "--data", data]).code, 0);
+  const db = join(data, "certyard.db");
+  // one after the other: the first issues DATA/tls, the second finds it
+  const replicas = [await startReplica(data, db)];
+  replicas.push(await startReplica(data, db));
+  try {
+    const [a, b] = replicas;
+    assert.ok(a && b);
+    const first = await servedSerial(a.port);
+    assert.equal(await servedSerial(b.port), first);
+    const issuedBefore = certificateCount(db);
+    // 21 of its 30 days gone, as its record in DATA/tls says: due, and both look every 0.2 s
+    const metaPath = join(data, "tls", "server.json");
+    const meta = JSON.parse(readFileSync(metaPath, "utf8")) as { notBefore: number; notAfter: number };
+    meta.notBefore = Date.now() - 21 * 86_400_000;
+    meta.notAfter = meta.notBefore + 30 * 86_400_000;
+    writeFileSync(`${metaPath}.tmp`, JSON.stringify(meta));
+    renameSync(`${metaPath}.tmp`, metaPath);
+
+    const renewed = (l: Record<string, unknown>) => l.msg === "serving certificate renewed";
+    const { r: issuer, line } = await Promise.race(
+      replicas.map((r) => r.anyLog(renewed).then((l) => ({ r, line: l }))),
+    );
+    const other = issuer === a ? b : a;
+    const serial = String(line.serial).toLowerCase().replace(/^0+/, "");
+    assert.notEqual(serial, first);
+    await other.anyLog((l) => l.msg === "serving certificate taken up from the data directory");
+    assert.equal(leaseHolder(db, "serving-cert"), issuer.holder);
+    // the holder looks again (and renews its lease): still the one certificate
+    await issuer.nextLog((l) => l.msg === "lease renewed" && l.lease === "serving-cert");
+    assert.equal(certificateCount(db), issuedBefore + 1);
+    assert.equal(other.logs.filter(renewed).length, 0);
+    assert.equal(issuer.logs.filter(renewed).length, 1);
+    assert.deepEqual([await servedSerial(a.port), await servedSerial(b.port)], [serial, serial]);
+  } finally {
+    await stopReplicas(replicas);
   }
 });

@@ -107,7 +107,16 @@ export function servingDue(cert: ServingCert, now: number): boolean {
   return now >= cert.notBefore + ((cert.notAfter - cert.notBefore) * 2) / 3;
 }
 
-/** Reuses DATA/tls when it is for the same names and not due; otherwise issues and stores a new one. */
+/** Whether the stored certificate is for these names and (after a rotation) from the current intermediate. */
+export function servingFits(cert: ServingCert, authority: Authority, names: ServingNames): boolean {
+  return (
+    sameList(cert.names.dns, names.dns) &&
+    sameList(cert.names.ips, names.ips) &&
+    // after a rotation, from the new intermediate (its chain then reaches the new root too)
+    authority.issuedByCurrent(cert.certPem)
+  );
+}
+
 /** The serving certificate stored in DATA/tls, or null. */
 export function readServingCert(dataDir: string): ServingCert | null {
   const dir = join(dataDir, "tls");
@@ -134,13 +143,8 @@ export async function ensureServingCert(
   mayIssue = true,
 ): Promise<ServingCert> {
   const current = readServingCert(dataDir);
-  const fits =
-    current !== null &&
-    sameList(current.names.dns, names.dns) &&
-    sameList(current.names.ips, names.ips) &&
-    // after a rotation, from the new intermediate (its chain then reaches the new root too)
-    authority.issuedByCurrent(current.certPem);
-  if (current && (!mayIssue || (fits && !servingDue(current, now)))) return current;
+  if (current && (!mayIssue || (servingFits(current, authority, names) && !servingDue(current, now))))
+    return current;
   return issueServingCert(authority, dataDir, names);
 }
 
