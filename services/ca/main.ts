@@ -246,7 +246,7 @@ program
   .addOption(flag("--token <name>", "only those issued through this token"))
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
-    const { certsList } = await import("./cli/admin-cmds.js");
+    const { certsList } = await import("./cli/certs-cmds.js");
     await certsList(o);
   });
 

@@ -228,7 +228,7 @@ describe("the PostgreSQL store, two replicas on one database", () => {
     ]);
     const json = await a.certificates.pageJson({ ...q, limit: 100 });
     assert.deepEqual(
-      JSON.parse(`[\n${json.rows.join(",\n")}\n]`).map((r: { serial: string }) => r.serial),
+      JSON.parse(`[\n${json.text}\n]`).map((r: { serial: string }) => r.serial),
       order.map((c) => c.serial),
     );
     const revoked = await a.certificates.page({ now: q.now, states: ["revoked"], limit: 100 });

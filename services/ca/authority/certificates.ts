@@ -13,8 +13,8 @@ import {
 /** What the inventory needs from storage; the SQLite store implements it. */
 export interface InventoryStore {
   page(q: InventoryQuery): Promise<InventoryPage>;
-  /** the same page, each row the pretty JSON of its certificateView as an array element */
-  pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }>;
+  /** the same page as certificateViewsText (core/views.ts) prints its rows */
+  pageJson(q: InventoryQuery): Promise<{ text: string; next: InventoryCursor | null }>;
   revoke(
     serial: string,
     reason: number,
@@ -68,12 +68,12 @@ export function certificateService(
         page = await store.page({ ...q, limit: STREAM_PAGE, after: page.next });
       }
     },
-    /** searchPages, each row already its pretty JSON (certs list --json). */
-    async *searchJsonPages(p: InventorySearch): AsyncGenerator<string[]> {
+    /** searchPages, each page as certificateViewsText prints it (certs list --json). */
+    async *searchJsonPages(p: InventorySearch): AsyncGenerator<string> {
       const { after: _after, ...q } = await query(p);
       let page = await store.pageJson({ ...q, limit: STREAM_PAGE });
       for (;;) {
-        yield page.rows;
+        yield page.text;
         if (!page.next) return;
         page = await store.pageJson({ ...q, limit: STREAM_PAGE, after: page.next });
       }

@@ -1,13 +1,9 @@
-import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Writable } from "node:stream";
 import { z } from "zod";
 import { InputError } from "../../../shared/errors.js";
 import { encodeJoin } from "../../../shared/join.js";
 import { certificatesFromPem, fingerprint } from "../../../shared/x509/pem.js";
-import type { InventorySearch } from "../authority/certificates.js";
-import type { InventoryRow } from "../core/inventory.js";
 import { formatDnsPattern, formatIpRange } from "../core/names.js";
 import { normalizeSerial, parseReason } from "../core/types.js";
 import { caPaths } from "../keys/paths.js";
@@ -112,62 +108,6 @@ export function tokenList(o: DataOpts & { json?: boolean }): Promise<string> {
 
 export function tokenRevoke(o: DataOpts & { name: string }): Promise<void> {
   return withParts(o, (parts) => parts.tokens.revoke(o.name, cliActor()));
-}
-
-export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
-
-/**
- * The inventory to `out`, streamed: rows are read a page at a time and written as they come,
- * waiting for `out` to drain, so a million rows need no more memory than one page.
- */
-export async function certsList(o: CertsListOpts, out: Writable = process.stdout): Promise<void> {
-  const { data, db, json, ...search } = o;
-  const parts = await openParts(dataPaths({ data, db }));
-  try {
-    const text = json
-      ? jsonArrayText(parts.certificates.searchJsonPages(search))
-      : tableText(parts.certificates.searchPages(search));
-    await writeAll(out, text);
-  } finally {
-    await parts.close();
-  }
-}
-
-/** JSON.stringify(rows, null, 2) and a newline, from rows already printed as array elements. */
-async function* jsonArrayText(pages: AsyncIterable<string[]>): AsyncGenerator<string> {
-  let first = true;
-  for await (const page of pages) {
-    if (page.length === 0) continue;
-    yield `${first ? "[\n" : ",\n"}${page.join(",\n")}`;
-    first = false;
-  }
-  yield first ? "[]\n" : "\n]\n";
-}
-
-async function* tableText(pages: AsyncIterable<InventoryRow[]>): AsyncGenerator<string> {
-  yield "SERIAL\tNOT_AFTER\tSTATE\tNAMES\n";
-  for await (const page of pages) {
-    let text = "";
-    for (const r of page) {
-      const names = [...r.dnsNames, ...r.ipAddresses].join(",");
-      text += `${r.serial}\t${new Date(r.notAfter).toISOString()}\t${r.state}\t${names}\n`;
-    }
-    yield text;
-  }
-}
-
-/** Writes the chunks in blocks of about 64 KiB, waiting for `out` to drain when it asks to. */
-async function writeAll(out: Writable, chunks: AsyncIterable<string>): Promise<void> {
-  let block = "";
-  const flush = async () => {
-    if (!out.write(block)) await once(out, "drain");
-    block = "";
-  };
-  for await (const chunk of chunks) {
-    block += chunk;
-    if (block.length >= 65_536) await flush();
-  }
-  if (block) await flush();
 }
 
 export async function revokeSerial(o: DataOpts & { serial: string; reason?: string }): Promise<void> {

@@ -1,5 +1,5 @@
 import {
-  INVENTORY_COLUMNS,
+  type INVENTORY_COLUMNS,
   type InventoryCursor,
   type InventoryPage,
   type InventoryQuery,
@@ -8,6 +8,7 @@ import {
   stateOf,
 } from "../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
+import { certificateViewsText } from "../core/views.js";
 import type { Db } from "./db.js";
 import {
   and,
@@ -26,7 +27,7 @@ import {
   sql,
 } from "./drizzle.cjs";
 import { hotStatement } from "./hot.js";
-import { stateSql, statesCondition } from "./inventory-sql.js";
+import { statesCondition } from "./inventory-sql.js";
 import type { StateCounts } from "./ports.js";
 import { certificateNames, certificates } from "./schema.js";
 
@@ -128,6 +129,24 @@ export function certificateStore(db: Db) {
       .toSQL();
   }
 
+  /** One page of the inventory, soonest expiry first (pageQuery). */
+  function page(q: InventoryQuery): InventoryPage {
+    // drizzle builds the SQL; the rows come raw and are read by position (listRow): drizzle's
+    // general row mapping took twice as long over a thousand-row page
+    const { sql: text, params } = pageQuery(listColumns, q);
+    const found = db.$client
+      .prepare(text)
+      .raw(true)
+      .all(...params) as ListValues[];
+    const rows: InventoryRow[] = [];
+    for (let i = 0; i < found.length && i < q.limit; i++) rows.push(listRow(found[i] as ListValues, q.now));
+    const last = rows.at(-1);
+    return {
+      rows,
+      next: found.length > q.limit && last ? { notAfter: last.notAfter, serial: last.serial } : null,
+    };
+  }
+
   return {
     insert(rec: CertificateRecord): void {
       insertStmt.run(mapped.map(([key, c]) => (rec[key] === null ? null : c.mapToDriverValue(rec[key]))));
@@ -135,46 +154,12 @@ export function certificateStore(db: Db) {
       if (rec.renewedFrom !== null) supersedeStmt.run(rec.serial, rec.renewedFrom);
     },
 
-    /** One page of the inventory, soonest expiry first (pageQuery). */
-    page(q: InventoryQuery): InventoryPage {
-      // drizzle builds the SQL; the rows come raw and are mapped by position (listRow), which
-      // halves the cost of a thousand-row page against drizzle's general row mapping
-      const { sql: text, params } = pageQuery(listColumns, q);
-      const found = (
-        db.$client
-          .prepare(text)
-          .raw(true)
-          .all(...params) as unknown[][]
-      ).map(listRow);
-      const rows = found.slice(0, q.limit).map(({ renewedBy, ...rec }) => ({
-        ...rec,
-        state: stateOf(rec, renewedBy !== null, q.now),
-      }));
-      const last = rows.at(-1);
-      return {
-        rows,
-        next: found.length > q.limit && last ? { notAfter: last.notAfter, serial: last.serial } : null,
-      };
-    },
+    page,
 
-    /**
-     * The same page as page(), each row already the text of certificateView(row) pretty-printed
-     * as an element of a JSON array, made by SQLite: `certs list --json` over 78,000 rows spent
-     * most of its time building and printing those objects in JavaScript.
-     */
-    pageJson(q: InventoryQuery): { rows: string[]; next: InventoryCursor | null } {
-      const fields = { notAfter: certificates.notAfter, serial: certificates.serial, json: viewJson(q.now) };
-      const { sql: text, params } = pageQuery(fields, q);
-      const found = db.$client
-        .prepare(text)
-        .raw(true)
-        .all(...params) as [number, string, string][];
-      const rows = found.slice(0, q.limit);
-      const last = rows.at(-1);
-      return {
-        rows: rows.map((r) => r[2]),
-        next: found.length > q.limit && last ? { notAfter: last[0], serial: last[1] } : null,
-      };
+    /** The same page as page(), its rows as certificateViewsText prints them. */
+    pageJson(q: InventoryQuery): { text: string; next: InventoryCursor | null } {
+      const { rows, next } = page(q);
+      return { text: certificateViewsText(rows), next };
     },
 
     bySerial(serial: string): CertificateRecord | null {
@@ -269,49 +254,56 @@ export function certificateStore(db: Db) {
 }
 export type CertificateStore = ReturnType<typeof certificateStore>;
 
-/** A raw row of listColumns, each value through its column's own mapping (JSON for the names). */
-function listRow(values: unknown[]): ListRow {
-  const row: Record<string, unknown> = {};
-  for (let i = 0; i < LIST_KEYS.length; i++) {
-    const [key, column] = LIST_KEYS[i] as (typeof LIST_KEYS)[number];
-    const v = values[i];
-    row[key] = v === null ? null : column.mapFromDriverValue(v);
-  }
-  return row as ListRow;
-}
-
-/** The inventory's columns, and renewedBy for the state: all in certificates_not_after. */
-const listColumns = (() => {
-  const all = getTableColumns(certificates);
-  return {
-    ...(Object.fromEntries(INVENTORY_COLUMNS.map((k) => [k, all[k]])) as Pick<
-      typeof all,
-      (typeof INVENTORY_COLUMNS)[number]
-    >),
-    renewedBy: all.renewedBy,
-  };
-})();
-
-const LIST_KEYS = Object.entries(listColumns);
-/** What listRow gives: a row of the inventory before its state is told. */
-type ListRow = Omit<InventoryRow, "state"> & { renewedBy: string | null };
-
-/** An ISO 8601 time in milliseconds, as Date.prototype.toISOString writes it. */
-const isoTime = (column: SQLiteColumn) =>
-  sql`strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch')`;
+/** A raw row of listColumns: INVENTORY_COLUMNS in their order, then renewedBy. */
+type ListValues = [
+  serial: string,
+  tokenId: string | null,
+  renewedFrom: string | null,
+  commonName: string | null,
+  dnsNames: string,
+  ipAddresses: string,
+  notBefore: number,
+  notAfter: number,
+  keyFingerprint: string,
+  revokedAt: number | null,
+  renewedBy: string | null,
+];
 
 /**
- * certificateView (core/views.ts) in SQL: the same keys in the same order, each row indented as
- * JSON.stringify(rows, null, 2) indents an element. The inventory test holds the two equal.
+ * A raw row of listColumns as the inventory shows it, the names read from their JSON columns.
+ * By position, without drizzle's per-column mapping: `certs list` reads a million rows this way.
  */
-function viewJson(now: number): SQL<string> {
-  const c = certificates;
-  const object = sql`json_object(
-    'serial', ${c.serial}, 'commonName', ${c.commonName},
-    'dns', json(${c.dnsNames}), 'ips', json(${c.ipAddresses}),
-    'notBefore', ${isoTime(c.notBefore)}, 'notAfter', ${isoTime(c.notAfter)},
-    'keySha256', ${c.keyFingerprint}, 'tokenId', ${c.tokenId}, 'renewedFrom', ${c.renewedFrom},
-    'revoked', json(iif(${c.revokedAt} is null, 'false', 'true')),
-    'state', ${stateSql(c, now)})`;
-  return sql<string>`'  ' || replace(json_pretty(${object}, '  '), char(10), char(10) || '  ')`;
+function listRow(v: ListValues, now: number): InventoryRow {
+  const state = stateOf({ revokedAt: v[9], notAfter: v[7] }, v[10] !== null, now);
+  return {
+    serial: v[0],
+    tokenId: v[1],
+    renewedFrom: v[2],
+    commonName: v[3],
+    dnsNames: JSON.parse(v[4]) as string[],
+    ipAddresses: JSON.parse(v[5]) as string[],
+    notBefore: v[6],
+    notAfter: v[7],
+    keyFingerprint: v[8],
+    revokedAt: v[9],
+    state,
+  };
 }
+
+/**
+ * The inventory's columns, and renewedBy for the state: all in certificates_not_after. In the
+ * order of ListValues, which listRow reads by position.
+ */
+const listColumns = {
+  serial: certificates.serial,
+  tokenId: certificates.tokenId,
+  renewedFrom: certificates.renewedFrom,
+  commonName: certificates.commonName,
+  dnsNames: certificates.dnsNames,
+  ipAddresses: certificates.ipAddresses,
+  notBefore: certificates.notBefore,
+  notAfter: certificates.notAfter,
+  keyFingerprint: certificates.keyFingerprint,
+  revokedAt: certificates.revokedAt,
+  renewedBy: certificates.renewedBy,
+} satisfies Record<(typeof INVENTORY_COLUMNS)[number] | "renewedBy", SQLiteColumn>;

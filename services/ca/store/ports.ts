@@ -51,8 +51,8 @@ export interface CertificatesPort {
   insert(rec: CertificateRecord): Promise<void>;
   /** One page of the inventory in the order (notAfter, serial), after q.after. */
   page(q: InventoryQuery): Promise<InventoryPage>;
-  /** The same page, each row the pretty JSON of its certificateView as an array element. */
-  pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }>;
+  /** The same page as certificateViewsText (core/views.ts) prints its rows. */
+  pageJson(q: InventoryQuery): Promise<{ text: string; next: InventoryCursor | null }>;
   bySerial(serial: string): Promise<CertificateRecord | null>;
   /** The serial of the certificate that renewed this one, or null. */
   successorOf(serial: string): Promise<string | null>;

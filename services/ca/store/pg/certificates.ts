@@ -8,7 +8,7 @@ import {
   stateOf,
 } from "../../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../../core/types.js";
-import { certificateView } from "../../core/views.js";
+import { certificateViewsText } from "../../core/views.js";
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, sql } from "../drizzle.cjs";
 import { statesCondition } from "../inventory-sql.js";
 import type { StateCounts } from "../ports.js";
@@ -96,13 +96,10 @@ export function pgCertificateStore(db: PgDb) {
   return {
     page,
 
-    /** page(), each row the text of certificateView(row) as an element of a pretty-printed JSON array. */
-    async pageJson(q: InventoryQuery): Promise<{ rows: string[]; next: InventoryCursor | null }> {
-      const p = await page(q);
-      return {
-        rows: p.rows.map((r) => `  ${JSON.stringify(certificateView(r), null, 2).replaceAll("\n", "\n  ")}`),
-        next: p.next,
-      };
+    /** page(), its rows as certificateViewsText prints them. */
+    async pageJson(q: InventoryQuery): Promise<{ text: string; next: InventoryCursor | null }> {
+      const { rows, next } = await page(q);
+      return { text: certificateViewsText(rows), next };
     },
 
     async bySerial(serial: string): Promise<CertificateRecord | null> {
