@@ -161,12 +161,14 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const metricsExposition = cfg.clusterWorker
     ? (await import("./metrics/cluster.js")).workerExposition(metrics.registry)
     : () => metrics.registry.metrics();
-  // failed authentications go to the audit trail one event per address and window
+  // failed authentications go to the audit trail one event per address and window, counted in
+  // the database by every process; those a stopped CA left are written now if due
   const failures = failureAudit(
-    (e) => store.audit.append(e),
+    store.failureTallies,
     (err) => cfg.log.error({ err }, "writing failed authentications to the audit trail failed"),
     cfg.failedAuth?.windowMs,
   );
+  await failures.sweep(clock());
   const failureSweep = setInterval(() => void failures.sweep(clock()), failures.windowMs / 4);
   failureSweep.unref();
   const ui = uiParts(store, { tokens, eabs: eabService(store.acme.eabs, clock), authority, url });
@@ -381,7 +383,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         alerts?.stop();
         clearInterval(failureSweep);
         server.close(() => {
-          void failures.flush().finally(() => {
+          void failures.sweep(clock()).finally(() => {
             void leases
               .close()
               .then(() => store.close())

@@ -1,89 +1,63 @@
-import type { AuditEntry } from "../core/audit.js";
-
-/** One address's failed authentications within one window. */
-interface Bucket {
-  from: number;
-  to: number;
-  failures: number;
-  /** requests refused with 429 because the address had failed too often */
-  limited: number;
-  tokens: Set<string>;
-  reasons: Set<string>;
-}
-
-/** At most this many token names and reasons are kept per event (a flood may try thousands). */
-const KEPT = 10;
+import { type FailureTally, TALLY_KEPT } from "../core/audit.js";
+import type { FailureTalliesPort } from "../store/failure-tallies.js";
 
 /**
  * Failed authentications as audit events, aggregated: one `auth.failed` event per client address
- * per window (a minute, the limiter's), with the count, the 429s the limiter answered, and the
- * first few token names and reasons, written when the window is over (a sweep every quarter
- * window) or at `flush` (serve's shutdown). A flood of a thousand attempts a second from one
- * address is one row a minute, not a thousand a second.
+ * and window (a minute, the limiter's), with the count, the 429s the limiter answered, and the
+ * first few token names and reasons. A flood of a thousand attempts a second is one row a
+ * minute, however many processes, workers and replicas it reaches.
+ *
+ * Each process counts in memory and adds its counts to the database's tally of the address every
+ * quarter window (store/failure-tallies.ts); the tally becomes the event once its first attempt
+ * is a window old, written by whichever process sweeps first. At shutdown a process adds what it
+ * holds and writes only the tallies that are due: the rest are the other replicas' still, or the
+ * next start's (start() writes what is due), so a stop does not cut a window in two.
  */
 export function failureAudit(
-  append: (e: AuditEntry) => Promise<void>,
+  tallies: FailureTalliesPort,
   onError: (err: unknown) => void,
   windowMs = 60_000,
 ) {
-  const buckets = new Map<string, Bucket>();
-  const write = (address: string, b: Bucket) =>
-    append({
-      at: b.to,
-      type: "auth.failed",
-      actor: { kind: "address", id: address },
-      subject: null,
-      details: {
-        failures: b.failures,
-        limited: b.limited,
-        from: new Date(b.from).toISOString(),
-        to: new Date(b.to).toISOString(),
-        tokens: [...b.tokens],
-        reasons: [...b.reasons],
-      },
-    }).catch(onError);
+  const buckets = new Map<string, FailureTally>();
 
-  function bucketFor(address: string, now: number): Bucket {
+  function bucketFor(address: string, now: number): FailureTally {
     let b = buckets.get(address);
-    if (b && now - b.from >= windowMs) {
-      buckets.delete(address);
-      void write(address, b);
-      b = undefined;
-    }
     if (!b) {
-      b = { from: now, to: now, failures: 0, limited: 0, tokens: new Set(), reasons: new Set() };
+      b = { address, firstAt: now, lastAt: now, failures: 0, limited: 0, tokens: [], reasons: [] };
       buckets.set(address, b);
     }
-    b.to = Math.max(b.to, now);
+    b.firstAt = Math.min(b.firstAt, now);
+    b.lastAt = Math.max(b.lastAt, now);
     return b;
+  }
+  const keep = (list: string[], v: string) => {
+    if (list.length < TALLY_KEPT && !list.includes(v)) list.push(v);
+  };
+
+  /** Adds every bucket to the database's tallies, then writes the tallies due by `now`. */
+  async function sweep(now: number): Promise<void> {
+    const held = [...buckets.values()];
+    buckets.clear();
+    try {
+      for (const b of held) await tallies.add(b);
+      await tallies.writeDue(now - windowMs);
+    } catch (err) {
+      onError(err);
+    }
   }
 
   return {
     failed(address: string, now: number, token: string | null, reason: string): void {
       const b = bucketFor(address, now);
       b.failures++;
-      if (token !== null && b.tokens.size < KEPT) b.tokens.add(token);
-      if (b.reasons.size < KEPT) b.reasons.add(reason);
+      if (token !== null) keep(b.tokens, token);
+      keep(b.reasons, reason);
     },
     limited(address: string, now: number): void {
       bucketFor(address, now).limited++;
     },
-    /** Writes the windows that are over by `now`. */
-    sweep(now: number): Promise<unknown> {
-      const done: Promise<unknown>[] = [];
-      for (const [address, b] of buckets) {
-        if (now - b.from < windowMs) continue;
-        buckets.delete(address);
-        done.push(write(address, b));
-      }
-      return Promise.all(done);
-    },
-    /** Writes every window, over or not. */
-    flush(): Promise<unknown> {
-      const done = [...buckets].map(([address, b]) => write(address, b));
-      buckets.clear();
-      return Promise.all(done);
-    },
+    /** Adds what this process counted to the database, and writes the tallies a window old. */
+    sweep,
     windowMs,
   };
 }

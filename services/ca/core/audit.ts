@@ -204,6 +204,60 @@ export function policyDetails(p: Policy): { [key: string]: Json } {
 }
 
 /**
+ * Failed authentications from one client address, as every process on the database counts them
+ * together (audit/failures.ts, store/failure-tallies.ts) until they become one `auth.failed` event.
+ */
+export interface FailureTally {
+  address: string;
+  /** ms since the epoch: the first and last attempt counted */
+  firstAt: number;
+  lastAt: number;
+  failures: number;
+  /** requests refused with 429 because the address had failed too often */
+  limited: number;
+  /** the first few token names (or ids) tried and reasons given: at most TALLY_KEPT each */
+  tokens: string[];
+  reasons: string[];
+}
+
+/** At most this many token names and reasons are kept per event (a flood may try thousands). */
+export const TALLY_KEPT = 10;
+
+const firstKept = (a: readonly string[], b: readonly string[]) =>
+  [...new Set([...a, ...b])].slice(0, TALLY_KEPT);
+
+/** Two tallies of one address as one: the counts added, the times' span, the names kept first. */
+export function mergeTallies(a: FailureTally, b: FailureTally): FailureTally {
+  return {
+    address: a.address,
+    firstAt: Math.min(a.firstAt, b.firstAt),
+    lastAt: Math.max(a.lastAt, b.lastAt),
+    failures: a.failures + b.failures,
+    limited: a.limited + b.limited,
+    tokens: firstKept(a.tokens, b.tokens),
+    reasons: firstKept(a.reasons, b.reasons),
+  };
+}
+
+/** The `auth.failed` event of a tally, at its last attempt. */
+export function authFailedEvent(t: FailureTally): AuditEntry {
+  return {
+    at: t.lastAt,
+    type: "auth.failed",
+    actor: { kind: "address", id: t.address },
+    subject: null,
+    details: {
+      failures: t.failures,
+      limited: t.limited,
+      from: new Date(t.firstAt).toISOString(),
+      to: new Date(t.lastAt).toISOString(),
+      tokens: t.tokens,
+      reasons: t.reasons,
+    },
+  };
+}
+
+/**
  * A dashboard login or logout, by the session's stored hash (its actor id is the first 12
  * characters: sessionActor); `address`: the client's.
  */

@@ -9,6 +9,7 @@ import { certificateStore } from "./certificates.js";
 import { crlStore } from "./crls.js";
 import { dashboardStore } from "./dashboard.js";
 import { type OpenOptions, openDb } from "./db.js";
+import { failureTallyStore } from "./failure-tallies.js";
 import { hostStore } from "./hosts.js";
 import { leaseStore } from "./leases.js";
 import type { StorePorts } from "./ports.js";
@@ -124,6 +125,8 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     hosts: hostStore(db),
     /** failed authentications per client address, counted by every process together */
     authFailures: authFailureStore(db),
+    /** failed authentications per address as every process counted them, until they are audited */
+    failureTallies: failureTallyStore(db, auditing ? (e) => audit.appendIn(e) : null),
     leases: promised(leaseStore(db)),
     audit: {
       ...audit,

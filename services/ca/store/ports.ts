@@ -13,6 +13,7 @@ import type {
 import type { AuditPort } from "./audit.js";
 import type { AuthFailureStore } from "./auth-failures.js";
 import type { DashboardStore } from "./dashboard.js";
+import type { FailureTalliesPort } from "./failure-tallies.js";
 import type { HostStore } from "./hosts.js";
 import type { RateTake } from "./rate-windows.js";
 import type { SessionStore } from "./sessions.js";
@@ -186,6 +187,11 @@ export interface StorePorts {
   hosts: HostsPort;
   /** failed authentications per client address, counted by every replica together (store/auth-failures.ts) */
   authFailures: AuthFailuresPort;
+  /**
+   * failed authentications per address, as every process adds them up until they become one
+   * auth.failed event (store/failure-tallies.ts, audit/failures.ts)
+   */
+  failureTallies: FailureTalliesPort;
   /** leases on periodic work (leases/runner.ts) */
   leases: LeasesPort;
   /** the audit trail (store/audit.ts); its head is read inside each write transaction */

@@ -269,6 +269,25 @@ export const authFailures = sqliteTable(
 );
 
 /**
+ * Failed authentications per client address, as every process on the database adds its own to
+ * them, until they are over a window old and become one `auth.failed` audit event
+ * (store/failure-tallies.ts). tokens and reasons: JSON arrays of the first few.
+ */
+export const authFailureTallies = sqliteTable(
+  "auth_failure_tallies",
+  {
+    address: text("address").primaryKey(),
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+    failures: integer("failures").notNull(),
+    limited: integer("limited").notNull(),
+    tokens: text("tokens").notNull(),
+    reasons: text("reasons").notNull(),
+  },
+  (t) => [index("auth_failure_tallies_first_at").on(t.firstAt)],
+);
+
+/**
  * Rate limits kept per key in fixed windows (store/rate-windows.ts): the ACME new-account limit
  * per client address, and any other limit that every replica on the database must count together.
  * A key names its limit first ("acme-new-account:203.0.113.7").

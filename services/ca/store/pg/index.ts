@@ -10,6 +10,7 @@ import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
 import { pgDashboardStore } from "./dashboard.js";
 import { type OpenPgOptions, openPg, type PgLocation, type Queryable } from "./db.js";
+import { pgFailureTallyStore } from "./failure-tallies.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
 import { pgHostStore } from "./hosts.js";
 import { pgLeaseStore } from "./leases.js";
@@ -91,6 +92,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
     sessions: pgSessionStore(db),
     dashboard: pgDashboardStore(db),
     authFailures: pgAuthFailureStore(db),
+    failureTallies: pgFailureTallyStore(db, auditing),
     leases: pgLeaseStore(db),
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot: one

@@ -197,6 +197,21 @@ export const authFailures = pgTable(
   (t) => [index("auth_failures_window_start").on(t.windowStart)],
 );
 
+/** ../schema.ts authFailureTallies */
+export const authFailureTallies = pgTable(
+  "auth_failure_tallies",
+  {
+    address: text("address").primaryKey(),
+    firstAt: ms("first_at").notNull(),
+    lastAt: ms("last_at").notNull(),
+    failures: ms("failures").notNull(),
+    limited: ms("limited").notNull(),
+    tokens: text("tokens").notNull(),
+    reasons: text("reasons").notNull(),
+  },
+  (t) => [index("auth_failure_tallies_first_at").on(t.firstAt)],
+);
+
 export const rateWindows = pgTable(
   "rate_windows",
   {
