@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startCaProcessWith } from "./acme-support.js";
@@ -21,6 +21,40 @@ describe("agent cert --acme against certyard's own /acme/directory", { concurren
   let httpPort: number;
 
   const agent = (args: string[]) => node(AGENT, [...args, "--home", home, "--log-level", "warn"]);
+
+  interface HostRow {
+    name: string;
+    host: string;
+    servedSha256: string | null;
+    newestSha256: string | null;
+    drift: boolean;
+    renewAt: string | null;
+    error: string | null;
+  }
+  /** `hosts list --json` on the CA's data directory. */
+  const hosts = async (): Promise<HostRow[]> => {
+    const r = await node(CA_CLI, ["hosts", "list", "--json", "--data", data]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as HostRow[];
+  };
+  /** The SHA-256 of the leaf in the files, as hosts list shows it (lower-case hex, no colons). */
+  const leafSha256 = () =>
+    new X509Certificate(readFileSync(join(out, "fullchain.pem"))).fingerprint256
+      .replace(/:/g, "")
+      .toLowerCase();
+  /** Issue 18: an ACME-managed host on our CA reports as a bootstrapped one does. */
+  const assertReported = async (renewAt: string) => {
+    const rows = await hosts();
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    const row = rows[0] as HostRow;
+    assert.equal(row.name, "own");
+    assert.equal(row.host, hostname());
+    assert.equal(row.servedSha256, leafSha256());
+    assert.equal(row.newestSha256, row.servedSha256);
+    assert.equal(row.drift, false);
+    assert.equal(row.renewAt, renewAt);
+    assert.equal(row.error, null);
+  };
 
   before(async () => {
     httpPort = await freePort();
@@ -84,6 +118,8 @@ describe("agent cert --acme against certyard's own /acme/directory", { concurren
       "renewAt inside the window",
     );
     const first = new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber;
+    // the agent reported what it got, over mutual TLS with it, to the CA beside the directory
+    await assertReported(rec.renewAt);
 
     const renewed = await agent(["renew", "--name", "own", "--force"]);
     assert.equal(renewed.code, 0, renewed.stderr + renewed.stdout);
@@ -101,5 +137,7 @@ describe("agent cert --acme against certyard's own /acme/directory", { concurren
     assert.equal(moved.code, 0, moved.stderr + moved.stdout);
     assert.match(moved.stdout, /own: renewed/);
     assert.notEqual(new X509Certificate(readFileSync(join(out, "fullchain.pem"))).serialNumber, second);
+    // the renewal's report replaced the host's row: the new certificate, no drift
+    await assertReported(JSON.parse(readFileSync(join(home, "certs", "own.json"), "utf8")).renewAt);
   });
 });
