@@ -117,14 +117,19 @@ async function tail(path: string): Promise<string> {
   }
 }
 
-/** `certyard-ca token create`, which prints the secret alone on stdout. */
-export async function createToken(data: string, name: string): Promise<string> {
+/** `certyard-ca token create`, which prints the secret alone on stdout; `dbArgs`: --db URL or none. */
+export async function createToken(
+  data: string,
+  name: string,
+  dbArgs: readonly string[] = [],
+): Promise<string> {
   const { stdout } = await run(process.execPath, [
     CA_MAIN,
     "token",
     "create",
     "--data",
     data,
+    ...dbArgs,
     "--name",
     name,
     "--dns",

@@ -1,0 +1,270 @@
+/**
+ * BENCH_ONLY=postgres (issue 17): POST /v1/sign on SQLite, on PostgreSQL over its local socket, and
+ * on two replicas on that PostgreSQL behind HAProxy (round robin, TCP: TLS passes through), taking
+ * turns in BENCH_ROUNDS rounds, the order turning every round; medians compared. The server's CPU
+ * per request counts every process that serves: the serve trees, and PostgreSQL's (postmaster and
+ * its backends) and HAProxy's where they take part. Then BENCH_FILL_ROWS certificates put into
+ * PostgreSQL (pg-fill.ts) and the inventory's figures there (inventory.ts): `certs list --expiring
+ * 7d --json` (target under 1 s at 1,000,000) and every filter of GET /v1/certs (under 100 ms).
+ * Needs root, PostgreSQL 15 and HAProxy from Debian (test/e2e/setup.sh installs them).
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { availableParallelism, loadavg } from "node:os";
+import { join } from "node:path";
+import { startHaproxy } from "../test/helpers/haproxy.js";
+import { startPostgres } from "../test/helpers/postgres.js";
+import {
+  type CaProcess,
+  createToken,
+  issueOnce,
+  ownChildNamed,
+  startCa,
+  treeCpuSeconds,
+} from "./ca-process.js";
+import { fillSample } from "./fill.js";
+import { inventoryBench } from "./inventory.js";
+import { CONNECTIONS, type LoadFigures, load } from "./load.js";
+import { fillInventoryPg } from "./pg-fill.js";
+import { type Cleanup, type Figures, freePort, heading, line, makeCsr, round } from "./util.js";
+
+export interface PostgresBenchSettings {
+  seconds: number;
+  warmup: number;
+  rounds: number;
+  fillRows: number;
+}
+
+const TOKEN_NAME = "bench";
+type Setup = "sqlite" | "postgres" | "postgres x2";
+const SETUPS: readonly Setup[] = ["sqlite", "postgres", "postgres x2"];
+
+/** What one turn under load started: where to send requests and whose CPU to count. */
+interface Target {
+  url: string;
+  rootPem: string;
+  /** CPU seconds so far of the CA's processes, of PostgreSQL's and of HAProxy's */
+  cpu(): Promise<{ ca: number; db: number; lb: number }>;
+  stop(): Promise<void>;
+}
+
+interface Turn {
+  load: LoadFigures;
+  /** µs of CPU per 2xx response, by who spent it */
+  caMicros: number;
+  dbMicros: number;
+  lbMicros: number;
+}
+
+export async function postgresBench(
+  cleanup: Cleanup,
+  root: string,
+  s: PostgresBenchSettings,
+): Promise<Figures> {
+  heading("machine");
+  line("cores", availableParallelism());
+  const loadAtStart = round(loadavg()[0] ?? 0, 2);
+  line("load average (1 min) at the start", loadAtStart);
+
+  const pg = await startPostgres({ database: "certyard_bench" });
+  cleanup.add("stop PostgreSQL", () => pg.stop());
+  const pgPid = Number((await readFile(join(pg.dir, "data", "postmaster.pid"), "utf8")).split("\n")[0]);
+  const pgCpu = () => treeCpuSeconds(pgPid);
+  const dbArgs = ["--db", pg.socketUrl];
+  line("PostgreSQL", `${(await pg.sql("show server_version")).trim()}, Unix socket, its default settings`);
+
+  const csr = await makeCsr(root);
+  const body = JSON.stringify({ csr: csr.pem });
+  const sqliteData = join(root, "sqlite");
+  const pgData = join(root, "postgres");
+  await Promise.all([mkdir(sqliteData), mkdir(pgData)]);
+  const auth = new Map<string, Record<string, string>>();
+
+  /** One serve on `data`; the first start of a data directory initialises it and makes the token. */
+  const serve = async (data: string, args: string[]): Promise<CaProcess> => {
+    const ca = await startCa(data, await freePort(), undefined, args);
+    if (!auth.has(data))
+      auth.set(data, { authorization: `Bearer ${await createToken(data, TOKEN_NAME, args)}` });
+    return ca;
+  };
+  const stopAll = async (cas: CaProcess[]) => {
+    await Promise.all(cas.map((ca) => ca.stop()));
+  };
+
+  const start = async (setup: Setup): Promise<Target> => {
+    if (setup === "sqlite" || setup === "postgres") {
+      const ca = await (setup === "sqlite" ? serve(sqliteData, []) : serve(pgData, dbArgs));
+      const release = cleanup.add("stop serve", () => ca.stop());
+      const db = setup === "postgres" ? pgCpu : async () => 0;
+      return {
+        url: `${ca.baseUrl}/v1/sign`,
+        rootPem: ca.rootPem,
+        cpu: async () => ({ ca: await treeCpuSeconds(ca.pid), db: await db(), lb: 0 }),
+        stop: async () => {
+          release();
+          await ca.stop();
+        },
+      };
+    }
+    // the first replica alone (it may initialise the data directory), then the second
+    const cas = [await serve(pgData, dbArgs)];
+    const release = cleanup.add("stop the replicas", () => stopAll(cas));
+    try {
+      cas.push(await serve(pgData, dbArgs));
+      const lb = await startHaproxy(
+        cas.map((ca, i) => ({
+          name: `r${i + 1}`,
+          host: "127.0.0.1",
+          port: Number(new URL(ca.baseUrl).port),
+        })),
+      );
+      const releaseLb = cleanup.add("stop HAProxy", () => lb.stop());
+      await lb.waitUp();
+      const lbPid = await ownChildNamed("haproxy");
+      const rootPem = cas[0]?.rootPem ?? "";
+      return {
+        url: `https://${lb.address}/v1/sign`,
+        rootPem,
+        cpu: async () => ({
+          ca: (await Promise.all(cas.map((ca) => treeCpuSeconds(ca.pid)))).reduce((a, b) => a + b, 0),
+          db: await pgCpu(),
+          lb: lbPid === null ? 0 : await treeCpuSeconds(lbPid),
+        }),
+        stop: async () => {
+          releaseLb();
+          await lb.stop();
+          release();
+          await stopAll(cas);
+        },
+      };
+    } catch (err) {
+      release();
+      await stopAll(cas);
+      throw err;
+    }
+  };
+
+  const turn = async (setup: Setup): Promise<Turn> => {
+    const target = await start(setup);
+    try {
+      const data = setup === "sqlite" ? sqliteData : pgData;
+      const headers = auth.get(data) ?? {};
+      // one issuance checked first, so a misconfigured setup cannot pass for a fast one
+      await issueOnce(target.url, {
+        method: "POST",
+        ca: target.rootPem,
+        headers: { "content-type": "application/json", ...headers },
+        body,
+      });
+      const reads: { ca: number; db: number; lb: number }[] = [];
+      const f = await load(
+        {
+          url: target.url,
+          body,
+          headers,
+          seconds: s.seconds,
+          // read before and after the measured run: the sum, and each part kept apart
+          serverCpu: async () => {
+            const now = await target.cpu();
+            reads.push(now);
+            return now.ca + now.db + now.lb;
+          },
+        },
+        s.warmup,
+      );
+      const [before, after] = reads;
+      const per = (k: "ca" | "db" | "lb") =>
+        before && after ? ((after[k] - before[k]) * 1e6) / Math.max(1, f.ok) : Number.NaN;
+      return { load: f, caMicros: per("ca"), dbMicros: per("db"), lbMicros: per("lb") };
+    } finally {
+      await target.stop();
+    }
+  };
+
+  heading(`POST /v1/sign, ${CONNECTIONS} connections, ${s.rounds} rounds of ${s.seconds} s each`);
+  const turns = new Map<Setup, Turn[]>(SETUPS.map((k) => [k, []]));
+  for (let i = 0; i < s.rounds; i++) {
+    // the order turns every round, so no setup always runs first on a cooler machine
+    const order = SETUPS.map((_, j) => SETUPS[(i + j) % SETUPS.length] as Setup);
+    for (const setup of order) {
+      const t = await turn(setup);
+      turns.get(setup)?.push(t);
+      line(
+        `round ${i + 1}, ${setup}: req/s (p99 ms), non-2xx`,
+        `${round(t.load.reqPerSec)} (${round(t.load.p99Ms)}), ${t.load.non2xx + t.load.errors}`,
+      );
+    }
+  }
+
+  const figures: Figures = {
+    machine: { cores: availableParallelism(), loadavg1Start: loadAtStart, loadSeconds: s.seconds },
+  };
+  const med = (setup: Setup, f: (t: Turn) => number) => median((turns.get(setup) ?? []).map(f));
+  for (const setup of SETUPS) {
+    const reqPerSec = med(setup, (t) => t.load.reqPerSec);
+    const ca = med(setup, (t) => t.caMicros);
+    const db = med(setup, (t) => t.dbMicros);
+    const lb = med(setup, (t) => t.lbMicros);
+    heading(`POST /v1/sign, ${setup}: medians`);
+    line("req/s (2xx)", round(reqPerSec));
+    line("latency p99", round(med(setup, (t) => t.load.p99Ms)), "ms");
+    line(
+      "non-2xx and errors, all rounds",
+      sum((turns.get(setup) ?? []).map((t) => t.load.non2xx + t.load.errors)),
+    );
+    line("server CPU per request: the CA's processes", round(ca), "µs");
+    line("  PostgreSQL's", round(db), "µs");
+    line("  HAProxy's", round(lb), "µs");
+    line("  all of them", round(ca + db + lb), "µs");
+    figures[setup] = {
+      reqPerSec: round(reqPerSec),
+      p99Ms: round(med(setup, (t) => t.load.p99Ms)),
+      caCpuMicrosPerReq: round(ca),
+      dbCpuMicrosPerReq: round(db),
+      lbCpuMicrosPerReq: round(lb),
+    };
+  }
+  const rate = (setup: Setup) => med(setup, (t) => t.load.reqPerSec);
+  const ratios = {
+    postgresOverSqlite: round(rate("postgres") / rate("sqlite"), 2),
+    twoReplicasOverOne: round(rate("postgres x2") / rate("postgres"), 2),
+  };
+  heading("ratios of the median req/s");
+  line("PostgreSQL / SQLite, one replica", ratios.postgresOverSqlite, "x");
+  line("two replicas / one, on PostgreSQL behind HAProxy", ratios.twoReplicasOverOne, "x");
+  figures.ratios = ratios;
+
+  heading(`filling PostgreSQL with ${s.fillRows.toLocaleString("en-US")} certificates (serve stopped)`);
+  const fill = await fillInventoryPg(
+    { host: pg.dir, port: pg.port, user: "postgres", database: pg.database },
+    TOKEN_NAME,
+    s.fillRows,
+  );
+  line("seconds", round(fill.seconds, 1));
+  const ca = await serve(pgData, dbArgs);
+  const release = cleanup.add("stop serve", () => ca.stop());
+  try {
+    figures.inventory = await inventoryBench(
+      ca,
+      pgData,
+      TOKEN_NAME,
+      fill.totalRows,
+      fillSample(s.fillRows),
+      dbArgs,
+    );
+  } finally {
+    release();
+    await ca.stop();
+  }
+  const loadAtEnd = round(loadavg()[0] ?? 0, 2);
+  line("load average (1 min) at the end", loadAtEnd);
+  (figures.machine as Record<string, number>).loadavg1End = loadAtEnd;
+  return figures;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
