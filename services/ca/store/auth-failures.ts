@@ -1,5 +1,6 @@
 import type { Db } from "./db.js";
 import { eq, lte, sql } from "./drizzle.cjs";
+import { hotRow } from "./hot.js";
 import { authFailures } from "./schema.js";
 
 /**
@@ -8,16 +9,20 @@ import { authFailures } from "./schema.js";
  * function returns a Promise (the async store ports).
  */
 export function authFailureStore(db: Db) {
+  // Read on every token-authenticated request (POST /v1/sign among them): built by drizzle once.
+  const windowOf = hotRow<"windowStart" | "count", { windowStart: number; count: number }>(
+    db,
+    db
+      .select({ windowStart: authFailures.windowStart, count: authFailures.count })
+      .from(authFailures)
+      .where(eq(authFailures.address, sql.placeholder("address"))),
+    ["windowStart", "count"],
+    ["address"],
+  );
   return {
     /** The address's window: its start and count, null when it has none. */
     async window(address: string): Promise<{ windowStart: number; count: number } | null> {
-      return (
-        db
-          .select({ windowStart: authFailures.windowStart, count: authFailures.count })
-          .from(authFailures)
-          .where(eq(authFailures.address, address))
-          .get() ?? null
-      );
+      return windowOf(address) ?? null;
     },
     /**
      * Counts one failure: one statement, so that two at once from two processes both count; a
