@@ -322,12 +322,14 @@ function agentFigures(agent: AgentIdle) {
   });
 }
 
-/** BENCH_ONLY=metrics: POST /v1/sign with the metrics on and off (bench/metrics.ts). */
+/** BENCH_ONLY=metrics: POST /v1/sign with the metrics and the audit trail on and off (bench/metrics.ts). */
 async function metricsOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
   const csr = await makeCsr(root);
   const data = join(root, "ca");
   await mkdir(data);
-  heading(`POST /v1/sign, metrics off and on, ${s.rounds} rounds of ${s.load} s, ${CONNECTIONS} connections`);
+  heading(
+    `POST /v1/sign, metrics and audit trail off and on, ${s.rounds} rounds of ${s.load} s, ${CONNECTIONS} connections`,
+  );
   line("load average (1 min) at the start", loadavg1());
   const m = await metricsBench(cleanup, data, csr.pem, {
     seconds: s.load,
