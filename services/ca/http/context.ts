@@ -52,11 +52,16 @@ export function clientAddress(env: Partial<HttpBindings> | undefined): string {
   return socketAddress(env?.incoming?.socket);
 }
 
-/** The DER of the TLS client certificate of this request, if one was presented. */
+/**
+ * The DER of the TLS client certificate of this request, if one was presented. From
+ * getPeerX509Certificate(), which wraps the certificate OpenSSL already holds:
+ * getPeerCertificate() would first build the whole object (names, extensions, fingerprints) that
+ * only its `raw` is taken from, on every renewal (issue 16).
+ */
 export function peerCertificate(env: Partial<HttpBindings> | undefined): Uint8Array | null {
   const socket = env?.incoming?.socket as
-    | { getPeerCertificate?: (detailed: boolean) => { raw?: Buffer } }
+    | { getPeerX509Certificate?: () => { raw: Buffer } | undefined }
     | undefined;
-  const raw = socket?.getPeerCertificate?.(false)?.raw;
+  const raw = socket?.getPeerX509Certificate?.()?.raw;
   return raw && raw.length > 0 ? raw : null;
 }
