@@ -82,6 +82,11 @@ export async function openPg(
   // an idle connection the server dropped (a restart, a failover) is an error event on the pool:
   // without a listener it would end the process; the next query takes a new connection
   pool.on("error", () => {});
+  // and a checked-out connection (a transaction between two statements, a query whose result
+  // just came) that the server drops is an error event on its client, which the pool does not
+  // listen to: it ended serve when PostgreSQL stopped under load. The statement in flight fails
+  // by itself (503), and the pool drops the dead client when it is released.
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     if (!o.create && !(await migrated(pool))) {
       throw new Error(noTables(loc));
