@@ -22,8 +22,15 @@ export interface Replica {
 
 const REPLICA = fileURLToPath(new URL("./replica.js", import.meta.url));
 
-export async function startReplica(data: string, db: string): Promise<Replica> {
-  const child = spawn(process.execPath, [REPLICA, data, db], { stdio: ["ignore", "pipe", "pipe"] });
+export async function startReplica(
+  data: string,
+  db: string,
+  /** replica.ts's OPTIONS: a fixed port (the public URL names it), ACME limits */
+  options: { port?: number; acmeLimits?: Record<string, number> } = {},
+): Promise<Replica> {
+  const child = spawn(process.execPath, [REPLICA, data, db, JSON.stringify(options)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const logs: Record<string, unknown>[] = [];
   const waiters: {
     match: (l: Record<string, unknown>) => boolean;
