@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { TestAcmeClient } from "../helpers/acme-client.js";
-import { caCli } from "../helpers/ca-process.js";
+import { caCli, serveProcess } from "../helpers/ca-process.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { type Replica, startReplica, stopReplicas } from "../helpers/replica-process.js";
 import { freePort } from "./support.js";
@@ -17,7 +17,7 @@ const ACME_ERR = "urn:ietf:params:acme:error:";
  * here) holds across them, counted by one statement in rate_windows. It was counted in each
  * process's memory, which let a client create the limit's worth at every replica.
  */
-describe("ACME new-account limit across two replicas on PostgreSQL", () => {
+describe("replicas on PostgreSQL: the ACME new-account limit across two, the admin token of a third", () => {
   let server: TestPostgres;
   let dir: string;
   let replicas: Replica[] = [];
@@ -74,5 +74,22 @@ describe("ACME new-account limit across two replicas on PostgreSQL", () => {
       await server.sql("select count from rate_windows where key = 'acme-new-account:127.0.0.1'"),
       "5\n",
     );
+  });
+
+  test("a third replica whose data directory lacks admin-token refuses to start, and mints none", async () => {
+    const c = join(dir, "c");
+    cpSync(join(dir, "a"), c, { recursive: true });
+    rmSync(join(c, "admin-token"));
+    const before = await server.sql("select secret_hash from tokens where kind = 'admin'");
+    const refusal = await serveProcess(c, ["--db", server.url]).then(
+      async (s) => {
+        await s.stop();
+        return "it started";
+      },
+      (err: Error) => err.message,
+    );
+    assert.match(refusal, /admin-token is missing, and the database postgres:\/\/.* has an admin token/);
+    assert.equal(existsSync(join(c, "admin-token")), false);
+    assert.equal(await server.sql("select secret_hash from tokens where kind = 'admin'"), before);
   });
 });
