@@ -29,6 +29,7 @@ import {
   type ConnectionLimits,
   DEFAULT_CONNECTION_LIMITS,
   limitConnections,
+  listenOptions,
   serverOptions,
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
@@ -258,7 +259,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const listening = front ?? server;
   await new Promise<void>((resolve, reject) => {
     listening.once("error", reject);
-    listening.listen(cfg.port, cfg.host, () => {
+    listening.listen(listenOptions(cfg.port, cfg.host), () => {
       listening.off("error", reject);
       resolve();
     });
