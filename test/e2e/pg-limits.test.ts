@@ -15,7 +15,8 @@ const ACME_ERR = "urn:ietf:params:acme:error:";
  * Issue 17: the ACME new-account limit per client address on a real PostgreSQL 15, two replica
  * processes (each its own copy of the data directory) on one database: the limit (3 a minute
  * here) holds across them, counted by one statement in rate_windows. It was counted in each
- * process's memory, which let a client create the limit's worth at every replica.
+ * process's memory, which let a client create the limit's worth at every replica. And a third
+ * replica without admin-token refuses to start rather than replace the installation's one.
  */
 describe("replicas on PostgreSQL: the ACME new-account limit across two, the admin token of a third", () => {
   let server: TestPostgres;
