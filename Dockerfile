@@ -19,6 +19,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
+COPY openssl ./openssl
 RUN ln -s /app/dist/services/ca/main.js /usr/local/bin/certyard-ca \
  && ln -s /app/dist/services/agent/main.js /usr/local/bin/certyard-agent \
  && mkdir -p /data /var/lib/certyard-agent \

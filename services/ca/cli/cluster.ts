@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { isMetricsAsk } from "../metrics/protocol.js";
 import { onSignal, type Ready } from "./lifecycle.js";
-import { missingV8Flags } from "./v8-flags.js";
+import { missingServeFlags } from "./v8-flags.js";
 
 /** What a worker is for, as its primary forked it (in the worker's environment, the only way in). */
 export type WorkerRole = { kind: "init" } | { kind: "serve"; index: number };
@@ -110,5 +110,5 @@ export async function runPrimary(
 
 /** The workers' node flags: the primary's own, and the V8 settings of v8-flags.ts. */
 function workerExecArgv(nodeOptions: string | undefined): string[] {
-  return [...process.execArgv, ...missingV8Flags(process.execArgv, nodeOptions)];
+  return [...process.execArgv, ...missingServeFlags(process.execArgv, nodeOptions)];
 }

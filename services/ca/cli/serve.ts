@@ -98,8 +98,8 @@ export async function serveCommand(
   if (env.role === null && env.restartWith) {
     // One process serving: V8's heap settings can only be given at start, so it replaces itself
     // (same pid, process.execve) with one that has them; that one finds them and goes on.
-    const { missingV8Flags } = await import("./v8-flags.js");
-    const flags = missingV8Flags(env.execArgv ?? [], env.nodeOptions);
+    const { missingServeFlags } = await import("./v8-flags.js");
+    const flags = missingServeFlags(env.execArgv ?? [], env.nodeOptions);
     if (flags.length > 0) env.restartWith(flags);
   }
   if (env.role?.kind === "init") {
