@@ -18,15 +18,35 @@ export interface MetricsBenchSettings {
   rounds: number;
 }
 
+/** off: serve --no-metrics --without-audit; metrics: --without-audit (scraped); on: both (scraped) */
+type Mode = "off" | "metrics" | "on";
+const MODES: readonly Mode[] = ["off", "metrics", "on"];
+const FLAGS: Record<Mode, string[]> = {
+  off: ["--no-metrics", "--without-audit"],
+  metrics: ["--without-audit"],
+  on: [],
+};
+const LABEL: Record<Mode, string> = {
+  off: "both off    ",
+  metrics: "metrics only",
+  on: "both on     ",
+};
+
 export interface MetricsBench {
   on: LoadFigures[];
   off: LoadFigures[];
+  /** the metrics on (scraped) and the audit trail off: what each adds on its own */
+  metricsOnly: LoadFigures[];
   /** median req/s with the metrics and the audit trail on over the median with both off */
   ratio: number;
   onMedian: number;
   offMedian: number;
+  metricsOnlyMedian: number;
   /** median server CPU per request, on over off */
   cpuRatio: number;
+  /** the audit trail's share: req/s and CPU per request of both on over the metrics only */
+  auditRatio: number;
+  auditCpuRatio: number;
   scrapes: number;
   scrapeFailures: number;
 }
@@ -39,17 +59,11 @@ export async function metricsBench(
 ): Promise<MetricsBench> {
   const body = JSON.stringify({ csr: csrPem });
   let auth: Record<string, string> | null = null;
-  const on: LoadFigures[] = [];
-  const off: LoadFigures[] = [];
+  const figures: Record<Mode, LoadFigures[]> = { off: [], metrics: [], on: [] };
   let scrapes = 0;
   let scrapeFailures = 0;
-  const run = async (metrics: boolean): Promise<LoadFigures> => {
-    const ca = await startCa(
-      data,
-      await freePort(),
-      undefined,
-      metrics ? [] : ["--no-metrics", "--without-audit"],
-    );
+  const run = async (mode: Mode): Promise<LoadFigures> => {
+    const ca = await startCa(data, await freePort(), undefined, FLAGS[mode]);
     const release = cleanup.add("stop serve", () => ca.stop());
     try {
       auth ??= { authorization: `Bearer ${await createToken(data, "bench")}` };
@@ -61,7 +75,7 @@ export async function metricsBench(
         headers: { "content-type": "application/json", ...auth },
         body,
       });
-      const scraper = metrics ? scrape(ca, admin) : null;
+      const scraper = mode === "off" ? null : scrape(ca, admin);
       try {
         return await load(
           { url, body, headers: auth, seconds: s.seconds, serverCpu: () => treeCpuSeconds(ca.pid) },
@@ -78,30 +92,45 @@ export async function metricsBench(
     }
   };
   for (let i = 0; i < s.rounds; i++) {
-    // alternate which goes first, so neither always runs on a warmer or cooler machine
-    for (const metrics of i % 2 === 0 ? [false, true] : [true, false]) {
-      const f = await run(metrics);
-      (metrics ? on : off).push(f);
+    // the order turns every round, so none always runs on a warmer or cooler machine
+    for (let k = 0; k < MODES.length; k++) {
+      const mode = MODES[(i + k) % MODES.length] as Mode;
+      const f = await run(mode);
+      figures[mode].push(f);
       line(
-        `round ${i + 1}, metrics and audit ${metrics ? "on " : "off"}: req/s (p99 ms, server CPU µs/req)`,
+        `round ${i + 1}, ${LABEL[mode]}: req/s (p99 ms, server CPU µs/req)`,
         `${round(f.reqPerSec)} (${round(f.p99Ms)}, ${round(f.serverCpuMicrosPerReq ?? Number.NaN)})`,
       );
     }
   }
-  const onMedian = median(on.map((f) => f.reqPerSec));
-  const offMedian = median(off.map((f) => f.reqPerSec));
-  const ratio = onMedian / offMedian;
-  heading("POST /v1/sign, metrics and audit trail on / off");
-  line("median req/s, both off", round(offMedian));
-  line("median req/s, both on (scraped every second, an event per issuance)", round(onMedian));
-  line("on / off (target >= 0.95)", round(ratio, 3), "x");
+  const rps = (m: Mode) => median(figures[m].map((f) => f.reqPerSec));
   // CPU per request moves less with whatever else runs on the machine than req/s does
-  const cpu = (fs: LoadFigures[]) => median(fs.map((f) => f.serverCpuMicrosPerReq ?? Number.NaN));
-  line("server CPU per request, both off", round(cpu(off)), "µs");
-  line("server CPU per request, both on", round(cpu(on)), "µs");
-  line("CPU on / off", round(cpu(on) / cpu(off), 3), "x");
+  const cpu = (m: Mode) => median(figures[m].map((f) => f.serverCpuMicrosPerReq ?? Number.NaN));
+  heading("POST /v1/sign, metrics and audit trail on / off");
+  line("median req/s, both off", round(rps("off")));
+  line("median req/s, metrics only (scraped every second)", round(rps("metrics")));
+  line("median req/s, both on (and an audit event per issuance)", round(rps("on")));
+  line("both on / both off (target >= 0.95)", round(rps("on") / rps("off"), 3), "x");
+  line("metrics only / both off", round(rps("metrics") / rps("off"), 3), "x");
+  line("both on / metrics only (the audit trail's share)", round(rps("on") / rps("metrics"), 3), "x");
+  for (const m of MODES) line(`server CPU per request, ${LABEL[m].trim()}`, round(cpu(m)), "µs");
+  line("CPU both on / both off", round(cpu("on") / cpu("off"), 3), "x");
+  line("CPU both on / metrics only (the audit trail's share)", round(cpu("on") / cpu("metrics"), 3), "x");
   line("scrapes answered (failed)", `${scrapes} (${scrapeFailures})`);
-  return { on, off, ratio, onMedian, offMedian, cpuRatio: cpu(on) / cpu(off), scrapes, scrapeFailures };
+  return {
+    on: figures.on,
+    off: figures.off,
+    metricsOnly: figures.metrics,
+    ratio: rps("on") / rps("off"),
+    onMedian: rps("on"),
+    offMedian: rps("off"),
+    metricsOnlyMedian: rps("metrics"),
+    cpuRatio: cpu("on") / cpu("off"),
+    auditRatio: rps("on") / rps("metrics"),
+    auditCpuRatio: cpu("on") / cpu("metrics"),
+    scrapes,
+    scrapeFailures,
+  };
 }
 
 /**
