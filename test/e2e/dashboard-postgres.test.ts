@@ -3,12 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import pgDriver from "pg";
 import type { CertificateRecord } from "../../services/ca/core/types.js";
 import { DAY_MS } from "../../services/ca/store/dashboard.js";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
 import { openStore } from "../../services/ca/store/index.js";
 import type { PgLocation } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
+import { overviewMatchesFullCount } from "../helpers/dashboard-cases.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
 let n = 0;
@@ -76,6 +78,26 @@ describe("dashboard store on PostgreSQL", () => {
       assert.deepEqual(await pg.dashboard.expiryTimeline(now, 90), expected);
     } finally {
       await sqlite.close();
+    }
+  });
+
+  test("after issues (8 at once, through several connections), renewals and revocations, and as time passes with no write, the overview equals a full count", async () => {
+    await server.sql('create database "full_count"');
+    const url = server.socketUrl.replace(`/${server.database}?`, "/full_count?");
+    const fresh = await openPgStore(parseDbUrl(url, "/nonexistent") as PgLocation, { create: true });
+    try {
+      await overviewMatchesFullCount(fresh, 8);
+      // the writers were spread over several of certificate_days' slots (one per connection's pid)
+      const client = new pgDriver.Client({ connectionString: server.url.replace(/\/[^/]+$/, "/full_count") });
+      await client.connect();
+      try {
+        const r = await client.query<{ n: string }>("select count(distinct slot) as n from certificate_days");
+        assert.ok(Number(r.rows[0]?.n) >= 2, `slots: ${r.rows[0]?.n}`);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await fresh.close();
     }
   });
 

@@ -331,3 +331,23 @@ export const leases = sqliteTable("leases", {
   holder: text("holder").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+/**
+ * How many certificates expire on each UTC day, by whether they were renewed and whether they
+ * were revoked: kept by triggers on certificates (migration 0016), so that the dashboard's
+ * overview sums a few thousand rows instead of counting a million (store/dashboard.ts). `day`
+ * is the day whose (start, end] holds not_after, as the timeline's days run. `slot` spreads
+ * concurrent writers on PostgreSQL over several rows (its trigger picks one by backend); SQLite
+ * writes slot 0 only. A row's n may go below zero in one slot: only the sum over slots counts.
+ */
+export const certificateDays = sqliteTable(
+  "certificate_days",
+  {
+    day: integer("day").notNull(),
+    renewed: integer("renewed").notNull(),
+    revoked: integer("revoked").notNull(),
+    slot: integer("slot").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.renewed, t.revoked, t.slot] })],
+);

@@ -245,3 +245,16 @@ export const leases = pgTable("leases", {
   holder: text("holder").notNull(),
   expiresAt: ms("expires_at").notNull(),
 });
+
+/** ../schema.ts certificateDays, kept by a trigger (migrations/pg 0010). */
+export const certificateDays = pgTable(
+  "certificate_days",
+  {
+    day: ms("day").notNull(),
+    renewed: ms("renewed").notNull(),
+    revoked: ms("revoked").notNull(),
+    slot: ms("slot").notNull(),
+    n: ms("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.renewed, t.revoked, t.slot] })],
+);

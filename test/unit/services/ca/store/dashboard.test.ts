@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { CertificateRecord } from "../../../../../services/ca/core/types.js";
 import { DAY_MS } from "../../../../../services/ca/store/dashboard.js";
 import { openStore } from "../../../../../services/ca/store/index.js";
+import { overviewMatchesFullCount } from "../../../../helpers/dashboard-cases.js";
 
 const dir = mkdtempSync(join(tmpdir(), "certyard-dashboard-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,6 +63,51 @@ test("the expiry timeline counts the valid certificates by UTC day of expiry: no
     assert.deepEqual(counts, expectedCounts);
     // the same as the metrics' counts
     assert.deepEqual((await c.stateCounts(now, [])).states, expectedCounts);
+  } finally {
+    await store.close();
+  }
+});
+
+test("after issues, renewals and revocations, and as time passes with no write, the overview equals a full count", async () => {
+  const store = openStore(join(dir, "full-count.db"), { create: true });
+  try {
+    await overviewMatchesFullCount(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test("certificates stored before the summary existed are counted in it: the migration fills it", async () => {
+  const path = join(dir, "before.db");
+  await openStore(path, { create: true }).close();
+  const { default: Database } = await import("better-sqlite3");
+  const raw = new Database(path);
+  const day0 = Date.UTC(2026, 11, 3);
+  // as a database from before migration 0015: certificates there, no summary, no triggers
+  raw.exec(`drop trigger certificate_days_insert; drop trigger certificate_days_update;
+    drop trigger certificate_days_delete; delete from certificate_days`);
+  const insert = raw.prepare(
+    `insert into certificates (serial, token_id, renewed_from, renewed_by, common_name, dns_names, ip_addresses,
+       not_before, not_after, key_fingerprint, pem, created_at, revoked_at, revocation_reason)
+     values (?, null, null, ?, null, '[]', '[]', 0, ?, '00', '', 0, ?, null)`,
+  );
+  insert.run("01", null, day0 + 5 * DAY_MS, null);
+  insert.run("02", "01", day0 + 6 * DAY_MS, null);
+  insert.run("03", null, day0 + 7 * DAY_MS, day0);
+  insert.run("04", null, day0 - 1, null);
+  // forget 0015 and what came after: the next open runs them again, on these rows
+  const journal = JSON.parse(
+    readFileSync(new URL("../../../../../../migrations/meta/_journal.json", import.meta.url), "utf8"),
+  ) as { entries: { tag: string; when: number }[] };
+  const since = journal.entries.find((e) => e.tag === "0015_certificate_days")?.when;
+  assert.ok(since);
+  raw.prepare("delete from __drizzle_migrations where created_at >= ?").run(since);
+  raw.exec("drop table certificate_days");
+  raw.close();
+  const store = openStore(path);
+  try {
+    const { counts } = await store.dashboard.expiryTimeline(day0 + 10 * 3_600_000, 90);
+    assert.deepEqual(counts, { valid: 1, superseded: 1, expired: 1, revoked: 1 });
   } finally {
     await store.close();
   }
