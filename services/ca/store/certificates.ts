@@ -1,6 +1,5 @@
 import {
   type INVENTORY_COLUMNS,
-  type InventoryCursor,
   type InventoryPage,
   type InventoryQuery,
   type InventoryRow,
@@ -8,7 +7,6 @@ import {
   stateOf,
 } from "../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
-import { certificateViewsText } from "../core/views.js";
 import type { Db } from "./db.js";
 import {
   and,
@@ -155,12 +153,6 @@ export function certificateStore(db: Db) {
     },
 
     page,
-
-    /** The same page as page(), its rows as certificateViewsText prints them. */
-    pageJson(q: InventoryQuery): { text: string; next: InventoryCursor | null } {
-      const { rows, next } = page(q);
-      return { text: certificateViewsText(rows), next };
-    },
 
     bySerial(serial: string): CertificateRecord | null {
       return bySerialStmt.get({ serial }) ?? null;

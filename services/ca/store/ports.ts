@@ -1,7 +1,7 @@
 import type { Identifier } from "../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
 import type { AuditEntry } from "../core/audit.js";
-import type { InventoryCursor, InventoryPage, InventoryQuery, InventoryState } from "../core/inventory.js";
+import type { InventoryPage, InventoryQuery, InventoryState } from "../core/inventory.js";
 import type {
   CertificateRecord,
   CrlRecord,
@@ -52,8 +52,6 @@ export interface CertificatesPort {
   insert(rec: CertificateRecord): Promise<void>;
   /** One page of the inventory in the order (notAfter, serial), after q.after. */
   page(q: InventoryQuery): Promise<InventoryPage>;
-  /** The same page as certificateViewsText (core/views.ts) prints its rows. */
-  pageJson(q: InventoryQuery): Promise<{ text: string; next: InventoryCursor | null }>;
   bySerial(serial: string): Promise<CertificateRecord | null>;
   /** The serial of the certificate that renewed this one, or null. */
   successorOf(serial: string): Promise<string | null>;

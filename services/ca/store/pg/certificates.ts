@@ -1,14 +1,12 @@
 import { forbidden } from "../../../../shared/problem.js";
 import {
   INVENTORY_COLUMNS,
-  type InventoryCursor,
   type InventoryPage,
   type InventoryQuery,
   namesOf,
   stateOf,
 } from "../../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../../core/types.js";
-import { certificateViewsText } from "../../core/views.js";
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, sql } from "../drizzle.cjs";
 import { statesCondition } from "../inventory-sql.js";
 import type { StateCounts } from "../ports.js";
@@ -95,12 +93,6 @@ export function pgCertificateStore(db: PgDb) {
 
   return {
     page,
-
-    /** page(), its rows as certificateViewsText prints them. */
-    async pageJson(q: InventoryQuery): Promise<{ text: string; next: InventoryCursor | null }> {
-      const { rows, next } = await page(q);
-      return { text: certificateViewsText(rows), next };
-    },
 
     async bySerial(serial: string): Promise<CertificateRecord | null> {
       const [row] = await db.select().from(certificates).where(eq(certificates.serial, serial));
