@@ -1,8 +1,9 @@
 import { forbidden } from "../../../../shared/problem.js";
 import {
-  INVENTORY_COLUMNS,
+  type INVENTORY_COLUMNS,
   type InventoryPage,
   type InventoryQuery,
+  type InventoryRow,
   namesOf,
   stateOf,
 } from "../../core/inventory.js";
@@ -13,14 +14,51 @@ import type { StateCounts } from "../ports.js";
 import type { PgDb, Queryable } from "./db.js";
 import { certificateNames, certificates } from "./schema.js";
 
-/** The inventory's columns, and renewedBy for the state. */
+/** The inventory's columns, and renewedBy for the state, in the order of ListValues. */
 const listColumns = {
-  ...(Object.fromEntries(INVENTORY_COLUMNS.map((k) => [k, certificates[k]])) as Pick<
-    typeof certificates,
-    (typeof INVENTORY_COLUMNS)[number]
-  >),
+  serial: certificates.serial,
+  tokenId: certificates.tokenId,
+  renewedFrom: certificates.renewedFrom,
+  commonName: certificates.commonName,
+  dnsNames: certificates.dnsNames,
+  ipAddresses: certificates.ipAddresses,
+  notBefore: certificates.notBefore,
+  notAfter: certificates.notAfter,
+  keyFingerprint: certificates.keyFingerprint,
+  revokedAt: certificates.revokedAt,
   renewedBy: certificates.renewedBy,
-};
+} satisfies Record<(typeof INVENTORY_COLUMNS)[number] | "renewedBy", unknown>;
+
+/** A row of listColumns as an array. */
+type ListValues = [
+  serial: string,
+  tokenId: string | null,
+  renewedFrom: string | null,
+  commonName: string | null,
+  dnsNames: string[],
+  ipAddresses: string[],
+  notBefore: number,
+  notAfter: number,
+  keyFingerprint: string,
+  revokedAt: number | null,
+  renewedBy: string | null,
+];
+
+function listRow(v: ListValues, now: number): InventoryRow {
+  return {
+    serial: v[0],
+    tokenId: v[1],
+    renewedFrom: v[2],
+    commonName: v[3],
+    dnsNames: v[4],
+    ipAddresses: v[5],
+    notBefore: v[6],
+    notAfter: v[7],
+    keyFingerprint: v[8],
+    revokedAt: v[9],
+    state: stateOf({ revokedAt: v[9], notAfter: v[7] }, v[10] !== null, now),
+  };
+}
 
 /**
  * Records an issued certificate inside the issuing transaction: its row, its names, and for a
@@ -79,11 +117,13 @@ export function pgCertificateStore(db: PgDb) {
   }
 
   async function page(q: InventoryQuery): Promise<InventoryPage> {
-    const found = await pageQuery(q);
-    const rows = found.slice(0, q.limit).map(({ renewedBy, ...rec }) => ({
-      ...rec,
-      state: stateOf(rec, renewedBy !== null, q.now),
-    }));
+    // drizzle builds the SQL; the rows come as arrays, typed by the pool's parsers (jsonb parsed,
+    // int8 a number), and are read by position: drizzle's row mapping was a fifth of the CPU of
+    // `certs list --json` over 77,000 rows
+    const { sql: text, params } = pageQuery(q).toSQL();
+    const found = (await db.$client.query<ListValues>({ text, values: params, rowMode: "array" })).rows;
+    const rows: InventoryRow[] = [];
+    for (let i = 0; i < found.length && i < q.limit; i++) rows.push(listRow(found[i] as ListValues, q.now));
     const last = rows.at(-1);
     return {
       rows,
