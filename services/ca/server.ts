@@ -11,6 +11,7 @@ import type { ValidationConfig } from "./acme/validate/index.js";
 import { caTimes, startAlerts } from "./alerts/start.js";
 import type { RetryPolicy, Webhook } from "./alerts/webhook.js";
 import { failureAudit } from "./audit/failures.js";
+import { auditService } from "./audit/service.js";
 import { Authority } from "./authority/authority.js";
 import { certificateService } from "./authority/certificates.js";
 import { CrlPublisher } from "./authority/crl.js";
@@ -172,7 +173,13 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   await failures.sweep(clock());
   const failureSweep = setInterval(() => void failures.sweep(clock()), failures.windowMs / 4);
   failureSweep.unref();
-  const ui = uiParts(store, { tokens, eabs: eabService(store.acme.eabs, clock), authority, url });
+  const ui = uiParts(store, {
+    tokens,
+    eabs: eabService(store.acme.eabs, clock),
+    audit: auditService(store.audit, clock),
+    authority,
+    url,
+  });
   const appDeps: AppDeps & { ui: UiDeps } = {
     ui,
     authority,

@@ -1,4 +1,5 @@
 import type { EabService } from "./acme/eabs.js";
+import type { AuditService } from "./audit/service.js";
 import type { Authority } from "./authority/authority.js";
 import type { CertificateDetail, OverviewFigures, UiDeps } from "./http/ui/deps.js";
 import type { StorePorts } from "./store/ports.js";
@@ -7,7 +8,7 @@ import type { TokenService } from "./tokens/service.js";
 /** The dashboard's parts (http/ui/deps.ts), from the store's async ports and the services serve built. */
 export function uiParts(
   store: StorePorts,
-  parts: { tokens: TokenService; eabs: EabService; authority: Authority; url: string },
+  parts: { tokens: TokenService; eabs: EabService; audit: AuditService; authority: Authority; url: string },
 ): UiDeps {
   return {
     sessions: store.sessions,
@@ -50,6 +51,7 @@ export function uiParts(
     },
     hostReports: async () => await store.hosts.hostReports(),
     audit: (e) => store.audit.append(e),
+    auditEvents: (q) => parts.audit.list(q),
     async crl() {
       const latest = await store.crls.latest();
       return (

@@ -101,6 +101,32 @@ describe("dashboard store on PostgreSQL", () => {
     }
   });
 
+  test("the audit page's filters: by actor kind, by actor, by type, after an id", async () => {
+    const at = Date.UTC(2026, 11, 3);
+    const event = (kind: "admin" | "session", id: string, type: "dashboard.login" | "token.created") => ({
+      at,
+      type,
+      actor: { kind, id },
+      subject: null,
+      details: {},
+    });
+    await pg.audit.append(event("session", "aaaaaaaaaaaa", "dashboard.login"));
+    await pg.audit.append(event("session", "bbbbbbbbbbbb", "dashboard.login"));
+    await pg.audit.append(event("admin", "admin", "token.created"));
+    const list = async (q: Omit<Parameters<PgStore["audit"]["list"]>[0], "limit">) =>
+      (await pg.audit.list({ ...q, limit: 10 })).map((e) => `${e.actor.kind}:${e.actor.id} ${e.type}`);
+    assert.deepEqual(await list({ actorKind: "session" }), [
+      "session:aaaaaaaaaaaa dashboard.login",
+      "session:bbbbbbbbbbbb dashboard.login",
+    ]);
+    assert.deepEqual(await list({ actorKind: "session", actorId: "bbbbbbbbbbbb" }), [
+      "session:bbbbbbbbbbbb dashboard.login",
+    ]);
+    assert.deepEqual(await list({ types: ["token.created"] }), ["admin:admin token.created"]);
+    const [first] = await pg.audit.list({ limit: 1 });
+    assert.deepEqual((await list({ afterId: first?.id })).length, 2);
+  });
+
   test("sessions: created, found, touched, removed, swept", async () => {
     const s = {
       idHash: "a".repeat(64),

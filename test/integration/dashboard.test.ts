@@ -248,6 +248,53 @@ describe("dashboard (/ui/) over HTTPS", () => {
     assert.match(all.body.toString(), new RegExp(`data-serial="${serials.registry}"`));
   });
 
+  test("audit: the trail with the logins and a revocation done here, filtered by type, actor and since, paged; bad filters are 400", async () => {
+    const ui = new UiClient(ca);
+    await ui.login(ca.adminToken);
+    const confirm = await ui.get(`/ui/certificates/${serials.mirror}/revoke`);
+    const done = await ui.post(`/ui/certificates/${serials.mirror}/revoke`, {
+      reason: "superseded",
+      csrf: csrfIn(confirm),
+    });
+    assert.equal(done.status, 303);
+    const rows = async (query: string) => {
+      const res = await ui.get(`/ui/audit${query}`);
+      assert.equal(res.status, 200, res.body.toString());
+      return [
+        ...res.body
+          .toString()
+          .matchAll(
+            /<tr data-type="([a-z.]+)" data-id="(\d+)"><td>\d+<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/g,
+          ),
+      ].map((m) => ({ type: m[1] ?? "", id: Number(m[2]), actor: m[3] ?? "", subject: m[4] ?? "" }));
+    };
+    const page = (await ui.get("/ui/")).body.toString();
+    assert.match(page, /<a href="\/ui\/audit">Audit<\/a>/, "the nav links the audit page");
+    const every = await rows("");
+    assert.ok(every.some((e) => e.type === "dashboard.login"));
+    assert.ok(every.some((e) => e.type === "certificate.issued"));
+    const revoked = await rows("?type=certificate.revoked");
+    assert.ok(revoked.length >= 1);
+    assert.ok(revoked.every((e) => e.type === "certificate.revoked"));
+    const mine = revoked.find((e) => e.subject === serials.mirror);
+    assert.ok(mine, "the revocation done in this test");
+    assert.match(mine.actor, /^session:[0-9a-f]{12}$/);
+    // by actor: that session's events only; by kind: every session's
+    const bySession = await rows(`?actor=${encodeURIComponent(mine.actor)}`);
+    assert.ok(bySession.length >= 1 && bySession.every((e) => e.actor === mine.actor));
+    assert.ok((await rows("?actor=session")).every((e) => e.actor.startsWith("session:")));
+    assert.deepEqual(await rows("?since=1h&type=certificate.revoked"), revoked);
+    // paged after an id: only later events
+    const afterFirst = await rows(`?after=${every[0]?.id}`);
+    assert.deepEqual(
+      afterFirst.map((e) => e.id),
+      every.slice(1).map((e) => e.id),
+    );
+    for (const bad of ["?type=nope", "?actor=nobody", "?since=soon", "?after=x"]) {
+      assert.equal((await ui.get(`/ui/audit${bad}`)).status, 400, bad);
+    }
+  });
+
   test("hosts: the reports' table, a drifting host on the overview, and search by host", async () => {
     const ui = new UiClient(ca);
     await ui.login(ca.adminToken);

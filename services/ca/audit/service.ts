@@ -1,6 +1,7 @@
 import { parseDuration } from "../../../shared/duration.js";
 import { InputError } from "../../../shared/errors.js";
 import {
+  ACTOR_KINDS,
   AUDIT_TYPES,
   type AuditEntry,
   type AuditEvent,
@@ -8,27 +9,37 @@ import {
   type ChainVerdict,
   verifyChain,
 } from "../core/audit.js";
-import type { AuditPort } from "../store/audit.js";
+import type { AuditPort, AuditQuery } from "../store/audit.js";
 
 /** The audit trail's filters as text, as `audit list` (and the dashboard) take them. */
 export interface AuditSearch {
   /** a duration: events from that long ago on */
   since?: string;
   types?: readonly string[];
+  /** an actor's kind ("admin", "token", ...), or kind:id for one of them */
+  actor?: string;
 }
 
 const PAGE = 1000;
 
 /** The audit trail for its readers (the CLI, the dashboard) and for writers outside the store. */
 export function auditService(port: AuditPort, clock: () => number) {
-  function query(s: AuditSearch): { since?: number; types?: AuditType[] } {
+  function query(s: AuditSearch): Omit<AuditQuery, "limit"> {
     const since = s.since === undefined ? undefined : clock() - parseDuration(s.since);
     const types = (s.types ?? []).map((t) => {
       if (!(AUDIT_TYPES as readonly string[]).includes(t))
         throw new InputError(`unknown audit event type "${t}": use one of ${AUDIT_TYPES.join(", ")}`);
       return t as AuditType;
     });
-    return { since, types };
+    const actor = s.actor?.trim() || undefined;
+    const colon = actor?.indexOf(":") ?? -1;
+    const actorKind = actor && colon >= 0 ? actor.slice(0, colon) : actor;
+    const actorId = actor && colon >= 0 ? actor.slice(colon + 1) : undefined;
+    if (actorKind !== undefined && !(ACTOR_KINDS as readonly string[]).includes(actorKind))
+      throw new InputError(
+        `unknown actor kind "${actorKind}": use one of ${ACTOR_KINDS.join(", ")}, or KIND:ID`,
+      );
+    return { since, types, actorKind, actorId };
   }
   return {
     /** One page, oldest first, after the event `afterId`. */

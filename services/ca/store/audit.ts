@@ -15,6 +15,9 @@ export interface AuditQuery {
   since?: number;
   afterId?: number;
   types?: readonly AuditType[];
+  /** events by this kind of actor, and by this one when `actorId` is given too */
+  actorKind?: string;
+  actorId?: string;
   limit: number;
 }
 
@@ -77,6 +80,14 @@ export function auditStore(db: Db) {
       if (q.types && q.types.length > 0) {
         conds.push(`type in (${q.types.map(() => "?").join(",")})`);
         params.push(...q.types);
+      }
+      if (q.actorKind !== undefined) {
+        conds.push("actor_kind = ?");
+        params.push(q.actorKind);
+      }
+      if (q.actorId !== undefined) {
+        conds.push("actor_id = ?");
+        params.push(q.actorId);
       }
       params.push(q.limit);
       const rows = sqlite

@@ -7,6 +7,7 @@ import { isProblem, payloadTooLarge } from "../../../../shared/problem.js";
 import { TokenRefused } from "../../core/tokens.js";
 import { clientAddress } from "../context.js";
 import { authenticate } from "../middleware/auth.js";
+import { auditPages } from "./audit.js";
 import { certificatePages } from "./certificates.js";
 import { expiryChart } from "./chart.js";
 import type { DashboardDeps, UiEnv } from "./deps.js";
@@ -76,6 +77,7 @@ export function uiRoutes(deps: DashboardDeps) {
   ui.route("/", certificatePages(deps));
   ui.route("/", credentialPages(deps));
   ui.route("/", hostPages(deps));
+  ui.route("/", auditPages(deps));
   ui.onError(uiOnError(deps.log, deps.storage));
   return ui;
 }

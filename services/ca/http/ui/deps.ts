@@ -1,8 +1,8 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { NewEabRequest } from "../../acme/eab.js";
+import type { AuditSearch } from "../../audit/service.js";
 import type { EabRecord } from "../../core/acme/types.js";
-
-import type { Actor, AuditEntry } from "../../core/audit.js";
+import type { Actor, AuditEntry, AuditEvent } from "../../core/audit.js";
 import type { HostRecord } from "../../core/hosts.js";
 
 import type { InventoryState } from "../../core/inventory.js";
@@ -58,6 +58,8 @@ export interface UiDeps {
   hostReports(): Promise<HostRecord[]>;
   /** appends an event to the audit trail (logins and logouts) */
   audit(e: AuditEntry): Promise<void>;
+  /** one page of the audit trail, oldest first after `afterId` (audit/service.ts: the filters as text) */
+  auditEvents(q: AuditSearch & { afterId?: number; limit: number }): Promise<AuditEvent[]>;
   /** the current CRL's times, or null before the first one */
   crl(): Promise<Pick<CrlRecord, "number" | "thisUpdate" | "nextUpdate"> | null>;
   /** the CA's public URL, for the join strings the token page makes */

@@ -43,7 +43,7 @@ export function page(title: string, body: Html, csrf?: string): Html {
 
 function menu(csrf: string): Html {
   return html`<header><b><a href="/ui/">certyard</a></b>
-<a href="/ui/">Overview</a><a href="/ui/certificates">Certificates</a><a href="/ui/hosts">Hosts</a><a href="/ui/tokens">Tokens</a><a href="/ui/eabs">EABs</a>
+<a href="/ui/">Overview</a><a href="/ui/certificates">Certificates</a><a href="/ui/hosts">Hosts</a><a href="/ui/tokens">Tokens</a><a href="/ui/eabs">EABs</a><a href="/ui/audit">Audit</a>
 <form method="post" action="/ui/logout">${csrfField(csrf)}<button type="submit">Log out</button></form></header>`;
 }
 

@@ -52,6 +52,8 @@ export function pgAuditStore(db: PgDb, auditing: boolean): AuditPort {
           gt(auditEvents.id, afterId),
           q.since === undefined ? undefined : gte(auditEvents.at, q.since),
           q.types && q.types.length > 0 ? inArray(auditEvents.type, [...q.types]) : undefined,
+          q.actorKind === undefined ? undefined : eq(auditEvents.actorKind, q.actorKind),
+          q.actorId === undefined ? undefined : eq(auditEvents.actorId, q.actorId),
         ),
       )
       .orderBy(asc(auditEvents.id))
