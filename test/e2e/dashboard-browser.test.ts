@@ -111,6 +111,22 @@ describe("dashboard in Chromium", () => {
     );
   });
 
+  test("the audit page, from the nav: the login and the revocation above, then only the revocations", async () => {
+    await page.click('header a[href="/ui/audit"]');
+    assert.equal(new URL(page.url()).pathname, "/ui/audit");
+    assert.ok((await page.locator('#audit-events tr[data-type="dashboard.login"]').count()) >= 1);
+    const revocation = page.locator('#audit-events tr[data-type="certificate.revoked"]');
+    assert.equal(await revocation.count(), 1);
+    assert.match((await revocation.textContent()) ?? "", new RegExp(`${registrySerial}.*keyCompromise`));
+    await page.selectOption('select[name="type"]', "certificate.revoked");
+    await page.click('form[action="/ui/audit"] button');
+    assert.equal(new URL(page.url()).searchParams.get("type"), "certificate.revoked");
+    const types = await page
+      .locator("#audit-events tr[data-type]")
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type")));
+    assert.deepEqual(types, ["certificate.revoked"]);
+  });
+
   test("create a token with a join string: shown once, and it enrols a host", async () => {
     await page.click('header a[href="/ui/tokens"]');
     await page.fill('#new-token input[name="name"]', "from-browser");
