@@ -126,6 +126,8 @@ interface Profiled {
   figures: LoadFigures;
   threadsMicrosPerReq: Record<string, number>;
   categoriesMicrosPerReq: Record<string, number>;
+  /** our and node's functions by self time, % of the event loop's busy samples */
+  heaviest: [string, number][];
 }
 
 async function profiled(
@@ -209,10 +211,8 @@ async function profiled(
     else rest += micros;
   }
   categoriesMicrosPerReq["the rest (each under 5 µs)"] = round(rest, 0);
-  const fns = ourFunctions(best, 25);
-  line("heaviest functions (self, share of the event loop's busy samples)", "");
-  for (const [k, v] of fns) line(`  ${k.slice(0, 90)}`, round((100 * v) / busyTotal, 1), "%");
-  return { figures, threadsMicrosPerReq, categoriesMicrosPerReq };
+  const heaviest = ourFunctions(best, 25).map(([k, v]): [string, number] => [k, (100 * v) / busyTotal]);
+  return { figures, threadsMicrosPerReq, categoriesMicrosPerReq, heaviest };
 }
 
 function print(title: string, p: Profiled): void {
@@ -229,51 +229,74 @@ function print(title: string, p: Profiled): void {
   line("  total", total, "µs");
   line("event loop's CPU per request, by where (profile samples scaled to it)", "");
   for (const [k, v] of Object.entries(p.categoriesMicrosPerReq)) line(`  ${k}`, v, "µs");
+  line("heaviest functions (self, share of the event loop's busy samples)", "");
+  for (const [k, v] of p.heaviest) line(`  ${k.slice(0, 90)}`, round(v, 1), "%");
 }
 
 /**
- * The floor under a renewal: a bare node HTTPS server with serve's TLS options (its serving
- * certificate and key, `requestCert`, `rejectUnauthorized: false`) that reads the body, asks for
- * the client certificate and answers 201 with the chain it was given, under the same renew client
- * (a new connection with a client certificate per request). What is left of a renewal's CPU above
- * this is certyard's.
+ * The floors: a bare node HTTPS server with serve's TLS options (its serving certificate and key;
+ * for renewals `requestCert`, `rejectUnauthorized: false`) that reads and parses the body (for
+ * renewals asks for the client certificate) and answers 201 with a body of the size serve sends,
+ * under the same client: for sign, autocannon's keep-alive load; for renew, a new connection with
+ * a client certificate per request. What is left of a request's CPU above this is certyard's.
  */
 const BARE_SERVER = `
 const { createServer } = require("node:https");
 const { readFileSync } = require("node:fs");
-const body = JSON.stringify({ fullchain: process.env.BENCH_FULLCHAIN });
+const body = process.env.BENCH_ANSWER;
+const mtls = process.env.BENCH_MTLS === "1";
 const s = createServer({ key: readFileSync(process.argv[1] + "/server.key"), cert: readFileSync(process.argv[1] + "/server.crt"),
-  requestCert: true, rejectUnauthorized: false }, (req, res) => {
-  req.resume();
+  requestCert: mtls, rejectUnauthorized: false }, (req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
   req.on("end", () => {
-    const raw = req.socket.getPeerCertificate(false).raw;
-    res.writeHead(raw ? 201 : 401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    JSON.parse(Buffer.concat(chunks).toString() || "{}");
+    const ok = !mtls || req.socket.getPeerCertificate(false).raw;
+    res.writeHead(ok ? 201 : 401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   });
 });
 s.listen(0, "127.0.0.1", () => process.stdout.write(s.address().port + "\\n"));
 `;
 
-async function bareTlsFloor(data: string, key: string, fullchain: string, seconds: number, warmup: number) {
+/** Starts the bare server; `use` runs the load against its base URL and the server's pid. */
+async function bareServer<T>(
+  data: string,
+  o: { answer: string; mtls: boolean },
+  use: (baseUrl: string, pid: number) => Promise<T>,
+): Promise<T> {
   const child = spawn(process.execPath, ["-e", BARE_SERVER, join(data, "tls")], {
-    env: { ...process.env, BENCH_FULLCHAIN: fullchain },
+    env: { ...process.env, BENCH_ANSWER: o.answer, BENCH_MTLS: o.mtls ? "1" : "0" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
     const [chunk] = (await once(child.stdout, "data")) as [Buffer];
     const pid = child.pid;
     if (pid === undefined) throw new Error("the bare TLS server did not start");
+    return await use(`https://127.0.0.1:${chunk.toString().trim()}`, pid);
+  } finally {
+    child.kill();
+  }
+}
+
+function bareTlsFloor(data: string, key: string, fullchain: string, seconds: number, warmup: number) {
+  return bareServer(data, { answer: JSON.stringify({ fullchain }), mtls: true }, async (baseUrl, pid) => {
     const spec = {
-      url: `https://127.0.0.1:${chunk.toString().trim()}/v1/renew`,
+      url: `${baseUrl}/v1/renew`,
       ca: "",
       key,
       fullchains: Array.from({ length: CONNECTIONS }, () => fullchain),
     };
     await renewLoad({ ...spec, seconds: warmup }, 0);
     return await renewLoad({ ...spec, seconds, serverCpu: () => treeCpuSeconds(pid) }, 0);
-  } finally {
-    child.kill();
-  }
+  });
+}
+
+/** The sign floor: the bare server under POST /v1/sign's keep-alive load, answering `answer`. */
+function bareSignFloor(data: string, body: string, answer: string, seconds: number, warmup: number) {
+  return bareServer(data, { answer, mtls: false }, (baseUrl, pid) =>
+    load({ url: `${baseUrl}/v1/sign`, body, seconds, serverCpu: () => treeCpuSeconds(pid) }, warmup),
+  );
 }
 
 export async function profileBench(
@@ -286,6 +309,8 @@ export async function profileBench(
   const data = join(root, "ca");
   await mkdir(data);
   let auth: Record<string, string> = {};
+  // the size of serve's answer, for the sign floor
+  let answer = "";
   const headers = () => ({ "content-type": "application/json", ...auth });
   const sign = await profiled(
     cleanup,
@@ -299,10 +324,26 @@ export async function profileBench(
     },
     async (ca) => {
       auth = { authorization: `Bearer ${await createToken(data, "bench")}` };
-      await issueOnce(`${ca.baseUrl}/v1/sign`, { method: "POST", ca: ca.rootPem, headers: headers(), body });
+      const issued = await issueOnce(`${ca.baseUrl}/v1/sign`, {
+        method: "POST",
+        ca: ca.rootPem,
+        headers: headers(),
+        body,
+      });
+      answer = JSON.stringify({ ...issued, chain: issued.fullchain.slice(issued.certificate.length) });
     },
   );
   print(`POST /v1/sign under --cpu-prof, ${CONNECTIONS} connections, ${s.load} s`, sign);
+  const signFloor = await bareSignFloor(data, body, answer, s.load, s.warmup);
+  heading(`the floor: a bare node HTTPS server with serve's TLS options, the same sign load, ${s.load} s`);
+  line("req/s", round(signFloor.reqPerSec));
+  line("non-2xx + errors", signFloor.non2xx + signFloor.errors);
+  line(
+    "server CPU per request (TLS records, TCP, HTTP, JSON)",
+    round(signFloor.serverCpuMicrosPerReq ?? 0, 0),
+    "µs",
+  );
+  line("load client CPU per request", round(signFloor.clientCpuMicrosPerReq, 0), "µs");
   let chains: string[] = [];
   const renew = await profiled(
     cleanup,
@@ -344,6 +385,11 @@ export async function profileBench(
   return {
     profileSign: flat(sign),
     profileRenew: flat(renew),
+    bareSignFloor: {
+      reqPerSec: round(signFloor.reqPerSec),
+      serverCpuMicrosPerReq: round(signFloor.serverCpuMicrosPerReq ?? 0, 0),
+      clientCpuMicrosPerReq: round(signFloor.clientCpuMicrosPerReq, 0),
+    },
     bareTlsFloor: {
       reqPerSec: round(floor.reqPerSec),
       serverCpuMicrosPerReq: round(floor.serverCpuMicrosPerReq ?? 0, 0),
