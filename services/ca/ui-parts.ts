@@ -1,7 +1,7 @@
 import type { EabService } from "./acme/eabs.js";
 import type { AuditService } from "./audit/service.js";
 import type { Authority } from "./authority/authority.js";
-import type { CertificateDetail, OverviewFigures, UiDeps } from "./http/ui/deps.js";
+import type { CertificateDetail, UiDeps } from "./http/ui/deps.js";
 import type { StorePorts } from "./store/ports.js";
 import type { TokenService } from "./tokens/service.js";
 
@@ -12,10 +12,11 @@ export function uiParts(
 ): UiDeps {
   return {
     sessions: store.sessions,
-    overview: keptAWhile(async (now, days) => {
+    // read at every load: certificate_days makes it a few milliseconds (store/dashboard.ts)
+    async overview(now, days) {
       const { counts, ...timeline } = await store.dashboard.expiryTimeline(now, days);
       return { counts, timeline, at: now };
-    }),
+    },
     async certificate(serial) {
       const record = await store.certificates.bySerial(serial);
       if (!record) return null;
@@ -59,33 +60,5 @@ export function uiParts(
       );
     },
     url: parts.url,
-  };
-}
-
-/**
- * The overview's figures, read again only when they are older than 5 s or 20 times what reading
- * them took (as the metrics' gauges: metrics/registry.ts): at a million certificates a reading
- * takes a few hundred milliseconds of the event loop, which a dashboard left open, or several,
- * must not take every few seconds.
- */
-function keptAWhile(
-  read: (now: number, days: number) => Promise<OverviewFigures>,
-): (now: number, days: number) => Promise<OverviewFigures> {
-  let kept: { figures: Promise<OverviewFigures>; days: number; until: number; readAt: number } | null = null;
-  return (now, days) => {
-    if (kept && kept.days === days && now < kept.until && now >= kept.readAt) return kept.figures;
-    const started = performance.now();
-    const figures = read(now, days);
-    const entry = { figures, days, until: now + 5_000, readAt: now };
-    kept = entry;
-    figures.then(
-      () => {
-        entry.until = now + Math.max(5_000, 20 * (performance.now() - started));
-      },
-      () => {
-        if (kept === entry) kept = null;
-      },
-    );
-    return figures;
   };
 }

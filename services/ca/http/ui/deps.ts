@@ -28,7 +28,7 @@ export interface OverviewFigures {
   /** certificates in each state (core/inventory.ts stateOf) at `now` */
   counts: Record<InventoryState, number>;
   timeline: Omit<ExpiryTimeline, "counts">;
-  /** when these figures were read (they are kept a little while: ui-parts.ts) */
+  /** when these figures were read */
   at: number;
 }
 
