@@ -38,6 +38,9 @@ export async function bodyText(c: Context<AppEnv>): Promise<string> {
 export function readBody(incoming: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     if (Number(incoming.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return reject(tooLarge());
+    // gone while the request waited for the database (its token, on PostgreSQL): the close and
+    // error events below have passed, and waiting for them would never settle
+    if (incoming.destroyed && !incoming.readableEnded) return reject(new ClientGone());
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
