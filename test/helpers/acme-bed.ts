@@ -41,7 +41,7 @@ export async function startAcmeBed(o: {
     },
   });
   // one EAB for every account the suite registers (newClient)
-  const [kid = "", hmac = ""] = (await eabCreate({ data: ca.dataDir, accounts: "100", ...o.eab })).split(" ");
+  const [kid = "", hmac = ""] = (await eabCreate({ ...ca.data, accounts: "100", ...o.eab })).split(" ");
   return Object.assign(bed, {
     ca,
     responder,

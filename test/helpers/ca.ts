@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { init } from "../../services/ca/cli/init.js";
+import type { DataOpts } from "../../services/ca/cli/options.js";
 import { caPaths } from "../../services/ca/keys/ca.js";
 import { type RunningServer, type ServeConfig, startServer } from "../../services/ca/server.js";
+import { dataOpts, dbLocationFor, dropDb, freshDb } from "./test-db.js";
 
 export interface HttpResult {
   status: number;
@@ -30,6 +32,8 @@ export interface TestCa {
   url: string;
   port: number;
   dataDir: string;
+  /** `{ data, db }` for the CLI's functions run on this CA (the database: test-db.ts) */
+  data: DataOpts;
   rootPem: string;
   adminToken: string;
   server: RunningServer;
@@ -72,15 +76,16 @@ export interface StartOptions {
 export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "certyard-test-"));
   if (!opts.dataDir) {
+    await freshDb(dataDir);
     await init({
-      data: dataDir,
+      ...dataOpts(dataDir),
       name: "Test Root CA",
       keyType: opts.keyType ?? "ec-p256",
       permitDns: opts.permitDns,
       permitIp: opts.permitIp,
     });
   }
-  const paths = caPaths(dataDir);
+  const paths = caPaths(dataDir, dbLocationFor(dataDir));
   const server = await startServer({
     paths,
     host: "127.0.0.1",
@@ -106,6 +111,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     url,
     port: server.port,
     dataDir,
+    data: dataOpts(dataDir),
     rootPem,
     adminToken,
     server,
@@ -117,7 +123,10 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     },
     async close() {
       await server.close();
-      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        await dropDb(dataDir);
+      }
     },
   };
   return ca;

@@ -58,7 +58,13 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(o: { database?: string } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  o: {
+    database?: string;
+    /** server settings (`-c NAME=VALUE`), e.g. max_connections for a suite with many CAs */
+    settings?: Record<string, string>;
+  } = {},
+): Promise<TestPostgres> {
   const database = o.database ?? "certyard";
   if (userInfo().uid !== 0) throw new Error("startPostgres needs root (initdb and pg_ctl run as postgres)");
   if (!existsSync(join(PG_BIN, "initdb"))) {
@@ -94,7 +100,10 @@ export async function startPostgres(o: { database?: string } = {}): Promise<Test
     const start = () =>
       pgCtl(
         "-o",
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+        [
+          `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+          ...Object.entries(o.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`),
+        ].join(" "),
         "-l",
         join(dir, "log"),
         "-w",

@@ -1,30 +1,19 @@
 import assert from "node:assert/strict";
 import { Agent, request } from "node:https";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
 import pino from "pino";
 import { caPaths } from "../../services/ca/keys/ca.js";
 import { type RunningServer, startServer } from "../../services/ca/server.js";
 import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
 import { TestAcmeClient } from "../helpers/acme-client.js";
+import { dbLocationFor, tableCounts } from "../helpers/test-db.js";
 
 const ERR = "urn:ietf:params:acme:error:";
 const LIFETIME_MS = 600_000;
 
 /** Rows in every table of the CA's database but drizzle's migration journal. */
-function rowCount(dataDir: string): number {
-  const db = new Database(caPaths(dataDir).database, { readonly: true });
-  try {
-    const tables = db
-      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
-      .pluck()
-      .all() as string[];
-    return tables
-      .filter((t) => t !== "__drizzle_migrations")
-      .reduce((sum, t) => sum + (db.prepare(`select count(*) from "${t}"`).pluck().get() as number), 0);
-  } finally {
-    db.close();
-  }
+async function rowCount(dataDir: string): Promise<number> {
+  return Object.values(await tableCounts(dataDir)).reduce((sum, n) => sum + n, 0);
 }
 
 /** `n` GETs of `url` over a few keep-alive connections; resolves with the nonces they carried. */
@@ -69,13 +58,13 @@ describe("ACME nonces", () => {
   after(() => bed.close());
 
   test("3,000 GETs, new-nonce and unknown paths alike, add no rows to the database", async () => {
-    const before = rowCount(bed.ca.dataDir);
+    const before = await rowCount(bed.ca.dataDir);
     const [a, b] = await Promise.all([
       getMany(`${bed.ca.url}/acme/new-nonce`, bed.ca.rootPem, 1500),
       getMany(`${bed.ca.url}/acme/no-such-thing`, bed.ca.rootPem, 1500),
     ]);
     assert.equal(a.size + b.size, 3000, "every response carries a nonce of its own");
-    assert.equal(rowCount(bed.ca.dataDir) - before, 0);
+    assert.equal((await rowCount(bed.ca.dataDir)) - before, 0);
   });
 
   test("a nonce is accepted once; replayed, it is badNonce", async () => {
@@ -112,15 +101,15 @@ describe("ACME nonces", () => {
   });
 
   test("what using a nonce records is gone once the nonce has expired (a timer, not chance)", async () => {
-    const before = rowCount(bed.ca.dataDir);
+    const before = await rowCount(bed.ca.dataDir);
     for (let i = 0; i < 5; i++) assert.equal((await readAccount()).status, 200);
-    const used = rowCount(bed.ca.dataDir);
+    const used = await rowCount(bed.ca.dataDir);
     assert.ok(used - before <= 5, `5 uses added ${used - before} rows`);
     bed.offsetMs = LIFETIME_MS + 10 * 60_000;
     try {
       // everything using nonces recorded, this test's and the earlier ones', is swept
-      await pollUntil(() => {
-        const now = rowCount(bed.ca.dataDir);
+      await pollUntil(async () => {
+        const now = await rowCount(bed.ca.dataDir);
         return now <= before && now < used;
       });
     } finally {
@@ -130,7 +119,7 @@ describe("ACME nonces", () => {
 
   test("another CA process with the same keys and database accepts this one's nonces, once", async () => {
     const other: RunningServer = await startServer({
-      paths: caPaths(bed.ca.dataDir),
+      paths: caPaths(bed.ca.dataDir, dbLocationFor(bed.ca.dataDir)),
       host: "127.0.0.1",
       port: 0,
       url: "https://127.0.0.1:0",
@@ -160,9 +149,9 @@ describe("ACME nonces", () => {
 });
 
 /** Polls `cond` until it holds, for at most five seconds. */
-async function pollUntil(cond: () => boolean): Promise<void> {
+async function pollUntil(cond: () => Promise<boolean>): Promise<void> {
   const end = Date.now() + 5000;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error("condition not met within 5 s");
     await new Promise((r) => setTimeout(r, 20));
   }

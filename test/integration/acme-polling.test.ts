@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint } from "jose";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
-import { caPaths } from "../../services/ca/keys/ca.js";
-import { openStore } from "../../services/ca/store/index.js";
 import { TestAcmeClient } from "../helpers/acme-client.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
+import { openTestStore } from "../helpers/test-db.js";
 
 /** How long the challenge POST waits for its validation; the responder holds its answer longer. */
 const VALIDATION_WAIT_MS = 200;
@@ -31,9 +30,10 @@ describe("ACME server: Retry-After while validating or finalizing", () => {
     ca = await startCa({
       acme: { httpPort: responder.port, limits: { validationWaitMs: VALIDATION_WAIT_MS } },
     });
-    const [kid, hmac] = (await eabCreate({ data: ca.dataDir, name: "poll", ip: ["127.0.0.1"] })).split(
-      " ",
-    ) as [string, string];
+    const [kid, hmac] = (await eabCreate({ ...ca.data, name: "poll", ip: ["127.0.0.1"] })).split(" ") as [
+      string,
+      string,
+    ];
     client = await TestAcmeClient.create(`${ca.url}/acme/directory`, ca.rootPem);
     assert.equal((await client.register(kid, hmac)).status, 201);
   });
@@ -87,7 +87,7 @@ describe("ACME server: Retry-After while validating or finalizing", () => {
     assert.equal(pending.headers["retry-after"], undefined);
 
     // An order in the middle of a finalize (another worker's), as finalize's claim leaves it.
-    const store = openStore(caPaths(ca.dataDir).database);
+    const store = await openTestStore(ca.dataDir);
     try {
       assert.ok(await store.acme.orders.claim(orderUrl.split("/").pop() ?? ""));
     } finally {

@@ -146,7 +146,7 @@ describe("ACME server: revocation by authorizations, reason codes, replaces, CN 
       });
       assert.equal(res.status, 400, `${reason}: ${res.body.toString()}`);
       await assert.rejects(
-        () => revokeSerial({ data: ca.dataDir, serial: cert.serial, reason }),
+        () => revokeSerial({ ...ca.data, serial: cert.serial, reason }),
         /unknown revocation reason/,
       );
     }

@@ -7,6 +7,7 @@ import { decodePem } from "../../shared/x509/pem.js";
 import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
 import { httpsRequest } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { dbEnv } from "../helpers/test-db.js";
 
 const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
@@ -34,6 +35,7 @@ describe("ACME after an intermediate rotation", () => {
 
     const r = spawnSync(process.execPath, [CA_CLI, "rotate", "intermediate", "--data", bed.ca.dataDir], {
       encoding: "utf8",
+      env: { ...process.env, ...dbEnv(bed.ca.dataDir) },
     });
     assert.equal(r.status, 0, r.stderr);
     // the running CA takes the rotation up by itself (every 5 s)

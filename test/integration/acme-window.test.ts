@@ -4,14 +4,13 @@ import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint } from "jose";
 import { INVENTORY_STATES } from "../../services/ca/core/inventory.js";
-import { caPaths } from "../../services/ca/keys/ca.js";
-import { openStore } from "../../services/ca/store/index.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { type AcmeBed, startAcmeBed } from "../helpers/acme-bed.js";
 import type { TestAcmeClient } from "../helpers/acme-client.js";
 import type { TestCa } from "../helpers/ca.js";
 import type { Http01Responder } from "../helpers/http01.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { openTestStore } from "../helpers/test-db.js";
 
 const ERR = "urn:ietf:params:acme:error:";
 const HOUR = 3_600_000;
@@ -37,7 +36,7 @@ describe("ACME server: notBefore and notAfter", () => {
   const newClient = () => bed.newClient();
 
   async function issuedCount(): Promise<number> {
-    const s = openStore(caPaths(ca.dataDir).database);
+    const s = await openTestStore(ca.dataDir);
     try {
       return (await s.certificates.page({ now: Date.now(), states: INVENTORY_STATES, limit: 1000 })).rows
         .length;

@@ -6,15 +6,14 @@ import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint } from "jose";
 import pino from "pino";
 import { eabCreate } from "../../services/ca/cli/eab-cmds.js";
-import { init } from "../../services/ca/cli/init.js";
 import { caPaths } from "../../services/ca/keys/ca.js";
 import { type RunningServer, startServer } from "../../services/ca/server.js";
-import { openStore } from "../../services/ca/store/index.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { TestAcmeClient } from "../helpers/acme-client.js";
 import { httpsRequest } from "../helpers/ca.js";
 import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr, opensslVerify } from "../helpers/openssl.js";
+import { dataOpts, dbLocationFor, initData, openTestStore } from "../helpers/test-db.js";
 
 /** The ACME server over real HTTPS, with http-01 answered by a real HTTP server on loopback. */
 describe("ACME server", () => {
@@ -30,11 +29,11 @@ describe("ACME server", () => {
     dir = mkdtempSync(join(tmpdir(), "certyard-acme-"));
     responder = await startHttp01Responder();
     const data = join(dir, "data");
-    await init({ data, name: "ACME Test Root", keyType: "ec-p256" });
+    await initData({ data, name: "ACME Test Root", keyType: "ec-p256" });
     [kid, hmac] = (
-      await eabCreate({ data, name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"], accounts: "10" })
+      await eabCreate({ ...dataOpts(data), name: "lab", dns: ["*.lan"], ip: ["127.0.0.1"], accounts: "10" })
     ).split(" ") as [string, string];
-    const paths = caPaths(data);
+    const paths = caPaths(data, dbLocationFor(data));
     server = await startServer({
       paths,
       host: "127.0.0.1",
@@ -131,7 +130,7 @@ describe("ACME server", () => {
     assert.ok(v.ok, v.output);
 
     // the same inventory as /v1/sign
-    const store = openStore(join(dir, "data", "certyard.db"));
+    const store = await openTestStore(join(dir, "data"));
     try {
       const serial = done.certificate.split("/").pop() ?? "";
       assert.deepEqual((await store.certificates.bySerial(serial))?.ipAddresses, ["127.0.0.1"]);

@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
 import pino from "pino";
 import { newOrder } from "../../services/agent/issuers/acme/api.js";
 import type { Solver } from "../../services/agent/issuers/acme/challenges.js";
@@ -21,6 +20,7 @@ import { decodePem } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { type Http01Responder, startHttp01Responder } from "../helpers/http01.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { sqlRows } from "../helpers/test-db.js";
 
 const ERR = "urn:ietf:params:acme:error:";
 const log = pino({ level: "silent" });
@@ -46,9 +46,7 @@ describe("certyard-agent's ACME client against the real CA", () => {
 
   /** A new EAB for 127.0.0.1, as the agent takes it. */
   const bind = async (name: string) => {
-    const [kid = "", hmacKey = ""] = (await eabCreate({ data: ca.dataDir, name, ip: ["127.0.0.1"] })).split(
-      " ",
-    );
+    const [kid = "", hmacKey = ""] = (await eabCreate({ ...ca.data, name, ip: ["127.0.0.1"] })).split(" ");
     return { kid, hmacKey };
   };
   /** The agent's account, its keys kept in a folder of its own under the test directory. */
@@ -144,12 +142,7 @@ describe("certyard-agent's ACME client against the real CA", () => {
     assert.equal(await kidOf({ eabKid: first.kid }), a1);
 
     // the CA loses the first account (a database restored from before it, say)
-    const db = new Database(join(ca.dataDir, "certyard.db"));
-    try {
-      db.prepare("DELETE FROM acme_accounts WHERE id = ?").run(a1.split("/").pop());
-    } finally {
-      db.close();
-    }
+    await sqlRows(ca.dataDir, "DELETE FROM acme_accounts WHERE id = ?", [a1.split("/").pop()]);
     await assert.rejects(
       kidOf({ eabKid: first.kid }),
       /requires an External Account Binding \(it no longer knows this host's account .*\): give --eab-kid/,

@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { runAsync } from "../helpers/run-async.js";
+import { dbEnv } from "../helpers/test-db.js";
 
 const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
@@ -42,7 +43,7 @@ describe("secrets from files or standard input, not argv (where ps shows them)",
         "--url",
         ca.url,
       ],
-      { encoding: "utf8" },
+      { encoding: "utf8", env: { ...process.env, ...dbEnv(ca.dataDir) } },
     );
     assert.equal(made.status, 0, made.stderr);
     const home = join(dir, "home");

@@ -21,6 +21,7 @@ import { servedLeaf } from "../../services/agent/actions/verify.js";
 import { argv } from "../helpers/argv.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { selfSignedCert } from "../helpers/openssl.js";
+import { dbEnv } from "../helpers/test-db.js";
 
 const AGENT = fileURLToPath(new URL("../../services/agent/main.js", import.meta.url));
 const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
@@ -352,17 +353,11 @@ describe("certyard-agent against a real CA (exec reloads, real TLS verification)
     t.after(() => late.close());
     // The CLI needs the CA's URL for --join; the test CA did not run `serve`.
     writeFileSync(join(late.dataDir, "serve.json"), JSON.stringify({ url: late.url }));
-    const join1 = await cli(CA_CLI, [
-      "token",
-      "create",
-      "--data",
-      late.dataDir,
-      "--name",
-      "joiner",
-      "--dns",
-      "old.lan",
-      "--join",
-    ]);
+    const join1 = await cli(
+      CA_CLI,
+      ["token", "create", "--data", late.dataDir, "--name", "joiner", "--dns", "old.lan", "--join"],
+      dbEnv(late.dataDir),
+    );
     assert.equal(join1.code, 0, join1.stderr);
     assert.match(join1.stdout, /^cyj1_[A-Za-z0-9_-]+\n$/);
     const r = await cli(

@@ -6,12 +6,12 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { AlertMessage } from "../../services/ca/alerts/checker.js";
 import { parseWebhook } from "../../services/ca/alerts/webhook.js";
-import { init } from "../../services/ca/cli/init.js";
 import type { IssuedCertificate } from "../../shared/api.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { caCli } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { initData } from "../helpers/test-db.js";
 
 const DAY = 86_400_000;
 
@@ -82,7 +82,7 @@ describe("alerts: serve --alert-webhook posts each condition once, and its resol
     // credentials in the URL go as Basic authorization, never into the logs
     hookUrl = `http://alert:s3cret@127.0.0.1:${typeof address === "object" && address ? address.port : 0}/hook`;
     dataDir = mkdtempSync(join(tmpdir(), "certyard-alerts-"));
-    await init({ data: dataDir, name: "Alerts Root CA", keyType: "ec-p256" });
+    await initData({ data: dataDir, name: "Alerts Root CA", keyType: "ec-p256" });
     ca = await start(dataDir);
   });
   after(async () => {

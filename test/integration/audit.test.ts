@@ -1,20 +1,19 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
 import { revokeSerial, tokenCreate, tokenRevoke } from "../../services/ca/cli/admin-cmds.js";
 import { auditList, auditVerify } from "../../services/ca/cli/audit-cmds.js";
 import { eabCreate, eabRevoke } from "../../services/ca/cli/eab-cmds.js";
-import { init } from "../../services/ca/cli/init.js";
 import type { IssuedCertificate as Issued } from "../../shared/api.js";
 import { decodePem } from "../../shared/x509/pem.js";
 import { startAcmeBed } from "../helpers/acme-bed.js";
 import { startCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { copyOfDb, dataOpts, execOn, initData, onPostgres } from "../helpers/test-db.js";
 import { UiClient } from "../helpers/ui-client.js";
 
 interface Event {
@@ -37,7 +36,7 @@ async function events(data: string, extra: { since?: string; types?: string[]; d
       done();
     },
   });
-  await auditList({ data, json: true, ...extra }, out);
+  await auditList({ ...dataOpts(data), json: true, ...extra }, out);
   return JSON.parse(text) as Event[];
 }
 
@@ -53,7 +52,7 @@ describe("the audit trail of a serving CA", () => {
   let limitedStatuses: number[];
 
   before(async () => {
-    await init({ data, name: "Audit Root CA", keyType: "ec-p256" });
+    await initData({ data, name: "Audit Root CA", keyType: "ec-p256" });
     // three failures a minute from one address, then 429
     const ca = await startCa({ dataDir: data, failedAuth: { limit: 3, windowMs: 60_000 } });
     try {
@@ -98,13 +97,13 @@ describe("the audit trail of a serving CA", () => {
         limitedStatuses.push(bad.status);
       }
       // while serve runs, the CLI: token, EAB, revocation
-      await tokenCreate({ data, name: "cli-made", dns: ["x.lan"] });
-      await tokenRevoke({ data, name: "registry" });
-      await eabCreate({ data, name: "acme-lab", dns: ["*.lan"] });
-      await eabRevoke({ data, name: "acme-lab" });
-      await revokeSerial({ data, serial: signed.serial, reason: "cessationOfOperation" });
+      await tokenCreate({ ...dataOpts(data), name: "cli-made", dns: ["x.lan"] });
+      await tokenRevoke({ ...dataOpts(data), name: "registry" });
+      await eabCreate({ ...dataOpts(data), name: "acme-lab", dns: ["*.lan"] });
+      await eabRevoke({ ...dataOpts(data), name: "acme-lab" });
+      await revokeSerial({ ...dataOpts(data), serial: signed.serial, reason: "cessationOfOperation" });
       // a revocation that fails (already revoked) writes nothing
-      await assert.rejects(revokeSerial({ data, serial: signed.serial }), /already revoked/);
+      await assert.rejects(revokeSerial({ ...dataOpts(data), serial: signed.serial }), /already revoked/);
     } finally {
       // serve adds the failures it counted to the database's tally when it stops
       await ca.close();
@@ -177,7 +176,7 @@ describe("the audit trail of a serving CA", () => {
       assert.equal(e.id, i + 1);
       assert.equal(e.prevHash, i === 0 ? "0".repeat(64) : (trail[i - 1] as Event).hash);
     });
-    const v = await auditVerify({ data });
+    const v = await auditVerify(dataOpts(data));
     assert.equal(v.code, 0, v.line);
     assert.match(v.line, new RegExp(`intact: ${trail.length} events, head ${trail.at(-1)?.hash}`));
     const revocations = await events(data, { types: ["certificate.revoked"] });
@@ -191,25 +190,21 @@ describe("the audit trail of a serving CA", () => {
 
   /** A copy of the database, changed by `sql` with the append-only triggers dropped, then verified. */
   async function tampered(name: string, sql: string) {
-    const copy = join(work, `${name}.db`);
-    copyFileSync(join(data, "certyard.db"), copy);
-    const db = new Database(copy);
-    db.exec("drop trigger audit_events_no_update; drop trigger audit_events_no_delete;");
-    db.exec(sql);
-    db.close();
-    return auditVerify({ data, db: `sqlite:${copy}` });
+    const copy = await copyOfDb(data, name);
+    await execOn(
+      copy,
+      onPostgres
+        ? "drop trigger audit_events_no_change on audit_events;"
+        : "drop trigger audit_events_no_update; drop trigger audit_events_no_delete;",
+    );
+    await execOn(copy, sql);
+    return auditVerify({ data, db: copy });
   }
 
-  test("the table refuses UPDATE and DELETE", () => {
-    const copy = join(work, "triggers.db");
-    copyFileSync(join(data, "certyard.db"), copy);
-    const db = new Database(copy);
-    try {
-      assert.throws(() => db.exec("update audit_events set subject = 'x' where id = 1"), /append-only/);
-      assert.throws(() => db.exec("delete from audit_events where id = 1"), /append-only/);
-    } finally {
-      db.close();
-    }
+  test("the table refuses UPDATE and DELETE", async () => {
+    const copy = await copyOfDb(data, "triggers");
+    await assert.rejects(execOn(copy, "update audit_events set subject = 'x' where id = 1"), /append-only/);
+    await assert.rejects(execOn(copy, "delete from audit_events where id = 1"), /append-only/);
   });
 
   test("audit verify names an edited event", async () => {
@@ -278,7 +273,7 @@ test("concurrent signs share group commits and every one is chained; a refused o
         .sort(),
       [...ok].sort(),
     );
-    const v = await auditVerify({ data: ca.dataDir });
+    const v = await auditVerify({ ...ca.data });
     assert.equal(v.code, 0, v.line);
   } finally {
     await ca.close();

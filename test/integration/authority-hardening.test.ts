@@ -37,7 +37,7 @@ describe("renewal: revoked tokens, superseded certificates, certificates not iss
     const first = await enrol(token);
     const renewed = await renew(first);
     assert.equal(renewed.status, 201, "renewal works while the token stands");
-    await tokenRevoke({ data: ca.dataDir, name: "doomed" });
+    await tokenRevoke({ ...ca.data, name: "doomed" });
     const refused = await renew({ cert: renewed.json<Issued>().fullchain, key: first.key });
     assert.equal(refused.status, 403, refused.body.toString());
     assert.equal(refused.json().type, FORBIDDEN);
@@ -86,9 +86,9 @@ describe("ACME: certificates stay with ACME; EABs bind a counted number of accou
     bed.responder.answers.set(token, keyAuthorization);
   const client = () => TestAcmeClient.create(`${bed.ca.url}/acme/directory`, bed.ca.rootPem);
   const bind = async (name: string, accounts?: string) =>
-    (
-      await eabCreate({ data: bed.ca.dataDir, name, ip: ["127.0.0.1"], ...(accounts ? { accounts } : {}) })
-    ).split(" ") as [string, string];
+    (await eabCreate({ ...bed.ca.data, name, ip: ["127.0.0.1"], ...(accounts ? { accounts } : {}) })).split(
+      " ",
+    ) as [string, string];
 
   test("a certificate issued over ACME cannot renew through /v1/renew (before: 201, with no new validation)", async () => {
     const c = await bed.newClient();
@@ -127,7 +127,7 @@ describe("ACME: certificates stay with ACME; EABs bind a counted number of accou
     assert.ok(ch);
     answer(ch.token, `${ch.token}.${await calculateJwkThumbprint(c.jwk)}`);
     assert.equal((await c.post(ch.url, {})).json().status, "valid");
-    await eabRevoke({ data: bed.ca.dataDir, name: "late" });
+    await eabRevoke({ ...bed.ca.data, name: "late" });
     const fin = await c.post(o.finalize, { csr: Buffer.from(csr().der).toString("base64url") });
     assert.equal(fin.status, 403, fin.body.toString());
     assert.equal(fin.json().type, `${ACME_ERR}unauthorized`);

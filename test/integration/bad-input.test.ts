@@ -461,7 +461,7 @@ describe("POST /v1/sign: bad input is refused and leaves nothing stored", () => 
 
     before(async () => {
       revoked = await ca.createToken({ name: "revoked", dns: ["**.lan"] });
-      await tokenRevoke({ data: ca.dataDir, name: "revoked" });
+      await tokenRevoke({ ...ca.data, name: "revoked" });
 
       // expires 1 ms after it is made. On a fast machine the answer can arrive within that
       // millisecond, so wait for the clock (the thing under test) to pass the expiry.
@@ -483,7 +483,7 @@ describe("POST /v1/sign: bad input is refused and leaves nothing stored", () => 
       revokedAfterUse = await ca.createToken({ name: "revoked-after-use", dns: ["late.lan"] });
       const used = await sign(ca, revokedAfterUse, { csr: csr(["DNS:late.lan"]) });
       assert.equal(used.status, 201, used.body.toString());
-      await tokenRevoke({ data: ca.dataDir, name: "revoked-after-use" });
+      await tokenRevoke({ ...ca.data, name: "revoked-after-use" });
       forgetInventory(ca);
     });
 

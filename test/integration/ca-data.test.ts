@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -15,18 +14,15 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { init } from "../../services/ca/cli/init.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { caCli } from "../helpers/ca-process.js";
 import { makeCsr, opensslCrlText } from "../helpers/openssl.js";
-
-const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
 /** The CLI, bounded: a `serve` that starts instead of refusing is killed and fails the test. */
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return caCli(args, {}, { timeout: 30_000 });
 }
 
 const DB_FILES = ["certyard.db", "certyard.db-wal", "certyard.db-shm"];

@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startCa } from "../helpers/ca.js";
+import { caCli, caEnv } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { storedText } from "../helpers/test-db.js";
 
 const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
@@ -20,11 +22,7 @@ function childPids(pid: number): number[] {
 }
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return caCli(args, env);
 }
 
 describe("certyard-ca CLI", () => {
@@ -102,6 +100,7 @@ describe("certyard-ca CLI", () => {
       [BIN, "serve", "--data", data, "--listen", "127.0.0.1:0", "--workers", "2"],
       {
         stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ...caEnv(["serve", "--data", data]) },
       },
     );
     let out = "";
@@ -246,10 +245,7 @@ describe("certyard-ca CLI", () => {
       assert.equal(created.code, 0, created.stderr);
       const secret = created.stdout.trim();
       assert.match(secret, /^cyt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
-      assert.ok(
-        !readFileSync(join(data, "certyard.db")).includes(secret.slice(21)),
-        "the secret is not stored",
-      );
+      assert.ok(!(await storedText(data)).includes(secret.slice(21)), "the secret is not stored");
 
       const dup = cli(["token", "create", "--data", data, "--name", "reg", "--dns", "*.lan"]);
       assert.equal(dup.code, 1);

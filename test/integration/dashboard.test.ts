@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
 import type { IssuedCertificate } from "../../shared/api.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { sqlRows } from "../helpers/test-db.js";
 import { csrfIn, setCookies, UiClient } from "../helpers/ui-client.js";
 
 const HOUR = 3_600_000;
@@ -32,17 +31,12 @@ describe("dashboard (/ui/) over HTTPS", () => {
   });
   after(() => ca.close());
 
-  const sessionRows = () => {
-    const db = new Database(join(ca.dataDir, "certyard.db"), { readonly: true });
-    try {
-      return db.prepare("select id_hash, expires_at, last_seen from ui_sessions").all() as {
-        id_hash: string;
-        expires_at: number;
-        last_seen: number;
-      }[];
-    } finally {
-      db.close();
-    }
+  const sessionRows = async () => {
+    return (await sqlRows(ca.dataDir, "select id_hash, expires_at, last_seen from ui_sessions")) as {
+      id_hash: string;
+      expires_at: number;
+      last_seen: number;
+    }[];
   };
 
   test("a page without a session goes to the login form, whose input name=token takes the admin token", async () => {
@@ -68,7 +62,7 @@ describe("dashboard (/ui/) over HTTPS", () => {
       assert.match(cookie, flag);
     const secret = ui.cookies.get("cy_session") ?? "";
     assert.ok(secret.length >= 43);
-    const rows = sessionRows();
+    const rows = await sessionRows();
     assert.ok(rows.some((r) => r.id_hash === createHash("sha256").update(secret).digest("hex")));
     assert.ok(!rows.some((r) => r.id_hash.includes(secret)));
     const overview = await ui.get("/ui/");
@@ -365,11 +359,11 @@ describe("dashboard (/ui/) over HTTPS", () => {
     const out = new UiClient(ca);
     await out.login(ca.adminToken);
     const secret = out.cookies.get("cy_session") ?? "";
-    const before = sessionRows().length;
+    const before = (await sessionRows()).length;
     const res = await out.post("/ui/logout", { csrf: await out.csrf() });
     assert.equal(res.status, 303);
     assert.ok(setCookies(res).some((c) => /^cy_session=;/.test(c) && /max-age=0/i.test(c)));
-    assert.equal(sessionRows().length, before - 1);
+    assert.equal((await sessionRows()).length, before - 1);
     out.cookies.set("cy_session", secret);
     assert.equal((await out.get("/ui/")).status, 303, "the old cookie opens nothing");
     assert.equal((await out.post("/ui/logout", { csrf: "x" })).status, 401);

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { openStore } from "../../services/ca/store/index.js";
+import { caCli } from "../helpers/ca-process.js";
+import { onPostgres, openTestStore } from "../helpers/test-db.js";
 
-const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+const _BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+const cli = (args: string[]) => {
+  const r = caCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+};
 
 const dir = mkdtempSync(join(tmpdir(), "certyard-eab-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,8 +24,8 @@ test("eab create prints KID HMAC, stores the key and policy, keeps the database 
   const [kid, hmac, extra] = r.stdout.trim().split(" ");
   assert.ok(kid && hmac && extra === undefined);
   assert.equal(Buffer.from(hmac, "base64url").length, 32);
-  assert.equal(statSync(join(data, "certyard.db")).mode & 0o777, 0o600);
-  const store = openStore(join(data, "certyard.db"));
+  if (!onPostgres) assert.equal(statSync(join(data, "certyard.db")).mode & 0o777, 0o600);
+  const store = await openTestStore(data);
   try {
     const eab = await store.acme.eab(kid);
     assert.ok(eab);

@@ -9,7 +9,7 @@ import type { IssuedCertificate } from "../../shared/api.js";
 import { certificatesFromPem, fingerprint } from "../../shared/x509/pem.js";
 import { argv } from "../helpers/argv.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
-import { CA_BIN } from "../helpers/ca-process.js";
+import { caCliAsync } from "../helpers/ca-process.js";
 import { makeCsr, selfSignedCert } from "../helpers/openssl.js";
 import { runAsync } from "../helpers/run-async.js";
 
@@ -113,10 +113,10 @@ describe("host reports: the agent tells the CA what it serves (real CA, real age
       },
     );
     assert.ok(Math.abs(Date.parse(row.lastSeen) - (Date.now() + offset)) < 60_000, row.lastSeen);
-    const cli = await runAsync(CA_BIN, ["hosts", "list", "--json", "--data", ca.dataDir]);
+    const cli = await caCliAsync(["hosts", "list", "--json", "--data", ca.dataDir]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout), rows);
-    const table = await runAsync(CA_BIN, ["hosts", "list", "--data", ca.dataDir]);
+    const table = await caCliAsync(["hosts", "list", "--data", ca.dataDir]);
     assert.match(
       table.stdout,
       new RegExp(`^registry\\t${hostname()}\\t\\S+\\tok\\t${record.renewAt}\\t$`, "m"),
@@ -133,7 +133,7 @@ describe("host reports: the agent tells the CA what it serves (real CA, real age
     let row = (await hosts())[0] as HostRow;
     assert.equal(row.servedSha256, leafSha(readFileSync(join(work, "placeholder.crt"), "utf8")));
     assert.equal(row.drift, true);
-    const cli = await runAsync(CA_BIN, ["hosts", "list", "--data", ca.dataDir]);
+    const cli = await caCliAsync(["hosts", "list", "--data", ca.dataDir]);
     assert.match(cli.stdout, /^registry\t\S+\t\S+\tDRIFT\t/m);
 
     const renewed = await agent(["renew", "--force"]);

@@ -8,15 +8,15 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { encodeCursor } from "../../services/ca/core/inventory.js";
 import type { CertificateRecord } from "../../services/ca/core/types.js";
-import { caPaths } from "../../services/ca/keys/paths.js";
 import { drizzle, migrate } from "../../services/ca/store/drizzle.cjs";
 import { openStore } from "../../services/ca/store/index.js";
 import type { IssuedCertificate } from "../../shared/api.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { caCliAsync } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
-import { runAsync } from "../helpers/run-async.js";
+import { openTestStore, sqlRows } from "../helpers/test-db.js";
 
-const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+const _BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 const DAY = 86_400_000;
 
 interface Row {
@@ -57,7 +57,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
     serials.signed = res.json<IssuedCertificate>().serial;
 
     // the rest straight into the real store: many rows, and the states sign alone cannot make
-    const store = openStore(caPaths(ca.dataDir).database);
+    const store = await openTestStore(ca.dataDir);
     try {
       const tokenId = await store.tokens.idOf("registry");
       const record = (over: Partial<CertificateRecord>): CertificateRecord => ({
@@ -105,11 +105,10 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
     } finally {
       await store.close();
     }
-    const db = new Database(caPaths(ca.dataDir).database, { readonly: true });
-    everything = db
-      .prepare("select serial, not_after as notAfter from certificates order by not_after, serial")
-      .all() as { serial: string; notAfter: number }[];
-    db.close();
+    everything = (await sqlRows(
+      ca.dataDir,
+      'select serial, not_after as "notAfter" from certificates order by not_after, serial',
+    )) as { serial: string; notAfter: number }[];
   });
   after(() => ca.close());
 
@@ -243,7 +242,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
   });
 
   test("certs list --json streams every row, in the same JSON as before, equal to the API's pages", async () => {
-    const r = await runAsync(BIN, ["certs", "list", "--data", ca.dataDir, "--json", "--state", "all"]);
+    const r = await caCliAsync(["certs", "list", "--data", ca.dataDir, "--json", "--state", "all"]);
     assert.equal(r.code, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as Row[];
     assert.deepEqual(
@@ -268,20 +267,12 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
       JSON.stringify(api),
       "the same keys, in the same order, with the same values",
     );
-    const none = await runAsync(BIN, [
-      "certs",
-      "list",
-      "--data",
-      ca.dataDir,
-      "--json",
-      "--name",
-      "nowhere.lan",
-    ]);
+    const none = await caCliAsync(["certs", "list", "--data", ca.dataDir, "--json", "--name", "nowhere.lan"]);
     assert.equal(none.stdout, "[]\n");
   });
 
   test("certs list: a table with each certificate's state; filters as on the API; bad ones a one-line error", async () => {
-    const r = await runAsync(BIN, [
+    const r = await caCliAsync([
       "certs",
       "list",
       "--data",
@@ -298,7 +289,7 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
       lines.slice(1).map((l) => l.split("\t")[2]),
       ["superseded", "valid"],
     );
-    const bad = await runAsync(BIN, ["certs", "list", "--data", ca.dataDir, "--state", "lost"]);
+    const bad = await caCliAsync(["certs", "list", "--data", ca.dataDir, "--state", "lost"]);
     assert.equal(bad.code, 1);
     assert.equal(bad.stdout, "");
     assert.match(bad.stderr, /^certyard-ca: state: "lost" is not one of/);

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { caCli } from "../helpers/ca-process.js";
 
-const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+const _BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
+  const r = caCli(args);
+  assert.equal(r.code, 0, r.stderr);
   return r.stdout;
 };
 

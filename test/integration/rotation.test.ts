@@ -7,18 +7,22 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { AgentHome } from "../../services/agent/state.js";
-import { init } from "../../services/ca/cli/init.js";
 import { caPaths, loadCa } from "../../services/ca/keys/ca.js";
 import { commitStaged, stageFiles } from "../../services/ca/keys/staged.js";
 import { encodeJoin } from "../../shared/join.js";
 import { certificatesFromPem, encodePem } from "../../shared/x509/pem.js";
 import { argv } from "../helpers/argv.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
+import { caCli } from "../helpers/ca-process.js";
 import { makeCsr, opensslCrlText, opensslVerify } from "../helpers/openssl.js";
 import { runAsync } from "../helpers/run-async.js";
+import { initData } from "../helpers/test-db.js";
 
-const CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
-const ca = (args: string[]) => spawnSync(process.execPath, [CA_CLI, ...args], { encoding: "utf8" });
+const _CA_CLI = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+const ca = (args: string[]) => {
+  const r = caCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+};
 
 interface Issued {
   serial: string;
@@ -72,7 +76,7 @@ describe("certyard-ca rotate: new intermediate and new root, nothing issued befo
     const dir = mkdtempSync(join(tmpdir(), "certyard-rotate-"));
     dirs.push(dir);
     dataDir = join(dir, "data");
-    await init({ data: dataDir, name: "Rotation Root CA", keyType: "ec-p256" });
+    await initData({ data: dataDir, name: "Rotation Root CA", keyType: "ec-p256" });
     server = await startCa({ dataDir });
     token = await server.createToken({ name: "rot", dns: ["*.lan"], uses: 100 });
   });
@@ -198,7 +202,7 @@ describe("certyard-ca rotate: new intermediate and new root, nothing issued befo
     const data = join(dir, "data");
     const pass = join(dir, "pass");
     writeFileSync(pass, "correct horse\n");
-    await init({ data, name: "Bad Input Root CA", keyType: "ec-p256", passphraseFile: pass });
+    await initData({ data, name: "Bad Input Root CA", keyType: "ec-p256", passphraseFile: pass });
     const before = snapshot(data);
     const wrong = join(dir, "wrong");
     writeFileSync(wrong, "battery staple\n");
@@ -240,13 +244,13 @@ describe("certyard-ca rotate: new intermediate and new root, nothing issued befo
     const dir = mkdtempSync(join(tmpdir(), "certyard-rotate-crash-"));
     dirs.push(dir);
     const data = join(dir, "data");
-    await init({ data, name: "Crash Root CA", keyType: "ec-p256" });
+    await initData({ data, name: "Crash Root CA", keyType: "ec-p256" });
     const paths = caPaths(data);
     const before = snapshot(data);
     const oldInter = readFileSync(paths.intermediateCert, "utf8");
     // a second CA's files stand in for a rotation's new ones (any valid pair will do)
     const other = join(dir, "other");
-    await init({ data: other, name: "Crash Root CA", keyType: "ec-p256" });
+    await initData({ data: other, name: "Crash Root CA", keyType: "ec-p256" });
     const files = [
       { path: "previous/intermediate-01.crt", content: oldInter, mode: 0o644 },
       {
@@ -297,7 +301,7 @@ describe("a running serve takes up a rotation without a restart", () => {
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "certyard-rotate-live-"));
-    await init({ data: join(dir, "data"), name: "Live Root CA", keyType: "ec-p256" });
+    await initData({ data: join(dir, "data"), name: "Live Root CA", keyType: "ec-p256" });
     server = await startCa({ dataDir: join(dir, "data"), rotationCheckMs: 100 });
   });
   after(async () => {
@@ -345,7 +349,7 @@ describe("certyard-agent check-root follows a root rotation where trust wrote", 
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "certyard-rotate-agent-"));
-    await init({ data: join(dir, "data"), name: "Agent Rotation Root CA", keyType: "ec-p256" });
+    await initData({ data: join(dir, "data"), name: "Agent Rotation Root CA", keyType: "ec-p256" });
     server = await startCa({ dataDir: join(dir, "data") });
   });
   after(async () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { connect } from "node:tls";
 import { fileURLToPath } from "node:url";
+import { caEnv } from "../helpers/ca-process.js";
 
 const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 
@@ -15,7 +16,10 @@ async function serve(dir: string, flags: string[]) {
   const child: ChildProcess = spawn(
     process.execPath,
     [BIN, "serve", "--data", join(dir, "data"), "--listen", "127.0.0.1:0", "--workers", "1", ...flags],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...caEnv(["serve", "--data", join(dir, "data")]) },
+    },
   );
   let stdout = "";
   let stderr = "";

@@ -7,9 +7,9 @@ import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
 import pino from "pino";
 import { tokenCreate, tokenRevoke } from "../../services/ca/cli/admin-cmds.js";
-import { openStore } from "../../services/ca/store/index.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { openTestStore } from "../helpers/test-db.js";
 
 /** Issue 14, "Wrong token secrets are expensive and unlimited". */
 describe("token authentication: cheap to refuse, one answer for every refusal, limited per address, logged", () => {
@@ -34,7 +34,7 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
     const id = token.slice("cyt_".length, "cyt_".length + 16);
     const secret = `${randomBytes(32).toString("base64url")}`;
     const oldId = randomBytes(8).toString("hex");
-    const store = openStore(join(ca.dataDir, "certyard.db"));
+    const store = await openTestStore(ca.dataDir);
     try {
       assert.match((await store.tokens.byId(id))?.secretHash ?? "", /^hmac-sha256:[A-Za-z0-9_-]{43}$/);
       // a token as earlier versions stored it: the secret's bcrypt hash
@@ -61,7 +61,7 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
   test("unknown id, wrong secret, revoked, expired and used-up answer the same 401 (before: each said which)", async () => {
     const good = await ca.createToken({ name: "good", dns: ["host.lan"] });
     const revoked = await ca.createToken({ name: "gone", dns: ["host.lan"] });
-    await tokenRevoke({ data: ca.dataDir, name: "gone" });
+    await tokenRevoke({ ...ca.data, name: "gone" });
     const usedUp = await ca.createToken({ name: "once", dns: ["host.lan"], uses: 1 });
     assert.equal((await sign(usedUp)).status, 201);
     const expired = await ca.createToken({ name: "brief", dns: ["host.lan"], expires: "1ms" });
@@ -96,8 +96,8 @@ describe("token authentication: cheap to refuse, one answer for every refusal, l
     renameSync(path, `${path}.away`);
     try {
       await assert.rejects(
-        () => tokenCreate({ data: ca.dataDir, name: "after-loss", dns: ["host.lan"] }),
-        /token-key is missing, but the tokens in .*certyard\.db are hashed with it: restore it from a backup/,
+        () => tokenCreate({ ...ca.data, name: "after-loss", dns: ["host.lan"] }),
+        /token-key is missing, but the tokens in .*(certyard\.db|\/cy_[0-9a-f]+) are hashed with it: restore it from a backup/,
       );
       assert.equal(existsSync(path), false);
     } finally {
