@@ -21,7 +21,7 @@ describe("ACME new accounts are counted across servers on one database", () => {
     a = await startCa({ acme: { limits } });
     b = await startCa({ dataDir: a.dataDir, acme: { limits } });
     [kid = "", hmac = ""] = (
-      await eabCreate({ data: a.dataDir, name: "shared", dns: ["*.test"], accounts: "100" })
+      await eabCreate({ ...a.data, name: "shared", dns: ["*.test"], accounts: "100" })
     ).split(" ");
   });
   after(async () => {
