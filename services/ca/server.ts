@@ -1,7 +1,5 @@
-import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
 import type { Logger } from "../../shared/log.js";
@@ -214,12 +212,15 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   };
   const acmeLimits = { ...DEFAULT_LIMITS, ...cfg.acme?.limits };
   const listener = requestListener(appDeps, cfg.host, async () => {
-    const [{ acmeDomain, nonceKey }, { challengeValidator, listenAddresses }, { accountKeyCache }] =
-      await Promise.all([
-        import("./acme/index.js"),
-        import("./acme/validate/index.js"),
-        import("./http/acme/account-keys.js"),
-      ]);
+    const [
+      { acmeDomain, nonceKey },
+      { challengeValidator, listenAddresses, thisMachine },
+      { accountKeyCache },
+    ] = await Promise.all([
+      import("./acme/index.js"),
+      import("./acme/validate/index.js"),
+      import("./http/acme/account-keys.js"),
+    ]);
     const acme = acmeDomain({
       store: store.acme,
       issuer: authority,
@@ -228,11 +229,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         tlsPort: cfg.acme?.tlsPort ?? 443,
         dnsResolver: cfg.acme?.dnsResolver,
         allow: cfg.acme?.allow,
-        ownAddresses: await listenAddresses(cfg.host, {
-          interfaces: () =>
-            Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address)),
-          resolve: (name: string) => lookup(name, { all: true }).then((found) => found.map((a) => a.address)),
-        }),
+        ownAddresses: await listenAddresses(cfg.host, thisMachine),
         log: cfg.log,
       }),
       nonceKey: nonceKey(ca.intermediateKey),
@@ -402,9 +399,3 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       }),
   };
 }
-
-/**
- * The token key, made when there is none yet; but when tokens in the database were hashed with
- * one and it is gone, a one-line refusal that names the file: a new key would silently end every
- * such token, the admin token included.
- */

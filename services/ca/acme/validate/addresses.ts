@@ -1,4 +1,6 @@
+import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import { canonicalIp, ipFamily, ipMatcher, ipToBytes, parseIpRange } from "../../core/names.js";
 
 /**
@@ -62,3 +64,11 @@ export async function listenAddresses(
   if (isIP(host)) return [host];
   return os.resolve(host).catch(() => []);
 }
+
+/** This machine's own interfaces and resolver, for listenAddresses in serve. */
+export const thisMachine = {
+  interfaces: (): string[] =>
+    Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address)),
+  resolve: (name: string): Promise<string[]> =>
+    lookup(name, { all: true }).then((found) => found.map((a) => a.address)),
+};

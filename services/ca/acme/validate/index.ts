@@ -3,7 +3,7 @@ import type { Logger } from "../../../../shared/log.js";
 import { connectionProblem, isAcmeProblem } from "../../../../shared/problem.js";
 import { addressPolicy } from "./addresses.js";
 
-export { listenAddresses } from "./addresses.js";
+export { listenAddresses, thisMachine } from "./addresses.js";
 
 import { dns01 } from "./dns01.js";
 import { http01 } from "./http01.js";
