@@ -212,11 +212,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   };
   const acmeLimits = { ...DEFAULT_LIMITS, ...cfg.acme?.limits };
   const listener = requestListener(appDeps, cfg.host, async () => {
-    const [
-      { acmeDomain, nonceKey },
-      { challengeValidator, listenAddresses, thisMachine },
-      { accountKeyCache },
-    ] = await Promise.all([
+    const [{ acmeDomain, nonceKey }, validation, { accountKeyCache }] = await Promise.all([
       import("./acme/index.js"),
       import("./acme/validate/index.js"),
       import("./http/acme/account-keys.js"),
@@ -224,12 +220,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     const acme = acmeDomain({
       store: store.acme,
       issuer: authority,
-      validate: challengeValidator({
+      validate: validation.challengeValidator({
         httpPort: cfg.acme?.httpPort ?? 80,
         tlsPort: cfg.acme?.tlsPort ?? 443,
         dnsResolver: cfg.acme?.dnsResolver,
         allow: cfg.acme?.allow,
-        ownAddresses: await listenAddresses(cfg.host, thisMachine),
+        ownAddresses: await validation.listenAddresses(cfg.host, validation.thisMachine),
         log: cfg.log,
       }),
       nonceKey: nonceKey(ca.intermediateKey),
