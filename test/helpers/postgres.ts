@@ -28,7 +28,8 @@ export interface TestPostgres {
   stopServer(): Promise<void>;
   /** starts the server again on the same port and socket */
   startServer(): Promise<void>;
-  /** every new transaction read-only (default_transaction_read_only), as a standby answers */
+  /** every new transaction read-only (default_transaction_read_only), as a standby answers;
+   *  in force in every open session when it returns */
   setReadOnly(on: boolean): Promise<void>;
   /** stops the cluster (fast shutdown) and removes its files */
   stop(): Promise<void>;
@@ -160,6 +161,13 @@ export async function startPostgres(
       setReadOnly: async (on) => {
         await psql("postgres", `alter system set default_transaction_read_only = ${on ? "on" : "off"}`);
         await psql("postgres", "select pg_reload_conf()");
+        // pg_reload_conf only signals the postmaster. Once a new session sees the value, the
+        // postmaster has re-read the file and signalled every backend, and a backend reloads
+        // before it runs the next command it reads: the pools' open sessions obey it from here.
+        const want = on ? "on" : "off";
+        for (let i = 0; (await psql("postgres", "show default_transaction_read_only")).trim() !== want; i++) {
+          if (i === 100) throw new Error(`default_transaction_read_only still not ${want}`);
+        }
       },
       async stop() {
         process.off("exit", kill);
