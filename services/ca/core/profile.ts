@@ -1,15 +1,19 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import {
   BOOLEAN_TRUE,
   bitString,
   explicit,
+  headerSize,
   octets,
   oid,
+  putBytes,
+  putHeader,
+  putTime,
   seq,
   set,
   smallInteger,
   Tag,
-  time,
+  timeSize,
   tlv,
 } from "../../../shared/x509/der.js";
 
@@ -117,7 +121,7 @@ const KEY_USAGE_RSA = extension(OID.keyUsage, true, bitString(Buffer.from([0xa0]
 
 /** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(publicKeyBits: Uint8Array): Buffer {
-  return createHash("sha1").update(publicKeyBits).digest();
+  return hash("sha1", publicKeyBits, "buffer");
 }
 
 export function subjectName(commonName: string | null): Buffer {
@@ -125,30 +129,91 @@ export function subjectName(commonName: string | null): Buffer {
   return seq(set(seq(cachedOid(OID.commonName), tlv(Tag.UTF8_STRING, Buffer.from(commonName, "utf8")))));
 }
 
+const SKI_OID = cachedOid(OID.subjectKeyIdentifier);
+const SAN_OID = cachedOid(OID.subjectAltName);
+const CN_OID = cachedOid(OID.commonName);
+/** SEQUENCE { subjectKeyIdentifier, OCTET STRING { OCTET STRING { 20 bytes of SHA-1 } } } */
+const SKI_EXTENSION_SIZE = 2 + SKI_OID.length + 2 + 2 + 20;
+
+/** `size` content bytes and their header. */
+const whole = (size: number) => headerSize(size) + size;
+
+/**
+ * The TBSCertificate: the template's fixed parts and the leaf's fields, sized first and written
+ * into one buffer (this runs for every issuance; a buffer per element and a copy per nesting
+ * level were a quarter of a signing's garbage). The same DER as
+ * seq(VERSION_3, serial, signatureAlgorithm, issuer, seq(time, time), subjectName(cn), spki,
+ * explicit(3, seq(fixed extensions, keyUsage, extension(SKI), extension(SAN)))).
+ */
 export function buildTbs(t: LeafTemplate, f: LeafFields): Buffer {
   // RFC 5280 4.2.1.6: with an empty subject the subjectAltName extension must be critical.
-  const san = extension(OID.subjectAltName, f.commonName === null, f.generalNames);
-  const extensions = explicit(
-    3,
-    seq(
-      t.fixedExtensions,
-      f.rsaKey ? KEY_USAGE_RSA : KEY_USAGE_EC,
-      extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(f.publicKeyBits))),
-      san,
-    ),
-  );
-  return seq(
-    VERSION_3,
-    f.serial,
-    t.signatureAlgorithm,
-    t.issuer,
-    seq(time(f.notBefore), time(f.notAfter)),
-    subjectName(f.commonName),
-    f.spki,
-    extensions,
-  );
+  const sanCritical = f.commonName === null;
+  const sanValue = whole(f.generalNames.length);
+  const san = SAN_OID.length + (sanCritical ? BOOLEAN_TRUE.length : 0) + sanValue;
+  const keyUsage = f.rsaKey ? KEY_USAGE_RSA : KEY_USAGE_EC;
+  const extensions = t.fixedExtensions.length + keyUsage.length + SKI_EXTENSION_SIZE + whole(san);
+  const cnBytes = f.commonName === null ? 0 : Buffer.byteLength(f.commonName, "utf8");
+  const atv = CN_OID.length + whole(cnBytes);
+  const subject = f.commonName === null ? 0 : whole(whole(atv));
+  const validity = timeSize(f.notBefore) + timeSize(f.notAfter);
+  const body =
+    VERSION_3.length +
+    f.serial.length +
+    t.signatureAlgorithm.length +
+    t.issuer.length +
+    whole(validity) +
+    whole(subject) +
+    f.spki.length +
+    whole(whole(extensions));
+
+  const out = Buffer.allocUnsafe(whole(body));
+  let at = putHeader(out, 0, Tag.SEQUENCE, body);
+  at = putBytes(out, at, VERSION_3);
+  at = putBytes(out, at, f.serial);
+  at = putBytes(out, at, t.signatureAlgorithm);
+  at = putBytes(out, at, t.issuer);
+  at = putHeader(out, at, Tag.SEQUENCE, validity);
+  at = putTime(out, at, f.notBefore);
+  at = putTime(out, at, f.notAfter);
+  at = putHeader(out, at, Tag.SEQUENCE, subject);
+  if (f.commonName !== null) {
+    at = putHeader(out, at, Tag.SET, whole(atv));
+    at = putHeader(out, at, Tag.SEQUENCE, atv);
+    at = putBytes(out, at, CN_OID);
+    at = putHeader(out, at, Tag.UTF8_STRING, cnBytes);
+    at += out.write(f.commonName, at, "utf8");
+  }
+  at = putBytes(out, at, f.spki);
+  at = putHeader(out, at, 0xa3, whole(extensions));
+  at = putHeader(out, at, Tag.SEQUENCE, extensions);
+  at = putBytes(out, at, t.fixedExtensions);
+  at = putBytes(out, at, keyUsage);
+  at = putHeader(out, at, Tag.SEQUENCE, SKI_EXTENSION_SIZE - 2);
+  at = putBytes(out, at, SKI_OID);
+  at = putHeader(out, at, Tag.OCTET_STRING, 22);
+  at = putHeader(out, at, Tag.OCTET_STRING, 20);
+  at = putBytes(out, at, keyIdentifier(f.publicKeyBits));
+  at = putHeader(out, at, Tag.SEQUENCE, san);
+  at = putBytes(out, at, SAN_OID);
+  if (sanCritical) at = putBytes(out, at, BOOLEAN_TRUE);
+  at = putHeader(out, at, Tag.OCTET_STRING, f.generalNames.length);
+  at = putBytes(out, at, f.generalNames);
+  // every byte of the unzeroed buffer is written, or this is a bug
+  if (at !== out.length) throw new Error(`buildTbs wrote ${at} of ${out.length} bytes`);
+  return out;
 }
 
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, BIT STRING signature }, in one buffer. */
 export function assembleCertificate(t: LeafTemplate, tbs: Buffer, signature: Buffer): Buffer {
-  return seq(tbs, t.signatureAlgorithm, bitString(signature));
+  const bits = 1 + signature.length;
+  const body = tbs.length + t.signatureAlgorithm.length + whole(bits);
+  const out = Buffer.allocUnsafe(whole(body));
+  let at = putHeader(out, 0, Tag.SEQUENCE, body);
+  at = putBytes(out, at, tbs);
+  at = putBytes(out, at, t.signatureAlgorithm);
+  at = putHeader(out, at, Tag.BIT_STRING, bits);
+  out[at++] = 0; // no unused bits
+  at = putBytes(out, at, signature);
+  if (at !== out.length) throw new Error(`assembleCertificate wrote ${at} of ${out.length} bytes`);
+  return out;
 }
