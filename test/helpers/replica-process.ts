@@ -1,11 +1,45 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
+import { caCli } from "./ca-process.js";
 
 /*
  * Replica processes for the lease tests (test/integration/replicas-lease.test.ts on SQLite,
  * test/e2e/pg-lease.test.ts on PostgreSQL): each the real startServer in a process of its own
  * (replica.ts), so that one can be killed with kill -9.
  */
+
+/** Two data directories of one CA: a initialised, b a copy of its keys; both are to use `db`, a's. */
+export interface TwoDataDirs {
+  a: string;
+  b: string;
+  db: string;
+  rootPem: string;
+}
+
+/**
+ * For a test file about replicas on one SQLite file (test/integration/replicas*.test.ts): a
+ * temporary directory `dir`, removed after the file's tests, and `two`, which makes a pair of data
+ * directories in it, `name`-a and `name`-b. Call it at the file's top level.
+ */
+export function replicaDataDirs(): { dir: string; two: (name: string) => TwoDataDirs } {
+  const dir = mkdtempSync(join(tmpdir(), "certyard-replicas-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const two = (name: string): TwoDataDirs => {
+    const a = join(dir, `${name}-a`);
+    const b = join(dir, `${name}-b`);
+    const init = caCli(["init", "--data", a]);
+    assert.equal(init.code, 0, init.stderr);
+    cpSync(a, b, { recursive: true });
+    rmSync(join(b, "certyard.db"));
+    return { a, b, db: join(a, "certyard.db"), rootPem: readFileSync(join(a, "root.crt"), "utf8") };
+  };
+  return { dir, two };
+}
 
 /** A replica process (test/helpers/replica.ts) with leases of 1.5 s renewed every 0.3 s. */
 export interface Replica {

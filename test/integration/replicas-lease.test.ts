@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import Database from "better-sqlite3";
 import { httpsRequest } from "../helpers/ca.js";
 import { caCli } from "../helpers/ca-process.js";
-import { kill9, startReplica, stopReplicas, taken } from "../helpers/replica-process.js";
+import { kill9, replicaDataDirs, startReplica, stopReplicas, taken } from "../helpers/replica-process.js";
 
 /*
  * Replicas: separate processes, each with its own copy of the data directory (the CA keys), on
@@ -15,19 +14,8 @@ import { kill9, startReplica, stopReplicas, taken } from "../helpers/replica-pro
  * them keeps in memory may make it answer otherwise than the others.
  */
 
-const dir = mkdtempSync(join(tmpdir(), "certyard-replicas-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** An initialised CA in `a`, its keys copied to `b`, both to use a's database. */
-function twoDataDirs(name: string) {
-  const a = join(dir, `${name}-a`);
-  const b = join(dir, `${name}-b`);
-  const init = caCli(["init", "--data", a]);
-  assert.equal(init.code, 0, init.stderr);
-  cpSync(a, b, { recursive: true });
-  rmSync(join(b, "certyard.db"));
-  return { a, b, db: join(a, "certyard.db"), rootPem: readFileSync(join(a, "root.crt"), "utf8") };
-}
+/** twoDataDirs: an initialised CA in `a`, its keys copied to `b`, both to use a's database. */
+const { dir, two: twoDataDirs } = replicaDataDirs();
 
 /** The holder of a lease in the database, as its table has it now. */
 function leaseHolder(db: string, name: string): string | null {

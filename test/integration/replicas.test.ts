@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { httpsRequest } from "../helpers/ca.js";
 import { caCli, type ServeProcess, serveProcess } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
+import { replicaDataDirs } from "../helpers/replica-process.js";
 
 /*
  * Replicas: separate processes, each with its own copy of the data directory (the CA keys), on
@@ -13,19 +11,8 @@ import { makeCsr } from "../helpers/openssl.js";
  * them keeps in memory may make it answer otherwise than the others.
  */
 
-const dir = mkdtempSync(join(tmpdir(), "certyard-replicas-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
 /** An initialised CA in `a`, its keys copied to `b`, both to use a's database. */
-function twoDataDirs(name: string) {
-  const a = join(dir, `${name}-a`);
-  const b = join(dir, `${name}-b`);
-  const init = caCli(["init", "--data", a]);
-  assert.equal(init.code, 0, init.stderr);
-  cpSync(a, b, { recursive: true });
-  rmSync(join(b, "certyard.db"));
-  return { a, b, db: join(a, "certyard.db"), rootPem: readFileSync(join(a, "root.crt"), "utf8") };
-}
+const { two: twoDataDirs } = replicaDataDirs();
 
 describe("two serve processes on one database", () => {
   let dirs: ReturnType<typeof twoDataDirs>;
