@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { formatDnsPattern, formatIpRange } from "./names.js";
 import type { Policy } from "./policy.js";
 import { REVOCATION_REASONS } from "./types.js";
@@ -100,14 +100,36 @@ export function canonicalJson(value: Json): string {
 
 /** The hash of an event that follows `prevHash`. */
 export function eventHash(prevHash: string, e: AuditEntry): string {
-  const body = canonicalJson({
-    at: e.at,
-    type: e.type,
-    actor: { kind: e.actor.kind, id: e.actor.id },
-    subject: e.subject,
-    details: e.details,
-  });
-  return createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
+  return sealEvent(prevHash, e).hash;
+}
+
+/**
+ * An event's details as stored (canonical JSON) and its hash after `prevHash`, the details
+ * encoded once for both. The hash is SHA-256 over `prevHash`, a newline and the canonical JSON
+ * of { at, type, actor: { kind, id }, subject, details }; that text is put together here field by
+ * field, in canonicalJson's key order, rather than by sorting the keys of a fresh object (the
+ * same text, so chains written before verify the same), and hashed in one call.
+ */
+export function sealEvent(prevHash: string, e: AuditEntry): { details: string; hash: string } {
+  const details = canonicalJson(e.details);
+  // keys in code-point order: actor (id, kind), at, details, subject, type; canonicalJson
+  // leaves out a key whose value is undefined, and so does field()
+  const actor = [field("id", e.actor.id), field("kind", e.actor.kind)].filter(Boolean).join(",");
+  const body = [
+    `"actor":{${actor}}`,
+    field("at", e.at),
+    `"details":${details}`,
+    field("subject", e.subject),
+    field("type", e.type),
+  ]
+    .filter(Boolean)
+    .join(",");
+  return { details, hash: hash("sha256", `${prevHash}\n{${body}}`, "hex") };
+}
+
+/** `"key":value`, the value as canonicalJson writes it; nothing when it is undefined. */
+function field(key: string, value: Json | undefined): string {
+  return value === undefined ? "" : `"${key}":${canonicalJson(value)}`;
 }
 
 export type ChainFault =

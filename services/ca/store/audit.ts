@@ -3,10 +3,9 @@ import {
   type AuditEvent,
   type AuditType,
   type ChainSource,
-  canonicalJson,
-  eventHash,
   GENESIS,
   type Json,
+  sealEvent,
 } from "../core/audit.js";
 import type { Db } from "./db.js";
 
@@ -54,8 +53,8 @@ export function auditStore(db: Db) {
   }
   /** Writes `e` after `prev` and returns its hash, the new head. */
   function write(e: AuditEntry, prev: string): string {
-    const hash = eventHash(prev, e);
-    insertStmt.run(e.at, e.type, e.actor.kind, e.actor.id, e.subject, canonicalJson(e.details), prev, hash);
+    const { details, hash } = sealEvent(prev, e);
+    insertStmt.run(e.at, e.type, e.actor.kind, e.actor.id, e.subject, details, prev, hash);
     return hash;
   }
   const appendTx = sqlite.transaction((e: AuditEntry) => write(e, head()));

@@ -3,10 +3,9 @@ import {
   type AuditEvent,
   type AuditType,
   type ChainSource,
-  canonicalJson,
-  eventHash,
   GENESIS,
   type Json,
+  sealEvent,
 } from "../../core/audit.js";
 import type { AuditPort, AuditQuery } from "../audit.js";
 import { and, asc, desc, eq, gt, gte, inArray, sql } from "../drizzle.cjs";
@@ -29,15 +28,16 @@ export async function appendAudit(tx: Queryable, e: AuditEntry): Promise<void> {
     .orderBy(desc(auditEvents.id))
     .limit(1);
   const prev = head?.hash ?? GENESIS;
+  const { details, hash } = sealEvent(prev, e);
   await tx.insert(auditEvents).values({
     at: e.at,
     type: e.type,
     actorKind: e.actor.kind,
     actorId: e.actor.id,
     subject: e.subject,
-    details: canonicalJson(e.details),
+    details,
     prevHash: prev,
-    hash: eventHash(prev, e),
+    hash,
   });
 }
 
