@@ -29,6 +29,7 @@ import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { metricsBench } from "./metrics.js";
 import { BATCH, inProcess, rawSignRate } from "./micro.js";
+import { pageLines, pagesDir, pagesPerIssuance } from "./pages.js";
 import { postgresBench } from "./postgres.js";
 import { profileBench } from "./profile.js";
 import { renewLoad } from "./renew-load.js";
@@ -82,6 +83,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "agent") return agentOnly(cleanup, root, s);
   if (s.only === "profile") return profileBench(cleanup, root, s);
   if (s.only === "metrics") return metricsOnly(cleanup, root, s);
+  if (s.only === "pages") return pagesOnly(root, s);
   if (s.only === "postgres")
     return postgresBench(cleanup, root, {
       seconds: s.load,
@@ -91,7 +93,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     });
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "metrics" or "postgres" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "metrics", "pages" or "postgres" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
@@ -384,6 +386,27 @@ async function memoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<
   reportMemory(`idle, ${s.settle} s after start on an empty directory`, m.fresh);
   reportMemory(`idle, ${s.settle} s after the load`, m.afterLoad);
   return { memoryFresh: memoryFigures(m.fresh), memory: memoryFigures(m.afterLoad) };
+}
+
+/**
+ * BENCH_ONLY=pages: the pages SQLite writes per issuance, by table and index (bench/pages.ts), on
+ * an empty inventory and on one of BENCH_FILL_ROWS rows.
+ */
+async function pagesOnly(root: string, s: Settings): Promise<Figures> {
+  const csr = await makeCsr(root);
+  const figures: Figures = {};
+  for (const rows of [0, s.fillRows]) {
+    heading(`pages written per issuance, ${rows.toLocaleString("en-US")} certificates stored`);
+    const f = await pagesPerIssuance(pagesDir(root, rows), csr, rows, 40);
+    for (const l of pageLines(f)) console.log(l);
+    figures[`pages${rows}`] = {
+      issuances: f.issuances,
+      commits: f.commits,
+      perIssuance: f.perIssuance,
+      ...Object.fromEntries(f.byTree.map((t) => [t.tree, t.perIssuance])),
+    };
+  }
+  return figures;
 }
 
 /**
