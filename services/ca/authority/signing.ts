@@ -17,21 +17,29 @@ export function signOnThreadpool(hash: string, tbs: Uint8Array, key: KeyObject):
 }
 
 /**
- * 128 random bits per serial (more than the 64 CA/B BR 7.1 asks), taken from a pool that one
- * call of the CSPRNG refills every 256 serials: a call per serial cost more than the rest of the
- * serial's handling.
+ * A serial is the issuance time in milliseconds (6 bytes, big-endian), then 96 random bits (more
+ * than the 64 CA/B BR 7.1 asks; 144 bits in all, under its 2^159): serials issued later sort
+ * after those before them, so the inventory's serial index takes each new one at its end, in one
+ * page per commit, instead of a page of its own somewhere in the file (issue 16: 1.25 pages
+ * written per issuance at 100,000 certificates). The leading byte is 0x01 until 2039 and below
+ * 0x80 for millennia: a positive INTEGER of a fixed length, whose hex sorts as its value.
+ * The random bits come from a pool that one call of the CSPRNG refills every 256 serials: a
+ * call per serial cost more than the rest of the serial's handling.
  */
-const SERIAL_BYTES = 16;
-const serialPool = Buffer.alloc(SERIAL_BYTES * 256);
-let serialOffset = serialPool.length;
-export function serialBytes(): Buffer {
-  if (serialOffset === serialPool.length) {
-    randomFillSync(serialPool);
-    serialOffset = 0;
+const TIME_BYTES = 6;
+const RANDOM_BYTES = 12;
+const randomPool = Buffer.alloc(RANDOM_BYTES * 256);
+let randomOffset = randomPool.length;
+export function serialBytes(now: number = Date.now()): Buffer {
+  if (randomOffset === randomPool.length) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
   }
-  const out = Buffer.from(serialPool.subarray(serialOffset, serialOffset + SERIAL_BYTES));
-  serialPool.fill(0, serialOffset, serialOffset + SERIAL_BYTES);
-  serialOffset += SERIAL_BYTES;
+  const out = Buffer.allocUnsafe(TIME_BYTES + RANDOM_BYTES);
+  out.writeUIntBE(now, 0, TIME_BYTES);
+  randomPool.copy(out, TIME_BYTES, randomOffset, randomOffset + RANDOM_BYTES);
+  randomPool.fill(0, randomOffset, randomOffset + RANDOM_BYTES);
+  randomOffset += RANDOM_BYTES;
   return out;
 }
 
