@@ -13,7 +13,7 @@ import type { PgDb, Queryable } from "./db.js";
 import { auditEvents } from "./schema.js";
 
 /** The advisory lock that serialises the audit trail's writers (a transaction-scoped one). */
-const AUDIT_LOCK = 0x6175646974n;
+export const AUDIT_LOCK = 0x6175646974n;
 const VERIFY_PAGE = 5000;
 
 /**
@@ -27,9 +27,13 @@ export async function appendAudit(tx: Queryable, e: AuditEntry): Promise<void> {
     .from(auditEvents)
     .orderBy(desc(auditEvents.id))
     .limit(1);
-  const prev = head?.hash ?? GENESIS;
+  await tx.insert(auditEvents).values(auditRow(head?.hash ?? GENESIS, e));
+}
+
+/** The row of event `e` following the event whose hash is `prev`. */
+export function auditRow(prev: string, e: AuditEntry): typeof auditEvents.$inferInsert {
   const { details, hash } = sealEvent(prev, e);
-  await tx.insert(auditEvents).values({
+  return {
     at: e.at,
     type: e.type,
     actorKind: e.actor.kind,
@@ -38,7 +42,7 @@ export async function appendAudit(tx: Queryable, e: AuditEntry): Promise<void> {
     details,
     prevHash: prev,
     hash,
-  });
+  };
 }
 
 /** The audit trail on PostgreSQL (store/audit.ts's port). */

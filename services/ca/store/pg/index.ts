@@ -13,6 +13,7 @@ import { type OpenPgOptions, openPg, type PgLocation, type Queryable } from "./d
 import { pgFailureTallyStore } from "./failure-tallies.js";
 import { DatabaseUnavailable, guarded } from "./faults.js";
 import { pgHostStore } from "./hosts.js";
+import { pgIssuer } from "./issuance.js";
 import { pgLeaseStore } from "./leases.js";
 import { pgRateWindowStore } from "./rate-windows.js";
 import { certificates } from "./schema.js";
@@ -55,6 +56,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
     (r) => r === "revoked",
   );
   const acme = pgAcmeStore(db);
+  const issuer = pgIssuer(db, auditing);
   const createEab = audited((q, rec: EabRecord) => acme.eabs.create(rec, q));
   const revokeEab = audited(
     (q, name: string, at: number) => acme.eabs.revoke(name, at, q),
@@ -95,9 +97,10 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
     failureTallies: pgFailureTallyStore(db, auditing),
     leases: pgLeaseStore(db),
     /**
-     * Records an issued certificate and, for a token, consumes one use and one rate slot: one
-     * transaction, which locks the token's row, so the use count is exact across replicas.
-     * Settles after COMMIT; nothing is written when it rejects.
+     * Records an issued certificate and, for a token, consumes one use and one rate slot, in a
+     * transaction that locks the token's row, so the use count is exact across replicas: shared
+     * with the issuances around it (issuance.ts), a renewal's alone. Settles after COMMIT;
+     * nothing is written when it rejects.
      */
     async recordIssued(
       rec: CertificateRecord,
@@ -105,6 +108,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
       now: number,
       audit: AuditEntry | null = null,
     ): Promise<void> {
+      if (rec.renewedFrom === null) return issuer.record({ rec, tokenId, now, audit });
       await db.transaction(async (tx) => {
         if (tokenId !== null) await consumeToken(tx, tokenId, now);
         await insertCertificate(tx, rec);

@@ -124,6 +124,33 @@ export async function consumeToken(tx: Queryable, id: string, now: number): Prom
     .where(eq(tokens.id, id))
     .for("update");
   if (!t) throw new TokenRefused("unknown token", { id });
+  await tx
+    .update(tokens)
+    .set(takeUse(t, id, now))
+    .where(eq(tokens.id, id));
+}
+
+/** A token's row as the issuing transaction reads it, locked. */
+export interface TokenUse {
+  name: string;
+  revokedAt: number | null;
+  expiresAt: number | null;
+  usesLeft: number | null;
+  rateLimit: number;
+  rateWindowMs: number;
+  windowStart: number;
+  windowCount: number;
+}
+
+/**
+ * One use of token `id` at `now`: its counters after the use, or the refusal thrown (revoked,
+ * expired, out of uses, over its rate limit). Pure: the caller holds the row's lock and writes.
+ */
+export function takeUse(
+  t: TokenUse,
+  id: string,
+  now: number,
+): Pick<TokenUse, "usesLeft" | "windowStart" | "windowCount"> {
   const refusal = tokenRefusal({ ...t, kind: "enrol" }, "enrol", now);
   if (refusal) throw new TokenRefused(refusal, { id, name: t.name });
   let { windowStart, windowCount } = t;
@@ -138,8 +165,5 @@ export async function consumeToken(tx: Queryable, id: string, now: number): Prom
       retry,
     );
   }
-  await tx
-    .update(tokens)
-    .set({ usesLeft: t.usesLeft === null ? null : t.usesLeft - 1, windowStart, windowCount: windowCount + 1 })
-    .where(eq(tokens.id, id));
+  return { usesLeft: t.usesLeft === null ? null : t.usesLeft - 1, windowStart, windowCount: windowCount + 1 };
 }
