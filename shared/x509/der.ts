@@ -49,9 +49,14 @@ export const BOOLEAN_TRUE = Buffer.from([Tag.BOOLEAN, 1, 0xff]);
 export function unsignedInteger(bytes: Uint8Array): Buffer {
   let i = 0;
   while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  const trimmed = bytes.subarray(i);
-  const pad = (trimmed[0] ?? 0) & 0x80 ? [0] : [];
-  return tlv(Tag.INTEGER, Buffer.from(pad), trimmed);
+  const pad = (bytes[i] ?? 0) & 0x80 ? 1 : 0;
+  const len = pad + bytes.length - i;
+  // one buffer: an issuance's serial goes through here
+  const out = Buffer.allocUnsafe(headerSize(len) + len);
+  let at = putHeader(out, 0, Tag.INTEGER, len);
+  if (pad) out[at++] = 0;
+  for (; i < bytes.length; i++) out[at++] = bytes[i] ?? 0;
+  return out;
 }
 
 export function smallInteger(n: number): Buffer {
@@ -212,6 +217,24 @@ export function expectTag(el: Element | undefined, tag: number, what: string): E
 
 export const contentOf = (buf: Uint8Array, el: Element) => buf.subarray(el.contentStart, el.end);
 export const bytesOf = (buf: Uint8Array, el: Element) => buf.subarray(el.start, el.end);
+
+const oidContents = new Map<string, Buffer>();
+
+/**
+ * Whether `el` is the OBJECT IDENTIFIER `dotted`, compared as bytes: nothing is decoded, so a
+ * parser on the hot path allocates no strings to learn which OID it holds.
+ */
+export function isOid(buf: Uint8Array, el: Element, dotted: string): boolean {
+  let content = oidContents.get(dotted);
+  if (!content) {
+    const der = oid(dotted);
+    content = der.subarray(readElement(der, 0).contentStart);
+    oidContents.set(dotted, content);
+  }
+  if (el.tag !== Tag.OID || el.end - el.contentStart !== content.length) return false;
+  for (let i = 0; i < content.length; i++) if (buf[el.contentStart + i] !== content[i]) return false;
+  return true;
+}
 
 export function decodeOid(content: Uint8Array): string {
   const arcs: number[] = [];

@@ -9,6 +9,10 @@ import {
   decodeOid,
   type Element,
   expectTag,
+  headerSize,
+  isOid,
+  putBytes,
+  putHeader,
   readElement,
   seq,
   Tag,
@@ -28,14 +32,14 @@ const OID_SAN = "2.5.29.17";
 const OID_CN = "2.5.4.3";
 
 /** CSR signature algorithms we accept, by OID, with the hash node's crypto.verify needs. */
-const SIGNATURE_ALGORITHMS: Record<string, { hash: string; key: "ec" | "rsa" }> = {
-  "1.2.840.10045.4.3.2": { hash: "sha256", key: "ec" },
-  "1.2.840.10045.4.3.3": { hash: "sha384", key: "ec" },
-  "1.2.840.10045.4.3.4": { hash: "sha512", key: "ec" },
-  "1.2.840.113549.1.1.11": { hash: "sha256", key: "rsa" },
-  "1.2.840.113549.1.1.12": { hash: "sha384", key: "rsa" },
-  "1.2.840.113549.1.1.13": { hash: "sha512", key: "rsa" },
-};
+const SIGNATURE_ALGORITHMS: readonly { oid: string; hash: string; key: "ec" | "rsa" }[] = [
+  { oid: "1.2.840.10045.4.3.2", hash: "sha256", key: "ec" },
+  { oid: "1.2.840.10045.4.3.3", hash: "sha384", key: "ec" },
+  { oid: "1.2.840.10045.4.3.4", hash: "sha512", key: "ec" },
+  { oid: "1.2.840.113549.1.1.11", hash: "sha256", key: "rsa" },
+  { oid: "1.2.840.113549.1.1.12", hash: "sha384", key: "rsa" },
+  { oid: "1.2.840.113549.1.1.13", hash: "sha512", key: "rsa" },
+];
 
 export type KeyKind = "ec-p256" | "ec-p384" | "rsa";
 
@@ -127,9 +131,12 @@ function parseSigned(der: Uint8Array, opts: ParseCsrOptions) {
   const { keyKind, publicKey, publicKeyBits } = checkPublicKey(buf, spkiEl as Element, spki);
 
   const algChildren = children(buf, sigAlg as Element);
-  const algOid = decodeOid(contentOf(buf, expectTag(algChildren[0], Tag.OID, "signature algorithm OID")));
-  const alg = SIGNATURE_ALGORITHMS[algOid];
-  if (!alg) throw badSignature(`CSR signature algorithm ${algOid} is not accepted (use SHA-256 or better)`);
+  const algEl = expectTag(algChildren[0], Tag.OID, "signature algorithm OID");
+  const alg = SIGNATURE_ALGORITHMS.find((a) => isOid(buf, algEl, a.oid));
+  if (!alg) {
+    const algOid = decodeOid(contentOf(buf, algEl));
+    throw badSignature(`CSR signature algorithm ${algOid} is not accepted (use SHA-256 or better)`);
+  }
   if ((alg.key === "rsa") !== (keyKind === "rsa"))
     throw badSignature("the CSR's signature algorithm does not fit its key");
   const sigBytes = contentOf(buf, sig as Element);
@@ -203,10 +210,10 @@ export function publicKeyInfo(spki: Buffer): {
   }
 }
 
-const CURVES: Record<string, { kind: KeyKind; crv: string; size: number }> = {
-  "1.2.840.10045.3.1.7": { kind: "ec-p256", crv: "P-256", size: 32 },
-  "1.3.132.0.34": { kind: "ec-p384", crv: "P-384", size: 48 },
-};
+const CURVES: readonly { oid: string; kind: KeyKind; crv: string; size: number }[] = [
+  { oid: "1.2.840.10045.3.1.7", kind: "ec-p256", crv: "P-256", size: 32 },
+  { oid: "1.3.132.0.34", kind: "ec-p384", crv: "P-384", size: 48 },
+];
 
 /**
  * Checks the key type and size, and imports the key. Keys are imported as JWK built from the
@@ -216,18 +223,20 @@ const CURVES: Record<string, { kind: KeyKind; crv: string; size: number }> = {
 function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
   const [alg, bits] = children(buf, spkiEl);
   const algParts = children(buf, expectTag(alg, Tag.SEQUENCE, "key algorithm"));
-  const keyOid = decodeOid(contentOf(buf, expectTag(algParts[0], Tag.OID, "key algorithm OID")));
+  const keyOidEl = expectTag(algParts[0], Tag.OID, "key algorithm OID");
   const bitContent = contentOf(buf, expectTag(bits, Tag.BIT_STRING, "subjectPublicKey"));
   if (bitContent[0] !== 0) throw badPublicKey("the public key has unused bits");
   const publicKeyBits = Buffer.from(bitContent.subarray(1));
-  if (keyOid === OID_EC_PUBLIC_KEY) {
+  if (isOid(buf, keyOidEl, OID_EC_PUBLIC_KEY)) {
     const params = algParts[1];
-    const curveOid = params?.tag === Tag.OID ? decodeOid(contentOf(buf, params)) : "(not a named curve)";
-    const curve = CURVES[curveOid];
-    if (!curve) throw badPublicKey(`EC curve ${curveOid} is not accepted: use P-256 or P-384`);
+    const curve = params && CURVES.find((c) => isOid(buf, params, c.oid));
+    if (!curve) {
+      const curveOid = params?.tag === Tag.OID ? decodeOid(contentOf(buf, params)) : "(not a named curve)";
+      throw badPublicKey(`EC curve ${curveOid} is not accepted: use P-256 or P-384`);
+    }
     return { keyKind: curve.kind, publicKey: importEcKey(publicKeyBits, curve, spki), publicKeyBits };
   }
-  if (keyOid === OID_RSA) {
+  if (isOid(buf, keyOidEl, OID_RSA)) {
     const rsa = readElement(publicKeyBits, 0);
     const [n, e] = children(publicKeyBits, expectTag(rsa, Tag.SEQUENCE, "RSAPublicKey"));
     const modulus = stripZeros(contentOf(publicKeyBits, expectTag(n, Tag.INTEGER, "modulus")));
@@ -247,6 +256,7 @@ function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
     );
     return { keyKind: "rsa" as const, publicKey, publicKeyBits };
   }
+  const keyOid = decodeOid(contentOf(buf, keyOidEl));
   throw badPublicKey(`public key algorithm ${keyOid} is not accepted: use EC P-256, P-384 or RSA 2048-8192`);
 }
 
@@ -279,8 +289,7 @@ function commonName(buf: Buffer, subject: Element): string | null {
   for (const rdn of children(buf, subject)) {
     for (const atv of children(buf, expectTag(rdn, Tag.SET, "RelativeDistinguishedName"))) {
       const [type, value] = children(buf, expectTag(atv, Tag.SEQUENCE, "AttributeTypeAndValue"));
-      if (decodeOid(contentOf(buf, expectTag(type, Tag.OID, "attribute type"))) !== OID_CN || !value)
-        continue;
+      if (!isOid(buf, expectTag(type, Tag.OID, "attribute type"), OID_CN) || !value) continue;
       if (
         value.tag !== Tag.UTF8_STRING &&
         value.tag !== Tag.PRINTABLE_STRING &&
@@ -289,7 +298,7 @@ function commonName(buf: Buffer, subject: Element): string | null {
         throw badCSR("the subject commonName must be a UTF8String, PrintableString or IA5String");
       }
       if (cn !== null) throw badCSR("the subject has more than one commonName");
-      cn = Buffer.from(contentOf(buf, value)).toString("utf8");
+      cn = buf.toString("utf8", value.contentStart, value.end);
     }
   }
   return cn;
@@ -312,18 +321,16 @@ function requestedNames(
   if (attrs.tag !== 0xa0) throw badCSR("expected the CSR's attributes [0]");
   const dns: string[] = [];
   const ips: string[] = [];
-  /** the SAN entries in order, each once: "dns:NAME" or "ip:ADDRESS" */
-  const entries = new Set<string>();
+  /** the SAN entries in the CSR's order, each once: true for dns[i], false for ips[i] */
+  const isDns: boolean[] = [];
   let seenSan = false;
   for (const attr of children(buf, attrs)) {
     const [type, values] = children(buf, expectTag(attr, Tag.SEQUENCE, "Attribute"));
-    if (decodeOid(contentOf(buf, expectTag(type, Tag.OID, "attribute type"))) !== OID_EXTENSION_REQUEST)
-      continue;
+    if (!isOid(buf, expectTag(type, Tag.OID, "attribute type"), OID_EXTENSION_REQUEST)) continue;
     for (const exts of children(buf, expectTag(values, Tag.SET, "attribute values"))) {
       for (const ext of children(buf, expectTag(exts, Tag.SEQUENCE, "Extensions"))) {
         const parts = children(buf, expectTag(ext, Tag.SEQUENCE, "Extension"));
-        const extOid = decodeOid(contentOf(buf, expectTag(parts[0], Tag.OID, "extension OID")));
-        if (extOid !== OID_SAN) continue;
+        if (!isOid(buf, expectTag(parts[0], Tag.OID, "extension OID"), OID_SAN)) continue;
         if (seenSan) throw badCSR("the CSR has more than one subjectAltName extension");
         seenSan = true;
         const value = expectTag(parts[parts.length - 1], Tag.OCTET_STRING, "extnValue");
@@ -335,21 +342,29 @@ function requestedNames(
             `a certificate has at most ${MAX_NAMES} names; the CSR asks for ${generalNames.length}`,
           );
         }
+        const addIp = (ip: string) => {
+          if (ips.includes(ip)) return;
+          ips.push(ip);
+          isDns.push(false);
+        };
         for (const gn of generalNames) {
-          const content = contentOf(buf, gn);
           if (gn.tag === 0x82) {
-            const name = Buffer.from(content).toString("latin1");
+            const name = buf.toString("latin1", gn.contentStart, gn.end);
             if (opts.ipLiteralDnsNamesAsIps && ipFamily(name) !== null) {
-              entries.add(`ip:${canonicalIp(name)}`);
+              addIp(canonicalIp(name));
               continue;
             }
             const problem = dnsNameProblem(name);
             if (problem) throw name.startsWith("*.") ? rejectedIdentifier(problem) : badName(problem);
-            entries.add(`dns:${name.toLowerCase()}`);
+            const lower = name.toLowerCase();
+            if (dns.includes(lower)) continue;
+            dns.push(lower);
+            isDns.push(true);
           } else if (gn.tag === 0x87) {
+            const content = contentOf(buf, gn);
             if (content.length !== 4 && content.length !== 16)
               throw badCSR("an IP address SAN has 4 or 16 octets");
-            entries.add(`ip:${ipFromBytes(content)}`);
+            addIp(ipFromBytes(content));
           } else {
             throw badCSR("only DNS names and IP addresses are accepted in subjectAltName");
           }
@@ -357,16 +372,33 @@ function requestedNames(
       }
     }
   }
-  const encoded: Buffer[] = [];
-  for (const entry of entries) {
-    const value = entry.slice(entry.indexOf(":") + 1);
-    if (entry.startsWith("dns:")) {
-      dns.push(value);
-      encoded.push(tlv(0x82, Buffer.from(value, "latin1")));
+  return { dns, ips, generalNames: seenSan ? generalNamesOf(dns, ips, isDns) : Buffer.alloc(0) };
+}
+
+/**
+ * GeneralNames of the names in `isDns`'s order (dNSName [2] as latin1, iPAddress [7] as its
+ * octets), sized first and written into one buffer.
+ */
+function generalNamesOf(dns: readonly string[], ips: readonly string[], isDns: readonly boolean[]): Buffer {
+  const ipBytes = ips.map(ipToBytes);
+  let size = 0;
+  for (const name of dns) size += headerSize(name.length) + name.length;
+  for (const ip of ipBytes) size += headerSize(ip.length) + ip.length;
+  const out = Buffer.allocUnsafe(headerSize(size) + size);
+  let at = putHeader(out, 0, Tag.SEQUENCE, size);
+  let d = 0;
+  let i = 0;
+  for (const entryIsDns of isDns) {
+    if (entryIsDns) {
+      const name = dns[d++] ?? "";
+      at = putHeader(out, at, 0x82, name.length);
+      at += out.write(name, at, "latin1");
     } else {
-      ips.push(value);
-      encoded.push(tlv(0x87, ipToBytes(value)));
+      const ip = ipBytes[i++] ?? Buffer.alloc(0);
+      at = putHeader(out, at, 0x87, ip.length);
+      at = putBytes(out, at, ip);
     }
   }
-  return { dns, ips, generalNames: seenSan ? seq(...encoded) : Buffer.alloc(0) };
+  if (at !== out.length) throw new Error(`generalNamesOf wrote ${at} of ${out.length} bytes`);
+  return out;
 }
