@@ -129,6 +129,15 @@ describe("the PostgreSQL store, two replicas on one database", () => {
     assert.equal(await b.tokens.idOf(t.name), t.id);
   });
 
+  test("failed authentications counted through one are read by the other (a prepared statement on each pool)", async () => {
+    const now = Date.now();
+    assert.equal(await b.authFailures.window("192.0.2.50"), null);
+    for (let i = 0; i < 3; i++) await a.authFailures.hit("192.0.2.50", now + i, 60_000);
+    assert.deepEqual(await b.authFailures.window("192.0.2.50"), { windowStart: now, count: 3 });
+    await b.authFailures.hit("192.0.2.50", now + 60_000, 60_000);
+    assert.deepEqual(await a.authFailures.window("192.0.2.50"), { windowStart: now + 60_000, count: 1 });
+  });
+
   test("a duplicate serial is refused by the database, and nothing of it is written", async () => {
     const first = cert();
     await a.recordIssued(first, null, Date.now());
