@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomInt } from "node:crypto";
 import Database from "better-sqlite3";
+import { serialBytes } from "../services/ca/authority/signing.js";
 
 const DAY_MS = 86_400_000;
 const LIFETIME_MS = 30 * DAY_MS;
@@ -36,7 +37,8 @@ export function fillInventory(dbPath: string, tokenName: string, rows: number): 
         const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
         const notAfter = now + randomInt(90 * DAY_MS);
         const notBefore = notAfter - LIFETIME_MS;
-        const serial = randomBytes(16).toString("hex");
+        // as serve makes them (authority/signing.ts), from the time it would have issued it
+        const serial = serialBytes(Math.min(notBefore, now)).toString("hex");
         insert.run(
           serial,
           tokenId,
