@@ -83,18 +83,36 @@ export function certificateStore(db: Db) {
       .where(eq(certificates.serial, sql.placeholder("serial"))),
     ["renewedBy", "serial"],
   );
-  // Renewal, revocation and ACME downloads look a certificate up by serial.
-  const bySerialStmt = db
-    .select()
-    .from(certificates)
-    .where(eq(certificates.serial, sql.placeholder("serial")))
-    .prepare();
-  const successorStmt = db
-    .select({ serial: certificates.serial })
-    .from(certificates)
-    .where(eq(certificates.renewedFrom, sql.placeholder("serial")))
-    .limit(1)
-    .prepare();
+  // Renewal, revocation and ACME downloads look a certificate up by serial; a renewal also asks
+  // for its successor. Both hot (see hotStatement): drizzle's prepared get maps every column per
+  // call, which was about a tenth of a renewal's CPU beside the handshake (issue 16).
+  const bySerialStmt = hotStatement(
+    db,
+    db
+      .select(Object.fromEntries(mapped))
+      .from(certificates)
+      .where(eq(certificates.serial, sql.placeholder("serial"))),
+    ["serial"],
+  ).raw(true);
+  const successorStmt = hotStatement(
+    db,
+    db
+      .select({ serial: certificates.serial })
+      .from(certificates)
+      .where(eq(certificates.renewedFrom, sql.placeholder("serial")))
+      .limit(sql.placeholder("limit")),
+    ["serial", "limit"],
+  ).pluck(true);
+  /** A row of bySerialStmt (COLUMNS in order) as its record, each value through its column's mapping. */
+  function recordOf(row: unknown[]): CertificateRecord {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < mapped.length; i++) {
+      const [key, column] = mapped[i] as (typeof mapped)[number];
+      const value = row[i];
+      out[key] = value === null ? null : column.mapFromDriverValue(value);
+    }
+    return out as unknown as CertificateRecord;
+  }
   /**
    * The SQL of one page in the order (notAfter, serial), after `q.after`. Every filter runs on an
    * index: by name through certificate_names (kept in that order per name), by token through
@@ -155,12 +173,13 @@ export function certificateStore(db: Db) {
     page,
 
     bySerial(serial: string): CertificateRecord | null {
-      return bySerialStmt.get({ serial }) ?? null;
+      const row = bySerialStmt.get(serial) as unknown[] | undefined;
+      return row ? recordOf(row) : null;
     },
 
     /** The serial of the certificate that renewed this one, or null. */
     successorOf(serial: string): string | null {
-      return successorStmt.get({ serial })?.serial ?? null;
+      return (successorStmt.get(serial, 1) as string | undefined) ?? null;
     },
 
     revoke(serial: string, reason: number, at: number): "revoked" | "already" | "missing" {
