@@ -109,9 +109,13 @@ export function opensslCrlText(der: Buffer): string {
 
 /**
  * `openssl req -x509`: a self-signed P-256 certificate for two days, as PEM, with its key;
- * `addext` are -addext values (e.g. "subjectAltName=DNS:a.lan").
+ * `addext` are -addext values (e.g. "subjectAltName=DNS:a.lan"); `serial` (hex) sets its serial.
  */
-export function selfSignedCert(subject: string, addext: string[] = []): { certPem: string; keyPem: string } {
+export function selfSignedCert(
+  subject: string,
+  addext: string[] = [],
+  serial?: string,
+): { certPem: string; keyPem: string } {
   const dir = mkdtempSync(join(tmpdir(), "certyard-selfsigned-"));
   try {
     const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
@@ -131,6 +135,7 @@ export function selfSignedCert(subject: string, addext: string[] = []): { certPe
         "-days",
         "2",
         ...addext.flatMap((e) => ["-addext", e]),
+        ...(serial === undefined ? [] : ["-set_serial", `0x${serial}`]),
       ],
       { stdio: "ignore" },
     );

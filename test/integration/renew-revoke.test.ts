@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { normalizeSerial } from "../../services/ca/core/types.js";
 import type { IssuedCertificate as Issued } from "../../shared/api.js";
 import { encodePem } from "../../shared/x509/pem.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
-import { makeCsr, opensslCrlText, opensslVerify } from "../helpers/openssl.js";
+import { makeCsr, opensslCrlText, opensslVerify, selfSignedCert } from "../helpers/openssl.js";
 
 describe("renewal over mutual TLS, revocation and the CRL", () => {
   let ca: TestCa;
@@ -89,6 +90,21 @@ describe("renewal over mutual TLS, revocation and the CRL", () => {
     } finally {
       await other.close();
     }
+  });
+
+  test("a certificate of another issuer under the serial of one of ours is 401, and ours still renews", async () => {
+    const { issued, keyPem } = await enrol();
+    const forged = selfSignedCert(
+      "/CN=registry.lan",
+      ["subjectAltName=DNS:registry.lan,IP:10.0.0.5"],
+      issued.serial,
+    );
+    assert.equal(normalizeSerial(new X509Certificate(forged.certPem).serialNumber), issued.serial);
+    const res = await ca.request("/v1/renew", { body: {}, cert: forged.certPem, key: forged.keyPem });
+    assert.equal(res.status, 401);
+    assert.match(res.json<{ detail: string }>().detail, /not issued by this CA/);
+    const own = await ca.request("/v1/renew", { body: {}, cert: issued.fullchain, key: keyPem });
+    assert.equal(own.status, 201, own.body.toString());
   });
 
   test("a revoked certificate cannot renew, and its serial is in the CRL", async () => {

@@ -128,7 +128,8 @@ function parseSigned(der: Uint8Array, opts: ParseCsrOptions) {
   expectTag(subject, Tag.SEQUENCE, "subject Name");
   expectTag(spkiEl, Tag.SEQUENCE, "subjectPKInfo");
   const spki = Buffer.from(bytesOf(buf, spkiEl as Element));
-  const { keyKind, publicKey, publicKeyBits } = checkPublicKey(buf, spkiEl as Element, spki);
+  const { keyKind, publicKeyBits, load } = checkPublicKey(buf, spkiEl as Element, spki);
+  const publicKey = load();
 
   const algChildren = children(buf, sigAlg as Element);
   const algEl = expectTag(algChildren[0], Tag.OID, "signature algorithm OID");
@@ -203,7 +204,22 @@ export function publicKeyInfo(spki: Buffer): {
   publicKeyBits: Buffer;
 } {
   try {
-    return checkPublicKey(spki, readElement(spki, 0), spki);
+    const { keyKind, publicKeyBits, load } = checkPublicKey(spki, readElement(spki, 0), spki);
+    return { keyKind, publicKey: load(), publicKeyBits };
+  } catch (e) {
+    if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * The kind and bits of a key this CA certified before (a renewal keeping its key): the checks of
+ * publicKeyInfo without importing the key, whose point was checked at that issuance.
+ */
+export function certifiedKeyInfo(spki: Buffer): { keyKind: KeyKind; publicKeyBits: Buffer } {
+  try {
+    const { keyKind, publicKeyBits } = checkPublicKey(spki, readElement(spki, 0), spki);
+    return { keyKind, publicKeyBits };
   } catch (e) {
     if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
     throw e;
@@ -216,7 +232,7 @@ const CURVES: readonly { oid: string; kind: KeyKind; crv: string; size: number }
 ];
 
 /**
- * Checks the key type and size, and imports the key. Keys are imported as JWK built from the
+ * Checks the key type and size; `load` imports the key. Keys are imported as JWK built from the
  * parsed fields: OpenSSL 3's generic DER decoder costs about twice as much per key, and this
  * runs on every request. The JWK import still checks that an EC point is on its curve.
  */
@@ -234,7 +250,7 @@ function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
       const curveOid = params?.tag === Tag.OID ? decodeOid(contentOf(buf, params)) : "(not a named curve)";
       throw badPublicKey(`EC curve ${curveOid} is not accepted: use P-256 or P-384`);
     }
-    return { keyKind: curve.kind, publicKey: importEcKey(publicKeyBits, curve, spki), publicKeyBits };
+    return { keyKind: curve.kind, load: () => importEcKey(publicKeyBits, curve, spki), publicKeyBits };
   }
   if (isOid(buf, keyOidEl, OID_RSA)) {
     const rsa = readElement(publicKeyBits, 0);
@@ -248,13 +264,14 @@ function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
     if (expValue < 65537n || expValue % 2n === 0n) {
       throw badPublicKey("RSA public exponent must be odd and at least 65537");
     }
-    const publicKey = importKey(() =>
-      createPublicKey({
-        key: { kty: "RSA", n: modulus.toString("base64url"), e: exponent.toString("base64url") },
-        format: "jwk",
-      }),
-    );
-    return { keyKind: "rsa" as const, publicKey, publicKeyBits };
+    const load = () =>
+      importKey(() =>
+        createPublicKey({
+          key: { kty: "RSA", n: modulus.toString("base64url"), e: exponent.toString("base64url") },
+          format: "jwk",
+        }),
+      );
+    return { keyKind: "rsa" as const, load, publicKeyBits };
   }
   const keyOid = decodeOid(contentOf(buf, keyOidEl));
   throw badPublicKey(`public key algorithm ${keyOid} is not accepted: use EC P-256, P-384 or RSA 2048-8192`);
