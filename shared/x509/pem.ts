@@ -19,7 +19,8 @@ export function decodePem(text: string): PemBlock[] {
 }
 
 export function encodePem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64");
+  // a view, not a copy (each issued certificate comes through here)
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
   let body = "";
   for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { hash, X509Certificate } from "node:crypto";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
 import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
@@ -297,7 +297,7 @@ export class Authority {
         ipAddresses: leaf.ips,
         notBefore: validity.notBefore.getTime(),
         notAfter: validity.notAfter.getTime(),
-        keyFingerprint: createHash("sha256").update(leaf.spki).digest("hex"),
+        keyFingerprint: hash("sha256", leaf.spki, "hex"),
         pem,
         createdAt: now,
         revokedAt: null,
