@@ -25,11 +25,72 @@ export function certificateView(r: InventoryRow) {
 /**
  * Rows as JSON.stringify(all, null, 2) prints them inside its array: each certificateView an
  * element, separated by ",\n", without the brackets ("" for none). `certs list --json` prints a
- * page at a time this way: one JSON.stringify of the page took two thirds of the CPU of a template
- * per row, and a third of SQLite's json_pretty per row (the way before).
+ * page at a time this way. The text is put together here, not by JSON.stringify of the views:
+ * no object per row, no array per page, and the strings a certificate has (hex, names, dates)
+ * need no escaping, which is checked per string (anything else goes through JSON.stringify); the
+ * dates by isoTimes. 78,000 rows in pages of 1,000, text and its UTF-8 bytes: 450-500 -> 210-300 ms
+ * of CPU (load average 15). The unit tests hold it to JSON.stringify's bytes.
  */
 export function certificateViewsText(rows: readonly InventoryRow[]): string {
-  return rows.length === 0 ? "" : JSON.stringify(rows.map(certificateView), null, 2).slice(2, -2);
+  const notBefore = isoTimes();
+  const notAfter = isoTimes();
+  let text = "";
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as InventoryRow;
+    text += `${i === 0 ? "" : ",\n"}  {\n    "serial": ${str(r.serial)},\n    "commonName": ${strOrNull(r.commonName)},\n    "dns": ${list(r.dnsNames)},\n    "ips": ${list(r.ipAddresses)},\n    "notBefore": "${notBefore(r.notBefore)}",\n    "notAfter": "${notAfter(r.notAfter)}",\n    "keySha256": ${str(r.keyFingerprint)},\n    "tokenId": ${strOrNull(r.tokenId)},\n    "renewedFrom": ${strOrNull(r.renewedFrom)},\n    "revoked": ${r.revokedAt !== null},\n    "state": "${r.state}"\n  }`;
+  }
+  return text;
+}
+
+const DAY_MS = 86_400_000;
+/** The first millisecond of year 10000: before it, toISOString writes a four-digit year. */
+const YEAR_10000 = 253_402_300_800_000;
+const pad = (n: number, width: number) => String(n).padStart(width, "0");
+const TWO = Array.from({ length: 60 }, (_, i) => pad(i, 2));
+const THREE = Array.from({ length: 1000 }, (_, i) => pad(i, 3));
+
+/**
+ * new Date(ms).toISOString(), a third of the cost: the date part is made once per day (the rows
+ * come in the order of expiry, so a day's rows follow each other), the time of day from tables.
+ */
+function isoTimes(): (ms: number) => string {
+  let day = Number.NaN;
+  let prefix = "";
+  return (ms) => {
+    if (!(Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000)) return new Date(ms).toISOString();
+    const d = Math.floor(ms / DAY_MS);
+    if (d !== day) {
+      day = d;
+      prefix = new Date(d * DAY_MS).toISOString().slice(0, 11);
+    }
+    let rest = ms - d * DAY_MS;
+    const h = Math.floor(rest / 3_600_000);
+    rest -= h * 3_600_000;
+    const m = Math.floor(rest / 60_000);
+    rest -= m * 60_000;
+    const sec = Math.floor(rest / 1000);
+    return `${prefix}${TWO[h]}:${TWO[m]}:${TWO[sec]}.${THREE[rest - sec * 1000]}Z`;
+  };
+}
+
+/** Printable ASCII but `"` and `\\`: JSON.stringify writes such a string as it is, in quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A string as JSON.stringify writes it. */
+function str(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+function strOrNull(s: string | null): string {
+  return s === null ? "null" : str(s);
+}
+
+/** An array of strings as JSON.stringify(.., null, 2) writes it as a member of an element. */
+function list(a: readonly string[]): string {
+  if (a.length === 0) return "[]";
+  let text = "[";
+  for (let i = 0; i < a.length; i++) text += `${i === 0 ? "" : ","}\n      ${str(a[i] as string)}`;
+  return `${text}\n    ]`;
 }
 
 export function tokenView(t: TokenRecord) {

@@ -35,3 +35,57 @@ test("certificateViewsText: the rows as JSON.stringify(rows, null, 2) prints the
   );
   assert.equal(certificateViewsText([]), "");
 });
+
+test("certificateViewsText: the same text as JSON.stringify over times and strings of every kind", () => {
+  const strings = [
+    "",
+    "a",
+    'q"',
+    "b\\s",
+    "tab\t",
+    "\u0000",
+    "\u001f",
+    "\u007f",
+    "é",
+    "😀",
+    "\ud800",
+    "\u2028",
+    " ",
+  ];
+  const times = [
+    0,
+    1,
+    999,
+    86_399_999,
+    86_400_000,
+    Date.UTC(1969, 11, 31, 23, 59, 59, 999),
+    -1,
+    -62_198_755_200_000, // year 0
+    Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+    253_402_300_800_000, // year 10000
+    8.64e15,
+    1.5,
+    Date.UTC(2026, 1, 28, 12, 34, 56, 789),
+    Date.UTC(2028, 1, 29, 0, 0, 0, 1),
+  ];
+  const rows: InventoryRow[] = [];
+  for (let i = 0; i < 400; i++) {
+    const s = (k: number) => strings[(i * 7 + k) % strings.length] as string;
+    rows.push({
+      ...base,
+      serial: i % 5 === 0 ? s(1) : base.serial,
+      commonName: i % 3 === 0 ? null : s(2),
+      dnsNames: Array.from({ length: i % 4 }, (_, k) => s(k + 3)),
+      ipAddresses: i % 2 ? [] : [s(4)],
+      tokenId: i % 6 === 0 ? null : s(5),
+      renewedFrom: i % 4 === 0 ? s(6) : null,
+      keyFingerprint: i % 9 === 0 ? s(7) : base.keyFingerprint,
+      notBefore: times[i % times.length] as number,
+      // in order, as pages come, and out of it
+      notAfter: i % 2 ? (times[(i * 5) % times.length] as number) : Date.UTC(2026, 0, 1) + i * 3_600_000,
+      revokedAt: i % 7 === 0 ? 1 : null,
+      state: (["valid", "superseded", "expired", "revoked"] as const)[i % 4] as InventoryRow["state"],
+    });
+  }
+  assert.equal(`[\n${certificateViewsText(rows)}\n]`, JSON.stringify(rows.map(certificateView), null, 2));
+});
