@@ -63,12 +63,16 @@ const issued = (rec: CertificateRecord): AuditEntry => ({
 describe("PostgreSQL issuances recorded together", () => {
   let server: TestPostgres;
   let store: PgStore;
+  let other: PgStore;
   before(async () => {
     server = await startPostgres();
-    store = await openPgStore(parseDbUrl(server.socketUrl, "/nonexistent") as PgLocation, { create: true });
+    const loc = parseDbUrl(server.socketUrl, "/nonexistent") as PgLocation;
+    store = await openPgStore(loc, { create: true });
+    other = await openPgStore(loc);
   });
   after(async () => {
     await store?.close();
+    await other?.close();
     await server?.stop();
   });
 
@@ -175,5 +179,31 @@ describe("PostgreSQL issuances recorded together", () => {
     );
     assert.match(String((outcomes[0] as PromiseRejectedResult).reason.reason), /revoked/);
     assert.equal(await transactionsOf([recs[1], recs[2]].map((r) => (r as CertificateRecord).serial)), "1\n");
+  });
+
+  test("a token revoked while two replicas' batches issue under it: the revocation and every batch go through, nothing counted twice", async () => {
+    const t = token({ usesLeft: 100 });
+    await store.tokens.create(t);
+    const now = Date.now();
+    const recs = Array.from({ length: 40 }, (_, i) => cert(`v${i}.host.lan`, { tokenId: t.id }));
+    const issuing = recs.map((rec, i) => (i % 2 ? store : other).recordIssued(rec, t.id, now, issued(rec)));
+    // the revocation is audited: it takes the audit lock and the token's row, as a batch does
+    const revoked = store.tokens.revoke(t.name, now, {
+      at: now,
+      type: "token.revoked",
+      actor: { kind: "admin", id: "admin" },
+      subject: t.name,
+      details: {},
+    });
+    const outcomes = await Promise.allSettled(issuing);
+    assert.equal(await revoked, true);
+    const ok = outcomes.filter((o) => o.status === "fulfilled").length;
+    for (const o of outcomes) {
+      if (o.status === "rejected") assert.match(String(o.reason.reason), /revoked/);
+    }
+    assert.equal((await store.tokens.byId(t.id))?.usesLeft, 100 - ok);
+    assert.equal(await server.sql(`select count(*) from certificates where token_id = '${t.id}'`), `${ok}\n`);
+    const verdict = await verifyChain(await store.audit.chain());
+    assert.equal(verdict.ok, true, JSON.stringify(verdict));
   });
 });

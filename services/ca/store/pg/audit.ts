@@ -17,11 +17,20 @@ export const AUDIT_LOCK = 0x6175646974n;
 const VERIFY_PAGE = 5000;
 
 /**
+ * Takes the audit lock in the caller's transaction. A transaction that will write an event and
+ * lock rows takes it first, as the issuances do (issuance.ts): the same order everywhere, so a
+ * change to a token and a batch of issuances under it never wait on each other in a ring.
+ */
+export async function lockAudit(tx: Queryable): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`);
+}
+
+/**
  * One event in the caller's transaction, chained to the head read under the audit lock: two
  * replicas writing at once take turns, so no two events follow the same head.
  */
 export async function appendAudit(tx: Queryable, e: AuditEntry): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`);
+  await lockAudit(tx);
   const [head] = await tx
     .select({ hash: auditEvents.hash })
     .from(auditEvents)

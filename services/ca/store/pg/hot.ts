@@ -24,13 +24,14 @@ const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /**
  * `insert into <table> (<columns>) select ... from unnest($1::<type>[], ...)`, the rows in the
  * order of the arrays (`with ordinality`, so an identity column numbers them in that order), the
- * parameters numbered from `first`. `tail` follows the select (an `on conflict` clause).
+ * parameters numbered from `first`. `where` filters the rows, `tail` follows the select (an
+ * `on conflict` clause, a `returning` one).
  */
 export function unnestInsert<T extends PgTable>(
   table: T,
   keys: readonly (keyof T["$inferInsert"] & string)[],
   first = 1,
-  tail = "",
+  { where = "", tail = "" } = {},
 ): string {
   const cols = columnsOf(table, keys);
   const names = cols.map((c) => quoted(c.col.name)).join(", ");
@@ -38,8 +39,8 @@ export function unnestInsert<T extends PgTable>(
   const aliases = cols.map((_, i) => `c${i}`);
   return (
     `insert into ${quoted(getTableName(table))} (${names}) ` +
-    `select ${aliases.join(", ")} from unnest(${arrays}) with ordinality as v(${aliases.join(", ")}, o) ` +
-    `order by o${tail === "" ? "" : ` ${tail}`}`
+    `select ${aliases.join(", ")} from unnest(${arrays}) with ordinality as v(${aliases.join(", ")}, o)` +
+    `${where === "" ? "" : ` where ${where}`} order by o${tail === "" ? "" : ` ${tail}`}`
   );
 }
 

@@ -4,7 +4,7 @@ import type { AuditEntry } from "../../core/audit.js";
 import type { CertificateRecord, TokenRecord } from "../../core/types.js";
 import { eq } from "../drizzle.cjs";
 import { pgAcmeStore } from "./acme.js";
-import { appendAudit, pgAuditStore } from "./audit.js";
+import { appendAudit, lockAudit, pgAuditStore } from "./audit.js";
 import { pgAuthFailureStore } from "./auth-failures.js";
 import { insertCertificate, pgCertificateStore } from "./certificates.js";
 import { pgCrlStore } from "./crls.js";
@@ -31,7 +31,8 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
 
   /**
    * A change and its audit event in one transaction (store/index.ts's `audited` on SQLite): the
-   * event is written when `happened` says the change took place, chained under the audit lock.
+   * event is written when `happened` says the change took place, chained under the audit lock,
+   * taken first (audit.ts lockAudit).
    */
   function audited<A extends unknown[], R>(
     change: (q: Queryable, ...a: A) => Promise<R>,
@@ -39,6 +40,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
   ) {
     return (e: AuditEntry | undefined, ...a: A): Promise<R> =>
       db.transaction(async (tx) => {
+        if (e && auditing) await lockAudit(tx);
         const r = await change(tx, ...a);
         if (e && auditing && happened(r)) await appendAudit(tx, e);
         return r;
@@ -110,6 +112,7 @@ export async function openPgStore(loc: PgLocation, o: OpenPgOptions & { audit?: 
     ): Promise<void> {
       if (rec.renewedFrom === null) return issuer.record({ rec, tokenId, now, audit });
       await db.transaction(async (tx) => {
+        if (audit && auditing) await lockAudit(tx);
         if (tokenId !== null) await consumeToken(tx, tokenId, now);
         await insertCertificate(tx, rec);
         // a successor recorded before renewed_by existed (an old database copied in) counts too

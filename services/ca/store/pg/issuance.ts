@@ -51,33 +51,42 @@ const TOKEN_FIELDS = [
   tokens.windowStart,
   tokens.windowCount,
 ];
-type TokenValues = [id: string, ...rest: unknown[]];
+type ReadValues = [id: string | null, ...rest: unknown[]];
 
-/** The batch's tokens, locked in id order (two replicas' batches never wait on each other in a ring). */
-const LOCK_TOKENS = `select ${TOKEN_FIELDS.map(columnName).join(", ")} from ${tableName(tokens)} where ${columnName(tokens.id)} = any($1::text[]) order by ${columnName(tokens.id)} for update`;
+const TOKEN_COLUMNS = TOKEN_FIELDS.map(columnName).join(", ");
+const HEAD = `select ${columnName(auditEvents.hash)} from ${tableName(auditEvents)} order by ${columnName(auditEvents.id)} desc limit 1`;
+
+/**
+ * The batch's tokens, locked in id order (two replicas' batches never wait on each other in a
+ * ring), then a row with the audit chain's head alone: read after the audit lock was taken (by
+ * the statement before, so this one's snapshot sees the last event committed under it).
+ */
+const READ = `with t as (select ${TOKEN_COLUMNS} from ${tableName(tokens)} where ${columnName(tokens.id)} = any($1::text[]) order by ${columnName(tokens.id)} for update) select *, null from t union all select ${TOKEN_FIELDS.map(() => "null").join(", ")}, (${HEAD})`;
 
 /**
  * The batch's writes in one statement: the tokens' counters ($1-$4), the certificates ($5-$17),
- * their names ($18-$20), then the audit chain's lock when $21 says events follow. The writes in
- * WITH run whatever the final select reads; the head of the chain is read by the next statement,
- * whose snapshot is taken once the lock is held.
+ * their names ($18-$20) and the audit events ($21-$28), each kind of row as one array a column.
+ * The events are inserted last, once the other writes have run (the one-time filter reads them
+ * all): a failing write (a serial taken) then fails before an event's id is drawn, since a
+ * drawn id is never given back, and a gap in the ids reads as a deleted event (audit verify).
  */
 const WRITE = (() => {
   const t = tableName(tokens);
   const set = [tokens.usesLeft, tokens.windowStart, tokens.windowCount]
     .map((c, i) => `${columnName(c)} = v.c${i + 1}`)
     .join(", ");
-  const certs = unnestInsert(certificates, CERT_KEYS, 5);
-  const names = unnestInsert(certificateNames, NAME_KEYS, 5 + CERT_KEYS.length, "on conflict do nothing");
-  const flag = 5 + CERT_KEYS.length + NAME_KEYS.length;
+  const certs = unnestInsert(certificates, CERT_KEYS, 5, { tail: "returning 1" });
+  const names = unnestInsert(certificateNames, NAME_KEYS, 5 + CERT_KEYS.length, {
+    tail: "on conflict do nothing returning 1",
+  });
+  const events = unnestInsert(auditEvents, AUDIT_KEYS, 5 + CERT_KEYS.length + NAME_KEYS.length, {
+    where: "(select count(*) from t) + (select count(*) from c) + (select count(*) from n) >= 0",
+  });
   return (
-    `with t as (update ${t} set ${set} from unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) as v(c0, c1, c2, c3) where ${t}.${columnName(tokens.id)} = v.c0), ` +
-    `c as (${certs}), n as (${names}) ` +
-    `select pg_advisory_xact_lock(${AUDIT_LOCK}) where $${flag}::boolean`
+    `with t as (update ${t} set ${set} from unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) as v(c0, c1, c2, c3) where ${t}.${columnName(tokens.id)} = v.c0 returning 1), ` +
+    `c as (${certs}), n as (${names}) ${events}`
   );
 })();
-const AUDIT_HEAD = `select ${columnName(auditEvents.hash)} from ${tableName(auditEvents)} order by ${columnName(auditEvents.id)} desc limit 1`;
-const AUDIT_INSERT = unnestInsert(auditEvents, AUDIT_KEYS);
 
 export interface Issuance {
   rec: CertificateRecord;
@@ -93,15 +102,17 @@ interface Pending extends Issuance {
 
 /**
  * Group commit on PostgreSQL: issuances arriving while a transaction is in flight go together
- * into the next one, in six round trips whatever their number (begin, the tokens locked, one
- * statement of writes, the chain's head, the events, commit), where one alone took about eight.
+ * into the next one, in four round trips whatever their number (begin with the audit lock; the
+ * tokens locked and the chain's head; one statement of every write; commit), where one alone
+ * took about eight.
  * Every guarantee of one issuance per transaction holds:
  * - a token's uses and rate window are counted on its locked row, in arrival order: one the
  *   token no longer allows is refused and the others go on;
  * - a serial taken already (the primary key, whichever replica holds it) or any other failure
  *   of the transaction has each issuance tried again alone, so one cannot fail another;
  * - each promise settles after COMMIT returns: nothing is answered as issued before it is.
- * The audit chain's lock is taken after the writes and held for two round trips and the commit.
+ * The audit lock is taken first, as every audited change on PostgreSQL does (audit.ts lockAudit),
+ * so lock order is the same everywhere; the token rows are held for two round trips.
  */
 export function pgIssuer(db: PgDb, auditing: boolean) {
   const queue: Pending[] = [];
@@ -139,7 +150,9 @@ export function pgIssuer(db: PgDb, auditing: boolean) {
     const client = await db.$client.connect();
     let broken: Error | undefined;
     try {
-      await client.query("begin");
+      // the audit lock first, with begin in one round trip: a batch is one turn of the chain
+      const events = auditing && batch.some((b) => b.audit !== null);
+      await client.query(events ? `begin; select pg_advisory_xact_lock(${AUDIT_LOCK})` : "begin");
       try {
         const refusals = await writeIn(client, batch);
         await client.query("commit");
@@ -156,32 +169,37 @@ export function pgIssuer(db: PgDb, auditing: boolean) {
   }
 
   async function writeIn(client: pg.PoolClient, batch: readonly Issuance[]): Promise<(unknown | null)[]> {
-    const refusals: (unknown | null)[] = [];
     const ids = [...new Set(batch.flatMap((b) => (b.tokenId === null ? [] : [b.tokenId])))];
+    const read = await client.query<ReadValues>({
+      name: "certyard_issue_read",
+      text: READ,
+      values: [ids],
+      rowMode: "array",
+    });
     const held = new Map<string, TokenUse & { used: boolean }>();
-    if (ids.length > 0) {
-      const r = await client.query<TokenValues>({
-        name: "certyard_issue_tokens",
-        text: LOCK_TOKENS,
-        values: [ids],
-        rowMode: "array",
-      });
-      for (const [id, ...v] of r.rows) {
-        const [name, revokedAt, expiresAt, usesLeft, rateLimit, rateWindowMs, windowStart, windowCount] =
-          v as [string, ...(number | null)[]];
-        held.set(id, {
-          name,
-          revokedAt: revokedAt ?? null,
-          expiresAt: expiresAt ?? null,
-          usesLeft: usesLeft ?? null,
-          rateLimit: rateLimit as number,
-          rateWindowMs: rateWindowMs as number,
-          windowStart: windowStart as number,
-          windowCount: windowCount as number,
-          used: false,
-        });
+    let head = GENESIS;
+    for (const [id, ...v] of read.rows) {
+      if (id === null) {
+        head = (v[TOKEN_FIELDS.length - 1] as string | null) ?? GENESIS;
+        continue;
       }
+      const [name, revokedAt, expiresAt, usesLeft, rateLimit, rateWindowMs, windowStart, windowCount] = v as [
+        string,
+        ...(number | null)[],
+      ];
+      held.set(id, {
+        name,
+        revokedAt: revokedAt ?? null,
+        expiresAt: expiresAt ?? null,
+        usesLeft: usesLeft ?? null,
+        rateLimit: rateLimit as number,
+        rateWindowMs: rateWindowMs as number,
+        windowStart: windowStart as number,
+        windowCount: windowCount as number,
+        used: false,
+      });
     }
+    const refusals: (unknown | null)[] = [];
     const recorded: Issuance[] = [];
     for (const b of batch) {
       let refusal: unknown = null;
@@ -204,7 +222,11 @@ export function pgIssuer(db: PgDb, auditing: boolean) {
     const names = certs.flatMap((rec) =>
       namesOf(rec).map((name) => ({ name, notAfter: rec.notAfter, serial: rec.serial })),
     );
-    const events = auditing ? recorded.flatMap((b) => (b.audit ? [b.audit] : [])) : [];
+    const events = (auditing ? recorded.flatMap((b) => (b.audit ? [b.audit] : [])) : []).map((e) => {
+      const row = auditRow(head, e);
+      head = row.hash;
+      return row;
+    });
     await client.query({
       name: "certyard_issue_write",
       text: WRITE,
@@ -215,27 +237,9 @@ export function pgIssuer(db: PgDb, auditing: boolean) {
         used.map(([, t]) => t.windowCount),
         ...unnestValues(certificates, CERT_KEYS, certs),
         ...unnestValues(certificateNames, NAME_KEYS, names),
-        events.length > 0,
+        ...unnestValues(auditEvents, AUDIT_KEYS, events),
       ],
     });
-    if (events.length > 0) {
-      const head = await client.query<[string]>({
-        name: "certyard_audit_head",
-        text: AUDIT_HEAD,
-        rowMode: "array",
-      });
-      let prev = head.rows[0]?.[0] ?? GENESIS;
-      const rows = events.map((e) => {
-        const row = auditRow(prev, e);
-        prev = row.hash;
-        return row;
-      });
-      await client.query({
-        name: "certyard_audit_insert",
-        text: AUDIT_INSERT,
-        values: unnestValues(auditEvents, AUDIT_KEYS, rows),
-      });
-    }
     return refusals;
   }
 
