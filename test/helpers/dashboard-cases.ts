@@ -118,6 +118,15 @@ export async function overviewMatchesFullCount(store: DashboardStoreUnderTest, p
     const got = await store.dashboard.expiryTimeline(now, 90);
     assert.deepEqual(got, want, `at ${new Date(now).toISOString()}`);
     assert.deepEqual((await store.certificates.stateCounts(now, [])).states, want.counts);
+    // the metrics' counts from the summary equal the full count, for windows that end on a
+    // midnight, just before or after one, within today, and past the timeline
+    const windows = [7 * DAY_MS, 30 * DAY_MS, 1, HOUR, DAY_MS, day0 + 3 * DAY_MS - now, 120 * DAY_MS];
+    windows.push(day0 + 3 * DAY_MS - now + 1, day0 + 3 * DAY_MS - now - 1);
+    assert.deepEqual(
+      await store.dashboard.stateCounts(now, windows),
+      await store.certificates.stateCounts(now, windows),
+      `metrics at ${new Date(now).toISOString()}`,
+    );
   }
   const sum = Object.values(expected(known.values(), base, 90).counts).reduce((a, b) => a + b, 0);
   assert.equal(sum, known.size);

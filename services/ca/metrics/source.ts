@@ -5,9 +5,13 @@ import type { CaMaterial } from "../keys/ca.js";
 import type { StateCounts } from "../store/ports.js";
 import { EXPIRING_WINDOWS, type ExpiringWindow, type GaugeSource } from "./registry.js";
 
-/** What the gauges read from storage. */
+/**
+ * What the gauges read from storage. The certificates' counts come from the dashboard's summary
+ * (certificate_days), not from counting the table: on PostgreSQL with 1,000,000 certificates
+ * that count took 2.7 s of a scrape.
+ */
 export interface MetricsStore {
-  certificates: { stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> };
+  dashboard: { stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> };
   crls: { latest(): Promise<CrlRecord | null> };
 }
 
@@ -26,7 +30,7 @@ export function caGaugeSource(
   let rootExpiry: { der: Buffer; notAfter: number } | null = null;
   return {
     async certificateCounts(now) {
-      const { states, expiring } = await store.certificates.stateCounts(
+      const { states, expiring } = await store.dashboard.stateCounts(
         now,
         windows.map((w) => EXPIRING_WINDOWS[w]),
       );

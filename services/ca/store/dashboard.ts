@@ -1,5 +1,6 @@
 import type { InventoryState } from "../core/inventory.js";
 import type { Db } from "./db.js";
+import type { StateCounts } from "./ports.js";
 
 export const DAY_MS = 86_400_000;
 
@@ -66,6 +67,36 @@ export function today(now: number): { d0: number; day0: number } {
 }
 
 /**
+ * Where each of the metrics' windows (now, now + w] ends, as the timeline counts days: `k`, the
+ * day of its last instant from today. The timeline's days 0 to k - 1 lie wholly inside it (day 0
+ * from `now` on); of day k only (lo, hi] does, counted in certificates themselves: at most a
+ * day's certificates, on an index. `days`: how long a timeline they need.
+ */
+export function windowParts(now: number, windowsMs: readonly number[]) {
+  const { d0 } = today(now);
+  const parts = windowsMs.map((w) => {
+    const hi = now + w;
+    const k = Math.floor((hi - 1) / DAY_MS) - d0;
+    return { k, lo: k <= 0 ? now : (d0 + k) * DAY_MS, hi };
+  });
+  return { parts, days: Math.max(1, ...parts.map((p) => p.k)) };
+}
+
+/** The metrics' counts from the timeline and, for each window, the valid ones in its last part. */
+export function countsOf(
+  t: ExpiryTimeline,
+  parts: readonly { k: number }[],
+  lastPart: readonly number[],
+): StateCounts {
+  return {
+    states: t.counts,
+    expiring: parts.map((p, i) =>
+      t.perDay.slice(0, Math.max(0, p.k)).reduce((a, b) => a + b, lastPart[i] ?? 0),
+    ),
+  };
+}
+
+/**
  * The overview's figures: certificate_days summed (a few thousand rows, whatever the number of
  * certificates), and today's expired counted on the narrow certificates_expiry index (alone) and
  * the superseded's partial index: a range of at most one day's certificates.
@@ -85,21 +116,35 @@ export function dashboardStore(db: Db) {
         where renewed_by is not null and not_after > ? and not_after <= ? and revoked_at is null`,
     )
     .pluck();
-  const read = sqlite.transaction((now: number, days: number) => {
+  /** the certificates not revoked with notAfter in (lo, hi], all and the superseded among them */
+  const inRange = (lo: number, hi: number) => ({
+    all: expiredToday.get(lo, hi) as number,
+    superseded: supersededExpiredToday.get(lo, hi) as number,
+  });
+  const timeline = (now: number, days: number) => {
     const { d0, day0 } = today(now);
-    return assembleTimeline(
-      groups.all({ d0, days }) as [number, number, number][],
-      {
-        all: expiredToday.get(day0, now) as number,
-        superseded: supersededExpiredToday.get(day0, now) as number,
-      },
-      days,
-    );
+    return assembleTimeline(groups.all({ d0, days }) as [number, number, number][], inRange(day0, now), days);
+  };
+  // one read transaction each: the summary and the rows counted from one snapshot
+  const read = sqlite.transaction(timeline);
+  const counts = sqlite.transaction((now: number, windowsMs: readonly number[]) => {
+    const { parts, days } = windowParts(now, windowsMs);
+    const valid = parts.map((p) => {
+      const r = inRange(p.lo, p.hi);
+      return r.all - r.superseded;
+    });
+    return countsOf(timeline(now, days), parts, valid);
   });
   return {
     async expiryTimeline(now: number, days: number): Promise<ExpiryTimeline> {
-      // one read transaction: the summary and today's rows from one snapshot
       return read.deferred(now, days);
+    },
+    /**
+     * certificates.stateCounts' figures (the metrics' gauges), from the summary: that one counts
+     * over whole indexes at every scrape.
+     */
+    async stateCounts(now: number, windowsMs: readonly number[]): Promise<StateCounts> {
+      return counts.deferred(now, windowsMs);
     },
   };
 }
