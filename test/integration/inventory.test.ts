@@ -345,5 +345,24 @@ describe("migration 0006 finds the certificates issued before it by name", () =>
     } finally {
       await store.close();
     }
+    // 0017 moved the names into a WITHOUT ROWID table (one b-tree), keeping every row
+    const after = new Database(path, { readonly: true });
+    try {
+      const ddl = after
+        .prepare("select sql from sqlite_master where name = 'certificate_names'")
+        .pluck()
+        .get();
+      assert.match(String(ddl), /WITHOUT ROWID/);
+      assert.deepEqual(
+        after.prepare("select name, serial from certificate_names order by 1, 2").raw().all(),
+        [
+          ["10.9.9.9", "0a"],
+          ["old.lan", "0a"],
+          ["old.lan", "0b"],
+        ],
+      );
+    } finally {
+      after.close();
+    }
   });
 });

@@ -80,7 +80,10 @@ export const certificates = sqliteTable(
 /**
  * Each name a certificate carries (DNS names in lower case, IP addresses as the inventory writes
  * them), one row each, so that the inventory finds a certificate by name without reading the
- * JSON of every row. Written in the transaction that records the certificate.
+ * JSON of every row. Written in the transaction that records the certificate. A WITHOUT ROWID
+ * table on SQLite (migration 0017, by hand: drizzle-kit does not model it), so that a name is one
+ * b-tree entry, not a table row and its key's index entry; a change to this table needs a
+ * hand-written migration that keeps it so.
  */
 export const certificateNames = sqliteTable(
   "certificate_names",
