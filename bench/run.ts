@@ -33,6 +33,7 @@ import { pageLines, pagesDir, pagesPerIssuance } from "./pages.js";
 import { postgresBench } from "./postgres.js";
 import { profileBench } from "./profile.js";
 import { renewLoad } from "./renew-load.js";
+import { renewRoads } from "./renew-roads.js";
 import { loadFigures, memoryFigures, report, reportMemory, roundAll } from "./report.js";
 import {
   type BenchCsr,
@@ -84,6 +85,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "profile") return profileBench(cleanup, root, s);
   if (s.only === "metrics") return metricsOnly(cleanup, root, s);
   if (s.only === "pages") return pagesOnly(root, s);
+  if (s.only === "renew") return renewRoads(cleanup, root, s);
   if (s.only === "postgres")
     return postgresBench(cleanup, root, {
       seconds: s.load,
@@ -93,7 +95,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     });
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "metrics", "pages" or "postgres" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "metrics", "pages", "renew" or "postgres" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
