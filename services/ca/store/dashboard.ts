@@ -1,6 +1,5 @@
 import type { InventoryState } from "../core/inventory.js";
 import type { Db } from "./db.js";
-import type { StateCounts } from "./ports.js";
 
 export const DAY_MS = 86_400_000;
 
@@ -12,6 +11,12 @@ export interface ExpiryTimeline {
   perDay: number[];
   /** valid ones expiring on a later day than the timeline shows */
   later: number;
+}
+
+/** stateCounts: certificates per state, and the valid ones expiring within each window asked for. */
+export interface StateCounts {
+  states: Record<InventoryState, number>;
+  expiring: number[];
 }
 
 /** certificate_days' groups, relative to today: revoked, expired before today, after the timeline. */

@@ -1,7 +1,7 @@
 import type { Identifier } from "../../../shared/acme/types.js";
 import type { AccountRecord, AuthzRecord, EabRecord, OrderRecord } from "../core/acme/types.js";
 import type { AuditEntry } from "../core/audit.js";
-import type { InventoryPage, InventoryQuery, InventoryState } from "../core/inventory.js";
+import type { InventoryPage, InventoryQuery } from "../core/inventory.js";
 import type {
   CertificateRecord,
   CrlRecord,
@@ -12,7 +12,7 @@ import type {
 } from "../core/types.js";
 import type { AuditPort } from "./audit.js";
 import type { AuthFailureStore } from "./auth-failures.js";
-import type { DashboardStore } from "./dashboard.js";
+import type { DashboardStore, StateCounts } from "./dashboard.js";
 import type { FailureTalliesPort } from "./failure-tallies.js";
 import type { HostStore } from "./hosts.js";
 import type { RateTake } from "./rate-windows.js";
@@ -75,11 +75,7 @@ export interface CertificatesPort {
   revokedUnexpired(now: number): Promise<RevokedEntry[]>;
 }
 
-/** stateCounts: certificates per state, and the valid ones expiring within each window asked for. */
-export interface StateCounts {
-  states: Record<InventoryState, number>;
-  expiring: number[];
-}
+export type { StateCounts };
 
 export interface CrlsPort {
   latest(): Promise<CrlRecord | null>;

@@ -3,11 +3,11 @@ import {
   countsOf,
   type ExpiryTimeline,
   groupsSql,
+  type StateCounts,
   today,
   windowParts,
 } from "../dashboard.js";
 import { sql } from "../drizzle.cjs";
-import type { StateCounts } from "../ports.js";
 import type { PgDb, Queryable } from "./db.js";
 
 /**
