@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { acmeBench } from "./acme.js";
 import { type AgentIdle, agentIdle } from "./agent.js";
+import { auditStoreCost } from "./audit-store.js";
 import {
   type CaProcess,
   createToken,
@@ -340,8 +341,25 @@ async function metricsOnly(cleanup: Cleanup, root: string, s: Settings): Promise
     warmup: s.warmup,
     rounds: s.rounds,
   });
+  heading(`the audit event in the store alone, in process: recordIssued in waves of 16, ${s.rounds} rounds`);
+  const a = await auditStoreCost(join(root, "audit-store"), s.rounds);
+  line(
+    "CPU per issuance without the audit event (rounds)",
+    `${round(a.offMicros)} (${a.offRounds.map((x) => round(x)).join(", ")})`,
+    "µs",
+  );
+  line(
+    "CPU per issuance with it (rounds)",
+    `${round(a.onMicros)} (${a.onRounds.map((x) => round(x)).join(", ")})`,
+    "µs",
+  );
+  line("the audit event's CPU per issuance (medians' difference)", round(a.onMicros - a.offMicros), "µs");
   line("load average (1 min) at the end", loadavg1());
   return {
+    auditStore: {
+      offMicrosPerIssuance: round(a.offMicros),
+      onMicrosPerIssuance: round(a.onMicros),
+    },
     metrics: {
       onOffRatio: round(m.ratio, 3),
       cpuOnOffRatio: round(m.cpuRatio, 3),

@@ -1,0 +1,109 @@
+/**
+ * Part of BENCH_ONLY=metrics (issue 18): the audit event's cost in the store alone, in process,
+ * where the machine's load moves the figure far less than serve's req/s. `store.recordIssued`
+ * (a token's use consumed, the certificate and its names written) in waves of WAVE at once (one
+ * group commit each, as under the HTTP load), on a store opened with the audit trail and on one
+ * opened without it, on the same database, alternating, `rounds` times each; CPU per issuance
+ * from process.cpuUsage (user and system: a page written is a system call), medians compared.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
+import { init } from "../services/ca/cli/init.js";
+import type { AuditEntry } from "../services/ca/core/audit.js";
+import type { CertificateRecord } from "../services/ca/core/types.js";
+import { caPaths } from "../services/ca/keys/ca.js";
+import { loadTokenKey } from "../services/ca/keys/token-key.js";
+import { openStore } from "../services/ca/store/index.js";
+import { buildToken } from "../services/ca/tokens/requests.js";
+
+const WAVE = 16;
+const WAVES = 40;
+
+export interface AuditStoreFigures {
+  /** median CPU per issuance, µs, without and with the audit event */
+  offMicros: number;
+  onMicros: number;
+  /** each round's figure, in the order run */
+  offRounds: number[];
+  onRounds: number[];
+}
+
+export async function auditStoreCost(dir: string, rounds: number): Promise<AuditStoreFigures> {
+  await mkdir(dir, { recursive: true });
+  await init({ data: dir, name: "certyard bench audit store", keyType: "ec-p256" });
+  const paths = caPaths(dir);
+  const tokenKey = loadTokenKey(paths.tokenKey).key;
+  // a certificate of about a leaf's size stands in for the issued one
+  const pem = await readFile(paths.intermediateCert, "utf8");
+  const run = async (audit: boolean, n: number): Promise<number> => {
+    const store = openStore(paths.database, { audit });
+    try {
+      const { record } = buildToken(
+        { name: `audit-store-${n}`, dns: ["registry.lan"], ip: ["10.0.0.0/24"], rate: "100000000/1s" },
+        Date.now(),
+        tokenKey,
+      );
+      await store.tokens.create(record);
+      const one = () => {
+        const now = Date.now();
+        const serial = randomBytes(16).toString("hex");
+        const notAfter = now + 30 * 86_400_000;
+        const rec: CertificateRecord = {
+          serial,
+          tokenId: record.id,
+          renewedFrom: null,
+          commonName: "registry.lan",
+          dnsNames: ["registry.lan"],
+          ipAddresses: ["10.0.0.5"],
+          notBefore: now,
+          notAfter,
+          keyFingerprint: randomBytes(32).toString("hex"),
+          pem,
+          createdAt: now,
+          revokedAt: null,
+          revocationReason: null,
+        };
+        // the event Authority.issue writes for a sign
+        const event: AuditEntry = {
+          at: now,
+          type: "certificate.issued",
+          actor: { kind: "token", id: record.name },
+          subject: serial,
+          details: {
+            method: "sign",
+            names: ["registry.lan", "10.0.0.5"],
+            notAfter: new Date(notAfter).toISOString(),
+          },
+        };
+        return store.recordIssued(rec, record.id, now, event);
+      };
+      const wave = () => Promise.all(Array.from({ length: WAVE }, one));
+      for (let i = 0; i < 5; i++) await wave(); // warm-up: JIT, the page cache
+      const before = process.cpuUsage();
+      for (let i = 0; i < WAVES; i++) await wave();
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / (WAVES * WAVE);
+    } finally {
+      await store.close();
+    }
+  };
+  const offRounds: number[] = [];
+  const onRounds: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    // the order turns every round
+    if (i % 2 === 0) {
+      offRounds.push(await run(false, 2 * i));
+      onRounds.push(await run(true, 2 * i + 1));
+    } else {
+      onRounds.push(await run(true, 2 * i));
+      offRounds.push(await run(false, 2 * i + 1));
+    }
+  }
+  return { offMicros: median(offRounds), onMicros: median(onRounds), offRounds, onRounds };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
