@@ -37,6 +37,20 @@ export function certificateService(
   clock: () => number,
   tokenIdOf: (nameOrId: string) => Promise<string | null>,
 ) {
+  return {
+    ...inventorySearch(store, clock, tokenIdOf),
+    revoke(serial: string, reason: number, actor: Actor): Promise<void> {
+      return revokeCertificate(store, serial, reason, clock(), actor);
+    },
+  };
+}
+
+/** certificateService's searches alone, on a store that only reads (`certs list`). */
+export function inventorySearch(
+  store: Pick<InventoryStore, "page">,
+  clock: () => number,
+  tokenIdOf: (nameOrId: string) => Promise<string | null>,
+) {
   /** The text filters read into a query at this moment; a token named by its name or id. */
   async function query(p: InventorySearch): Promise<InventoryQuery> {
     const q: InventoryQuery = parseInventoryParams(p, clock());
@@ -84,9 +98,6 @@ export function certificateService(
         yield certificateViewsText(page.rows);
         if (!page.next) return;
       }
-    },
-    revoke(serial: string, reason: number, actor: Actor): Promise<void> {
-      return revokeCertificate(store, serial, reason, clock(), actor);
     },
   };
 }

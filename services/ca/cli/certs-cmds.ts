@@ -1,15 +1,16 @@
 import { once } from "node:events";
 import type { Writable } from "node:stream";
-import { certificateService, type InventorySearch } from "../authority/certificates.js";
+import { type InventorySearch, inventorySearch } from "../authority/certificates.js";
 import type { InventoryRow } from "../core/inventory.js";
 import { requireInitialised } from "../keys/paths.js";
-import { openStoreAt } from "../store/open.js";
+import { openInventoryAt } from "../store/inventory-open.js";
 import { type DataOpts, dataPaths } from "./options.js";
 
 /*
- * `certs list`, apart from the other admin commands: it opens only the store and the inventory,
- * not the token, EAB, host and audit services (jose, zod and the rest of parts.ts), which took a
- * sixth of a second of its start. A million-row inventory must list in under a second.
+ * `certs list`, apart from the other admin commands: it opens only the inventory (on SQLite its
+ * two store modules, store/inventory-open.ts), not the token, EAB, host and audit services (jose,
+ * zod and the rest of parts.ts), which took a sixth of a second of its start. A million-row
+ * inventory must list in under a second.
  */
 
 export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
@@ -22,9 +23,9 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
   const { data, db, json, ...search } = o;
   const paths = dataPaths({ data, db });
   requireInitialised(paths);
-  const store = await openStoreAt(paths.db);
+  const store = await openInventoryAt(paths.db);
   try {
-    const certificates = certificateService(store.certificates, Date.now, (t) => store.tokens.idOf(t));
+    const certificates = inventorySearch(store.certificates, Date.now, (t) => store.tokens.idOf(t));
     const text = json
       ? jsonArrayText(certificates.searchJsonPages(search))
       : tableText(certificates.searchPages(search));
