@@ -5,9 +5,11 @@
  * per request counts every process that serves: the serve trees, and PostgreSQL's (postmaster and
  * its backends) and HAProxy's where they take part. Then BENCH_FILL_ROWS certificates put into
  * PostgreSQL (pg-fill.ts) and the inventory's figures there (inventory.ts): `certs list --expiring
- * 7d --json` (target under 1 s at 1,000,000) and every filter of GET /v1/certs (under 100 ms).
+ * 7d --json` (target under 1 s at 1,000,000) and every filter of GET /v1/certs (under 100 ms), and
+ * the dashboard's overview and searches (dashboard.ts, under 200 ms).
  * Needs root, PostgreSQL 15 and HAProxy from Debian (test/e2e/setup.sh installs them).
  */
+import { X509Certificate } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
@@ -21,6 +23,7 @@ import {
   startCa,
   treeCpuSeconds,
 } from "./ca-process.js";
+import { dashboardBench } from "./dashboard.js";
 import { fillSample } from "./fill.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
@@ -251,6 +254,17 @@ export async function postgresBench(
       fillSample(s.fillRows),
       dbArgs,
     );
+    const issued = await issueOnce(`${ca.baseUrl}/v1/sign`, {
+      method: "POST",
+      ca: ca.rootPem,
+      headers: { "content-type": "application/json", ...auth.get(pgData) },
+      body,
+    });
+    figures.dashboard = await dashboardBench(ca, pgData, fill.totalRows, {
+      ...fillSample(s.fillRows),
+      token: TOKEN_NAME,
+      serial: new X509Certificate(issued.certificate).serialNumber.toLowerCase(),
+    });
   } finally {
     release();
     await ca.stop();
