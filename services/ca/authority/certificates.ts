@@ -37,8 +37,11 @@ export function certificateService(
   clock: () => number,
   tokenIdOf: (nameOrId: string) => Promise<string | null>,
 ) {
+  const { search, searchPages, searchJsonPages } = inventorySearch(store, clock, tokenIdOf);
   return {
-    ...inventorySearch(store, clock, tokenIdOf),
+    search,
+    searchPages,
+    searchJsonPages,
     revoke(serial: string, reason: number, actor: Actor): Promise<void> {
       return revokeCertificate(store, serial, reason, clock(), actor);
     },
