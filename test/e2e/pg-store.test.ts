@@ -136,6 +136,15 @@ describe("the PostgreSQL store, two replicas on one database", () => {
     assert.deepEqual(await b.authFailures.window("192.0.2.50"), { windowStart: now, count: 3 });
     await b.authFailures.hit("192.0.2.50", now + 60_000, 60_000);
     assert.deepEqual(await a.authFailures.window("192.0.2.50"), { windowStart: now + 60_000, count: 1 });
+    // asked together, read together: each gets its own address's window
+    await b.authFailures.hit("192.0.2.51", now, 60_000);
+    const asked = ["192.0.2.51", "192.0.2.50", "192.0.2.52", "192.0.2.51"];
+    assert.deepEqual(await Promise.all(asked.map((address) => a.authFailures.window(address))), [
+      { windowStart: now, count: 1 },
+      { windowStart: now + 60_000, count: 1 },
+      null,
+      { windowStart: now, count: 1 },
+    ]);
   });
 
   test("a duplicate serial is refused by the database, and nothing of it is written", async () => {
