@@ -48,7 +48,7 @@ async function threadCpu(pid: number): Promise<Map<string, number>> {
   return out;
 }
 
-function category(frame: { functionName: string; url: string }): string {
+export function category(frame: { functionName: string; url: string }): string {
   const { functionName: fn, url } = frame;
   if (fn === "(garbage collector)") return "GC (on the event loop)";
   if (fn === "(program)") return "native, outside JS (TLS records, OpenSSL, libuv)";

@@ -26,6 +26,7 @@ import {
 import { cfsslSignBody, startCfssl } from "./cfssl.js";
 import { dashboardBench } from "./dashboard.js";
 import { fillInventory, fillSample } from "./fill.js";
+import { garbageBench } from "./garbage.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { metricsBench } from "./metrics.js";
@@ -84,6 +85,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "inventory") return inventoryOnly(cleanup, root, s);
   if (s.only === "agent") return agentOnly(cleanup, root, s);
   if (s.only === "profile") return profileBench(cleanup, root, s);
+  if (s.only === "garbage") return garbageBench(cleanup, root, s);
   if (s.only === "metrics") return metricsOnly(cleanup, root, s);
   if (s.only === "pages") return pagesOnly(root, s);
   if (s.only === "renew") return renewRoads(cleanup, root, s);
@@ -96,7 +98,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     });
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "metrics", "pages", "renew" or "postgres" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew" or "postgres" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
