@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { type KeyObject, verify } from "node:crypto";
 import { dnsNameProblem, normalizeDns } from "../../../shared/dns-name.js";
 import { badCSR, badName, badPublicKey, badSignature, rejectedIdentifier } from "../../../shared/problem.js";
 import {
@@ -19,14 +19,15 @@ import {
   tlv,
 } from "../../../shared/x509/der.js";
 import { canonicalIp, ipFamily, ipFromBytes, ipToBytes } from "./names.js";
+import { checkPublicKey, type KeyKind } from "./public-key.js";
+
+export { certifiedKeyInfo, type KeyKind, publicKeyInfo } from "./public-key.js";
 
 /**
  * PKCS#10 (RFC 2986) requests, parsed just far enough to issue from them, and verified with
  * node's crypto. Pure: bytes in, a parsed request or a Problem out.
  */
 
-const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
-const OID_RSA = "1.2.840.113549.1.1.1";
 const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 const OID_SAN = "2.5.29.17";
 const OID_CN = "2.5.4.3";
@@ -40,8 +41,6 @@ const SIGNATURE_ALGORITHMS: readonly { oid: string; hash: string; key: "ec" | "r
   { oid: "1.2.840.113549.1.1.12", hash: "sha384", key: "rsa" },
   { oid: "1.2.840.113549.1.1.13", hash: "sha512", key: "rsa" },
 ];
-
-export type KeyKind = "ec-p256" | "ec-p384" | "rsa";
 
 export interface ParsedCsr {
   /** DER of the SubjectPublicKeyInfo, copied into the certificate unchanged */
@@ -195,110 +194,6 @@ export function encodeGeneralNames(dns: readonly string[], ips: readonly string[
     ...dns.map((n) => tlv(0x82, Buffer.from(n, "latin1"))),
     ...ips.map((ip) => tlv(0x87, ipToBytes(ip))),
   );
-}
-
-/** The accepted-key checks for a SubjectPublicKeyInfo found outside a CSR (a certificate being renewed). */
-export function publicKeyInfo(spki: Buffer): {
-  keyKind: KeyKind;
-  publicKey: KeyObject;
-  publicKeyBits: Buffer;
-} {
-  try {
-    const { keyKind, publicKeyBits, load } = checkPublicKey(spki, readElement(spki, 0), spki);
-    return { keyKind, publicKey: load(), publicKeyBits };
-  } catch (e) {
-    if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
-    throw e;
-  }
-}
-
-/**
- * The kind and bits of a key this CA certified before (a renewal keeping its key): the checks of
- * publicKeyInfo without importing the key, whose point was checked at that issuance.
- */
-export function certifiedKeyInfo(spki: Buffer): { keyKind: KeyKind; publicKeyBits: Buffer } {
-  try {
-    const { keyKind, publicKeyBits } = checkPublicKey(spki, readElement(spki, 0), spki);
-    return { keyKind, publicKeyBits };
-  } catch (e) {
-    if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
-    throw e;
-  }
-}
-
-const CURVES: readonly { oid: string; kind: KeyKind; crv: string; size: number }[] = [
-  { oid: "1.2.840.10045.3.1.7", kind: "ec-p256", crv: "P-256", size: 32 },
-  { oid: "1.3.132.0.34", kind: "ec-p384", crv: "P-384", size: 48 },
-];
-
-/**
- * Checks the key type and size; `load` imports the key. Keys are imported as JWK built from the
- * parsed fields: OpenSSL 3's generic DER decoder costs about twice as much per key, and this
- * runs on every request. The JWK import still checks that an EC point is on its curve.
- */
-function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
-  const [alg, bits] = children(buf, spkiEl);
-  const algParts = children(buf, expectTag(alg, Tag.SEQUENCE, "key algorithm"));
-  const keyOidEl = expectTag(algParts[0], Tag.OID, "key algorithm OID");
-  const bitContent = contentOf(buf, expectTag(bits, Tag.BIT_STRING, "subjectPublicKey"));
-  if (bitContent[0] !== 0) throw badPublicKey("the public key has unused bits");
-  const publicKeyBits = Buffer.from(bitContent.subarray(1));
-  if (isOid(buf, keyOidEl, OID_EC_PUBLIC_KEY)) {
-    const params = algParts[1];
-    const curve = params && CURVES.find((c) => isOid(buf, params, c.oid));
-    if (!curve) {
-      const curveOid = params?.tag === Tag.OID ? decodeOid(contentOf(buf, params)) : "(not a named curve)";
-      throw badPublicKey(`EC curve ${curveOid} is not accepted: use P-256 or P-384`);
-    }
-    return { keyKind: curve.kind, load: () => importEcKey(publicKeyBits, curve, spki), publicKeyBits };
-  }
-  if (isOid(buf, keyOidEl, OID_RSA)) {
-    const rsa = readElement(publicKeyBits, 0);
-    const [n, e] = children(publicKeyBits, expectTag(rsa, Tag.SEQUENCE, "RSAPublicKey"));
-    const modulus = stripZeros(contentOf(publicKeyBits, expectTag(n, Tag.INTEGER, "modulus")));
-    const exponent = stripZeros(contentOf(publicKeyBits, expectTag(e, Tag.INTEGER, "publicExponent")));
-    const bitsLen = modulus.length === 0 ? 0 : (modulus.length - 1) * 8 + (32 - Math.clz32(modulus[0] ?? 0));
-    if (bitsLen < 2048) throw badPublicKey(`RSA key of ${bitsLen} bits is too weak: use at least 2048`);
-    if (bitsLen > 8192) throw badPublicKey(`RSA key of ${bitsLen} bits is too large: at most 8192`);
-    const expValue = BigInt(`0x${exponent.toString("hex") || "0"}`);
-    if (expValue < 65537n || expValue % 2n === 0n) {
-      throw badPublicKey("RSA public exponent must be odd and at least 65537");
-    }
-    const load = () =>
-      importKey(() =>
-        createPublicKey({
-          key: { kty: "RSA", n: modulus.toString("base64url"), e: exponent.toString("base64url") },
-          format: "jwk",
-        }),
-      );
-    return { keyKind: "rsa" as const, load, publicKeyBits };
-  }
-  const keyOid = decodeOid(contentOf(buf, keyOidEl));
-  throw badPublicKey(`public key algorithm ${keyOid} is not accepted: use EC P-256, P-384 or RSA 2048-8192`);
-}
-
-function importEcKey(point: Buffer, curve: { crv: string; size: number }, spki: Buffer): KeyObject {
-  if (point[0] === 0x04 && point.length === 1 + 2 * curve.size) {
-    const x = point.subarray(1, 1 + curve.size).toString("base64url");
-    const y = point.subarray(1 + curve.size).toString("base64url");
-    return importKey(() => createPublicKey({ key: { kty: "EC", crv: curve.crv, x, y }, format: "jwk" }));
-  }
-  // Compressed points are rare in CSRs; OpenSSL's decoder handles them.
-  return importKey(() => createPublicKey({ key: spki, format: "der", type: "spki" }));
-}
-
-function importKey(make: () => KeyObject): KeyObject {
-  try {
-    return make();
-  } catch {
-    throw badPublicKey("the public key is not a valid point or modulus");
-  }
-}
-
-function stripZeros(bytes: Uint8Array): Buffer {
-  let i = 0;
-  while (i < bytes.length && bytes[i] === 0) i++;
-  return Buffer.from(bytes.subarray(i));
 }
 
 function commonName(buf: Buffer, subject: Element): string | null {
