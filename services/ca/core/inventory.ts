@@ -41,6 +41,23 @@ export interface InventoryQuery extends InventoryFilter {
   limit: number;
 }
 
+/** The columns of a certificate's row that make its record, in the order the stores read and write them. */
+export const RECORD_COLUMNS = [
+  "serial",
+  "tokenId",
+  "renewedFrom",
+  "commonName",
+  "dnsNames",
+  "ipAddresses",
+  "notBefore",
+  "notAfter",
+  "keyFingerprint",
+  "pem",
+  "createdAt",
+  "revokedAt",
+  "revocationReason",
+] as const satisfies readonly (keyof CertificateRecord)[];
+
 /** What a row of the inventory shows of a certificate (its PEM is not read), and its state then. */
 export const INVENTORY_COLUMNS = [
   "serial",

@@ -5,6 +5,7 @@ import {
   type InventoryQuery,
   type InventoryRow,
   namesOf,
+  RECORD_COLUMNS,
   stateOf,
 } from "../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../core/types.js";
@@ -30,21 +31,7 @@ import { statesCondition } from "./inventory-sql.js";
 import type { StateCounts } from "./ports.js";
 import { certificateNames, certificates } from "./schema.js";
 
-const COLUMNS = [
-  "serial",
-  "tokenId",
-  "renewedFrom",
-  "commonName",
-  "dnsNames",
-  "ipAddresses",
-  "notBefore",
-  "notAfter",
-  "keyFingerprint",
-  "pem",
-  "createdAt",
-  "revokedAt",
-  "revocationReason",
-] as const satisfies readonly (keyof CertificateRecord)[];
+const COLUMNS = RECORD_COLUMNS;
 
 export function certificateStore(db: Db) {
   /** stateCounts: how many certificates had expired (revoked or not) at `at` */

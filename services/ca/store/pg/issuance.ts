@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { type AuditEntry, GENESIS } from "../../core/audit.js";
-import { namesOf } from "../../core/inventory.js";
+import { namesOf, RECORD_COLUMNS } from "../../core/inventory.js";
 import { TokenRefused } from "../../core/tokens.js";
 import type { CertificateRecord } from "../../core/types.js";
 import { AUDIT_LOCK, auditRow } from "./audit.js";
@@ -13,21 +13,7 @@ import { type TokenUse, takeUse } from "./tokens.js";
 /** The most issuances one transaction takes; more wait for the next. */
 const MAX_BATCH = 64;
 
-const CERT_KEYS = [
-  "serial",
-  "tokenId",
-  "renewedFrom",
-  "commonName",
-  "dnsNames",
-  "ipAddresses",
-  "notBefore",
-  "notAfter",
-  "keyFingerprint",
-  "pem",
-  "createdAt",
-  "revokedAt",
-  "revocationReason",
-] as const satisfies readonly (keyof CertificateRecord)[];
+const CERT_KEYS = RECORD_COLUMNS;
 const NAME_KEYS = ["name", "notAfter", "serial"] as const;
 const AUDIT_KEYS = [
   "at",
