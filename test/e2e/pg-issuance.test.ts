@@ -2,30 +2,14 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type AuditEntry, verifyChain } from "../../services/ca/core/audit.js";
-import type { CertificateRecord, TokenRecord } from "../../services/ca/core/types.js";
+import type { CertificateRecord } from "../../services/ca/core/types.js";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
 import type { PgLocation } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { tokenRecord as token } from "../helpers/store-records.js";
 
 const DAY = 86_400_000;
-
-function token(over: Partial<TokenRecord> = {}): TokenRecord {
-  return {
-    id: randomBytes(8).toString("hex"),
-    name: `t-${randomBytes(4).toString("hex")}`,
-    kind: "enrol",
-    secretHash: "hmac-sha256:x",
-    policy: { dns: [{ kind: "exact", name: "host.lan" }], ips: [], maxValidityMs: 30 * DAY },
-    expiresAt: null,
-    usesLeft: null,
-    rateLimit: 1000,
-    rateWindowMs: 60_000,
-    createdAt: Date.now(),
-    revokedAt: null,
-    ...over,
-  };
-}
 
 function cert(name: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
   const now = Date.now();
