@@ -211,7 +211,7 @@ export class Authority {
   }
 
   /** The CA's own serving certificate; not bound to any token, still within the name constraints. */
-  issueServing(leaf: Omit<ParsedCsr, "publicKey">, lifetimeMs: number): Promise<Issued> {
+  issueServing(leaf: ParsedCsr, lifetimeMs: number): Promise<Issued> {
     withinConstraints(this.ca.constraints)({ dns: leaf.dns, ips: leaf.ips });
     const now = this.clock();
     const validity = validityFor({ dns: [], ips: [], validityMs: lifetimeMs }, lifetimeMs, now);
@@ -252,7 +252,7 @@ export class Authority {
   }
 
   private async issue(
-    leaf: Omit<ParsedCsr, "publicKey">,
+    leaf: ParsedCsr,
     validity: { notBefore: Date; notAfter: Date },
     who: {
       tokenId: string | null;

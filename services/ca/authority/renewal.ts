@@ -27,7 +27,7 @@ export interface RenewalDeps {
 /** A renewal, checked: what to issue, for which certificate, from when. */
 export interface Renewal {
   current: CertificateRecord & { tokenId: string };
-  leaf: Omit<ParsedCsr, "publicKey">;
+  leaf: ParsedCsr;
   validity: { notBefore: Date; notAfter: Date };
   now: number;
 }

@@ -1,4 +1,4 @@
-import { type KeyObject, verify } from "node:crypto";
+import { verify } from "node:crypto";
 import { dnsNameProblem, normalizeDns } from "../../../shared/dns-name.js";
 import { badCSR, badName, badPublicKey, badSignature, rejectedIdentifier } from "../../../shared/problem.js";
 import {
@@ -19,7 +19,7 @@ import {
   tlv,
 } from "../../../shared/x509/der.js";
 import { canonicalIp, ipFamily, ipFromBytes, ipToBytes } from "./names.js";
-import { checkPublicKey, type KeyKind } from "./public-key.js";
+import { checkPublicKey, INVALID_KEY, type KeyKind, spkiKey } from "./public-key.js";
 
 export { certifiedKeyInfo, type KeyKind, publicKeyInfo } from "./public-key.js";
 
@@ -48,7 +48,6 @@ export interface ParsedCsr {
   /** contents of the subjectPublicKey BIT STRING (without the unused-bits byte), for the SKI */
   publicKeyBits: Buffer;
   keyKind: KeyKind;
-  publicKey: KeyObject;
   /** the subject's commonName, when it has one */
   commonName: string | null;
   dns: string[];
@@ -71,7 +70,7 @@ export interface ParseCsrOptions {
 
 export function parseCsr(der: Uint8Array, opts: ParseCsrOptions = {}): ParsedCsr {
   const { signed, rest } = derErrors(() => parseSigned(der, opts));
-  const ok = verify(signed.hash, signed.data, { key: signed.key, dsaEncoding: "der" }, signed.signature);
+  const ok = keyErrors(() => verify(signed.hash, signed.data, signed.key, signed.signature));
   if (!ok) throw badSignature(SIGNATURE_FAILS);
   return derErrors(rest);
 }
@@ -84,12 +83,10 @@ export function parseCsr(der: Uint8Array, opts: ParseCsrOptions = {}): ParsedCsr
 export async function parseCsrAsync(der: Uint8Array, opts: ParseCsrOptions = {}): Promise<ParsedCsr> {
   const { signed, rest } = derErrors(() => parseSigned(der, opts));
   const ok = await new Promise<boolean>((resolve, reject) =>
-    verify(
-      signed.hash,
-      signed.data,
-      { key: signed.key, dsaEncoding: "der" },
-      signed.signature,
-      (err, result) => (err ? reject(err) : resolve(result)),
+    keyErrors(() =>
+      verify(signed.hash, signed.data, signed.key, signed.signature, (err, result) =>
+        err ? reject(err) : resolve(result),
+      ),
     ),
   );
   if (!ok) throw badSignature(SIGNATURE_FAILS);
@@ -97,6 +94,19 @@ export async function parseCsrAsync(der: Uint8Array, opts: ParseCsrOptions = {})
 }
 
 const SIGNATURE_FAILS = "the CSR's signature does not verify against its public key";
+
+/**
+ * crypto.verify decodes the SubjectPublicKeyInfo before it verifies, on the calling thread
+ * (with a callback too), and throws when OpenSSL refuses the key: an EC point off its curve, a
+ * modulus it cannot read. checkPublicKey has accepted its type and size already.
+ */
+function keyErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch {
+    throw badPublicKey(INVALID_KEY);
+  }
+}
 
 function derErrors<T>(fn: () => T): T {
   try {
@@ -127,8 +137,7 @@ function parseSigned(der: Uint8Array, opts: ParseCsrOptions) {
   expectTag(subject, Tag.SEQUENCE, "subject Name");
   expectTag(spkiEl, Tag.SEQUENCE, "subjectPKInfo");
   const spki = Buffer.from(bytesOf(buf, spkiEl as Element));
-  const { keyKind, publicKeyBits, load } = checkPublicKey(buf, spkiEl as Element, spki);
-  const publicKey = load();
+  const { keyKind, publicKeyBits } = checkPublicKey(buf, spkiEl as Element);
 
   const algChildren = children(buf, sigAlg as Element);
   const algEl = expectTag(algChildren[0], Tag.OID, "signature algorithm OID");
@@ -144,7 +153,7 @@ function parseSigned(der: Uint8Array, opts: ParseCsrOptions) {
   const signed = {
     hash: alg.hash,
     data: bytesOf(buf, cri as Element),
-    key: publicKey,
+    key: { ...spkiKey(spki), dsaEncoding: "der" as const },
     signature: sigBytes.subarray(1),
   };
   const rest = (): ParsedCsr => {
@@ -155,7 +164,6 @@ function parseSigned(der: Uint8Array, opts: ParseCsrOptions) {
       spki,
       publicKeyBits,
       keyKind,
-      publicKey,
       commonName: commonName(buf, subject as Element),
       ...names,
     };

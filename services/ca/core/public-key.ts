@@ -28,13 +28,8 @@ export function publicKeyInfo(spki: Buffer): {
   publicKey: KeyObject;
   publicKeyBits: Buffer;
 } {
-  try {
-    const { keyKind, publicKeyBits, load } = checkPublicKey(spki, readElement(spki, 0), spki);
-    return { keyKind, publicKey: load(), publicKeyBits };
-  } catch (e) {
-    if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
-    throw e;
-  }
+  const { keyKind, publicKeyBits } = certifiedKeyInfo(spki);
+  return { keyKind, publicKey: importKey(() => createPublicKey(spkiKey(spki))), publicKeyBits };
 }
 
 /**
@@ -43,25 +38,36 @@ export function publicKeyInfo(spki: Buffer): {
  */
 export function certifiedKeyInfo(spki: Buffer): { keyKind: KeyKind; publicKeyBits: Buffer } {
   try {
-    const { keyKind, publicKeyBits } = checkPublicKey(spki, readElement(spki, 0), spki);
-    return { keyKind, publicKeyBits };
+    return checkPublicKey(spki, readElement(spki, 0));
   } catch (e) {
     if (e instanceof DerError) throw badPublicKey(`the public key is not valid DER: ${e.message}`);
     throw e;
   }
 }
 
-const CURVES: readonly { oid: string; kind: KeyKind; crv: string; size: number }[] = [
-  { oid: "1.2.840.10045.3.1.7", kind: "ec-p256", crv: "P-256", size: 32 },
-  { oid: "1.3.132.0.34", kind: "ec-p384", crv: "P-384", size: 48 },
+/**
+ * A checked SubjectPublicKeyInfo as node:crypto takes a key: OpenSSL decodes it where it is
+ * used (in crypto.verify's job, for a CSR), and refuses an EC point that is not on its curve.
+ */
+export function spkiKey(spki: Buffer) {
+  return { key: spki, format: "der", type: "spki" } as const;
+}
+
+/** What OpenSSL's decoder says of a key that passed checkPublicKey: its point or modulus is not valid. */
+export const INVALID_KEY = "the public key is not a valid point or modulus";
+
+const CURVES: readonly { oid: string; kind: KeyKind }[] = [
+  { oid: "1.2.840.10045.3.1.7", kind: "ec-p256" },
+  { oid: "1.3.132.0.34", kind: "ec-p384" },
 ];
 
 /**
- * Checks the key type and size; `load` imports the key. Keys are imported as JWK built from the
- * parsed fields: OpenSSL 3's generic DER decoder costs about twice as much per key, and this
- * runs on every request. The JWK import still checks that an EC point is on its curve.
+ * Checks the key type, curve and size from the parsed fields; the point or modulus itself is
+ * checked where the key is imported (spkiKey). The key is not imported here: OpenSSL's DER
+ * decoder run inside crypto.verify's job costs the event loop less than a KeyObject built
+ * from JWK (issue 16).
  */
-export function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
+export function checkPublicKey(buf: Buffer, spkiEl: Element): { keyKind: KeyKind; publicKeyBits: Buffer } {
   const [alg, bits] = children(buf, spkiEl);
   const algParts = children(buf, expectTag(alg, Tag.SEQUENCE, "key algorithm"));
   const keyOidEl = expectTag(algParts[0], Tag.OID, "key algorithm OID");
@@ -75,7 +81,7 @@ export function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
       const curveOid = params?.tag === Tag.OID ? decodeOid(contentOf(buf, params)) : "(not a named curve)";
       throw badPublicKey(`EC curve ${curveOid} is not accepted: use P-256 or P-384`);
     }
-    return { keyKind: curve.kind, load: () => importEcKey(publicKeyBits, curve, spki), publicKeyBits };
+    return { keyKind: curve.kind, publicKeyBits };
   }
   if (isOid(buf, keyOidEl, OID_RSA)) {
     const rsa = readElement(publicKeyBits, 0);
@@ -89,34 +95,17 @@ export function checkPublicKey(buf: Buffer, spkiEl: Element, spki: Buffer) {
     if (expValue < 65537n || expValue % 2n === 0n) {
       throw badPublicKey("RSA public exponent must be odd and at least 65537");
     }
-    const load = () =>
-      importKey(() =>
-        createPublicKey({
-          key: { kty: "RSA", n: modulus.toString("base64url"), e: exponent.toString("base64url") },
-          format: "jwk",
-        }),
-      );
-    return { keyKind: "rsa" as const, load, publicKeyBits };
+    return { keyKind: "rsa", publicKeyBits };
   }
   const keyOid = decodeOid(contentOf(buf, keyOidEl));
   throw badPublicKey(`public key algorithm ${keyOid} is not accepted: use EC P-256, P-384 or RSA 2048-8192`);
-}
-
-function importEcKey(point: Buffer, curve: { crv: string; size: number }, spki: Buffer): KeyObject {
-  if (point[0] === 0x04 && point.length === 1 + 2 * curve.size) {
-    const x = point.subarray(1, 1 + curve.size).toString("base64url");
-    const y = point.subarray(1 + curve.size).toString("base64url");
-    return importKey(() => createPublicKey({ key: { kty: "EC", crv: curve.crv, x, y }, format: "jwk" }));
-  }
-  // Compressed points are rare in CSRs; OpenSSL's decoder handles them.
-  return importKey(() => createPublicKey({ key: spki, format: "der", type: "spki" }));
 }
 
 function importKey(make: () => KeyObject): KeyObject {
   try {
     return make();
   } catch {
-    throw badPublicKey("the public key is not a valid point or modulus");
+    throw badPublicKey(INVALID_KEY);
   }
 }
 
