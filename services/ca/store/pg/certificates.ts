@@ -12,6 +12,8 @@ import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, s
 import { statesCondition } from "../inventory-sql.js";
 import type { StateCounts } from "../ports.js";
 import type { PgDb, Queryable } from "./db.js";
+import { unionAll } from "./drizzle.cjs";
+import { listingFits } from "./listing-width.js";
 import { certificateNames, certificates } from "./schema.js";
 
 /** The inventory's columns, and renewedBy for the state, in the order of ListValues. */
@@ -103,16 +105,27 @@ export function pgCertificateStore(db: PgDb) {
         : sql`(${order.notAfter}, ${order.serial}) > (${q.after.notAfter}, ${q.after.serial})`,
       statesCondition(certificates, q.states, q.now),
     ];
-    const base =
-      q.name === undefined
-        ? db.select(listColumns).from(certificates)
-        : db
-            .select(listColumns)
-            .from(certificateNames)
-            .innerJoin(certificates, eq(certificates.serial, certificateNames.serial));
-    return base
-      .where(and(...conds))
-      .orderBy(asc(order.notAfter), asc(order.serial))
+    if (q.name !== undefined) {
+      return db
+        .select(listColumns)
+        .from(certificateNames)
+        .innerJoin(certificates, eq(certificates.serial, certificateNames.serial))
+        .where(and(...conds))
+        .orderBy(asc(order.notAfter), asc(order.serial))
+        .limit(q.limit + 1);
+    }
+    // the rows whose entry fits certificates_not_after, read from that index alone, merged with
+    // the others (certificates_not_after_wide); each half ordered and limited on its own, so
+    // that PostgreSQL reads each index in order and stops, rather than sorting a whole range
+    const half = (fits: boolean) =>
+      db
+        .select(listColumns)
+        .from(certificates)
+        .where(and(...conds, listingFits(certificates, fits)))
+        .orderBy(asc(certificates.notAfter), asc(certificates.serial))
+        .limit(q.limit + 1);
+    return unionAll(half(true), half(false))
+      .orderBy(asc(certificates.notAfter), asc(certificates.serial))
       .limit(q.limit + 1);
   }
 

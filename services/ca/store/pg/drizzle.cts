@@ -15,4 +15,5 @@ export {
   pgTable,
   primaryKey,
   text,
+  unionAll,
 } from "drizzle-orm/pg-core";

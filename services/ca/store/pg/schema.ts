@@ -1,6 +1,7 @@
 import { sql } from "../drizzle.cjs";
 import type * as sqlite from "../schema.js";
 import { bigint, index, jsonb, pgTable, primaryKey, text } from "./drizzle.cjs";
+import { listingFits } from "./listing-width.js";
 
 /**
  * The PostgreSQL twins of ../schema.ts, table for table, column for column, index for index
@@ -54,10 +55,27 @@ export const certificates = pgTable(
     revocationReason: ms("revocation_reason"),
   },
   (t) => [
-    // SQLite's covers every column a row of the inventory shows; a btree entry in PostgreSQL is
-    // limited to about 2.7 kB, which the names of one certificate can pass, so this one keys the
-    // order alone and a page reads the rows from the table (the parity test allows a prefix).
-    index("certificates_not_after").on(t.notAfter, t.serial),
+    // SQLite's twin: every column a row of the inventory shows, so that a page is read from the
+    // index alone, in order (an index-only scan), not from ~1,000 table rows scattered over a
+    // 1.1 GB table (a page of 1,000 at 1M: 174 -> 2 ms). A btree entry is limited to 2,704 bytes,
+    // which a certificate's names can pass: this index holds the rows whose entry fits
+    // (LISTING_WIDTH_LIMIT), certificates_not_after_wide keys the others, and a page reads both.
+    index("certificates_not_after")
+      .on(
+        t.notAfter,
+        t.serial,
+        t.revokedAt,
+        t.renewedBy,
+        t.tokenId,
+        t.renewedFrom,
+        t.commonName,
+        t.dnsNames,
+        t.ipAddresses,
+        t.notBefore,
+        t.keyFingerprint,
+      )
+      .where(listingFits(t, true)),
+    index("certificates_not_after_wide").on(t.notAfter, t.serial).where(listingFits(t, false)),
     index("certificates_expiry").on(t.notAfter, t.revokedAt),
     index("certificates_token").on(t.tokenId, t.notAfter, t.serial),
     index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),

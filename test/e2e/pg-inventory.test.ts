@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type { InventoryQuery, InventoryRow } from "../../services/ca/core/inventory.js";
+import type { CertificateRecord } from "../../services/ca/core/types.js";
+import { parseDbUrl } from "../../services/ca/store/db-url.js";
+import type { PgLocation } from "../../services/ca/store/pg/db.js";
+import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
+import { LISTING_WIDTH_LIMIT } from "../../services/ca/store/pg/listing-width.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+const DAY = 86_400_000;
+
+/** A certificate whose names are `dns` (random hex, so that PostgreSQL cannot compress them). */
+function cert(notAfter: number, dns: string[]): CertificateRecord {
+  return {
+    serial: randomBytes(16).toString("hex"),
+    tokenId: null,
+    renewedFrom: null,
+    commonName: dns[0] ?? null,
+    dnsNames: dns,
+    ipAddresses: ["10.0.0.1"],
+    notBefore: notAfter - 30 * DAY,
+    notAfter,
+    keyFingerprint: randomBytes(32).toString("hex"),
+    pem: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
+    createdAt: Date.now(),
+    revokedAt: null,
+    revocationReason: null,
+  };
+}
+
+/** `n` names of random hex, each `len` characters long with its ".lan". */
+const names = (n: number, len: number) =>
+  Array.from(
+    { length: n },
+    () =>
+      `${randomBytes(len)
+        .toString("hex")
+        .slice(0, len - 4)}.lan`,
+  );
+
+/** The width pg/listing-width.ts measures, from the record. */
+const width = (c: CertificateRecord) =>
+  c.serial.length +
+  (c.commonName ?? "").length +
+  c.keyFingerprint.length +
+  JSON.stringify(c.dnsNames).replaceAll('","', '", "').length +
+  JSON.stringify(c.ipAddresses).replaceAll('","', '", "').length;
+
+/**
+ * The inventory's pages on PostgreSQL, whose index keys every column a page shows (a page is read
+ * from the index alone) except for rows whose entry would pass btree's 2,704 bytes: those are
+ * keyed by another index, and a page reads both in one order. Real PostgreSQL 15.
+ */
+describe("the PostgreSQL inventory with certificates too wide for its index", () => {
+  let server: TestPostgres;
+  let store: PgStore;
+  before(async () => {
+    server = await startPostgres();
+    store = await openPgStore(parseDbUrl(server.socketUrl, "/nonexistent") as PgLocation, { create: true });
+  });
+  after(async () => {
+    await store?.close();
+    await server?.stop();
+  });
+
+  test("wide and narrow certificates are issued, and listed whole, in order, page by page", async () => {
+    const base = Date.now() + 10 * DAY;
+    const made: CertificateRecord[] = [];
+    for (let i = 0; i < 12; i++) {
+      // every third is wide: 100 names of 60 characters, 6 kB of names, past any btree entry
+      const c = cert(base + (i % 4) * DAY, i % 3 === 0 ? names(100, 60) : names(2, 20));
+      await store.recordIssued(c, null, Date.now());
+      made.push(c);
+    }
+    // one at the limit exactly, which the narrow index must take (and fit)
+    const edge = cert(base + DAY, []);
+    edge.dnsNames = names(1, LISTING_WIDTH_LIMIT - width(edge) - 2); // ["name"] for []
+    assert.equal(width(edge), LISTING_WIDTH_LIMIT);
+    await store.recordIssued(edge, null, Date.now());
+    made.push(edge);
+    const inIndex = async (name: string) =>
+      Number(
+        await server.sql(
+          `select count(*) from certificates where serial in (${made.map((c) => `'${c.serial}'`).join(", ")}) and ${await server.sql(`select pg_get_expr(indpred, indrelid) from pg_index where indexrelid = '${name}'::regclass`)}`,
+        ),
+      );
+    assert.equal(await inIndex("certificates_not_after_wide"), 4, "the wide ones, past the limit");
+    assert.equal(await inIndex("certificates_not_after"), 9, "the others, the edge one included");
+
+    const order = [...made].sort((x, y) => x.notAfter - y.notAfter || (x.serial < y.serial ? -1 : 1));
+    const q: InventoryQuery = { now: Date.now(), states: ["valid", "superseded", "expired"], limit: 3 };
+    const rows: InventoryRow[] = [];
+    let page = await store.certificates.page(q);
+    for (;;) {
+      rows.push(...page.rows);
+      if (!page.next) break;
+      assert.equal(page.rows.length, 3);
+      page = await store.certificates.page({ ...q, after: page.next });
+    }
+    assert.deepEqual(
+      rows.map((r) => r.serial),
+      order.map((c) => c.serial),
+    );
+    for (const [i, r] of rows.entries()) assert.deepEqual(r.dnsNames, order[i]?.dnsNames);
+
+    // the filters apply to both halves: expiring by the second day, and revoked
+    const soon = await store.certificates.page({ ...q, limit: 100, expiringBefore: base + DAY });
+    assert.deepEqual(
+      soon.rows.map((r) => r.serial),
+      order.filter((c) => c.notAfter <= base + DAY).map((c) => c.serial),
+    );
+    const wide = order.find((c) => c.dnsNames.length === 100) as CertificateRecord;
+    assert.equal(await store.certificates.revoke(wide.serial, 1, Date.now()), "revoked");
+    const revoked = await store.certificates.page({ now: Date.now(), states: ["revoked"], limit: 100 });
+    assert.deepEqual(
+      revoked.rows.map((r) => r.serial),
+      [wide.serial],
+    );
+  });
+});
