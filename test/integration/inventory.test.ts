@@ -76,7 +76,8 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
         revocationReason: null,
         ...over,
       });
-      // 2,500 rows: more than two of the CLI's internal pages of 1,000
+      // 2,500 rows: more than two pages of the API's largest limit (1,000), and ten of the queries
+      // certs list streams with on SQLite (250 rows each)
       for (let i = 0; i < 2500; i++) {
         await store.certificates.insert(
           record({

@@ -24,7 +24,7 @@ export interface InventoryStore {
 /** The inventory's filters as text, as GET /v1/certs and `certs list` take them. */
 export type InventorySearch = InventoryParams & { token?: string };
 
-/** Rows read per query when the whole result streams out. */
+/** Rows read per query when the whole result streams out, unless the store says otherwise. */
 const STREAM_PAGE = 1000;
 
 /**
@@ -48,11 +48,15 @@ export function certificateService(
   };
 }
 
-/** certificateService's searches alone, on a store that only reads (`certs list`). */
+/**
+ * certificateService's searches alone, on a store that only reads (`certs list`); `streamRows`:
+ * the rows of each query when a whole result streams out (searchPages, searchJsonPages).
+ */
 export function inventorySearch(
   store: Pick<InventoryStore, "page">,
   clock: () => number,
   tokenIdOf: (nameOrId: string) => Promise<string | null>,
+  streamRows = STREAM_PAGE,
 ) {
   /** The text filters read into a query at this moment; a token named by its name or id. */
   async function query(p: InventorySearch): Promise<InventoryQuery> {
@@ -76,11 +80,11 @@ export function inventorySearch(
      */
     async *searchPages(p: InventorySearch): AsyncGenerator<InventoryRow[]> {
       const { after: _after, ...q } = await query(p);
-      let page = await store.page({ ...q, limit: STREAM_PAGE });
+      let page = await store.page({ ...q, limit: streamRows });
       for (;;) {
         yield page.rows;
         if (!page.next) return;
-        page = await store.page({ ...q, limit: STREAM_PAGE, after: page.next });
+        page = await store.page({ ...q, limit: streamRows, after: page.next });
       }
     },
     /**
@@ -90,11 +94,11 @@ export function inventorySearch(
      */
     async *searchJsonPages(p: InventorySearch): AsyncGenerator<string> {
       const { after: _after, ...q } = await query(p);
-      let pending = store.page({ ...q, limit: STREAM_PAGE });
+      let pending = store.page({ ...q, limit: streamRows });
       for (;;) {
         const page = await pending;
         if (page.next) {
-          pending = store.page({ ...q, limit: STREAM_PAGE, after: page.next });
+          pending = store.page({ ...q, limit: streamRows, after: page.next });
           // awaited on the next turn; a consumer that stops first leaves no unhandled rejection
           pending.catch(() => {});
         }

@@ -25,7 +25,12 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
   requireInitialised(paths);
   const store = await openInventoryAt(paths.db);
   try {
-    const certificates = inventorySearch(store.certificates, Date.now, (t) => store.tokens.idOf(t));
+    const certificates = inventorySearch(
+      store.certificates,
+      Date.now,
+      (t) => store.tokens.idOf(t),
+      store.streamRows,
+    );
     const text = json
       ? jsonArrayText(certificates.searchJsonPages(search))
       : tableText(certificates.searchPages(search));

@@ -8,8 +8,22 @@ import { tokenStore } from "./tokens.js";
 export interface InventoryReader {
   certificates: Pick<StorePorts["certificates"], "page">;
   tokens: Pick<StorePorts["tokens"], "idOf">;
+  /** rows per query when a listing streams out; none: the inventory's default (1,000) */
+  streamRows?: number;
   close(): Promise<void>;
 }
+
+/**
+ * SQLite's rows per streamed query. With 1,000, a page's rows, the next page read ahead and the
+ * page's text were alive at each scavenge, so V8 grew its young generation to its largest and the
+ * listing touched (page-faulted in) 173 MiB, a third of its CPU spent in the kernel. Measured on
+ * `certs list --expiring 7d --json`, 78,000 rows of 1,000,000 (medians of 6 alternating runs,
+ * load average 14-15): CPU 1.75 -> 1.30 s, minor page faults 41,000 -> 21,400, peak RSS 173 ->
+ * 127 MiB; 500 rows kept most of the faults (36,000), 100 saved no more than 250. A query is one
+ * seek in the inventory's index, so four times as many cost little; on PostgreSQL each is a round
+ * trip, and it keeps the default.
+ */
+const SQLITE_STREAM_ROWS = 250;
 
 /**
  * The inventory alone, for `certs list`. On SQLite: the database (migrated, as openStore does)
@@ -28,6 +42,7 @@ export async function openInventoryAt(db: DbLocation): Promise<InventoryReader> 
   return {
     certificates: { page: async (q) => certificates.page(q) },
     tokens: { idOf: async (nameOrId) => tokens.idOf(nameOrId) },
+    streamRows: SQLITE_STREAM_ROWS,
     close: async () => close(),
   };
 }
