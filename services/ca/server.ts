@@ -32,6 +32,7 @@ import {
   serverOptions,
 } from "./http/connections.js";
 import type { AppDeps } from "./http/context.js";
+import { collectWhenIdle } from "./http/idle-memory.js";
 import { proxyProtocolFront } from "./http/proxy-protocol.js";
 import type { UiDeps } from "./http/ui/deps.js";
 import { SESSION_IDLE_MS } from "./http/ui/session.js";
@@ -248,6 +249,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     listener,
   );
   limitConnections(server, limits, cfg.log);
+  const idle = collectWhenIdle(server, (c) => cfg.log.debug(c, "idle: garbage collected"));
   // Behind a TCP balancer that sends the PROXY protocol, a plain listener takes its header off first.
   const front = cfg.proxyProtocolFrom?.length
     ? proxyProtocolFront(server, ipMatcher(cfg.proxyProtocolFrom.map(parseIpRange)), {
@@ -383,6 +385,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         front?.close();
         alerts?.stop();
         clearInterval(failureSweep);
+        idle.stop();
         server.close(() => {
           void failures.sweep(clock()).finally(() => {
             void leases
