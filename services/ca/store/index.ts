@@ -1,4 +1,4 @@
-import { forbidden } from "../../../shared/problem.js";
+import { forbidden, Problem } from "../../../shared/problem.js";
 import type { EabRecord } from "../core/acme/types.js";
 import type { AuditEntry } from "../core/audit.js";
 import type { CertificateRecord, TokenRecord } from "../core/types.js";
@@ -26,13 +26,11 @@ import { tokenStore } from "./tokens.js";
  */
 export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {}): StorePorts {
   const { db, sqlite, close } = openDb(path, o);
-  // Group commit writes each issuance in a savepoint, and SQLite keeps, per savepoint, the
-  // original of every page it changes (the sub-journal) to roll it back. Beyond 64 KiB in one
-  // transaction that journal spills to a temporary file: a write() per page per issuance, 19
-  // per issuance in a batch of 13 and 34 with the audit event's pages (strace), which made the
-  // audit trail cost ~100 µs of CPU per issuance instead of ~30. In memory it takes a batch's
-  // pages (under 1 MiB) and is dropped at the commit. Set after the migrations, whose index
-  // builds may sort more than that.
+  // SQLite's temporary journals (a statement's, a savepoint's: the original of every page it
+  // changes, to roll it back) spill to a temporary file beyond 64 KiB in one transaction: a
+  // write() per page. When group commit still wrote each issuance in a savepoint that was 19
+  // writes per issuance in a batch of 13 (strace). In memory they take at most a transaction's
+  // pages and are dropped at its end. Set after the migrations, whose index builds may sort more.
   sqlite.pragma("temp_store = MEMORY");
   const auditing = o.audit ?? true;
   const audit = auditStore(db);
@@ -82,39 +80,58 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     reject: (e: unknown) => void;
   }
   const queue: Pending[] = [];
-  const recordOne = sqlite.transaction((p: Pending) => {
-    if (p.tokenId !== null) tokens.consume(p.tokenId, p.now);
-    // Checked again inside the write transaction: of two renewals of one certificate at once,
-    // across processes, only the first is recorded.
-    const renewed = p.rec.renewedFrom;
-    if (renewed !== null && certs.successorOf(renewed) !== null)
-      throw forbidden(`certificate ${renewed} has been renewed already: renew its successor`);
-    certs.insert(p.rec);
-    // the issuance's audit event, chained to `head`; its new hash is the head once this commits
-    return p.audit && auditing ? audit.write(p.audit, head) : head;
-  });
   // The chain's head, read once per batch inside its transaction (no other writer can move it).
   let head = "";
+  /**
+   * One issuance of a batch: its checks, then its writes. The checks (a renewal's successor; the
+   * token's revocation, uses and rate window in tokens.consume) refuse with a Problem before
+   * anything is written, so a refused issuance leaves the transaction as it found it and the
+   * others go on in it, without a savepoint each (the savepoints' page copies cost 8-11 µs of
+   * the event loop per issuance, issue 16). What fails after the writes began is Torn.
+   */
+  function recordOne(p: Pending): Problem | null {
+    try {
+      // Checked again inside the write transaction: of two renewals of one certificate at once,
+      // across processes, only the first is recorded.
+      const renewed = p.rec.renewedFrom;
+      if (renewed !== null && certs.successorOf(renewed) !== null)
+        throw forbidden(`certificate ${renewed} has been renewed already: renew its successor`);
+      if (p.tokenId !== null) tokens.consume(p.tokenId, p.now);
+    } catch (e) {
+      if (e instanceof Problem) return e;
+      throw new Torn(e);
+    }
+    try {
+      certs.insert(p.rec);
+      // the issuance's audit event, chained to `head`; its new hash is the head once this commits
+      if (p.audit && auditing) head = audit.write(p.audit, head);
+      return null;
+    } catch (e) {
+      throw new Torn(e);
+    }
+  }
   const recordBatch = sqlite.transaction((batch: Pending[]) => {
     head = auditing ? audit.head() : "";
-    return batch.map((p) => {
-      try {
-        head = recordOne(p);
-        return null;
-      } catch (e) {
-        return e;
-      }
-    });
+    return batch.map((p) => recordOne(p));
   });
+  /**
+   * The batch in one IMMEDIATE transaction: what each issuance came to, null when recorded. When
+   * one failed after it began to write (a serial taken, a full disk), the transaction is rolled
+   * back whole and each issuance is written again alone, so that only that one fails. A failure
+   * to begin or commit fails them all, as a transaction of one would have.
+   */
+  function write(batch: Pending[]): unknown[] {
+    try {
+      return recordBatch.immediate(batch);
+    } catch (e) {
+      if (!(e instanceof Torn)) return batch.map(() => e);
+      if (batch.length === 1) return [e.cause];
+      return batch.map((p) => write([p])[0]);
+    }
+  }
   function flush(): void {
     const batch = queue.splice(0);
-    let outcomes: unknown[];
-    try {
-      outcomes = recordBatch.immediate(batch);
-    } catch (e) {
-      for (const p of batch) p.reject(e);
-      return;
-    }
+    const outcomes = write(batch);
     batch.forEach((p, i) => {
       const err = outcomes[i];
       if (err) p.reject(err);
@@ -143,9 +160,9 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one
-     * IMMEDIATE transaction, each in its own savepoint, so one request's failure (a token out
-     * of uses) rolls back only that request, and the promise settles after the commit. The
-     * issuance's audit event is written in the same savepoint.
+     * IMMEDIATE transaction (see recordOne and write: one request's failure, a token out of
+     * uses, fails only that request), and the promise settles after the commit. The issuance's
+     * audit event is written in the same transaction.
      */
     recordIssued(
       rec: CertificateRecord,
@@ -167,3 +184,8 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
   };
 }
 export type SqliteStore = ReturnType<typeof openStore>;
+
+/** An issuance that failed after its writes began: its batch is rolled back and written again one by one. */
+class Torn {
+  constructor(readonly cause: unknown) {}
+}

@@ -155,7 +155,8 @@ export function tokenStore(db: Db) {
 
     /**
      * Inside the issuing transaction: the token must still be usable; one use and one slot of
-     * its rate window are consumed.
+     * its rate window are consumed. A refusal is a Problem thrown before anything is written:
+     * group commit (store/index.ts recordOne) goes on with the batch's other issuances after it.
      */
     consume(id: string, now: number): void {
       const t = consumeSelect(id);
