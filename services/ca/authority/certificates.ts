@@ -8,7 +8,7 @@ import {
   type InventoryRow,
   parseInventoryParams,
 } from "../core/inventory.js";
-import { certificateViewsText } from "../core/views.js";
+import { certificateViewsBytes } from "../core/views.js";
 
 /** What the inventory needs from storage; the SQLite store implements it. */
 export interface InventoryStore {
@@ -88,11 +88,11 @@ export function inventorySearch(
       }
     },
     /**
-     * searchPages, each page as certificateViewsText prints it (certs list --json). The next
+     * searchPages, each page as certificateViewsText prints it, in UTF-8 (certs list --json). The next
      * page is asked for before this one is printed, so the database reads it meanwhile: on
      * PostgreSQL a page of 1,000 took 16 ms there, as long as printing it.
      */
-    async *searchJsonPages(p: InventorySearch): AsyncGenerator<string> {
+    async *searchJsonPages(p: InventorySearch): AsyncGenerator<Buffer> {
       const { after: _after, ...q } = await query(p);
       let pending = store.page({ ...q, limit: streamRows });
       for (;;) {
@@ -102,7 +102,7 @@ export function inventorySearch(
           // awaited on the next turn; a consumer that stops first leaves no unhandled rejection
           pending.catch(() => {});
         }
-        yield certificateViewsText(page.rows);
+        yield certificateViewsBytes(page.rows);
         if (!page.next) return;
       }
     },

@@ -41,11 +41,12 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
 }
 
 /** JSON.stringify(rows, null, 2) and a newline, from pages of rows printed as array elements. */
-async function* jsonArrayText(pages: AsyncIterable<string>): AsyncGenerator<string> {
+async function* jsonArrayText(pages: AsyncIterable<Buffer>): AsyncGenerator<string | Buffer> {
   let first = true;
   for await (const page of pages) {
-    if (page === "") continue;
-    yield `${first ? "[\n" : ",\n"}${page}`;
+    if (page.length === 0) continue;
+    yield first ? "[\n" : ",\n";
+    yield page;
     first = false;
   }
   yield first ? "[]\n" : "\n]\n";
@@ -63,16 +64,27 @@ async function* tableText(pages: AsyncIterable<InventoryRow[]>): AsyncGenerator<
   }
 }
 
-/** Writes the chunks in blocks of about 64 KiB, waiting for `out` to drain when it asks to. */
-async function writeAll(out: Writable, chunks: AsyncIterable<string>): Promise<void> {
+/**
+ * Writes the chunks in blocks of about 64 KiB, waiting for `out` to drain when it asks to; a
+ * Buffer (a page of --json, some 470 KiB) goes as it is, after the text before it.
+ */
+async function writeAll(out: Writable, chunks: AsyncIterable<string | Buffer>): Promise<void> {
   let block = "";
-  const flush = async () => {
-    if (!out.write(block)) await once(out, "drain");
-    block = "";
+  const write = async (chunk: string | Buffer) => {
+    if (!out.write(chunk)) await once(out, "drain");
   };
   for await (const chunk of chunks) {
+    if (typeof chunk !== "string") {
+      if (block) await write(block);
+      block = "";
+      await write(chunk);
+      continue;
+    }
     block += chunk;
-    if (block.length >= 65_536) await flush();
+    if (block.length >= 65_536) {
+      await write(block);
+      block = "";
+    }
   }
-  if (block) await flush();
+  if (block) await write(block);
 }

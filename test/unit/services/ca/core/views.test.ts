@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { InventoryRow } from "../../../../../services/ca/core/inventory.js";
-import { certificateView, certificateViewsText } from "../../../../../services/ca/core/views.js";
+import {
+  certificateView,
+  certificateViewsBytes,
+  certificateViewsText,
+} from "../../../../../services/ca/core/views.js";
 
 const base: InventoryRow = {
   serial: "0a1b2c",
@@ -88,4 +92,19 @@ test("certificateViewsText: the same text as JSON.stringify over times and strin
     });
   }
   assert.equal(`[\n${certificateViewsText(rows)}\n]`, JSON.stringify(rows.map(certificateView), null, 2));
+  assert.deepEqual(certificateViewsBytes(rows), Buffer.from(certificateViewsText(rows), "utf8"));
+});
+
+test("certificateViewsBytes: certificateViewsText in UTF-8, rows far past the size it first reserves", () => {
+  // 100 names of 60 characters, some of four bytes each: several kB of UTF-8 a row
+  const wide = (i: number): InventoryRow => ({
+    ...base,
+    dnsNames: Array.from({ length: 100 }, (_, k) => `${"😀é".repeat(k % 3)}n${i}-${k}.${"x".repeat(50)}.lan`),
+  });
+  assert.equal(certificateViewsBytes([]).length, 0);
+  for (const rows of [[wide(0)], [base, wide(1), base], Array.from({ length: 50 }, (_, i) => wide(i))]) {
+    const bytes = certificateViewsBytes(rows);
+    assert.deepEqual(bytes, Buffer.from(certificateViewsText(rows), "utf8"));
+    assert.equal(`[\n${bytes.toString("utf8")}\n]`, JSON.stringify(rows.map(certificateView), null, 2));
+  }
 });
