@@ -42,8 +42,16 @@ export interface MetricsBench {
   onMedian: number;
   offMedian: number;
   metricsOnlyMedian: number;
+  /** median server CPU per request both off, µs */
+  offCpuMedian: number;
   /** median server CPU per request, on over off */
   cpuRatio: number;
+  /**
+   * the median of each round's CPU per request both on over both off: a round's two loads run
+   * within seconds of each other, so this follows the machine's slower swings less than the
+   * medians' ratio does
+   */
+  pairedCpuRatio: number;
   /** the audit trail's share: req/s and CPU per request of both on over the metrics only */
   auditRatio: number;
   auditCpuRatio: number;
@@ -62,6 +70,7 @@ export async function metricsBench(
   const figures: Record<Mode, LoadFigures[]> = { off: [], metrics: [], on: [] };
   let scrapes = 0;
   let scrapeFailures = 0;
+  const paired: number[] = [];
   const run = async (mode: Mode): Promise<LoadFigures> => {
     const ca = await startCa(data, await freePort(), undefined, FLAGS[mode]);
     const release = cleanup.add("stop serve", () => ca.stop());
@@ -102,6 +111,8 @@ export async function metricsBench(
         `${round(f.reqPerSec)} (${round(f.p99Ms)}, ${round(f.serverCpuMicrosPerReq ?? Number.NaN)})`,
       );
     }
+    const cpuOf = (m: Mode) => figures[m][i]?.serverCpuMicrosPerReq ?? Number.NaN;
+    paired.push(cpuOf("on") / cpuOf("off"));
   }
   const rps = (m: Mode) => median(figures[m].map((f) => f.reqPerSec));
   // CPU per request moves less with whatever else runs on the machine than req/s does
@@ -115,6 +126,11 @@ export async function metricsBench(
   line("both on / metrics only (the audit trail's share)", round(rps("on") / rps("metrics"), 3), "x");
   for (const m of MODES) line(`server CPU per request, ${LABEL[m].trim()}`, round(cpu(m)), "µs");
   line("CPU both on / both off", round(cpu("on") / cpu("off"), 3), "x");
+  line(
+    "CPU both on / both off, each round's (median)",
+    `${paired.map((r) => round(r, 3)).join(", ")} (${round(median(paired), 3)})`,
+    "x",
+  );
   line("CPU both on / metrics only (the audit trail's share)", round(cpu("on") / cpu("metrics"), 3), "x");
   line("scrapes answered (failed)", `${scrapes} (${scrapeFailures})`);
   return {
@@ -125,7 +141,9 @@ export async function metricsBench(
     onMedian: rps("on"),
     offMedian: rps("off"),
     metricsOnlyMedian: rps("metrics"),
+    offCpuMedian: cpu("off"),
     cpuRatio: cpu("on") / cpu("off"),
+    pairedCpuRatio: median(paired),
     auditRatio: rps("on") / rps("metrics"),
     auditCpuRatio: cpu("on") / cpu("metrics"),
     scrapes,

@@ -30,6 +30,7 @@ import { garbageBench } from "./garbage.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { metricsBench } from "./metrics.js";
+import { metricsParts } from "./metrics-parts.js";
 import { BATCH, inProcess, rawSignRate } from "./micro.js";
 import { pageLines, pagesDir, pagesPerIssuance } from "./pages.js";
 import { postgresBench } from "./postgres.js";
@@ -356,15 +357,45 @@ async function metricsOnly(cleanup: Cleanup, root: string, s: Settings): Promise
     "µs",
   );
   line("the audit event's CPU per issuance (medians' difference)", round(a.onMicros - a.offMicros), "µs");
+  line(
+    "wall time per issuance without / with it",
+    `${round(a.offWallMicros)} / ${round(a.onWallMicros)}`,
+    "µs",
+  );
+  line(
+    "wall time with / without, each round's (median)",
+    `${a.wallRatios.map((r) => round(r, 2)).join(", ")} (${round(a.wallRatio, 3)})`,
+    "x",
+  );
+  heading("the metrics and the audit trail piece by piece, against serve's CPU per request both off");
+  const p = await metricsParts(data);
+  // the bench scrapes once a second: a scrape's CPU over the requests answered in that second
+  const scrapeShare = p.scrapeMicros / m.onMedian;
+  const auditEvent = Math.max(0, a.onMicros - a.offMicros);
+  const accounted = p.countingMicros + scrapeShare + auditEvent;
+  line("counting one request (in process)", round(p.countingMicros, 2), "µs");
+  line("one GET /metrics in serve, idle", round(p.scrapeMicros), "µs");
+  line("its share per request (1 scrape/s, both on median req/s)", round(scrapeShare, 2), "µs");
+  line("sealing one audit event (in process; in the figure above)", round(p.sealMicros, 2), "µs");
+  line("accounted per request: counting + scrape + event", round(accounted, 1), "µs");
+  line("as a share of CPU per request both off", round((100 * accounted) / m.offCpuMedian, 1), "%");
   line("load average (1 min) at the end", loadavg1());
   return {
     auditStore: {
       offMicrosPerIssuance: round(a.offMicros),
       onMicrosPerIssuance: round(a.onMicros),
+      offWallMicrosPerIssuance: round(a.offWallMicros),
+      onWallMicrosPerIssuance: round(a.onWallMicros),
+      wallOnOffRatio: round(a.wallRatio, 3),
     },
     metrics: {
       onOffRatio: round(m.ratio, 3),
       cpuOnOffRatio: round(m.cpuRatio, 3),
+      pairedCpuOnOffRatio: round(m.pairedCpuRatio, 3),
+      countingMicros: round(p.countingMicros, 2),
+      scrapeMicros: round(p.scrapeMicros),
+      sealMicros: round(p.sealMicros, 2),
+      accountedMicrosPerRequest: round(accounted, 1),
       offReqPerSec: round(m.offMedian),
       onReqPerSec: round(m.onMedian),
       metricsOnlyReqPerSec: round(m.metricsOnlyMedian),
