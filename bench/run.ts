@@ -51,6 +51,7 @@ import {
   makeCsr,
   round,
 } from "./util.js";
+import { workerCounts, workersBench } from "./workers.js";
 
 const TOKEN_NAME = "bench";
 
@@ -90,6 +91,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "metrics") return metricsOnly(cleanup, root, s);
   if (s.only === "pages") return pagesOnly(root, s);
   if (s.only === "renew") return renewRoads(cleanup, root, s);
+  if (s.only === "workers") return workersBench(cleanup, root, s, workerCounts(process.env.BENCH_WORKERS));
   if (s.only === "postgres")
     return postgresBench(cleanup, root, {
       seconds: s.load,
@@ -99,7 +101,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     });
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew" or "postgres" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew", "workers" or "postgres" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
