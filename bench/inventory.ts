@@ -17,9 +17,17 @@ const TRIES = 15;
 export const LIST_TARGET_S = 1;
 export const PAGE_TARGET_MS = 100;
 
-/** Prints the child's peak resident memory as its last stderr line, from inside it. */
-const PEAK_RSS_HOOK =
-  'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss_kib="+process.resourceUsage().maxRSS+"\\n"))';
+/**
+ * Prints the child's peak resident memory as its last stderr line, from inside it: VmHWM, its
+ * own address space's high-water mark. Not getrusage's maxRSS, which Linux carries over from the
+ * parent through fork and exec: after the fill (a 1 GiB page cache in this process) every child
+ * reported 1,160 MiB whatever it used.
+ */
+const PEAK_RSS_HOOK = `data:text/javascript,${encodeURIComponent(
+  'import { readFileSync } from "node:fs";' +
+    'const peak = () => /VmHWM:\\s*(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];' +
+    'process.on("exit", () => process.stderr.write("\\nmaxrss_kib=" + peak() + "\\n"));',
+)}`;
 
 export interface ListFigures {
   seconds: number;
