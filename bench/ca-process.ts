@@ -254,6 +254,34 @@ export async function treeCpuSeconds(pid: number): Promise<number> {
   return ticks.reduce((sum, t) => sum + t, 0) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** CPU seconds by kind of thread: "main" (the event loop), "libuv" (the threadpool: signing), "v8" (GC, compiler). */
+export type ThreadCpu = Record<"main" | "libuv" | "v8", number>;
+
+/** CPU seconds so far of a process tree's threads, summed by kind (ThreadCpu), from /proc. */
+export async function threadCpuSeconds(pid: number): Promise<ThreadCpu> {
+  const sums: ThreadCpu = { main: 0, libuv: 0, v8: 0 };
+  for (const p of [pid, ...(await childPids(pid))]) {
+    let tasks: string[];
+    try {
+      tasks = await readdir(`/proc/${p}/task`);
+    } catch {
+      continue; // exited in the meantime
+    }
+    for (const t of tasks) {
+      try {
+        const stat = await readFile(`/proc/${p}/task/${t}/stat`, "utf8");
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const kind = t === String(p) ? "main" : comm.startsWith("libuv") ? "libuv" : "v8";
+        sums[kind] += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+      } catch {
+        // the thread ended in the meantime
+      }
+    }
+  }
+  return sums;
+}
+
 async function cpuTicks(pid: number): Promise<number> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");

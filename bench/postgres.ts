@@ -3,10 +3,14 @@
  * on two replicas on that PostgreSQL behind HAProxy (round robin, TCP: TLS passes through), taking
  * turns in BENCH_ROUNDS rounds, the order turning every round; medians compared. The server's CPU
  * per request counts every process that serves: the serve trees, and PostgreSQL's (postmaster and
- * its backends) and HAProxy's where they take part. Then BENCH_FILL_ROWS certificates put into
- * PostgreSQL (pg-fill.ts) and the inventory's figures there (inventory.ts): `certs list --expiring
- * 7d --json` (target under 1 s at 1,000,000) and every filter of GET /v1/certs (under 100 ms), and
- * the dashboard's overview and searches (dashboard.ts, under 200 ms).
+ * its backends) and HAProxy's where they take part, the CA's part split by thread (event loop,
+ * threadpool, V8's), and how many certificates each PostgreSQL transaction recorded (group
+ * commit's batch, from the rows' xmin). Two replicas warm up twice as long as one, so that each
+ * has served about as many requests as one alone before it is measured. Then BENCH_FILL_ROWS
+ * certificates put into PostgreSQL (pg-fill.ts) and the inventory's figures there (inventory.ts):
+ * `certs list --expiring 7d --json` (target under 1 s at 1,000,000) and every filter of
+ * GET /v1/certs (under 100 ms), and the dashboard's overview and searches (dashboard.ts, under
+ * 200 ms).
  * Needs root, PostgreSQL 15 and HAProxy from Debian (test/e2e/setup.sh installs them).
  */
 import { X509Certificate } from "node:crypto";
@@ -21,6 +25,8 @@ import {
   issueOnce,
   ownChildNamed,
   startCa,
+  type ThreadCpu,
+  threadCpuSeconds,
   treeCpuSeconds,
 } from "./ca-process.js";
 import { dashboardBench } from "./dashboard.js";
@@ -47,6 +53,8 @@ interface Target {
   rootPem: string;
   /** CPU seconds so far of the CA's processes, of PostgreSQL's and of HAProxy's */
   cpu(): Promise<{ ca: number; db: number; lb: number }>;
+  /** the CA processes' CPU seconds so far by kind of thread, all replicas summed */
+  caThreads(): Promise<ThreadCpu>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +64,10 @@ interface Turn {
   caMicros: number;
   dbMicros: number;
   lbMicros: number;
+  /** the CA's µs per 2xx by kind of thread */
+  threads: ThreadCpu;
+  /** certificates recorded per PostgreSQL transaction in the measured run (group commit's batch) */
+  perTransaction: number;
 }
 
 export async function postgresBench(
@@ -72,6 +84,14 @@ export async function postgresBench(
   cleanup.add("stop PostgreSQL", () => pg.stop());
   const pgPid = Number((await readFile(join(pg.dir, "data", "postmaster.pid"), "utf8")).split("\n")[0]);
   const pgCpu = () => treeCpuSeconds(pgPid);
+  const sumThreads = async (pids: number[]): Promise<ThreadCpu> => {
+    const all = await Promise.all(pids.map(threadCpuSeconds));
+    return {
+      main: all.reduce((a, t) => a + t.main, 0),
+      libuv: all.reduce((a, t) => a + t.libuv, 0),
+      v8: all.reduce((a, t) => a + t.v8, 0),
+    };
+  };
   const dbArgs = ["--db", pg.socketUrl];
   line("PostgreSQL", `${(await pg.sql("show server_version")).trim()}, Unix socket, its default settings`);
 
@@ -102,6 +122,7 @@ export async function postgresBench(
         url: `${ca.baseUrl}/v1/sign`,
         rootPem: ca.rootPem,
         cpu: async () => ({ ca: await treeCpuSeconds(ca.pid), db: await db(), lb: 0 }),
+        caThreads: () => sumThreads([ca.pid]),
         stop: async () => {
           release();
           await ca.stop();
@@ -132,6 +153,7 @@ export async function postgresBench(
           db: await pgCpu(),
           lb: lbPid === null ? 0 : await treeCpuSeconds(lbPid),
         }),
+        caThreads: () => sumThreads(cas.map((ca) => ca.pid)),
         stop: async () => {
           releaseLb();
           await lb.stop();
@@ -146,6 +168,19 @@ export async function postgresBench(
     }
   };
 
+  /** Certificates recorded between two times, per transaction that wrote them (xmin tells). */
+  const perTransaction = async (from: number, to: number): Promise<number> => {
+    const [certs, xacts] = (
+      await pg.sql(
+        `select count(*), count(distinct xmin::text) from certificates where created_at >= ${from} and created_at < ${to}`,
+      )
+    )
+      .trim()
+      .split("|")
+      .map(Number);
+    return (certs ?? 0) / Math.max(1, xacts ?? 0);
+  };
+
   const turn = async (setup: Setup): Promise<Turn> => {
     const target = await start(setup);
     try {
@@ -158,7 +193,7 @@ export async function postgresBench(
         headers: { "content-type": "application/json", ...headers },
         body,
       });
-      const reads: { ca: number; db: number; lb: number }[] = [];
+      const reads: { ca: number; db: number; lb: number; threads: ThreadCpu; at: number }[] = [];
       const f = await load(
         {
           url: target.url,
@@ -167,17 +202,30 @@ export async function postgresBench(
           seconds: s.seconds,
           // read before and after the measured run: the sum, and each part kept apart
           serverCpu: async () => {
-            const now = await target.cpu();
+            const now = { ...(await target.cpu()), threads: await target.caThreads(), at: Date.now() };
             reads.push(now);
             return now.ca + now.db + now.lb;
           },
         },
-        s.warmup,
+        // two replicas warm up twice as long: each then has served about as many requests before
+        // the measured run as one replica alone has (the JIT's and PostgreSQL's caches are per
+        // process: with the same warm-up each of two replicas was measured colder)
+        setup === "postgres x2" ? 2 * s.warmup : s.warmup,
       );
       const [before, after] = reads;
       const per = (k: "ca" | "db" | "lb") =>
         before && after ? ((after[k] - before[k]) * 1e6) / Math.max(1, f.ok) : Number.NaN;
-      return { load: f, caMicros: per("ca"), dbMicros: per("db"), lbMicros: per("lb") };
+      const perThread = (k: keyof ThreadCpu) =>
+        before && after ? ((after.threads[k] - before.threads[k]) * 1e6) / Math.max(1, f.ok) : Number.NaN;
+      return {
+        load: f,
+        caMicros: per("ca"),
+        dbMicros: per("db"),
+        lbMicros: per("lb"),
+        threads: { main: perThread("main"), libuv: perThread("libuv"), v8: perThread("v8") },
+        perTransaction:
+          setup === "sqlite" || !before || !after ? Number.NaN : await perTransaction(before.at, after.at),
+      };
     } finally {
       await target.stop();
     }
@@ -192,8 +240,9 @@ export async function postgresBench(
       const t = await turn(setup);
       turns.get(setup)?.push(t);
       line(
-        `round ${i + 1}, ${setup}: req/s (p99 ms), non-2xx`,
-        `${round(t.load.reqPerSec)} (${round(t.load.p99Ms)}), ${t.load.non2xx + t.load.errors}`,
+        `round ${i + 1}, ${setup}: req/s (p99 ms), non-2xx; server µs/req; per transaction`,
+        `${round(t.load.reqPerSec)} (${round(t.load.p99Ms)}), ${t.load.non2xx + t.load.errors}; ` +
+          `${round(t.caMicros + t.dbMicros + t.lbMicros)}; ${Number.isNaN(t.perTransaction) ? "-" : round(t.perTransaction, 1)}`,
       );
     }
   }
@@ -214,16 +263,28 @@ export async function postgresBench(
       "non-2xx and errors, all rounds",
       sum((turns.get(setup) ?? []).map((t) => t.load.non2xx + t.load.errors)),
     );
+    const main = med(setup, (t) => t.threads.main);
+    const libuv = med(setup, (t) => t.threads.libuv);
+    const v8 = med(setup, (t) => t.threads.v8);
+    const batch = med(setup, (t) => t.perTransaction);
     line("server CPU per request: the CA's processes", round(ca), "µs");
+    line("  of which their event loops (main threads)", round(main), "µs");
+    line("  their threadpools (CSR checks, signing)", round(libuv), "µs");
+    line("  V8's threads (GC, compiler) and the others", round(v8), "µs");
     line("  PostgreSQL's", round(db), "µs");
     line("  HAProxy's", round(lb), "µs");
     line("  all of them", round(ca + db + lb), "µs");
+    if (setup !== "sqlite") line("certificates per PostgreSQL transaction (group commit)", round(batch, 1));
     figures[setup] = {
       reqPerSec: round(reqPerSec),
       p99Ms: round(med(setup, (t) => t.load.p99Ms)),
       caCpuMicrosPerReq: round(ca),
       dbCpuMicrosPerReq: round(db),
       lbCpuMicrosPerReq: round(lb),
+      caMainMicrosPerReq: round(main),
+      caThreadpoolMicrosPerReq: round(libuv),
+      caV8MicrosPerReq: round(v8),
+      ...(setup === "sqlite" ? {} : { certificatesPerTransaction: round(batch, 1) }),
     };
   }
   const rate = (setup: Setup) => med(setup, (t) => t.load.reqPerSec);
