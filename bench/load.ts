@@ -8,6 +8,8 @@ export interface LoadSpec {
   body: string;
   headers?: Record<string, string>;
   seconds: number;
+  /** a fixed number of requests instead of `seconds` (BENCH_ONLY=memory: the same work at any speed) */
+  amount?: number;
   /** handed to tls.connect by autocannon: a client certificate and key for mutual TLS */
   tls?: { cert: string; key: string };
   /** CPU seconds the server has used so far (its whole process tree), for CPU per request */
@@ -62,7 +64,7 @@ function cannon(spec: LoadSpec, seconds: number): Promise<autocannon.Result> {
     method: "POST",
     connections: CONNECTIONS,
     pipelining: 1,
-    duration: seconds,
+    ...(spec.amount === undefined ? { duration: seconds } : { amount: spec.amount }),
     timeout: 10,
     body: spec.body,
     headers: { "content-type": "application/json", ...spec.headers },

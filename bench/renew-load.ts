@@ -19,6 +19,8 @@ export interface RenewSpec {
   /** CONNECTIONS full chains (leaf + intermediates) to start from, one per loop */
   fullchains: string[];
   seconds: number;
+  /** a fixed number of renewals in all instead of `seconds` */
+  amount?: number;
   serverCpu?: () => Promise<number>;
 }
 
@@ -66,14 +68,15 @@ function renewOnce(url: string, ca: string | null, key: string, fullchain: strin
 }
 
 /** Runs the chains for `seconds`; returns the chains' next certificates for a following run. */
-async function runChains(spec: RenewSpec, seconds: number, record: boolean) {
+async function runChains(spec: RenewSpec, seconds: number, record: boolean, amount = Infinity) {
   const latencies: number[] = [];
   let non2xx = 0;
   let errors = 0;
-  const until = performance.now() + seconds * 1000;
+  let started = 0;
+  const until = amount === Infinity ? performance.now() + seconds * 1000 : Infinity;
   const chains = [...spec.fullchains];
   const loop = async (slot: number) => {
-    while (performance.now() < until) {
+    while (performance.now() < until && started++ < amount) {
       const current = chains[slot];
       if (current === undefined) return;
       const start = performance.now();
@@ -91,9 +94,9 @@ async function runChains(spec: RenewSpec, seconds: number, record: boolean) {
       }
     }
   };
-  const started = performance.now();
+  const begun = performance.now();
   await Promise.all(chains.map((_, slot) => loop(slot)));
-  return { latencies, non2xx, errors, elapsed: (performance.now() - started) / 1000, chains };
+  return { latencies, non2xx, errors, elapsed: (performance.now() - begun) / 1000, chains };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -108,7 +111,7 @@ export async function renewLoad(spec: RenewSpec, warmupSeconds: number): Promise
   if (warmupSeconds > 0) chains = (await runChains(spec, warmupSeconds, false)).chains;
   const serverBefore = await spec.serverCpu?.();
   const clientBefore = process.cpuUsage();
-  const run = await runChains({ ...spec, fullchains: chains }, spec.seconds, true);
+  const run = await runChains({ ...spec, fullchains: chains }, spec.seconds, true, spec.amount);
   const client = process.cpuUsage(clientBefore);
   const serverAfter = await spec.serverCpu?.();
   spec.fullchains.splice(0, spec.fullchains.length, ...run.chains);

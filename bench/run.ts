@@ -420,27 +420,64 @@ async function agentOnly(cleanup: Cleanup, root: string, s: Settings): Promise<F
 }
 
 /**
- * BENCH_ONLY=memory: the memory of the whole serve process tree (PSS of every process), idle
- * after start and idle after one sign load, for comparing runtimes and V8 settings quickly.
+ * BENCH_ONLY=memory: the memory of the whole serve process tree (PSS of every process), idle after
+ * start, then after the whole run's kind of loads done as a fixed amount of work (BENCH_ROUNDS
+ * rounds of BENCH_MEMORY_SIGNS signs and BENCH_MEMORY_RENEWALS renewals, no warm-up), so a quiet
+ * machine and a loaded one measure the same thing: right after the loads, BENCH_SETTLE_SECONDS
+ * later, the seconds of idling until it was under RECOVERED_PSS_MIB, and RECOVERY_SECONDS after.
  */
 async function memoryOnly(cleanup: Cleanup, root: string, s: Settings): Promise<Figures> {
   const csr = await makeCsr(root);
   const data = join(root, "ca");
   await mkdir(data);
-  const cores = availableParallelism();
-  heading(`memory of serve (${cores} workers), node ${process.version}`);
+  const signs = envCount("BENCH_MEMORY_SIGNS", 5000);
+  const renewals = envCount("BENCH_MEMORY_RENEWALS", 300);
+  heading(`memory of serve, node ${process.version}, ${s.rounds} x (${signs} signs, ${renewals} renewals)`);
+  line("load average (1 min) at the start", loadavg1());
   const m = await withCa(cleanup, data, undefined, async (ca) => {
     const auth = { authorization: `Bearer ${await createToken(data, TOKEN_NAME)}` };
+    const body = JSON.stringify({ csr: csr.pem });
     await delay(s.settle * 1000);
     const fresh = await serveMemory(ca.pid);
-    const signed = await loadSign(ca, JSON.stringify({ csr: csr.pem }), auth, s);
-    line(`POST /v1/sign, ${CONNECTIONS} connections, ${s.load} s: req/s`, signed.reqPerSec);
-    await delay(s.settle * 1000);
-    return { fresh, afterLoad: await serveMemory(ca.pid) };
+    const chains = await renewChains(ca, body, auth, csr);
+    const fixed = { ...s, warmup: 0 };
+    for (let r = 1; r <= s.rounds; r++) {
+      const signed = await loadSign(ca, body, auth, fixed, signs);
+      const renewed = await loadRenew(ca, chains, csr, fixed, renewals);
+      line(
+        `round ${r}: signs, renewals (req/s)`,
+        `${signed.ok}, ${renewed.ok}`,
+        `(${round(signed.reqPerSec)}, ${round(renewed.reqPerSec)})`,
+      );
+    }
+    const loaded = await serveMemory(ca.pid);
+    const ended = performance.now();
+    const recovery = await memoryRecovery(ca.pid, s);
+    // and where it stands once the whole RECOVERY_SECONDS have passed, recovered or not
+    await delay(Math.max(0, ended + RECOVERY_SECONDS * 1000 - performance.now()));
+    return { fresh, loaded, recovery, atEnd: await serveMemory(ca.pid) };
   });
   reportMemory(`idle, ${s.settle} s after start on an empty directory`, m.fresh);
-  reportMemory(`idle, ${s.settle} s after the load`, m.afterLoad);
-  return { memoryFresh: memoryFigures(m.fresh), memory: memoryFigures(m.afterLoad) };
+  reportMemory("right after the loads", m.loaded);
+  reportMemory(`idle, ${s.settle} s after the loads`, m.recovery.settled);
+  line(
+    `seconds of idling until the PSS was under ${RECOVERED_PSS_MIB} MiB`,
+    m.recovery.secondsToRecover ?? `not within ${RECOVERY_SECONDS}`,
+  );
+  line("PSS then (or at the end of the wait)", round(m.recovery.last.totalPssMiB ?? 0, 1), "MiB");
+  reportMemory(`idle, ${RECOVERY_SECONDS} s after the loads`, m.atEnd);
+  line("load average (1 min) at the end", loadavg1());
+  return {
+    machine: { loadavg1End: loadavg1() },
+    memoryFresh: memoryFigures(m.fresh),
+    memoryLoaded: memoryFigures(m.loaded),
+    memory: memoryFigures(m.recovery.settled),
+    memoryAfter30s: memoryFigures(m.atEnd),
+    memoryRecovery: {
+      secondsToRecover: m.recovery.secondsToRecover,
+      pssMiB: round(m.recovery.last.totalPssMiB ?? 0, 1),
+    },
+  };
 }
 
 /**
@@ -558,12 +595,18 @@ async function withCa<T>(
   }
 }
 
-async function loadSign(ca: CaProcess, body: string, auth: Record<string, string>, s: Settings) {
+async function loadSign(
+  ca: CaProcess,
+  body: string,
+  auth: Record<string, string>,
+  s: Settings,
+  amount?: number,
+) {
   const url = `${ca.baseUrl}/v1/sign`;
   const headers = { "content-type": "application/json", ...auth };
   await issueOnce(url, { method: "POST", ca: ca.rootPem, headers, body });
   return load(
-    { url, body, headers: auth, seconds: s.load, serverCpu: () => treeCpuSeconds(ca.pid) },
+    { url, body, headers: auth, seconds: s.load, amount, serverCpu: () => treeCpuSeconds(ca.pid) },
     s.warmup,
   );
 }
@@ -597,7 +640,7 @@ async function renewChains(
 }
 
 /** The renewal chains under load; they move on, so the next round renews their successors. */
-function loadRenew(ca: CaProcess, chains: string[], csr: BenchCsr, s: Settings) {
+function loadRenew(ca: CaProcess, chains: string[], csr: BenchCsr, s: Settings, amount?: number) {
   return renewLoad(
     {
       url: `${ca.baseUrl}/v1/renew`,
@@ -605,6 +648,7 @@ function loadRenew(ca: CaProcess, chains: string[], csr: BenchCsr, s: Settings) 
       key: csr.keyPem,
       fullchains: chains,
       seconds: s.load,
+      amount,
       serverCpu: () => treeCpuSeconds(ca.pid),
     },
     s.warmup,
