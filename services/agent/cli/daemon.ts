@@ -6,6 +6,7 @@
  * internal: --home, --log-level, --log-format, --verify-timeout and --metrics-listen, already checked.
  */
 import { parseDuration } from "../../../shared/duration.js";
+import { collectAll, isolateGc } from "../../../shared/gc.js";
 import { lineLogger } from "../../../shared/line-log.js";
 import type { LogFormat } from "../../../shared/log-format.js";
 import { hostPort } from "../../../shared/port.js";
@@ -40,6 +41,7 @@ function parse(argv: string[]): DaemonArgs {
 }
 
 const o = parse(process.argv.slice(2));
+const gc = isolateGc();
 runDaemon({
   ...o,
   verifyTimeoutMs: parseDuration(o.verifyTimeout),
@@ -48,6 +50,7 @@ runDaemon({
       ? undefined
       : hostPort("--metrics-listen", o.metricsListen, "127.0.0.1:9465", true),
   log: lineLogger("certyard-agent", o.logLevel, o.logFormat),
+  collect: () => collectAll(gc),
 }).catch((err: unknown) => {
   process.stderr.write(`certyard-agent: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

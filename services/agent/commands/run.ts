@@ -46,6 +46,11 @@ export interface DaemonOptions {
   verifyTimeoutMs: number;
   /** --metrics-listen, checked: GET /metrics there (run-metrics.ts, loaded only then) */
   metricsListen?: { host: string; port: number };
+  /**
+   * Called when the daemon goes to sleep after work (its start, a check, a renewal): one full
+   * garbage collection, so the hours of sleep are not spent holding that work's garbage.
+   */
+  collect?: () => void;
 }
 
 interface Exit {
@@ -107,14 +112,20 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     else log.warn({ exit: describe(exit) }, "reporting to the CA failed; next try tomorrow");
   };
   log.info({ home: o.home }, "agent started");
+  let worked = true;
   try {
     while (!stop.signal.aborted) {
       const entries = readEntries(layout.certs, log, unreadable);
       for (const name of holds.keys()) if (!entries.some((e) => e.name === name)) holds.delete(name);
       const step = nextStep(Date.now(), entries, { holds, ...root });
       if (step.kind === "sleep") {
+        if (worked) o.collect?.();
+        worked = false;
         await sleepUntil(step.until, stop.signal);
-      } else if (step.kind === "check-root") {
+        continue;
+      }
+      worked = true;
+      if (step.kind === "check-root") {
         if (!existsSync(layout.caJson) || !existsSync(layout.rootPem)) {
           log.info("not bootstrapped yet: no root to check");
           root = { rootCheckAt: Date.now() + ROOT_CHECK_MS, rootFailures: 0 };

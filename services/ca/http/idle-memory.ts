@@ -1,6 +1,5 @@
 import type { Server } from "node:net";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { collectAll, isolateGc } from "../../../shared/gc.js";
 
 /**
  * Gives memory back once `serve` goes idle after a load (issue 16).
@@ -54,16 +53,6 @@ export class IdlePolicy {
   }
 }
 
-/**
- * V8's gc(): `--expose-gc` set at run time only installs the gc function in contexts made after
- * it, so the process's own global gets none and child processes inherit no flag; a new context
- * hands the function out (the function collects the whole isolate).
- */
-export function isolateGc(): NodeJS.GCFunction {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as NodeJS.GCFunction;
-}
-
 export interface IdleCollection {
   beforeBytes: number;
   afterBytes: number;
@@ -85,7 +74,7 @@ export function collectWhenIdle(
     const beforeBytes = residentBytes();
     if (!policy.tick(beforeBytes)) return;
     const started = performance.now();
-    gc({ type: "major", execution: "sync", flavor: "last-resort" });
+    collectAll(gc);
     const afterBytes = residentBytes();
     policy.collected(afterBytes);
     onCollected({ beforeBytes, afterBytes, ms: performance.now() - started });

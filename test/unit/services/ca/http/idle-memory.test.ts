@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer } from "node:net";
 import { describe, test } from "node:test";
-import { setImmediate as nextTurn } from "node:timers/promises";
-import {
-  collectWhenIdle,
-  GROWTH_BYTES,
-  IdlePolicy,
-  isolateGc,
-} from "../../../../../services/ca/http/idle-memory.js";
+import { collectWhenIdle, GROWTH_BYTES, IdlePolicy } from "../../../../../services/ca/http/idle-memory.js";
 
 const MiB = 1024 * 1024;
 
@@ -53,21 +47,6 @@ describe("IdlePolicy: when an idle server collects its garbage", () => {
     p.activity();
     p.tick(60 * MiB + GROWTH_BYTES);
     assert.equal(p.tick(60 * MiB + GROWTH_BYTES), true);
-  });
-});
-
-describe("isolateGc", () => {
-  test("collects what nothing references, without putting gc on this process's global", async () => {
-    assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
-    let target: object | null = { payload: new Array(1000).fill(1) };
-    const ref = new WeakRef(target);
-    target = null;
-    // a WeakRef keeps its target alive until the end of the job that made or read it
-    await nextTurn();
-    isolateGc()({ type: "major", execution: "sync", flavor: "last-resort" });
-    assert.equal(ref.deref(), undefined);
-    assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
-    assert.ok(!process.execArgv.includes("--expose-gc"), "no flag a child process would inherit");
   });
 });
 
