@@ -123,7 +123,7 @@ export interface RunningServer {
 /** Builds the parts in order (store, CA, authority, app) and serves them over HTTPS. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   secureDataDir(cfg.paths);
-  const store = await openStoreAt(cfg.paths.db, { audit: cfg.audit ?? true });
+  const store = await openStoreAt(cfg.paths.db, { audit: cfg.audit ?? true, serve: true });
   const ca = loadCa(cfg.paths, cfg.passphrase);
   const clock = cfg.clock ?? Date.now;
   const names = cfg.servingNames ?? defaultServingNames(ca.constraints);

@@ -8,7 +8,7 @@ import type { CertificateRecord } from "../../services/ca/core/types.js";
 import { DAY_MS } from "../../services/ca/store/dashboard.js";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
 import { openStore } from "../../services/ca/store/index.js";
-import type { PgLocation } from "../../services/ca/store/pg/db.js";
+import { type PgLocation, SERVE_CONNECTIONS } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
 import { overviewMatchesFullCount } from "../helpers/dashboard-cases.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
@@ -98,6 +98,38 @@ describe("dashboard store on PostgreSQL", () => {
       }
     } finally {
       await fresh.close();
+    }
+  });
+
+  test("serve's pool has its connections open before the first page: the overview reads on them at once", async () => {
+    const opened = async (name: string) =>
+      Number(
+        (await server.sql(`select count(*) from pg_stat_activity where application_name = '${name}'`)).trim(),
+      );
+    const open = (name: string, o: { serve?: boolean }) =>
+      openPgStore(
+        parseDbUrl(`${server.socketUrl}&application_name=${name}`, "/nonexistent") as PgLocation,
+        o,
+      );
+    const cli = await open("certyard-cli", {});
+    try {
+      // a CLI command's pool opens what it uses: one connection, for the migrations
+      assert.equal(await opened("certyard-cli"), 1);
+    } finally {
+      await cli.close();
+    }
+    const serve = await open("certyard-serve", { serve: true });
+    try {
+      assert.equal(await opened("certyard-serve"), SERVE_CONNECTIONS);
+      const now = Date.UTC(2026, 11, 3, 10);
+      await Promise.all([
+        serve.dashboard.expiryTimeline(now, 90),
+        serve.crls.latest(),
+        serve.hosts.hostReports(),
+      ]);
+      assert.equal(await opened("certyard-serve"), SERVE_CONNECTIONS);
+    } finally {
+      await serve.close();
     }
   });
 

@@ -5,11 +5,12 @@ import type { StorePorts } from "./ports.js";
 
 /**
  * The store where --db says: SQLite (store/index.ts) or PostgreSQL (store/pg/index.ts, loaded
- * only then: a SQLite process never loads pg). `create`: only init may find no tables there.
+ * only then: a SQLite process never loads pg). `create`: only init may find no tables there;
+ * `serve`: serve's pool on PostgreSQL (pg/db.ts OpenPgOptions).
  */
 export async function openStoreAt(
   db: DbLocation,
-  o: { create?: boolean; audit?: boolean } = {},
+  o: { create?: boolean; audit?: boolean; serve?: boolean } = {},
 ): Promise<StorePorts> {
   if (db.dialect === "sqlite") return openStore(db.path, o);
   const { openPgStore } = await import("./pg/index.js");

@@ -25,6 +25,15 @@ export const MIGRATION_LOCK = 0x6365727479617264n;
 const POOL_SIZE = 8;
 
 /**
+ * How many connections serve opens at its start (OpenPgOptions.serve): as many as the dashboard's
+ * overview reads with at once (its figures, the CRL, the hosts). Each connection is a backend
+ * PostgreSQL forks, authenticates and fills its catalog caches for; opened on the overview's
+ * first load, the slowest of them set its time (at 1,000,000 certificates, load average 11, the
+ * CRL's read waited ~300 ms for its connection while the others took a few).
+ */
+export const SERVE_CONNECTIONS = 3;
+
+/**
  * The driver's settings from a --db URL already checked by db-url.ts. Built from its parts, not
  * handed to pg as a string: pg's URL parser reads `?host=/dir` but not `?port=`, which db-url.ts
  * accepts as libpq does.
@@ -66,6 +75,12 @@ const types = {
 export interface OpenPgOptions {
   /** only `init` (and `db copy` into an empty database) may find no tables there */
   create?: boolean;
+  /**
+   * serve's pool: SERVE_CONNECTIONS opened at start, and no connection closed for being idle
+   * (pg closes them after 10 s by default, so a dashboard used every minute opened new backends
+   * at every load). The CLI's short commands keep pg's default.
+   */
+  serve?: boolean;
 }
 
 /**
@@ -78,7 +93,7 @@ export async function openPg(
   loc: PgLocation,
   o: OpenPgOptions = {},
 ): Promise<{ db: PgDb; close(): Promise<void> }> {
-  const pool = new pg.Pool({ ...poolConfig(loc), types });
+  const pool = new pg.Pool({ ...poolConfig(loc), types, ...(o.serve ? { idleTimeoutMillis: 0 } : {}) });
   // an idle connection the server dropped (a restart, a failover) is an error event on the pool:
   // without a listener it would end the process; the next query takes a new connection
   pool.on("error", () => {});
@@ -92,6 +107,7 @@ export async function openPg(
       throw new Error(noTables(loc));
     }
     await migrateLocked(pool);
+    if (o.serve) await openConnections(pool, SERVE_CONNECTIONS);
     const db = drizzle(pool, { schema });
     return { db, close: () => pool.end() };
   } catch (e) {
@@ -100,6 +116,14 @@ export async function openPg(
     const reason = unavailability(e);
     throw reason === null ? e : new DatabaseUnavailable(`${loc.redacted}: ${reason}`, { cause: e });
   }
+}
+
+/** Opens `n` of the pool's connections at once (the pool keeps them idle for the next queries). */
+async function openConnections(pool: pg.Pool, n: number): Promise<void> {
+  const opened = await Promise.allSettled(Array.from({ length: n }, () => pool.connect()));
+  for (const c of opened) if (c.status === "fulfilled") c.value.release();
+  const failed = opened.find((c) => c.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** Refuses, in one line, a database without certyard's tables (store/open.ts requireStore). */
