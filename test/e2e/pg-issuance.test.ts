@@ -1,43 +1,16 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { type AuditEntry, verifyChain } from "../../services/ca/core/audit.js";
+import { verifyChain } from "../../services/ca/core/audit.js";
 import type { CertificateRecord } from "../../services/ca/core/types.js";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
 import type { PgLocation } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
-import { tokenRecord as token } from "../helpers/store-records.js";
-
-const DAY = 86_400_000;
-
-function cert(name: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
-  const now = Date.now();
-  return {
-    serial: randomBytes(16).toString("hex"),
-    tokenId: null,
-    renewedFrom: null,
-    commonName: name,
-    dnsNames: [name],
-    ipAddresses: ["10.0.0.1"],
-    notBefore: now,
-    notAfter: now + 30 * DAY,
-    keyFingerprint: "ab".repeat(32),
-    pem: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
-    createdAt: now,
-    revokedAt: null,
-    revocationReason: null,
-    ...over,
-  };
-}
-
-const issued = (rec: CertificateRecord): AuditEntry => ({
-  at: rec.createdAt,
-  type: "certificate.issued",
-  actor: { kind: "token", id: rec.tokenId ?? "none" },
-  subject: rec.serial,
-  details: { method: "sign", names: rec.dnsNames },
-});
+import {
+  certificateRecord as cert,
+  issuedEntry as issued,
+  tokenRecord as token,
+} from "../helpers/store-records.js";
 
 /**
  * Group commit on PostgreSQL (store/pg/issuance.ts): issuances recorded in the same turn of the

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { TokenRecord } from "../../services/ca/core/types.js";
+import type { AuditEntry } from "../../services/ca/core/audit.js";
+import type { CertificateRecord, TokenRecord } from "../../services/ca/core/types.js";
 
 const DAY = 86_400_000;
 
@@ -20,3 +21,33 @@ export function tokenRecord(over: Partial<TokenRecord> = {}): TokenRecord {
     ...over,
   };
 }
+
+/** A certificate's row for store tests: a fresh serial, `name` as its one DNS name, `over` on top. */
+export function certificateRecord(name: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
+  const now = Date.now();
+  return {
+    serial: randomBytes(16).toString("hex"),
+    tokenId: null,
+    renewedFrom: null,
+    commonName: name,
+    dnsNames: [name],
+    ipAddresses: ["10.0.0.1"],
+    notBefore: now,
+    notAfter: now + 30 * DAY,
+    keyFingerprint: "ab".repeat(32),
+    pem: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
+    createdAt: now,
+    revokedAt: null,
+    revocationReason: null,
+    ...over,
+  };
+}
+
+/** The audit event a sign's issuance of `rec` records. */
+export const issuedEntry = (rec: CertificateRecord): AuditEntry => ({
+  at: rec.createdAt,
+  type: "certificate.issued",
+  actor: { kind: "token", id: rec.tokenId ?? "none" },
+  subject: rec.serial,
+  details: { method: "sign", names: rec.dnsNames },
+});

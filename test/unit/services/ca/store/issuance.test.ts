@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
-import { type AuditEntry, verifyChain } from "../../../../../services/ca/core/audit.js";
-import type { CertificateRecord } from "../../../../../services/ca/core/types.js";
+import { verifyChain } from "../../../../../services/ca/core/audit.js";
 import { openStore } from "../../../../../services/ca/store/index.js";
-import { tokenRecord as token } from "../../../../helpers/store-records.js";
+import {
+  certificateRecord as cert,
+  issuedEntry as issued,
+  tokenRecord as token,
+} from "../../../../helpers/store-records.js";
 
 /*
  * Group commit on SQLite (store/index.ts): issuances recorded in the same turn of the event loop
@@ -17,35 +19,6 @@ import { tokenRecord as token } from "../../../../helpers/store-records.js";
  */
 const dir = mkdtempSync(join(tmpdir(), "certyard-issuance-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const DAY = 86_400_000;
-
-function cert(name: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
-  const now = Date.now();
-  return {
-    serial: randomBytes(16).toString("hex"),
-    tokenId: null,
-    renewedFrom: null,
-    commonName: name,
-    dnsNames: [name],
-    ipAddresses: ["10.0.0.1"],
-    notBefore: now,
-    notAfter: now + 30 * DAY,
-    keyFingerprint: "ab".repeat(32),
-    pem: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
-    createdAt: now,
-    revokedAt: null,
-    revocationReason: null,
-    ...over,
-  };
-}
-
-const issued = (rec: CertificateRecord): AuditEntry => ({
-  at: rec.createdAt,
-  type: "certificate.issued",
-  actor: { kind: "token", id: rec.tokenId ?? "none" },
-  subject: rec.serial,
-  details: { method: "sign", names: rec.dnsNames },
-});
 
 function storeAt(name: string) {
   const path = join(dir, `${name}.db`);
