@@ -17,6 +17,7 @@ import { promised } from "./promised.js";
 import { rateWindowStore } from "./rate-windows.js";
 import { sessionStore } from "./sessions.js";
 import { tokenStore } from "./tokens.js";
+import { walSync } from "./wal-sync.js";
 
 /**
  * The SQLite store: one module per entity, sharing one connection. Its modules are synchronous
@@ -129,13 +130,23 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
       return batch.map((p) => write([p])[0]);
     }
   }
+  const wal = walSync(sqlite, `${path}-wal`);
+  /** A refusal settles at once (it wrote nothing); the recorded settle once the WAL is synced. */
   function flush(): void {
     const batch = queue.splice(0);
-    const outcomes = write(batch);
+    const outcomes = wal.unsynced(() => write(batch));
+    const recorded: Pending[] = [];
     batch.forEach((p, i) => {
       const err = outcomes[i];
       if (err) p.reject(err);
-      else p.resolve();
+      else recorded.push(p);
+    });
+    if (recorded.length === 0) return;
+    wal.durable((err) => {
+      for (const p of recorded) {
+        if (err) p.reject(err);
+        else p.resolve();
+      }
     });
   }
 
@@ -161,8 +172,9 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
      * Group commit: records arriving in the same turn of the event loop are written in one
      * IMMEDIATE transaction (see recordOne and write: one request's failure, a token out of
-     * uses, fails only that request), and the promise settles after the commit. The issuance's
-     * audit event is written in the same transaction.
+     * uses, fails only that request), and the promise settles after the commit and the WAL's
+     * sync, which runs off the event loop (wal-sync.ts). The issuance's audit event is written
+     * in the same transaction.
      */
     recordIssued(
       rec: CertificateRecord,
@@ -179,6 +191,7 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
       sqlite.prepare("select 1").get();
     },
     async close(): Promise<void> {
+      await wal.close();
       close();
     },
   };
