@@ -293,9 +293,16 @@ async function cpuTicks(pid: number): Promise<number> {
   }
 }
 
-/** The pid of a direct child of this process by its command name (cfssl's module keeps its own). */
-export async function ownChildNamed(name: string): Promise<number | null> {
+/**
+ * The pid of a direct child of this process by its command name (cfssl's module keeps its own),
+ * other than those in `besides`.
+ */
+export async function ownChildNamed(
+  name: string,
+  besides: readonly (number | null)[] = [],
+): Promise<number | null> {
   for (const pid of await childPids(process.pid)) {
+    if (besides.includes(pid)) continue;
     try {
       if ((await readFile(`/proc/${pid}/comm`, "utf8")).trim() === name) return pid;
     } catch {

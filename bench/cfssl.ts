@@ -10,6 +10,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 
 const run = promisify(execFile);
 
@@ -38,12 +39,21 @@ export function cfsslSignBody(csrPem: string): string {
   return JSON.stringify({ certificate_request: csrPem });
 }
 
-/** Installs golang-cfssl with apt-get if `cfssl` is not on PATH, makes a throwaway CA and TLS cert in `dir`, starts `cfssl serve` over TLS on 127.0.0.1:port, waits until it answers, returns. */
-export async function startCfssl(dir: string, port: number): Promise<CfsslServer> {
+/**
+ * Installs golang-cfssl with apt-get if `cfssl` is not on PATH, makes a throwaway CA and TLS cert in `dir`, starts `cfssl serve` over TLS on 127.0.0.1:port, waits until it answers, returns.
+ * `certdb`: cfssl records every certificate it signs in its certificate database (`-db-config`,
+ * SQLite), as a cfssl CA that revokes or serves OCSP must; without it cfssl keeps nothing.
+ */
+export async function startCfssl(
+  dir: string,
+  port: number,
+  o: { certdb?: "defaults" | "wal" } = {},
+): Promise<CfsslServer> {
   await ensureCfsslInstalled();
   await mkdir(dir, { recursive: true });
   const files = await writeCaAndTlsCert(dir);
-  const child = await spawnServe(dir, port, files);
+  const dbConfig = o.certdb ? await writeCertdb(dir, o.certdb) : null;
+  const child = await spawnServe(dir, port, files, dbConfig);
   const stop = stopper(child);
   const url = `https://${HOST}:${port}`;
   try {
@@ -175,7 +185,40 @@ async function gencert(dir: string, csrFile: string, csr: object, args: string[]
   return { cert: out.cert, key: out.key };
 }
 
-async function spawnServe(dir: string, port: number, files: CaFiles): Promise<ChildProcess> {
+/**
+ * cfssl's certificate database on SQLite, with the tables of the migration that Debian's cfssl
+ * (1.2.0, 2016) ships in certdb/sqlite/migrations/001_CreateCertificates.sql, left in SQLite's
+ * defaults as cfssl's users get them (go-sqlite3: rollback journal, synchronous FULL, a 5 s busy
+ * timeout), or in WAL mode (the file keeps it), as serve's is. Returns the `-db-config` file.
+ */
+async function writeCertdb(dir: string, mode: "defaults" | "wal"): Promise<string> {
+  const path = join(dir, "certdb.sqlite");
+  const db = new Database(path);
+  try {
+    if (mode === "wal") db.pragma("journal_mode = WAL");
+    db.exec(`create table certificates (
+      serial_number blob not null, authority_key_identifier blob not null, ca_label blob,
+      status blob not null, reason int, expiry timestamp, revoked_at timestamp, pem blob not null,
+      primary key (serial_number, authority_key_identifier));
+    create table ocsp_responses (
+      serial_number blob not null, authority_key_identifier blob not null, body blob not null,
+      expiry timestamp, primary key (serial_number, authority_key_identifier),
+      foreign key (serial_number, authority_key_identifier)
+        references certificates (serial_number, authority_key_identifier));`);
+  } finally {
+    db.close();
+  }
+  const config = join(dir, "db-config.json");
+  await writeFile(config, JSON.stringify({ driver: "sqlite3", data_source: path }));
+  return config;
+}
+
+async function spawnServe(
+  dir: string,
+  port: number,
+  files: CaFiles,
+  dbConfig: string | null,
+): Promise<ChildProcess> {
   // cfssl logs every request; a file keeps that off a pipe that nobody would drain during the load.
   const log = await open(join(dir, "cfssl-serve.log"), "w");
   try {
@@ -197,6 +240,7 @@ async function spawnServe(dir: string, port: number, files: CaFiles): Promise<Ch
         files.tlsCert,
         "-tls-key",
         files.tlsKey,
+        ...(dbConfig === null ? [] : ["-db-config", dbConfig]),
       ],
       { stdio: ["ignore", log.fd, log.fd] },
     );

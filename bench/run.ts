@@ -71,6 +71,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "pages") return pagesOnly(root, s);
   if (s.only === "renew") return renewRoads(cleanup, root, s);
   if (s.only === "workers") return workersBench(cleanup, root, s, workerCounts(process.env.BENCH_WORKERS));
+  if (s.only === "certdb") return workersBench(cleanup, root, s, [1], true);
   if (s.only === "postgres")
     return postgresBench(cleanup, root, {
       seconds: s.load,
@@ -80,7 +81,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     });
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew", "workers" or "postgres" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew", "workers", "certdb" or "postgres" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();

@@ -44,40 +44,66 @@ export function workerCounts(text: string | undefined): number[] {
   return counts;
 }
 
+/** A cfssl taking its turns: its sign URL and the pid whose CPU is counted. */
+interface Baseline {
+  name: string;
+  url: string;
+  pid: number | null;
+  runs: LoadFigures[];
+}
+
+/**
+ * `certdb`: two more cfssl in the turns that record what they sign in cfssl's certificate
+ * database on SQLite, as serve records every certificate in its inventory (BENCH_ONLY=certdb):
+ * one with SQLite's defaults as cfssl leaves them, one in WAL mode.
+ */
 export async function workersBench(
   cleanup: Cleanup,
   root: string,
   s: Settings,
   counts: number[],
+  certdb = false,
 ): Promise<Record<string, Record<string, number | string | null>>> {
   const csr = await makeCsr(root);
   const body = JSON.stringify({ csr: csr.pem });
-  const cfssl = await startCfssl(join(root, "cfssl"), await freePort());
-  const release = cleanup.add("stop cfssl", () => cfssl.stop());
-  const cfsslPid = await ownChildNamed("cfssl");
+  const baselines: Baseline[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  const releases: (() => void)[] = [];
+  const kinds = certdb ? ([undefined, "defaults", "wal"] as const) : ([undefined] as const);
+  for (const kind of kinds) {
+    const name = kind === undefined ? "cfssl" : kind === "wal" ? "cfssl+certdb(WAL)" : "cfssl+certdb";
+    const server = await startCfssl(join(root, name), await freePort(), { certdb: kind });
+    stops.push(() => server.stop());
+    releases.push(cleanup.add(`stop ${name}`, () => server.stop()));
+    const pid = await ownChildNamed(
+      "cfssl",
+      baselines.map((b) => b.pid),
+    );
+    baselines.push({ name, url: server.url, pid, runs: [] });
+  }
   const tokens = new Map<number, string>();
   const turns = new Map<number, Turn[]>(counts.map((n) => [n, []]));
-  const theirs: LoadFigures[] = [];
   try {
     heading(
-      `serve's layouts against cfssl: --workers ${counts.join(", ")}, ${s.rounds} rounds of ${s.load} s`,
+      `serve's layouts against ${baselines.map((b) => b.name).join(" and ")}: --workers ${counts.join(", ")}, ${s.rounds} rounds of ${s.load} s`,
     );
     for (let r = 1; r <= s.rounds; r++) {
-      const order: (number | "cfssl")[] = [...counts, "cfssl"];
+      const order: (number | Baseline)[] = [...counts, ...baselines];
       if (r % 2 === 0) order.reverse();
       for (const which of order) {
-        if (which === "cfssl") {
+        if (typeof which !== "number") {
+          const pid = which.pid;
           const f = await load(
             {
-              url: cfssl.url,
+              url: which.url,
               body: cfsslSignBody(csr.pem),
               seconds: s.load,
-              serverCpu: cfsslPid === null ? undefined : () => treeCpuSeconds(cfsslPid),
+              serverCpu: pid === null ? undefined : () => treeCpuSeconds(pid),
             },
             s.warmup,
           );
-          theirs.push(f);
-          printTurn(`round ${r}: cfssl`, f);
+          which.runs.push(f);
+          printTurn(`round ${r}: ${which.name}`, f);
           continue;
         }
         const turn = await layoutTurn(cleanup, join(root, `workers-${which}`), which, body, tokens, s);
@@ -86,16 +112,22 @@ export async function workersBench(
       }
     }
   } finally {
-    release();
-    await cfssl.stop();
+    for (const release of releases) release();
+    for (const stop of stops) await stop();
   }
+  const theirs = baselines[0]?.runs ?? [];
   const cfsslReq = median(theirs.map((f) => f.reqPerSec));
   const cfsslP99 = median(theirs.map((f) => f.p99Ms));
   heading(`medians of ${s.rounds} rounds (${CONNECTIONS} connections)`);
-  line("cfssl req/s | p99 ms | server CPU µs", summary(theirs));
-  const out: Record<string, Record<string, number | string | null>> = {
-    cfssl: { reqPerSec: round(cfsslReq), p99Ms: round(cfsslP99) },
-  };
+  const out: Record<string, Record<string, number | string | null>> = {};
+  for (const b of baselines) {
+    line(`${b.name} req/s | p99 ms | server CPU µs`, summary(b.runs));
+    out[b.name] = {
+      reqPerSec: round(median(b.runs.map((f) => f.reqPerSec))),
+      p99Ms: round(median(b.runs.map((f) => f.p99Ms))),
+      serverCpuMicrosPerReq: round(median(b.runs.map((f) => f.serverCpuMicrosPerReq ?? 0))),
+    };
+  }
   for (const [n, list] of turns) {
     const signs = list.map((t) => t.sign);
     const req = median(signs.map((f) => f.reqPerSec));
@@ -103,7 +135,11 @@ export async function workersBench(
     const idle = median(list.map((t) => t.idleMiB));
     const after = median(list.map((t) => t.afterMiB));
     line(`--workers ${n} req/s | p99 ms | server CPU µs`, summary(signs));
-    line(`  / cfssl req/s | p99`, `${round(req / cfsslReq)} | ${round(p99 / cfsslP99)}`, "x");
+    for (const b of baselines) {
+      const theirReq = median(b.runs.map((f) => f.reqPerSec));
+      const theirP99 = median(b.runs.map((f) => f.p99Ms));
+      line(`  / ${b.name} req/s | p99`, `${round(req / theirReq)} | ${round(p99 / theirP99)}`, "x");
+    }
     line(`  PSS idle after start | after the load`, `${round(idle, 1)} | ${round(after, 1)}`, "MiB");
     out[`workers${n}`] = {
       reqPerSec: round(req),
