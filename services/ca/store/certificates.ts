@@ -213,9 +213,11 @@ export function certificateStore(db: Db) {
 
     /**
      * The metrics' counts (GET /metrics): how many certificates are in each state, and how many
-     * valid ones expire within each window. Every count reads an index: the whole table on the
-     * narrow certificates_expiry (SQLite counts its pages without reading the rows), the revoked
-     * and the superseded on their partial indexes, the expiring on a range of certificates_expiry.
+     * valid ones expire within each window, counted in certificates themselves (the metrics take
+     * them from the summary: dashboard.ts stateCounts, which the tests compare with this). Every
+     * count reads an index: the whole table on its smallest (SQLite counts its pages without
+     * reading the rows), the revoked and the superseded on their partial indexes, the expiring on
+     * a range of the inventory's certificates_not_after.
      * The expired are counted once, then only those that expired since the last call: a
      * certificate is issued to expire later than now and its notAfter never changes, so the
      * number whose notAfter has passed only grows with the time.

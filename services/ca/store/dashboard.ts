@@ -103,15 +103,17 @@ export function countsOf(
 
 /**
  * The overview's figures: certificate_days summed (a few thousand rows, whatever the number of
- * certificates), and today's expired counted on the narrow certificates_expiry index (alone) and
- * the superseded's partial index: a range of at most one day's certificates.
+ * certificates), and today's expired counted on the inventory's index (alone: it holds
+ * revoked_at) and the superseded's partial index: a range of at most one day's certificates.
+ * A narrow index on (not_after, revoked_at) counted that day 1.2x faster (0.033 against 0.039 ms
+ * for 1,082 rows), but cost every issuance a b-tree insert and 0.24 pages (migration 0018).
  */
 export function dashboardStore(db: Db) {
   const sqlite = db.$client;
   const groups = sqlite.prepare(groupsSql("@d0", "@days")).raw();
   const expiredToday = sqlite
     .prepare(
-      `select count(*) from certificates indexed by certificates_expiry
+      `select count(*) from certificates indexed by certificates_not_after
         where not_after > ? and not_after <= ? and revoked_at is null`,
     )
     .pluck();
