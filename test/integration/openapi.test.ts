@@ -6,6 +6,7 @@ import pino from "pino";
 import { createApp } from "../../services/ca/http/app.js";
 import type { AppDeps } from "../../services/ca/http/context.js";
 import { openApiDocument } from "../../services/ca/http/openapi/document.js";
+import { RENEW_PATH } from "../../services/ca/http/routes/renew.js";
 import { SIGN_PATH } from "../../services/ca/http/sign.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
 
@@ -56,8 +57,8 @@ describe("GET /openapi.json", () => {
     const served = inspectRoutes(app)
       .filter((r) => !r.isMiddleware && !r.path.startsWith("/acme"))
       .map((r) => `${r.method} ${r.path}`);
-    // POST /v1/sign is served ahead of hono (http/sign.ts)
-    served.push(`POST ${SIGN_PATH}`);
+    // POST /v1/sign and POST /v1/renew are served ahead of hono (http/sign.ts, http/routes/renew.ts)
+    served.push(`POST ${SIGN_PATH}`, `POST ${RENEW_PATH}`);
     const inDoc = documented(openApiDocument("0.0.0"));
     assert.ok(inDoc.includes("GET /acme/directory"));
     assert.deepEqual([...new Set(served)].sort(), inDoc.filter((r) => r !== "GET /acme/directory").sort());

@@ -10,7 +10,7 @@ import { adminRoutes } from "./routes/admin.js";
 import { hostRoutes } from "./routes/hosts.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { publicRoutes } from "./routes/public.js";
-import { renewRoute } from "./routes/renew.js";
+import { isRenewRequest, RENEW_PATH, renewHandler } from "./routes/renew.js";
 import { revokeRoute } from "./routes/revoke.js";
 import { isSignRequest, SIGN_PATH, signHandler } from "./sign.js";
 import { uiRoutes } from "./ui/app.js";
@@ -18,7 +18,7 @@ import type { DashboardDeps, UiDeps } from "./ui/deps.js";
 
 /**
  * The HTTPS front end as node's request listener: POST /v1/sign straight to signHandler (see
- * sign.ts), everything else through the hono app.
+ * sign.ts), POST /v1/renew to renewHandler (routes/renew.ts), everything else through the hono app.
  */
 export function requestListener(
   deps: AppDeps & { ui?: UiDeps },
@@ -27,13 +27,23 @@ export function requestListener(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const hono = getRequestListener(createApp(deps, acme).fetch, { hostname });
   const sign = signHandler(deps);
-  return (req, res) => {
-    if (!isSignRequest(req)) return hono(req, res);
+  const renew = renewHandler(deps);
+  const counted = (path: string, res: ServerResponse) => {
     const started = performance.now();
     res.once("finish", () =>
-      deps.metrics.request(SIGN_PATH, res.statusCode, (performance.now() - started) / 1000),
+      deps.metrics.request(path, res.statusCode, (performance.now() - started) / 1000),
     );
-    sign(req, res);
+  };
+  return (req, res) => {
+    if (isSignRequest(req)) {
+      counted(SIGN_PATH, res);
+      return sign(req, res);
+    }
+    if (isRenewRequest(req)) {
+      counted(RENEW_PATH, res);
+      return renew(req, res);
+    }
+    return hono(req, res);
   };
 }
 
@@ -54,7 +64,7 @@ function countRequests(deps: Pick<AppDeps, "metrics">): MiddlewareHandler<AppEnv
   };
 }
 
-/** Every route but POST /v1/sign, which requestListener hands to signHandler before hono. */
+/** Every route but POST /v1/sign and POST /v1/renew, which requestListener serves before hono. */
 /**
  * `acme`: the ACME domain, built when first asked for (its routes, jose and the domain are loaded
  * on the first /acme request: a CA used only through tokens never pays their memory in each worker).
@@ -68,7 +78,6 @@ export function createApp(deps: AppDeps & { ui?: UiDeps }, acme?: () => Promise<
     app.route("/ui/", uiRoutes(deps));
   }
   app.route("/", publicRoutes(deps));
-  app.route("/", renewRoute(deps));
   app.route("/", revokeRoute(deps));
   app.route("/", adminRoutes(deps));
   app.route("/", metricsRoute(deps));

@@ -65,7 +65,8 @@ export function signHandler(deps: AppDeps): (req: IncomingMessage, res: ServerRe
   };
 }
 
-function send(
+/** Writes a whole answer, unless the connection is gone or an answer was written already. */
+export function send(
   res: ServerResponse,
   status: number,
   headers: Record<string, string>,
