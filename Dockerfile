@@ -9,7 +9,10 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild better-sqlite3
 COPY services ./services
 COPY shared ./shared
+COPY scripts/bundle-drizzle.ts ./scripts/
+# drizzle bundled into one file after tsc, as npm run build does (scripts/bundle-drizzle.ts)
 RUN npx tsc -p tsconfig.build.json \
+ && node scripts/bundle-drizzle.ts \
  && chmod 755 dist/services/ca/main.js dist/services/agent/main.js \
  && npm prune --omit=dev
 

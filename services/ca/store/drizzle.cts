@@ -4,7 +4,8 @@
  * resolver hands each of drizzle-orm's ~110 module files its 178 KB package.json again: that took
  * 4-5 s and about 150 MB of short-lived heap per process (workers and every CLI command), against
  * 0.2-0.3 s and 10 MB this way (node 20 took 0.17 s either way). Import drizzle only from here
- * (a unit test checks), so its classes and their types come from one copy.
+ * (a unit test checks), so its classes and their types come from one copy. `npm run build` then
+ * bundles this file and pg/drizzle.cts into one (scripts/bundle-drizzle.ts): 0.13-0.2 -> 0.04-0.07 s.
  */
 export {
   type AnyColumn,
