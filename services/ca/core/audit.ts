@@ -84,18 +84,35 @@ export interface AuditEvent extends AuditEntry {
   hash: string;
 }
 
-/** JSON with object keys in code-point order and no whitespace: the same value, the same text. */
+/**
+ * JSON with object keys in code-point order and no whitespace: the same value, the same text.
+ * Built in one string, without an array per object or list (sealing an issuance's event runs it
+ * once per issuance); its text is pinned by the audit test's hashes, so chains written before
+ * verify the same: a key whose value is undefined is left out, an undefined element of a list
+ * is written as nothing ("[null,]").
+ */
 export function canonicalJson(value: Json): string {
   if (value === null || typeof value !== "object") {
     if (typeof value === "number" && !Number.isFinite(value))
       throw new Error("audit: a number must be finite");
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const keys = Object.keys(value)
-    .filter((k) => value[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as Json)}`).join(",")}}`;
+  if (Array.isArray(value)) {
+    let text = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) text += ",";
+      const v = value[i];
+      if (v !== undefined) text += canonicalJson(v);
+    }
+    return `${text}]`;
+  }
+  let text = "";
+  for (const k of Object.keys(value).sort()) {
+    const v = value[k];
+    if (v === undefined) continue;
+    text += `${text === "" ? "" : ","}${JSON.stringify(k)}:${canonicalJson(v)}`;
+  }
+  return `{${text}}`;
 }
 
 /** The hash of an event that follows `prevHash`. */
@@ -113,23 +130,23 @@ export function eventHash(prevHash: string, e: AuditEntry): string {
 export function sealEvent(prevHash: string, e: AuditEntry): { details: string; hash: string } {
   const details = canonicalJson(e.details);
   // keys in code-point order: actor (id, kind), at, details, subject, type; canonicalJson
-  // leaves out a key whose value is undefined, and so does field()
-  const actor = [field("id", e.actor.id), field("kind", e.actor.kind)].filter(Boolean).join(",");
-  const body = [
-    `"actor":{${actor}}`,
-    field("at", e.at),
-    `"details":${details}`,
-    field("subject", e.subject),
-    field("type", e.type),
-  ]
-    .filter(Boolean)
-    .join(",");
+  // leaves out a key whose value is undefined, and so does joined()
+  const actor = joined(field("id", e.actor.id), field("kind", e.actor.kind));
+  const body = joined(
+    joined(`"actor":{${actor}}`, field("at", e.at)),
+    joined(joined(`"details":${details}`, field("subject", e.subject)), field("type", e.type)),
+  );
   return { details, hash: hash("sha256", `${prevHash}\n{${body}}`, "hex") };
 }
 
 /** `"key":value`, the value as canonicalJson writes it; nothing when it is undefined. */
 function field(key: string, value: Json | undefined): string {
   return value === undefined ? "" : `"${key}":${canonicalJson(value)}`;
+}
+
+/** Two members with a comma between them, or the one that is there. */
+function joined(a: string, b: string): string {
+  return a === "" ? b : b === "" ? a : `${a},${b}`;
 }
 
 export type ChainFault =
