@@ -7,6 +7,7 @@
  * full handshake with a client certificate, on both sides of this machine's cores.
  */
 import { request } from "node:https";
+import { leafPem } from "../services/agent/issuers/ca-client.js";
 import { CONNECTIONS, type LoadFigures } from "./load.js";
 
 export interface RenewSpec {
@@ -18,6 +19,12 @@ export interface RenewSpec {
   key: string;
   /** CONNECTIONS full chains (leaf + intermediates) to start from, one per loop */
   fullchains: string[];
+  /**
+   * What each handshake presents: the leaf alone, as the agent does (the default), or the whole
+   * chain, as a client that sends its certificate file as it is (and the agent before issue 16's
+   * session 13) does
+   */
+  present?: "leaf" | "fullchain";
   seconds: number;
   /** a fixed number of renewals in all instead of `seconds` */
   amount?: number;
@@ -31,7 +38,7 @@ interface Outcome {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-function renewOnce(url: string, ca: string | null, key: string, fullchain: string): Promise<Outcome> {
+function renewOnce(url: string, ca: string | null, key: string, cert: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -41,7 +48,7 @@ function renewOnce(url: string, ca: string | null, key: string, fullchain: strin
         // handshake the server must answer, not on checking the server's chain each time
         // (renewChains checked it once with the root before the load)
         ...(ca === null ? { rejectUnauthorized: false } : { ca }),
-        cert: fullchain,
+        cert,
         key,
         agent: false,
         timeout: REQUEST_TIMEOUT_MS,
@@ -81,7 +88,8 @@ async function runChains(spec: RenewSpec, seconds: number, record: boolean, amou
       if (current === undefined) return;
       const start = performance.now();
       try {
-        const out = await renewOnce(spec.url, spec.checkServer ? spec.ca : null, spec.key, current);
+        const cert = spec.present === "fullchain" ? current : leafPem(current);
+        const out = await renewOnce(spec.url, spec.checkServer ? spec.ca : null, spec.key, cert);
         if (out.fullchain === null) {
           non2xx++;
           return; // a refused chain cannot go on

@@ -1,7 +1,12 @@
 import { createFetch, FetchError } from "ofetch";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import type { ProblemDocument } from "../../../shared/problem.js";
-import { certificatesFromPem, fingerprint, normalizeFingerprint } from "../../../shared/x509/pem.js";
+import {
+  certificatesFromPem,
+  encodePem,
+  fingerprint,
+  normalizeFingerprint,
+} from "../../../shared/x509/pem.js";
 import { fetchFailureReason, ServerError } from "./fetch-error.js";
 import { type TlsTrust, tlsFetch } from "./tls-fetch.js";
 
@@ -43,6 +48,19 @@ export interface CaClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The certificate a mutual-TLS request presents: the leaf of the certificate file, without the
+ * intermediates after it. The CA knows its own intermediates and never reads a client's chain (it
+ * finds the presented certificate in its inventory), while each intermediate sent costs its TLS
+ * server a certificate decoded and a signature checked in the handshake, and node's peer
+ * certificate a copy of the chain: about 0.1 ms of the CA's CPU per renewal (issue 16). A file
+ * with no certificate in it goes as it is, for the TLS layer to refuse as before.
+ */
+export function leafPem(certPem: string): string {
+  const leaf = certificatesFromPem(certPem)[0];
+  return leaf ? encodePem("CERTIFICATE", leaf) : certPem;
+}
+
 /** The CA's HTTP API through ofetch, trusting only the pinned root. */
 export function caClient(o: CaClientOptions) {
   const base = { baseURL: o.url, retry: 0 as const, timeout: o.timeoutMs ?? 30_000 };
@@ -63,7 +81,7 @@ export function caClient(o: CaClientOptions) {
 
     /** Renewal over mutual TLS: the current certificate and key are the credential. */
     async renew(current: { certPem: string; keyPem: string }, csrPem?: string): Promise<IssuedCert> {
-      const mtls = tlsFetch({ ca: o.rootPem, cert: current.certPem, key: current.keyPem });
+      const mtls = tlsFetch({ ca: o.rootPem, cert: leafPem(current.certPem), key: current.keyPem });
       try {
         return await createFetch({ fetch: mtls.fetch })<IssuedCert>("/v1/renew", {
           ...base,
@@ -79,7 +97,7 @@ export function caClient(o: CaClientOptions) {
 
     /** POST /v1/hosts/report over mutual TLS: what this host serves (its certificate is the credential). */
     async report(current: { certPem: string; keyPem: string }, body: HostReportBody): Promise<void> {
-      const mtls = tlsFetch({ ca: o.rootPem, cert: current.certPem, key: current.keyPem });
+      const mtls = tlsFetch({ ca: o.rootPem, cert: leafPem(current.certPem), key: current.keyPem });
       try {
         await createFetch({ fetch: mtls.fetch })("/v1/hosts/report", { ...base, method: "POST", body });
       } catch (err) {
