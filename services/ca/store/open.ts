@@ -1,18 +1,21 @@
-import { requireDatabase } from "./db.js";
 import type { DbLocation } from "./db-url.js";
-import { openStore } from "./index.js";
 import type { StorePorts } from "./ports.js";
+import { requireDatabase } from "./sqlite-file.js";
 
 /**
  * The store where --db says: SQLite (store/index.ts) or PostgreSQL (store/pg/index.ts, loaded
- * only then: a SQLite process never loads pg). `create`: only init may find no tables there;
- * `serve`: serve's pool on PostgreSQL (pg/db.ts OpenPgOptions).
+ * only then: a SQLite process never loads pg). Either is loaded when a store is opened, so that
+ * requireStore (fingerprint, rotate) loads neither drizzle nor the store's modules. `create`:
+ * only init may find no tables there; `serve`: serve's pool on PostgreSQL (pg/db.ts OpenPgOptions).
  */
 export async function openStoreAt(
   db: DbLocation,
   o: { create?: boolean; audit?: boolean; serve?: boolean } = {},
 ): Promise<StorePorts> {
-  if (db.dialect === "sqlite") return openStore(db.path, o);
+  if (db.dialect === "sqlite") {
+    const { openStore } = await import("./index.js");
+    return openStore(db.path, o);
+  }
   const { openPgStore } = await import("./pg/index.js");
   return openPgStore(db, o);
 }
