@@ -131,9 +131,22 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     }
   }
   const wal = walSync(sqlite, `${path}-wal`);
-  /** A refusal settles at once (it wrote nothing); the recorded settle once the WAL is synced. */
+  let held = false;
+  /**
+   * A refusal settles at once (it wrote nothing); the recorded settle once the WAL is synced.
+   * While a sync runs, the queue waits for it to end and then commits as one batch (afterSync).
+   */
   function flush(): void {
+    if (held) return;
+    held = true;
+    wal.afterSync(() => {
+      held = false;
+      commitQueued();
+    });
+  }
+  function commitQueued(): void {
     const batch = queue.splice(0);
+    if (batch.length === 0) return;
     const outcomes = wal.unsynced(() => write(batch));
     const recorded: Pending[] = [];
     batch.forEach((p, i) => {
@@ -170,11 +183,11 @@ export function openStore(path: string, o: OpenOptions & { audit?: boolean } = {
     },
     /**
      * Records an issued certificate and, for a token, consumes one use and one rate slot.
-     * Group commit: records arriving in the same turn of the event loop are written in one
-     * IMMEDIATE transaction (see recordOne and write: one request's failure, a token out of
-     * uses, fails only that request), and the promise settles after the commit and the WAL's
-     * sync, which runs off the event loop (wal-sync.ts). The issuance's audit event is written
-     * in the same transaction.
+     * Group commit: records arriving in the same turn of the event loop, or while the last
+     * batch's sync runs, are written in one IMMEDIATE transaction (see recordOne and write: one
+     * request's failure, a token out of uses, fails only that request), and the promise settles
+     * after the commit and the WAL's sync, which runs off the event loop (wal-sync.ts). The
+     * issuance's audit event is written in the same transaction.
      */
     recordIssued(
       rec: CertificateRecord,

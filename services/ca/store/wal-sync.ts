@@ -13,7 +13,11 @@ import type Database from "better-sqlite3";
  * a commit either. Every other write of the connection keeps FULL.
  *
  * One sync at a time: batches that commit while one runs share the next, so the threadpool's
- * four threads, which also verify CSRs and sign certificates, never all wait on the disk.
+ * four threads, which also verify CSRs and sign certificates, never all wait on the disk. Group
+ * commit does not even commit while a sync runs (`afterSync`): what arrives meanwhile could not
+ * settle before the next sync anyway, so it waits for the running one to end and commits as one
+ * batch, and the pages every commit writes (the b-trees' last leaves, page 1, the token's row)
+ * are written once for all of it.
  * Linux syncs the file (its inode), whichever descriptor wrote it: the descriptor here is read-
  * only. The WAL cannot be deleted under it: SQLite removes a WAL only when its last connection
  * closes, and this connection stays open until `close`.
@@ -23,6 +27,7 @@ export function walSync(sqlite: Database.Database, walPath: string) {
   let syncing = false;
   let waiting: ((err: Error | null) => void)[] = [];
   const idle: (() => void)[] = [];
+  const next: (() => void)[] = [];
 
   function start(): void {
     const group = waiting;
@@ -40,6 +45,9 @@ export function walSync(sqlite: Database.Database, walPath: string) {
     fdatasync(walFd, (err) => {
       syncing = false;
       for (const settle of group) settle(err);
+      // a batch held back by afterSync commits now, and its durable() starts the next sync
+      for (const run of next.splice(0)) run();
+      if (syncing) return;
       if (waiting.length > 0) start();
       else for (const done of idle.splice(0)) done();
     });
@@ -60,6 +68,11 @@ export function walSync(sqlite: Database.Database, walPath: string) {
     durable(settle: (err: Error | null) => void): void {
       waiting.push(settle);
       if (!syncing) start();
+    },
+    /** Runs `run` once no sync is running: now, or when the running one has settled its batches. */
+    afterSync(run: () => void): void {
+      if (syncing) next.push(run);
+      else run();
     },
     /** Closes the WAL's descriptor once no sync uses it. */
     async close(): Promise<void> {

@@ -82,3 +82,34 @@ test("close waits for the sync in flight before it closes the descriptor", async
   assert.equal(heard, null);
   sqlite.close();
 });
+
+test("afterSync runs at once when no sync runs, else once the running sync has settled its batch", async () => {
+  const { sqlite, wal } = database("after");
+  const order: string[] = [];
+  wal.afterSync(() => order.push("no sync: at once"));
+  assert.deepEqual(order, ["no sync: at once"]);
+  wal.unsynced(() => sqlite.prepare("insert into t values (4)").run());
+  const first = new Promise<Error | null>((settled) =>
+    wal.durable((err) => {
+      order.push("first settled");
+      settled(err);
+    }),
+  );
+  // group commit holds a batch back this way while the first one's sync runs
+  const held = new Promise<Error | null>((settled) =>
+    wal.afterSync(() => {
+      order.push("held batch commits");
+      wal.unsynced(() => sqlite.prepare("insert into t values (5)").run());
+      wal.durable((err) => {
+        order.push("held settled");
+        settled(err);
+      });
+    }),
+  );
+  assert.deepEqual(order, ["no sync: at once"]);
+  assert.deepEqual(await Promise.all([first, held]), [null, null]);
+  assert.deepEqual(order, ["no sync: at once", "first settled", "held batch commits", "held settled"]);
+  assert.equal(sqlite.prepare("select count(*) from t").pluck().get(), 2);
+  await wal.close();
+  sqlite.close();
+});
