@@ -9,29 +9,13 @@ import type { PgLocation } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
 import { storageFault } from "../../shared/storage-fault.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
-import { tokenRecord as token } from "../helpers/store-records.js";
+import { certificateRecord, tokenRecord as token } from "../helpers/store-records.js";
 
 const DAY = 86_400_000;
 
-function cert(over: Partial<CertificateRecord> = {}): CertificateRecord {
-  const now = Date.now();
-  return {
-    serial: randomBytes(16).toString("hex"),
-    tokenId: null,
-    renewedFrom: null,
-    commonName: "host.lan",
-    dnsNames: ["host.lan", "www.host.lan"],
-    ipAddresses: ["10.0.0.1"],
-    notBefore: now,
-    notAfter: now + 30 * DAY,
-    keyFingerprint: "ab".repeat(32),
-    pem: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
-    createdAt: now,
-    revokedAt: null,
-    revocationReason: null,
-    ...over,
-  };
-}
+/** A certificate of host.lan and www.host.lan, `over` on top. */
+const cert = (over: Partial<CertificateRecord> = {}): CertificateRecord =>
+  certificateRecord("host.lan", { dnsNames: ["host.lan", "www.host.lan"], ...over });
 
 /**
  * The PostgreSQL store against a real PostgreSQL 15, two stores (two pools, as two replicas
