@@ -3,11 +3,13 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { InventoryQuery, InventoryRow } from "../../services/ca/core/inventory.js";
 import type { CertificateRecord } from "../../services/ca/core/types.js";
+import { certificateViewsBytes } from "../../services/ca/core/views.js";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
 import type { PgLocation } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
 import { LISTING_WIDTH_LIMIT } from "../../services/ca/store/pg/listing-width.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { certificateRecord, tokenRecord } from "../helpers/store-records.js";
 
 const DAY = 86_400_000;
 
@@ -118,5 +120,72 @@ describe("the PostgreSQL inventory with certificates too wide for its index", ()
       revoked.rows.map((r) => r.serial),
       [wide.serial],
     );
+  });
+
+  test("certs list --json's pages made by PostgreSQL are the bytes certificateViewsBytes prints", async () => {
+    const now = Date.now();
+    const token = tokenRecord();
+    await store.tokens.create(token);
+    const at = now + 50 * DAY; // after the wide test's certificates
+    const odd = [
+      // every character JSON escapes, and some it does not (é, U+2028, an emoji's surrogate pair)
+      'q"uo\\te\u0001\b\f\n\r\t\u001f\u007f-é\u2028-\u{1f600}',
+      "plain.lan",
+    ];
+    const recs = [
+      certificateRecord("a.lan", { notAfter: at, tokenId: token.id }),
+      certificateRecord("b.lan", { notAfter: at, commonName: null, dnsNames: [], ipAddresses: [] }),
+      certificateRecord(odd[0] as string, {
+        notAfter: at + 1,
+        dnsNames: odd,
+        ipAddresses: ["10.0.0.1", "fd00::1"],
+      }),
+      // before 1970 and past year 9999: the times node writes itself
+      certificateRecord("c.lan", { notAfter: at + 2, notBefore: -86_400_123 }),
+      certificateRecord("d.lan", { notAfter: 253_402_300_800_001, notBefore: at }),
+      certificateRecord("expired.lan", { notAfter: at + 3 }),
+      certificateRecord("revoked.lan", { notAfter: at + 4 }),
+    ];
+    for (const r of recs) await store.recordIssued(r, null, now);
+    // renewed: the first is superseded by its successor, which names the first as renewedFrom
+    const next = certificateRecord("a.lan", { notAfter: at + 5, renewedFrom: recs[0]?.serial ?? null });
+    await store.recordIssued(next, null, now);
+    assert.equal(await store.certificates.revoke(recs[6]?.serial as string, 1, now), "revoked");
+
+    for (const q of [
+      // from the wide test's rows to these, in pages of 3; `now` past "expired.lan" and before the rest
+      { now: at + 3, states: ["valid", "superseded", "expired", "revoked"] as const, limit: 3 },
+      { now, states: ["valid"] as const, limit: 2, expiringBefore: at + 10 },
+      { now, states: ["valid", "superseded", "expired"] as const, limit: 1, name: "a.lan" },
+      { now, states: ["valid", "superseded", "expired"] as const, limit: 5, name: odd[0] as string },
+    ] satisfies InventoryQuery[]) {
+      let after: InventoryQuery["after"];
+      let pages = 0;
+      for (;;) {
+        const page = await store.certificates.page({ ...q, after });
+        const json = await store.certificates.jsonPage({ ...q, after });
+        assert.equal(json.bytes.toString(), certificateViewsBytes(page.rows).toString(), JSON.stringify(q));
+        assert.deepEqual(json.next, page.next);
+        pages++;
+        if (!page.next) break;
+        after = page.next;
+      }
+      assert.ok(pages > 1 || q.name !== undefined, "more than one page");
+    }
+    // the states written: revoked first, then expired (at+3), then superseded, else valid
+    const stateAt = async (t: number) => {
+      const all = await store.certificates.jsonPage({
+        now: t,
+        states: ["valid", "superseded", "expired", "revoked"],
+        limit: 1000,
+        expiringBefore: 253_402_300_800_001,
+      });
+      const rows = JSON.parse(`[\n${all.bytes.toString()}\n]`) as { serial: string; state: string }[];
+      const of = (c: CertificateRecord | undefined) => rows.find((r) => r.serial === c?.serial)?.state;
+      return [...recs, next].map(of);
+    };
+    const [sup, v, x, r] = ["superseded", "valid", "expired", "revoked"];
+    assert.deepEqual(await stateAt(now), [sup, v, v, v, v, v, r, v]);
+    assert.deepEqual(await stateAt(at + 3), [x, x, x, x, v, x, r, v]);
   });
 });

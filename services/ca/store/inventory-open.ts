@@ -1,12 +1,13 @@
-import { certificateStore } from "./certificates.js";
-import { openDb } from "./db.js";
+import type { InventoryQuery, JsonPage } from "../core/inventory.js";
 import type { DbLocation } from "./db-url.js";
 import type { StorePorts } from "./ports.js";
-import { tokenStore } from "./tokens.js";
 
 /** What `certs list` reads: the inventory's pages and tokens by name. */
 export interface InventoryReader {
-  certificates: Pick<StorePorts["certificates"], "page">;
+  certificates: Pick<StorePorts["certificates"], "page"> & {
+    /** PostgreSQL's pages for certs list --json (store/pg/certificates.ts jsonPage) */
+    jsonPage?(q: InventoryQuery): Promise<JsonPage>;
+  };
   tokens: Pick<StorePorts["tokens"], "idOf">;
   /** rows per query when a listing streams out; none: the inventory's default (1,000) */
   streamRows?: number;
@@ -28,14 +29,33 @@ const SQLITE_STREAM_ROWS = 250;
 /**
  * The inventory alone, for `certs list`. On SQLite: the database (migrated, as openStore does)
  * with the certificates' and tokens' modules only, not the whole store (loading and building the
- * other modules: 0.29-0.33 -> 0.26-0.31 s of CPU for a listing of nothing). On PostgreSQL:
- * the whole store, which is where its connection pool is made.
+ * other modules: 0.29-0.33 -> 0.26-0.31 s of CPU for a listing of nothing). On PostgreSQL the
+ * same: the pool (migrated, as openStoreAt does) with those two modules, not the whole PostgreSQL
+ * store, nor the SQLite one that store/open.ts loads with it.
  */
 export async function openInventoryAt(db: DbLocation): Promise<InventoryReader> {
   if (db.dialect !== "sqlite") {
-    const { openStoreAt } = await import("./open.js");
-    return openStoreAt(db);
+    const [{ openPg }, { pgCertificateStore }, { pgTokenStore }, { guarded }] = await Promise.all([
+      import("./pg/db.js"),
+      import("./pg/certificates.js"),
+      import("./pg/tokens.js"),
+      import("./pg/faults.js"),
+    ]);
+    const { db: pg, close } = await openPg(db);
+    const certificates = pgCertificateStore(pg);
+    const tokens = pgTokenStore(pg);
+    // as the whole store's ports are (pg/index.ts): a lost connection is one line naming the database
+    return guarded({
+      certificates: { page: certificates.page, jsonPage: certificates.jsonPage },
+      tokens: { idOf: tokens.idOf },
+      close,
+    });
   }
+  const [{ openDb }, { certificateStore }, { tokenStore }] = await Promise.all([
+    import("./db.js"),
+    import("./certificates.js"),
+    import("./tokens.js"),
+  ]);
   const { db: d, close } = openDb(db.path);
   const certificates = certificateStore(d);
   const tokens = tokenStore(d);
