@@ -22,6 +22,8 @@ import {
   withUrlHost,
 } from "./authority/serving.js";
 import { renewServing } from "./authority/serving-renewal.js";
+import { threadpoolSigner } from "./authority/signer.js";
+import { threadSigner } from "./authority/signer-thread.js";
 import { ipMatcher, parseIpRange } from "./core/names.js";
 import { requestListener } from "./http/app.js";
 import {
@@ -94,6 +96,11 @@ export interface ServeConfig {
   /** how often the alert conditions are checked (default a minute); tests shorten it and the retries */
   alertCheckMs?: number;
   alertRetry?: RetryPolicy;
+  /**
+   * true (serve --crypto-thread): CSR verification and certificate signing run in one worker
+   * thread of their own instead of on the event loop and libuv's threadpool (signer-thread.ts)
+   */
+  cryptoThread?: boolean;
   /** false: no audit events (serve --no-audit, for benchmarks that compare) */
   audit?: boolean;
   /** how long leases on periodic work last and how often they are renewed (LEASE_TIMES); tests shorten them */
@@ -129,7 +136,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const names = cfg.servingNames ?? defaultServingNames(ca.constraints);
   const { url, guessed } = await publicUrl(cfg.url, names, cfg.port);
   const servingNames = withUrlHost(names, url);
-  const authority = new Authority(ca, store, `${url}${ca.crlPath}`, clock);
+  const signer = cfg.cryptoThread
+    ? threadSigner((code, err) =>
+        cfg.log.error({ err, code }, "the crypto thread stopped; the next request starts another"),
+      )
+    : threadpoolSigner();
+  const authority = new Authority(ca, store, `${url}${ca.crlPath}`, clock, signer);
   const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
   const tokenKey = await tokenKeyOf(cfg.paths, store);
   const tokens = tokenService(store.tokens, clock, async () => tokenKey);
@@ -249,7 +261,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     listener,
   );
   limitConnections(server, limits, cfg.log);
-  const idle = collectWhenIdle(server, (c) => cfg.log.debug(c, "idle: garbage collected"));
+  const idle = collectWhenIdle(
+    server,
+    (c) => cfg.log.debug(c, "idle: garbage collected"),
+    undefined,
+    () => signer.rest(),
+  );
   // Behind a TCP balancer that sends the PROXY protocol, a plain listener takes its header off first.
   const front = cfg.proxyProtocolFrom?.length
     ? proxyProtocolFront(server, ipMatcher(cfg.proxyProtocolFrom.map(parseIpRange)), {
@@ -391,6 +408,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
             void leases
               .close()
               .then(() => store.close())
+              .finally(() => signer.close())
               .then(resolve, resolve);
           });
         });

@@ -70,6 +70,8 @@ export interface StartOptions {
   alertWebhooks?: ServeConfig["alertWebhooks"];
   alertCheckMs?: number;
   alertRetry?: ServeConfig["alertRetry"];
+  /** serve --crypto-thread: CSR verify and signing in a worker thread of their own */
+  cryptoThread?: boolean;
 }
 
 /** A real CA in a temporary data directory, serving real HTTPS on a random loopback port. */
@@ -103,6 +105,7 @@ export async function startCa(opts: StartOptions = {}): Promise<TestCa> {
     alertWebhooks: opts.alertWebhooks,
     alertCheckMs: opts.alertCheckMs,
     alertRetry: opts.alertRetry,
+    cryptoThread: opts.cryptoThread,
   });
   const rootPem = readFileSync(paths.rootCert, "utf8");
   const adminToken = readFileSync(paths.adminToken, "utf8").trim();

@@ -1,9 +1,9 @@
 import { hash, X509Certificate } from "node:crypto";
 import type { IssuedCertificate } from "../../../shared/api.js";
 import { unsignedInteger } from "../../../shared/x509/der.js";
-import { certificatesFromPem, encodePem } from "../../../shared/x509/pem.js";
+import { certificatesFromPem } from "../../../shared/x509/pem.js";
 import type { Actor, AuditEntry } from "../core/audit.js";
-import { type ParsedCsr, parseCsrAsync } from "../core/csr.js";
+import type { ParsedCsr } from "../core/csr.js";
 import {
   type Check,
   type Constraints,
@@ -13,7 +13,7 @@ import {
   validityFor,
   withinConstraints,
 } from "../core/policy.js";
-import { assembleCertificate, buildTbs, type LeafTemplate, leafTemplate } from "../core/profile.js";
+import { type LeafTemplate, leafTemplate } from "../core/profile.js";
 import type {
   CertificateRecord,
   CrlRecord,
@@ -25,7 +25,8 @@ import type {
 import type { CaMaterial, Issuing } from "../keys/ca.js";
 import { revokeCertificate } from "./certificates.js";
 import { authenticateCertificate, checkRenewal, type RenewalDeps } from "./renewal.js";
-import { keptCommonName, serialBytes, serialHex, signOnThreadpool } from "./signing.js";
+import { type Signer, threadpoolSigner } from "./signer.js";
+import { keptCommonName, serialBytes, serialHex } from "./signing.js";
 
 /** What the authority needs from storage; the SQLite store implements it. */
 export interface Store {
@@ -73,6 +74,8 @@ export class Authority {
     private readonly store: Store,
     crlUrl: string | null,
     private readonly clock: () => number = Date.now,
+    /** where CSRs are verified and certificates signed: libuv's threadpool, or a thread of its own */
+    private readonly signer: Signer = threadpoolSigner(),
   ) {
     this.use(ca, crlUrl);
   }
@@ -111,7 +114,7 @@ export class Authority {
 
   /** POST /v1/sign: a CSR under a token's policy and the intermediate's name constraints. */
   async sign(token: TokenRecord, csrDer: Uint8Array, validityMs: number | undefined): Promise<Issued> {
-    const csr = await parseCsrAsync(csrDer);
+    const csr = await this.signer.parseCsr(csrDer);
     const req = { dns: csr.dns, ips: csr.ips, validityMs };
     let checks = this.checks.get(token.id);
     if (!checks) {
@@ -265,7 +268,7 @@ export class Authority {
   ): Promise<Issued> {
     const commonName = keptCommonName(leaf.commonName, leaf.dns, leaf.ips);
     const serialDer = unsignedInteger(serialBytes());
-    const tbs = buildTbs(this.template, {
+    const pem = await this.signer.certificate(this.template, this.ca.intermediateKey, {
       serial: serialDer,
       notBefore: validity.notBefore,
       notAfter: validity.notAfter,
@@ -275,9 +278,6 @@ export class Authority {
       rsaKey: leaf.keyKind === "rsa",
       generalNames: leaf.generalNames,
     });
-    const signature = await signOnThreadpool(this.template.hash, tbs, this.ca.intermediateKey);
-    const der = assembleCertificate(this.template, tbs, signature);
-    const pem = encodePem("CERTIFICATE", der);
     const serial = serialHex(serialDer);
     const issued: Issued = {
       serial,

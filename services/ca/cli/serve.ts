@@ -32,6 +32,8 @@ export interface ServeOpts extends DataOpts {
   metrics?: boolean;
   alertWebhook?: string[];
   withoutAudit?: boolean;
+  /** --crypto-thread (hidden until measured quiet): CSR verify and signing in a thread of their own */
+  cryptoThread?: boolean;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -139,6 +141,7 @@ export async function serveCommand(
     countMetrics: o.metrics ?? true,
     alertWebhooks,
     audit: !o.withoutAudit,
+    cryptoThread: o.cryptoThread ?? false,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });

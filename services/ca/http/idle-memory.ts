@@ -59,11 +59,15 @@ export interface IdleCollection {
   ms: number;
 }
 
-/** Watches `server` and collects once it idles after a load; stop() ends the timer. */
+/**
+ * Watches `server` and collects once it idles after a load; stop() ends the timer. `rest` runs
+ * first each time: other parts let go of what they can start again (serve's crypto thread).
+ */
 export function collectWhenIdle(
   server: Server,
   onCollected: (c: IdleCollection) => void,
   checkMs = CHECK_MS,
+  rest: () => void = () => {},
 ): { stop(): void } {
   const policy = new IdlePolicy(residentBytes());
   const gc = isolateGc();
@@ -74,6 +78,7 @@ export function collectWhenIdle(
     const beforeBytes = residentBytes();
     if (!policy.tick(beforeBytes)) return;
     const started = performance.now();
+    rest();
     collectAll(gc);
     const afterBytes = residentBytes();
     policy.collected(afterBytes);
