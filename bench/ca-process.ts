@@ -254,12 +254,15 @@ export async function treeCpuSeconds(pid: number): Promise<number> {
   return ticks.reduce((sum, t) => sum + t, 0) / CLOCK_TICKS_PER_SECOND;
 }
 
-/** CPU seconds by kind of thread: "main" (the event loop), "libuv" (the threadpool: signing), "v8" (GC, compiler). */
-export type ThreadCpu = Record<"main" | "libuv" | "v8", number>;
+/**
+ * CPU seconds by kind of thread: "main" (the event loop), "libuv" (the threadpool: signing), "v8"
+ * (GC, compiler), "thread" (worker_threads threads: serve --crypto-thread's).
+ */
+export type ThreadCpu = Record<"main" | "libuv" | "v8" | "thread", number>;
 
 /** CPU seconds so far of a process tree's threads, summed by kind (ThreadCpu), from /proc. */
 export async function threadCpuSeconds(pid: number): Promise<ThreadCpu> {
-  const sums: ThreadCpu = { main: 0, libuv: 0, v8: 0 };
+  const sums: ThreadCpu = { main: 0, libuv: 0, v8: 0, thread: 0 };
   for (const p of [pid, ...(await childPids(pid))]) {
     let tasks: string[];
     try {
@@ -272,7 +275,14 @@ export async function threadCpuSeconds(pid: number): Promise<ThreadCpu> {
         const stat = await readFile(`/proc/${p}/task/${t}/stat`, "utf8");
         const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        const kind = t === String(p) ? "main" : comm.startsWith("libuv") ? "libuv" : "v8";
+        const kind =
+          t === String(p)
+            ? "main"
+            : comm.startsWith("libuv")
+              ? "libuv"
+              : comm === "WorkerThread"
+                ? "thread"
+                : "v8";
         sums[kind] += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
       } catch {
         // the thread ended in the meantime

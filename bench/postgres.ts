@@ -90,6 +90,7 @@ export async function postgresBench(
       main: all.reduce((a, t) => a + t.main, 0),
       libuv: all.reduce((a, t) => a + t.libuv, 0),
       v8: all.reduce((a, t) => a + t.v8, 0),
+      thread: all.reduce((a, t) => a + t.thread, 0),
     };
   };
   const dbArgs = ["--db", pg.socketUrl];
@@ -222,7 +223,12 @@ export async function postgresBench(
         caMicros: per("ca"),
         dbMicros: per("db"),
         lbMicros: per("lb"),
-        threads: { main: perThread("main"), libuv: perThread("libuv"), v8: perThread("v8") },
+        threads: {
+          main: perThread("main"),
+          libuv: perThread("libuv"),
+          v8: perThread("v8"),
+          thread: perThread("thread"),
+        },
         perTransaction:
           setup === "sqlite" || !before || !after ? Number.NaN : await perTransaction(before.at, after.at),
       };

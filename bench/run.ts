@@ -12,6 +12,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { acmeBench } from "./acme.js";
 import { agentIdle } from "./agent.js";
 import { createToken, serveMemory } from "./ca-process.js";
+import { cryptoThreadBench } from "./crypto-thread.js";
 import { fillInventory } from "./fill.js";
 import { garbageBench } from "./garbage.js";
 import { CONNECTIONS, type LoadFigures } from "./load.js";
@@ -70,6 +71,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
   if (s.only === "metrics") return metricsOnly(cleanup, root, s);
   if (s.only === "pages") return pagesOnly(root, s);
   if (s.only === "renew") return renewRoads(cleanup, root, s);
+  if (s.only === "crypto-thread") return cryptoThreadBench(cleanup, root, s);
   if (s.only === "workers") return workersBench(cleanup, root, s, workerCounts(process.env.BENCH_WORKERS));
   if (s.only === "certdb") return workersBench(cleanup, root, s, [1], true);
   if (s.only === "postgres")
@@ -81,7 +83,7 @@ async function main(cleanup: Cleanup, s: Settings): Promise<Figures> {
     });
   if (s.only !== "")
     throw new RangeError(
-      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew", "workers", "certdb" or "postgres" (or nothing for the whole run)`,
+      `BENCH_ONLY takes "acme", "memory", "inventory", "agent", "profile", "garbage", "metrics", "pages", "renew", "workers", "certdb", "crypto-thread" or "postgres" (or nothing for the whole run)`,
     );
   const csr = await makeCsr(root);
   const cores = availableParallelism();
