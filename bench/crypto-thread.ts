@@ -31,7 +31,7 @@ interface Settings {
 }
 
 type Layout = "pool" | "thread";
-const FLAGS: Record<Layout, string[]> = { pool: [], thread: ["--crypto-thread"] };
+const FLAGS: Record<Layout, string[]> = { pool: ["--no-crypto-thread"], thread: [] };
 
 interface Turn {
   sign: LoadFigures;

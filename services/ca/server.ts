@@ -97,8 +97,9 @@ export interface ServeConfig {
   alertCheckMs?: number;
   alertRetry?: RetryPolicy;
   /**
-   * true (serve --crypto-thread): CSR verification and certificate signing run in one worker
-   * thread of their own instead of on the event loop and libuv's threadpool (signer-thread.ts)
+   * CSR verification and certificate signing run in one worker thread of their own
+   * (signer-thread.ts) unless this is false (serve --no-crypto-thread, for the bench): then on
+   * the event loop and libuv's threadpool
    */
   cryptoThread?: boolean;
   /** false: no audit events (serve --no-audit, for benchmarks that compare) */
@@ -136,11 +137,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const names = cfg.servingNames ?? defaultServingNames(ca.constraints);
   const { url, guessed } = await publicUrl(cfg.url, names, cfg.port);
   const servingNames = withUrlHost(names, url);
-  const signer = cfg.cryptoThread
-    ? threadSigner((code, err) =>
-        cfg.log.error({ err, code }, "the crypto thread stopped; the next request starts another"),
-      )
-    : threadpoolSigner();
+  const signer =
+    cfg.cryptoThread !== false
+      ? threadSigner((code, err) =>
+          cfg.log.error({ err, code }, "the crypto thread stopped; the next request starts another"),
+        )
+      : threadpoolSigner();
   const authority = new Authority(ca, store, `${url}${ca.crlPath}`, clock, signer);
   const crl = new CrlPublisher(ca, store, crlNumberFile(cfg.paths.crlNumber), clock);
   const tokenKey = await tokenKeyOf(cfg.paths, store);
@@ -283,6 +285,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       resolve();
     });
   });
+  // the serving certificate's issuance started the crypto thread: an idle serve gives its memory
+  // back until the first request (about 13 MiB PSS)
+  signer.rest();
   const address = listening.address();
   const port = typeof address === "object" && address ? address.port : cfg.port;
   const mayIssue = cfg.issuesServingCert ?? true;

@@ -70,7 +70,7 @@ export interface StartOptions {
   alertWebhooks?: ServeConfig["alertWebhooks"];
   alertCheckMs?: number;
   alertRetry?: ServeConfig["alertRetry"];
-  /** serve --crypto-thread: CSR verify and signing in a worker thread of their own */
+  /** false (serve --no-crypto-thread): CSR verify and signing on libuv's threadpool, not in a thread */
   cryptoThread?: boolean;
 }
 

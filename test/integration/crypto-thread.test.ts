@@ -21,7 +21,7 @@ import { serveProcess } from "../helpers/ca-process.js";
 import { csrToDer, flipSignatureByte, replaceInCsr, toPem } from "../helpers/corpus.js";
 import { makeCsr, opensslVerify } from "../helpers/openssl.js";
 
-/** serve --crypto-thread's signer (a worker thread) against today's (libuv's threadpool), for real. */
+/** serve's signer (a worker thread) against the threadpool's (serve --no-crypto-thread), for real. */
 
 function issuer(kind: IssuerKeyKind, name: string) {
   const { privateKey, publicKey } =
@@ -195,8 +195,8 @@ describe("the crypto thread signer", () => {
   });
 });
 
-describe("serve --crypto-thread over real HTTPS", async () => {
-  const ca = await startCa({ cryptoThread: true });
+describe("serve's crypto thread over real HTTPS", async () => {
+  const ca = await startCa();
   after(() => ca.close());
   const token = await ca.createToken({ name: "registry", dns: ["registry.lan"], ip: ["10.0.0.0/24"] });
 
@@ -221,16 +221,18 @@ describe("serve --crypto-thread over real HTTPS", async () => {
   });
 });
 
-test("serve --crypto-thread runs the thread (it issued its serving certificate) and stops on SIGTERM", async () => {
+test("serve with its crypto thread stops on SIGTERM; serve --no-crypto-thread starts no thread", async () => {
   const dir = mkdtempSync(join(tmpdir(), "certyard-crypto-thread-"));
   try {
-    const serve = await serveProcess(join(dir, "data"), ["--crypto-thread"]);
-    const pid = serve.child.pid ?? 0;
+    const serve = await serveProcess(join(dir, "data"), []);
+    assert.equal(await serve.stop(), 0);
+    const pool = await serveProcess(join(dir, "data"), ["--no-crypto-thread"]);
+    const pid = pool.child.pid ?? 0;
     const names = readdirSync(`/proc/${pid}/task`).map((t) =>
       readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim(),
     );
-    assert.ok(names.includes("WorkerThread"), names.join(", "));
-    assert.equal(await serve.stop(), 0);
+    assert.ok(!names.includes("WorkerThread"), names.join(", "));
+    assert.equal(await pool.stop(), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

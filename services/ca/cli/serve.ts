@@ -32,7 +32,7 @@ export interface ServeOpts extends DataOpts {
   metrics?: boolean;
   alertWebhook?: string[];
   withoutAudit?: boolean;
-  /** --crypto-thread (hidden until measured quiet): CSR verify and signing in a thread of their own */
+  /** false (--no-crypto-thread, hidden, for the bench): CSR verify and signing on libuv's threadpool */
   cryptoThread?: boolean;
 }
 
@@ -141,7 +141,7 @@ export async function serveCommand(
     countMetrics: o.metrics ?? true,
     alertWebhooks,
     audit: !o.withoutAudit,
-    cryptoThread: o.cryptoThread ?? false,
+    cryptoThread: o.cryptoThread ?? true,
   }).catch((err: unknown) => {
     throw listenError(err, host, port);
   });
