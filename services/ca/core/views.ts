@@ -66,15 +66,15 @@ export function certificateViewsBytes(rows: readonly InventoryRow[]): Buffer {
  * `head` is its element from `  {\n    "serial": ` to the closing bracket of "ips"; `key` the
  * value of "keySha256" to that of "renewedFrom", with the members between (`"...",\n    "tokenId": ...`).
  */
-export type RowPieces = readonly [
+export type RowPieceFields = [
   head: string,
   notBefore: number,
   notAfter: number,
   key: string,
   revokedAt: number | null,
   renewed: boolean,
-  ...rest: unknown[],
 ];
+export type RowPieces = readonly [...RowPieceFields, ...rest: unknown[]];
 
 /**
  * certificateViewsBytes of rows given as RowPieces, their state at `now`: the same bytes (the

@@ -9,7 +9,7 @@ import {
   stateOf,
 } from "../../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../../core/types.js";
-import { rowPiecesBytes } from "../../core/views.js";
+import { type RowPieceFields, rowPiecesBytes } from "../../core/views.js";
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, sql } from "../drizzle.cjs";
 import { statesCondition } from "../inventory-sql.js";
 import type { StateCounts } from "../ports.js";
@@ -86,15 +86,7 @@ const ROW_PIECES = [
 ].join(", ");
 
 /** A row of ROW_PIECES. */
-type PieceRow = [
-  head: string,
-  notBefore: number,
-  notAfter: number,
-  key: string,
-  revokedAt: number | null,
-  renewed: boolean,
-  serial: string,
-];
+type PieceRow = [...RowPieceFields, serial: string];
 
 /**
  * Records an issued certificate inside the issuing transaction: its row, its names, and for a
