@@ -36,6 +36,7 @@ const CA_LAYERS: Record<string, number> = {
   "server.ts": 5,
   "parts.ts": 5,
   "ui-parts.ts": 5,
+  "housekeeping.ts": 5,
   cli: 6,
   "main.ts": 7,
 };

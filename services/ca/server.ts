@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../shared/fs.js";
@@ -21,10 +20,10 @@ import {
   type ServingNames,
   withUrlHost,
 } from "./authority/serving.js";
-import { renewServing } from "./authority/serving-renewal.js";
 import { threadpoolSigner } from "./authority/signer.js";
 import { threadSigner } from "./authority/signer-thread.js";
 import { ipMatcher, parseIpRange } from "./core/names.js";
+import { startHousekeeping } from "./housekeeping.js";
 import { requestListener } from "./http/app.js";
 import {
   type ConnectionLimits,
@@ -37,7 +36,6 @@ import type { AppDeps } from "./http/context.js";
 import { collectWhenIdle } from "./http/idle-memory.js";
 import { proxyProtocolFront } from "./http/proxy-protocol.js";
 import type { UiDeps } from "./http/ui/deps.js";
-import { SESSION_IDLE_MS } from "./http/ui/session.js";
 import { type CaPaths, loadCa } from "./keys/ca.js";
 import { crlNumberFile } from "./keys/crl-number.js";
 import { secureDataDir } from "./keys/paths.js";
@@ -151,7 +149,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   // replicas on the database may hold the token (tokens/admin.ts).
   await adminTokenAtStart(cfg.paths, tokens);
 
-  let serving = await ensureServingCert(
+  const serving = await ensureServingCert(
     authority,
     cfg.paths.dataDir,
     servingNames,
@@ -184,8 +182,6 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     cfg.failedAuth?.windowMs,
   );
   await failures.sweep(clock());
-  const failureSweep = setInterval(() => void failures.sweep(clock()), failures.windowMs / 4);
-  failureSweep.unref();
   const ui = uiParts(store, {
     tokens,
     eabs: eabService(store.acme.eabs, clock),
@@ -295,47 +291,21 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   if (mayIssue)
     writeFileAtomic(join(cfg.paths.dataDir, "serve.json"), `${JSON.stringify({ url }, null, 2)}\n`);
 
-  // Housekeeping: the serving certificate renews itself at two thirds of its life, without a
-  // restart, by the replica holding its lease when replicas share it; in a cluster only the
-  // first worker issues. The others load what was stored (authority/serving-renewal.ts).
-  const timer = setInterval(async () => {
-    const renewed = await renewServing(
-      { authority, dataDir: cfg.paths.dataDir, names: servingNames, now: clock(), mayIssue, log: cfg.log },
-      serving,
-      leases.runUnderLease,
-      (next) => server.setSecureContext({ key: next.keyPem, cert: next.certPem }),
-    ).catch((err) => {
-      cfg.log.error({ err }, "serving certificate renewal failed");
-      return null;
-    });
-    if (renewed) serving = renewed;
-    // The CRL is remade well before its nextUpdate even when nobody asks for it, by the replica
-    // holding the lease (it was skipped whenever the serving certificate had not changed).
-    await leases
-      .runUnderLease("crl-refresh", async () => {
-        await crl.current();
-      })
-      .catch((err) => cfg.log.error({ err }, "CRL refresh failed"));
-  }, cfg.servingCheckMs ?? 600_000);
-  timer.unref();
-  // A rotation (certyard-ca rotate) is taken up without a restart. ca.json is the last file a
-  // rotation moves into place, and the rotation holds the data lock until it has loaded the new
-  // CA itself, so a changed ca.json and no lock mean a whole new CA.
-  let caJson = readFileSync(cfg.paths.config, "utf8");
-  const rotations = setInterval(async () => {
-    try {
-      // a worker that does not issue takes up the TLS certificate the first worker issued
-      if (!mayIssue && !authority.issuedByCurrent(serving.certPem)) {
-        const stored = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), false);
-        if (stored.serial !== serving.serial) {
-          serving = stored;
-          server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
-        }
-      }
-      const now = readFileSync(cfg.paths.config, "utf8");
-      if (now === caJson || existsSync(join(cfg.paths.dataDir, ".lock"))) return;
-      const next = loadCa(cfg.paths, cfg.passphrase);
-      caJson = now;
+  const housekeeping = startHousekeeping({
+    paths: cfg.paths,
+    passphrase: cfg.passphrase,
+    log: cfg.log,
+    clock,
+    authority,
+    crl,
+    store,
+    leases,
+    failures,
+    servingNames,
+    mayIssue,
+    serving,
+    useServing: (next) => server.setSecureContext({ key: next.keyPem, cert: next.certPem }),
+    rotated: (next) => {
       current = next;
       authority.use(next, `${url}${next.crlPath}`);
       crl.use(next);
@@ -345,30 +315,11 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         rootsPem: next.rootsPem,
         crossPem: next.crossPem,
       });
-      serving = await ensureServingCert(authority, cfg.paths.dataDir, servingNames, clock(), mayIssue);
-      server.setSecureContext({ key: serving.keyPem, cert: serving.certPem });
-      cfg.log.info(
-        { intermediate: next.intermediate.serialNumber, root: next.rootFingerprint },
-        "the CA was rotated: issuing from the new intermediate",
-      );
-    } catch (err) {
-      cfg.log.error({ err }, "taking up the rotated CA failed; restart serve");
-    }
-  }, cfg.rotationCheckMs ?? 5_000);
-  rotations.unref();
-  // Used nonces are remembered only while their nonce could still be presented (acme/nonces.ts).
-  const sweeper = setInterval(async () => {
-    try {
-      await store.acme.sweepUsedNonces(clock());
-    } catch (err) {
-      cfg.log.error({ err }, "sweeping used ACME nonces failed");
-    }
-    // ended dashboard sessions go too (one presented after its end is deleted then anyway)
-    store.sessions
-      .sweep(clock(), clock() - SESSION_IDLE_MS)
-      .catch((err) => cfg.log.error({ err }, "sweeping ended dashboard sessions failed"));
-  }, acmeLimits.nonceSweepMs);
-  sweeper.unref();
+    },
+    servingCheckMs: cfg.servingCheckMs,
+    rotationCheckMs: cfg.rotationCheckMs,
+    nonceSweepMs: acmeLimits.nonceSweepMs,
+  });
   // Alerts: checked by the first worker of the replica holding the "alerts" lease; their state
   // is in the database, so a restart or another replica does not send one twice.
   const alerts =
@@ -401,21 +352,21 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     metricsExposition,
     close: () =>
       new Promise<void>((resolve) => {
-        clearInterval(timer);
-        clearInterval(rotations);
-        clearInterval(sweeper);
         front?.close();
         alerts?.stop();
-        clearInterval(failureSweep);
         idle.stop();
         server.close(() => {
-          void failures.sweep(clock()).finally(() => {
-            void leases
-              .close()
-              .then(() => store.close())
-              .finally(() => signer.close())
-              .then(resolve, resolve);
-          });
+          // periodic runs going on end before the store they use closes
+          void housekeeping
+            .stop()
+            .then(() => failures.sweep(clock()))
+            .finally(() => {
+              void leases
+                .close()
+                .then(() => store.close())
+                .finally(() => signer.close())
+                .then(resolve, resolve);
+            });
         });
         server.closeAllConnections();
       }),

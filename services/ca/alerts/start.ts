@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import type { Logger } from "../../../shared/log.js";
+import { every } from "../../../shared/periodic.js";
 import { certificatesFromPem } from "../../../shared/x509/pem.js";
 import type { CaTimes } from "../core/hosts.js";
 import type { AlertCheckDeps } from "./checker.js";
@@ -32,24 +33,18 @@ export async function startAlerts(
     import("./webhook.js"),
   ]);
   const sender = webhookSender(s.webhooks, s.log, s.retry ?? DEFAULT_RETRY);
-  let running = false;
-  const check = async () => {
-    if (running) return;
-    running = true;
-    try {
-      await s.runUnderLease("alerts", () => checkAlerts({ ...d, send: (m) => sender.send(m), log: s.log }));
-    } catch (err) {
-      s.log.error({ err }, "the alert checks failed");
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(check, s.checkMs ?? 60_000);
-  timer.unref();
-  void check();
+  const checks = every(
+    s.checkMs ?? 60_000,
+    () =>
+      s
+        .runUnderLease("alerts", () => checkAlerts({ ...d, send: (m) => sender.send(m), log: s.log }))
+        .then(() => {}),
+    (err) => s.log.error({ err }, "the alert checks failed"),
+  );
+  void checks.runNow();
   return {
     stop() {
-      clearInterval(timer);
+      void checks.stop();
       sender.close();
     },
   };
