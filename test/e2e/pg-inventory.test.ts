@@ -160,18 +160,29 @@ describe("the PostgreSQL inventory with certificates too wide for its index", ()
       { now, states: ["valid", "superseded", "expired"] as const, limit: 5, name: odd[0] as string },
     ] satisfies InventoryQuery[]) {
       let after: InventoryQuery["after"];
-      let pages = 0;
+      const printed: string[] = [];
       for (;;) {
         const page = await store.certificates.page({ ...q, after });
         const json = await store.certificates.jsonPage({ ...q, after });
-        assert.equal(json.bytes.toString(), certificateViewsBytes(page.rows).toString(), JSON.stringify(q));
+        printed.push(certificateViewsBytes(page.rows).toString());
+        assert.equal(json.bytes.toString(), printed.at(-1), JSON.stringify(q));
         assert.deepEqual(json.next, page.next);
-        pages++;
         if (!page.next) break;
         after = page.next;
       }
-      assert.ok(pages > 1 || q.name !== undefined, "more than one page");
+      assert.ok(printed.length > 1 || q.name !== undefined, "more than one page");
+      // the same pages streamed on one connection, each asked for while the one before is printed
+      const streamed: string[] = [];
+      for await (const bytes of store.certificates.jsonPages(q)) streamed.push(bytes.toString());
+      assert.deepEqual(streamed, printed, JSON.stringify(q));
     }
+    // a listing stopped after its first page (its reader gone) gives its connection back: the
+    // pool (at most 8) still answers after more such stops than it has connections
+    const all = { now, states: ["valid", "superseded", "expired", "revoked"] as const, limit: 1 };
+    for (let i = 0; i < 10; i++) {
+      for await (const _ of store.certificates.jsonPages(all)) break;
+    }
+    assert.equal((await store.certificates.page({ ...all, limit: 2 })).rows.length, 2);
     // the states written: revoked first, then expired (at+3), then superseded, else valid
     const stateAt = async (t: number) => {
       const all = await store.certificates.jsonPage({

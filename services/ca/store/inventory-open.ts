@@ -1,12 +1,12 @@
-import type { InventoryQuery, JsonPage } from "../core/inventory.js";
+import type { InventoryQuery } from "../core/inventory.js";
 import type { DbLocation } from "./db-url.js";
 import type { StorePorts } from "./ports.js";
 
 /** What `certs list` reads: the inventory's pages and tokens by name. */
 export interface InventoryReader {
   certificates: Pick<StorePorts["certificates"], "page"> & {
-    /** PostgreSQL's pages for certs list --json (store/pg/certificates.ts jsonPage) */
-    jsonPage?(q: InventoryQuery): Promise<JsonPage>;
+    /** PostgreSQL's pages for certs list --json (store/pg/certificates.ts jsonPages) */
+    jsonPages?(q: InventoryQuery): AsyncGenerator<Buffer>;
   };
   tokens: Pick<StorePorts["tokens"], "idOf">;
   /** rows per query when a listing streams out; none: the inventory's default (1,000) */
@@ -46,7 +46,7 @@ export async function openInventoryAt(db: DbLocation): Promise<InventoryReader> 
     const tokens = pgTokenStore(pg);
     // as the whole store's ports are (pg/index.ts): a lost connection is one line naming the database
     return guarded({
-      certificates: { page: certificates.page, jsonPage: certificates.jsonPage },
+      certificates: { page: certificates.page, jsonPages: certificates.jsonPages },
       tokens: { idOf: tokens.idOf },
       close,
     });

@@ -55,14 +55,28 @@ const unwrapped = (err: unknown) =>
     ? err.cause
     : err;
 
+/** The constructor of every `async function*`, which node does not name as a global. */
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor as new () => (
+  ...args: unknown[]
+) => AsyncGenerator;
+
 /**
- * Every method of `ports`, nested objects too, with its rejection classified: one place, so no
- * store function has to remember it.
+ * Every method of `ports`, nested objects too, with its rejection classified (an async
+ * generator's, each step's): one place, so no store function has to remember it.
  */
 export function guarded<T extends object>(ports: T): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(ports)) {
-    if (typeof value === "function") {
+    if (value instanceof AsyncGeneratorFunction) {
+      // a stream of pages (certificates.jsonPages): each step's rejection, not a promise of it
+      out[key] = async function* (...args: unknown[]) {
+        try {
+          return yield* value(...args);
+        } catch (e) {
+          throw classified(e);
+        }
+      };
+    } else if (typeof value === "function") {
       out[key] = async (...args: unknown[]) => {
         try {
           return await value(...args);
