@@ -45,8 +45,16 @@ export function certyardProgram(name: string, description: string, flag: FlagMak
   );
 }
 
-/** Runs the program once every command is defined; any error ends it in one line and exit 1. */
+/**
+ * Runs the program once every command is defined; any error ends it in one line and exit 1. A
+ * reader that goes away (`certs list --json | head`) ends it quietly with 0, as its pipe's SIGPIPE
+ * ends other tools: what it printed was taken, and node would only report the write's EPIPE.
+ */
 export function runProgram(program: Command): void {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    failAndExit(program.name(), err);
+  });
   oneLineMissingCommands(program)
     .parseAsync(process.argv)
     .catch((err: unknown) => failAndExit(program.name(), err));

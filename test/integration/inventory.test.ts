@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +18,7 @@ import { caCliAsync } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
 import { openTestStore, sqlRows } from "../helpers/test-db.js";
 
-const _BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 const DAY = 86_400_000;
 
 interface Row {
@@ -270,6 +272,25 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
     );
     const none = await caCliAsync(["certs", "list", "--data", ca.dataDir, "--json", "--name", "nowhere.lan"]);
     assert.equal(none.stdout, "[]\n");
+  });
+
+  test("certs list --json | head: a reader that goes away ends the listing quietly, exit 0", async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, "certs", "list", "--data", ca.dataDir, "--json", "--state", "all"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // the first block read, then the pipe closed: some 1.1 MB were still to be written
+    child.stdout.once("data", () => child.stdout.destroy());
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+    assert.equal(stderr, "", "no EPIPE printed");
+    assert.deepEqual([code, signal], [0, null]);
   });
 
   test("certs list: a table with each certificate's state; filters as on the API; bad ones a one-line error", async () => {
