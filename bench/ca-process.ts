@@ -34,12 +34,14 @@ export async function startCa(
   port: number,
   workers?: number,
   extraArgs: readonly string[] = [],
+  /** another build's services/ca/main.js (BENCH_BASE) */
+  main: string = CA_MAIN,
 ): Promise<CaProcess> {
   const logPath = join(data, `serve-${port}.log`);
   const log = await open(logPath, "a");
   let child: ChildProcess;
   try {
-    const args = [CA_MAIN, "serve", "--data", data, "--listen", `${HOST}:${port}`, "--log-level", "warn"];
+    const args = [main, "serve", "--data", data, "--listen", `${HOST}:${port}`, "--log-level", "warn"];
     if (workers !== undefined) args.push("--workers", String(workers));
     args.push(...extraArgs);
     child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });

@@ -6,10 +6,12 @@
  * server CPU per request, and that CPU by kind of thread: the event loop, libuv's threadpool,
  * the crypto thread, V8's helpers), PSS after the load. Each pair's ratios (thread / pool) and
  * their medians: a pair's two loads run within seconds of each other.
+ * BENCH_BASE=DIR (another checkout, built) puts that build's serve, as it is, in the threadpool's
+ * place: two builds of the sign path in the same pairs.
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   createToken,
@@ -31,7 +33,11 @@ interface Settings {
 }
 
 type Layout = "pool" | "thread";
-const FLAGS: Record<Layout, string[]> = { pool: ["--no-crypto-thread"], thread: [] };
+const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE, "dist/services/ca/main.js") : null;
+const FLAGS: Record<Layout, string[]> = { pool: BASE ? [] : ["--no-crypto-thread"], thread: [] };
+const NAMES: Record<Layout, string> = BASE
+  ? { pool: "base build   ", thread: "this build   " }
+  : { pool: "threadpool   ", thread: "crypto thread" };
 
 interface Turn {
   sign: LoadFigures;
@@ -51,7 +57,11 @@ export async function cryptoThreadBench(
   const body = JSON.stringify({ csr: csr.pem });
   const turns: Record<Layout, Turn[]> = { pool: [], thread: [] };
   const tokens = new Map<Layout, string>();
-  heading(`serve against serve --crypto-thread, ${s.rounds} pairs of ${s.load} s sign loads`);
+  heading(
+    BASE
+      ? `serve of ${BASE} against this build's, ${s.rounds} pairs of ${s.load} s sign loads`
+      : `serve against serve --crypto-thread, ${s.rounds} pairs of ${s.load} s sign loads`,
+  );
   for (let r = 0; r < s.rounds; r++) {
     const order: Layout[] = r % 2 === 0 ? ["pool", "thread"] : ["thread", "pool"];
     for (const layout of order) {
@@ -59,7 +69,7 @@ export async function cryptoThreadBench(
       turns[layout].push(t);
       const f = t.sign;
       line(
-        `pair ${r + 1}, ${layout === "pool" ? "threadpool   " : "crypto thread"}`,
+        `pair ${r + 1}, ${NAMES[layout]}`,
         `${round(f.reqPerSec, 0)} req/s, p99 ${round(f.p99Ms, 0)} ms, ${round(f.serverCpuMicrosPerReq ?? 0, 0)} µs CPU/req ` +
           `(event loop ${round(t.threads.main, 0)}, libuv ${round(t.threads.libuv, 0)}, thread ${round(t.threads.thread, 0)}, ` +
           `V8 ${round(t.threads.v8, 0)}), PSS ${round(t.idleMiB, 1)} -> ${round(t.afterMiB, 1)} MiB, load ${round(t.loadavg, 1)}` +
@@ -86,7 +96,7 @@ export async function cryptoThreadBench(
   for (const [name, f] of Object.entries(measures)) {
     const ratios = pairs(f);
     line(
-      `${name}: threadpool | crypto thread | each pair's ratio (median)`,
+      `${name}: ${NAMES.pool.trim()} | ${NAMES.thread} | each pair's ratio (median)`,
       `${round(of("pool", f), 1)} | ${round(of("thread", f), 1)} | ${ratios.map((x) => round(x, 2)).join(", ")} (${round(median(ratios), 3)})`,
     );
     (out.pool as Record<string, number>)[name] = round(of("pool", f), 1);
@@ -95,7 +105,7 @@ export async function cryptoThreadBench(
   }
   for (const k of ["libuv", "thread", "v8"] as const) {
     line(
-      `${k} µs per sign: threadpool | crypto thread`,
+      `${k} µs per sign: ${NAMES.pool.trim()} | ${NAMES.thread}`,
       `${round(
         of("pool", (t) => t.threads[k]),
         0,
@@ -118,7 +128,8 @@ async function turn(
   s: Settings,
 ): Promise<Turn> {
   await mkdir(data, { recursive: true });
-  const ca = await startCa(data, await freePort(), undefined, FLAGS[layout]);
+  const main = layout === "pool" && BASE ? BASE : undefined;
+  const ca = await startCa(data, await freePort(), undefined, FLAGS[layout], main);
   const release = cleanup.add("stop serve", () => ca.stop());
   try {
     let token = tokens.get(layout);
