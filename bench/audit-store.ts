@@ -18,6 +18,7 @@ import { caPaths } from "../services/ca/keys/ca.js";
 import { loadTokenKey } from "../services/ca/keys/token-key.js";
 import { openStore } from "../services/ca/store/index.js";
 import { buildToken } from "../services/ca/tokens/requests.js";
+import { median } from "./util.js";
 
 const WAVE = 16;
 const WAVES = 40;
@@ -123,10 +124,4 @@ export async function auditStoreCost(dir: string, rounds: number): Promise<Audit
     wallRatios,
     wallRatio: median(wallRatios),
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }

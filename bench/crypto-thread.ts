@@ -23,7 +23,7 @@ import {
   treeCpuSeconds,
 } from "./ca-process.js";
 import { type LoadFigures, load } from "./load.js";
-import { type Cleanup, freePort, heading, line, makeCsr, round } from "./util.js";
+import { type Cleanup, freePort, heading, line, makeCsr, median, round } from "./util.js";
 
 interface Settings {
   load: number;
@@ -186,10 +186,4 @@ async function turn(
 function range(turns: Record<Layout, Turn[]>): string {
   const all = [...turns.pool, ...turns.thread].map((t) => t.loadavg);
   return `${round(Math.min(...all), 1)}-${round(Math.max(...all), 1)}`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }

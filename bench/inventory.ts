@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CaProcess } from "./ca-process.js";
 import { httpsRequest } from "./ca-process.js";
-import { median } from "./serve-loads.js";
-import { heading, line, round } from "./util.js";
+import { heading, line, median, round } from "./util.js";
 
 const CA_MAIN = fileURLToPath(new URL("../services/ca/main.js", import.meta.url));
 const TRIES = 15;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { type AuditEntry, GENESIS, sealEvent } from "../services/ca/core/audit.js";
 import { caMetrics } from "../services/ca/metrics/registry.js";
 import { startCa, treeCpuSeconds } from "./ca-process.js";
-import { freePort } from "./util.js";
+import { freePort, median } from "./util.js";
 
 const COUNTED = 200_000;
 const SEALED = 20_000;
@@ -118,10 +118,4 @@ async function scraping(data: string): Promise<number> {
     agent.destroy();
     await ca.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }

@@ -10,7 +10,7 @@ import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { type CaProcess, createToken, issueOnce, startCa, treeCpuSeconds } from "./ca-process.js";
 import { type LoadFigures, load } from "./load.js";
-import { type Cleanup, freePort, heading, line, round } from "./util.js";
+import { type Cleanup, freePort, heading, line, median, round } from "./util.js";
 
 export interface MetricsBenchSettings {
   seconds: number;
@@ -193,10 +193,4 @@ function scrape(ca: CaProcess, adminToken: string) {
       return { ok, failed };
     },
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }

@@ -17,7 +17,6 @@ import {
   loadavg1,
   loadRenew,
   loadSign,
-  median,
   medianRun,
   memoryRecovery,
   RECOVERED_PSS_MIB,
@@ -27,7 +26,7 @@ import {
   TOKEN_NAME,
   withCa,
 } from "./serve-loads.js";
-import { type Cleanup, envCount, type Figures, heading, line, makeCsr, round } from "./util.js";
+import { type Cleanup, envCount, type Figures, heading, line, makeCsr, median, round } from "./util.js";
 
 export function reportAgent(agent: AgentIdle, s: Settings): number {
   heading(`the agent daemon idle, ${s.settle} s after start, beside a bare node`);

@@ -34,7 +34,7 @@ import { fillSample } from "./fill.js";
 import { inventoryBench } from "./inventory.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
 import { fillInventoryPg } from "./pg-fill.js";
-import { type Cleanup, type Figures, freePort, heading, line, makeCsr, round } from "./util.js";
+import { type Cleanup, type Figures, freePort, heading, line, makeCsr, median, round, sum } from "./util.js";
 
 export interface PostgresBenchSettings {
   seconds: number;
@@ -341,11 +341,3 @@ export async function postgresBench(
   (figures.machine as Record<string, number>).loadavg1End = loadAtEnd;
   return figures;
 }
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);

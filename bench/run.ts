@@ -34,7 +34,6 @@ import {
   loadavg1,
   loadRenew,
   loadSign,
-  median,
   medianRun,
   memoryRecovery,
   perProcessPss,
@@ -44,11 +43,10 @@ import {
   type Settings,
   settings,
   startCfsslTarget,
-  sum,
   TOKEN_NAME,
   withCa,
 } from "./serve-loads.js";
-import { Cleanup, describe, type Figures, heading, line, makeCsr, round } from "./util.js";
+import { Cleanup, describe, type Figures, heading, line, makeCsr, median, round, sum } from "./util.js";
 import { workerCounts, workersBench } from "./workers.js";
 
 /** One round: our sign, cfssl's sign and our renewal under the same number of connections. */

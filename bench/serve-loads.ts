@@ -151,12 +151,6 @@ export async function startCfsslTarget(cleanup: Cleanup, dir: string, csr: Bench
   };
 }
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 /** The run whose req/s is the median (the lower middle one for an even count). */
 export function medianRun(runs: LoadFigures[]): LoadFigures {
   const sorted = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
@@ -168,8 +162,6 @@ export function medianRun(runs: LoadFigures[]): LoadFigures {
 export function perProcessPss(m: ServeMemory): string {
   return [m.primary, ...m.workers].map((p) => round(p.pssMiB ?? 0, 1)).join(" + ");
 }
-
-export const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 
 /** One request before the load, so a misconfigured cfssl cannot pass for a fast one. */
 async function checkCfsslSigns(url: string, ca: string, body: string): Promise<void> {

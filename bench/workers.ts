@@ -20,7 +20,7 @@ import {
 } from "./ca-process.js";
 import { cfsslSignBody, startCfssl } from "./cfssl.js";
 import { CONNECTIONS, type LoadFigures, load } from "./load.js";
-import { type Cleanup, freePort, heading, line, makeCsr, round } from "./util.js";
+import { type Cleanup, freePort, heading, line, makeCsr, median, round } from "./util.js";
 
 interface Settings {
   load: number;
@@ -211,10 +211,4 @@ function summary(runs: LoadFigures[]): string {
   const p99 = median(runs.map((f) => f.p99Ms));
   const cpu = median(runs.map((f) => f.serverCpuMicrosPerReq ?? 0));
   return `${round(req, 0)} | ${round(p99, 0)} | ${round(cpu, 0)}`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
