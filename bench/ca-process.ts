@@ -36,6 +36,8 @@ export async function startCa(
   extraArgs: readonly string[] = [],
   /** another build's services/ca/main.js (BENCH_BASE) */
   main: string = CA_MAIN,
+  /** the node that runs it (BENCH_BASE_NODE: another version of node for that build) */
+  node: string = process.execPath,
 ): Promise<CaProcess> {
   const logPath = join(data, `serve-${port}.log`);
   const log = await open(logPath, "a");
@@ -44,7 +46,7 @@ export async function startCa(
     const args = [main, "serve", "--data", data, "--listen", `${HOST}:${port}`, "--log-level", "warn"];
     if (workers !== undefined) args.push("--workers", String(workers));
     args.push(...extraArgs);
-    child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
+    child = spawn(node, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
     await once(child, "spawn");
   } finally {
     await log.close();

@@ -7,7 +7,8 @@
  * the crypto thread, V8's helpers), PSS after the load. Each pair's ratios (thread / pool) and
  * their medians: a pair's two loads run within seconds of each other.
  * BENCH_BASE=DIR (another checkout, built) puts that build's serve, as it is, in the threadpool's
- * place: two builds of the sign path in the same pairs.
+ * place: two builds of the sign path in the same pairs; BENCH_BASE_NODE=PATH runs it on another node
+ * (a copy of the build whose native modules were rebuilt for it), the load client staying on this one.
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -34,6 +35,8 @@ interface Settings {
 
 type Layout = "pool" | "thread";
 const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE, "dist/services/ca/main.js") : null;
+/** the node binary for BENCH_BASE's serve (its native modules built for it); this bench's own by default */
+const BASE_NODE = process.env.BENCH_BASE_NODE ?? process.execPath;
 const FLAGS: Record<Layout, string[]> = { pool: BASE ? [] : ["--no-crypto-thread"], thread: [] };
 const NAMES: Record<Layout, string> = BASE
   ? { pool: "base build   ", thread: "this build   " }
@@ -128,8 +131,15 @@ async function turn(
   s: Settings,
 ): Promise<Turn> {
   await mkdir(data, { recursive: true });
-  const main = layout === "pool" && BASE ? BASE : undefined;
-  const ca = await startCa(data, await freePort(), undefined, FLAGS[layout], main);
+  const base = layout === "pool" ? BASE : null;
+  const ca = await startCa(
+    data,
+    await freePort(),
+    undefined,
+    FLAGS[layout],
+    base ?? undefined,
+    base ? BASE_NODE : undefined,
+  );
   const release = cleanup.add("stop serve", () => ca.stop());
   try {
     let token = tokens.get(layout);
