@@ -163,15 +163,13 @@ describe("the PostgreSQL inventory with certificates too wide for its index", ()
       const printed: string[] = [];
       for (;;) {
         const page = await store.certificates.page({ ...q, after });
-        const json = await store.certificates.jsonPage({ ...q, after });
         printed.push(certificateViewsBytes(page.rows).toString());
-        assert.equal(json.bytes.toString(), printed.at(-1), JSON.stringify(q));
-        assert.deepEqual(json.next, page.next);
         if (!page.next) break;
         after = page.next;
       }
       assert.ok(printed.length > 1 || q.name !== undefined, "more than one page");
-      // the same pages streamed on one connection, each asked for while the one before is printed
+      // the same pages, byte for byte, printed by PostgreSQL and streamed on one connection, each
+      // asked for while the one before is printed
       const streamed: string[] = [];
       for await (const bytes of store.certificates.jsonPages(q)) streamed.push(bytes.toString());
       assert.deepEqual(streamed, printed, JSON.stringify(q));
@@ -185,13 +183,15 @@ describe("the PostgreSQL inventory with certificates too wide for its index", ()
     assert.equal((await store.certificates.page({ ...all, limit: 2 })).rows.length, 2);
     // the states written: revoked first, then expired (at+3), then superseded, else valid
     const stateAt = async (t: number) => {
-      const all = await store.certificates.jsonPage({
+      const pages: string[] = [];
+      for await (const bytes of store.certificates.jsonPages({
         now: t,
         states: ["valid", "superseded", "expired", "revoked"],
         limit: 1000,
         expiringBefore: 253_402_300_800_001,
-      });
-      const rows = JSON.parse(`[\n${all.bytes.toString()}\n]`) as { serial: string; state: string }[];
+      }))
+        pages.push(bytes.toString());
+      const rows = JSON.parse(`[\n${pages.join(",\n")}\n]`) as { serial: string; state: string }[];
       const of = (c: CertificateRecord | undefined) => rows.find((r) => r.serial === c?.serial)?.state;
       return [...recs, next].map(of);
     };

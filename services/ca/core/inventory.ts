@@ -81,12 +81,6 @@ export interface InventoryPage {
   next: InventoryCursor | null;
 }
 
-/** A page as core/views.ts certificateViewsBytes prints its rows (certs list --json), and where the next starts. */
-export interface JsonPage {
-  bytes: Buffer;
-  next: InventoryCursor | null;
-}
-
 /** The filters as a person or a client gives them, every one optional text. */
 export interface InventoryParams {
   expiring?: string;

@@ -62,7 +62,7 @@ export function certificateViewsBytes(rows: readonly InventoryRow[]): Buffer {
 
 /**
  * A row of the inventory whose JSON text the database made but for the times and the state
- * (PostgreSQL, store/pg/certificates.ts jsonPage), as the driver hands it (an array per row):
+ * (PostgreSQL, store/pg/certificates.ts jsonPages), as the driver hands it (an array per row):
  * `head` is its element from `  {\n    "serial": ` to the closing bracket of "ips"; `key` the
  * value of "keySha256" to that of "renewedFrom", with the members between (`"...",\n    "tokenId": ...`).
  */

@@ -4,7 +4,6 @@ import {
   type InventoryPage,
   type InventoryQuery,
   type InventoryRow,
-  type JsonPage,
   namesOf,
   stateOf,
 } from "../../core/inventory.js";
@@ -171,27 +170,16 @@ export function pgCertificateStore(db: PgDb) {
   }
 
   /**
-   * A page as certs list --json prints it (core/views.ts certificateViewsBytes): PostgreSQL writes
-   * each row's JSON text but for its times and state (ROW_PIECES), which core/views.ts
-   * rowPiecesBytes puts in, so that no row is parsed into an object and formatted again here. At
-   * 1,000,000 certificates, 79,500 listed (6 alternating pairs, three runs at load average 11-17):
-   * node's CPU -0.12 to -0.25 s (paired medians, of 1.38-1.49), PostgreSQL's +0.15 to +0.20 s:
-   * the work moves off node, which on a quiet machine is the listing's bottleneck (bench/README.md,
-   * "certs list --json on PostgreSQL: the database writes the rows' text").
-   */
-  async function jsonPage(q: InventoryQuery): Promise<JsonPage> {
-    const { rows, next } = cut((await db.$client.query<PieceRow>(jsonQuery(q))).rows, q);
-    return { bytes: rowPiecesBytes(rows, q.now), next };
-  }
-
-  /**
-   * Every page of `q` (from its first, whatever its cursor) as jsonPage prints it, on one
-   * connection: page k+1's query goes out as soon as page k's rows have come (its cursor is their
-   * last row), before page k is printed and written, so PostgreSQL reads k+1 while node prints k.
-   * One page ahead at most: the query after k+1 goes when the caller asks for k+1. jsonPage per
-   * page could not do it: the pool sends a query on the tick after it is asked for, which came
-   * only once node had printed the page (bench/README.md, "certs list on PostgreSQL: the next
-   * page's query while node prints").
+   * Every page of `q` (from its first, whatever its cursor) as certs list --json prints it (core/views.ts
+   * certificateViewsBytes). PostgreSQL writes each row's JSON text but for its times and state
+   * (ROW_PIECES), which core/views.ts rowPiecesBytes puts in, so that no row is parsed into an
+   * object and formatted again here: at 1,000,000 certificates node's CPU 0.12-0.25 s less,
+   * PostgreSQL's 0.15-0.20 s more (bench/README.md, "certs list --json on PostgreSQL: the database
+   * writes the rows' text"). On one connection: page k+1's query goes out as soon as page k's rows
+   * have come (its cursor is their last row), before page k is printed and written, so PostgreSQL
+   * reads k+1 while node prints k; one page ahead at most. Through the pool a query went out only
+   * on the tick after it was asked for, once node had printed the page (bench/README.md, "certs
+   * list on PostgreSQL: the next page's query while node prints").
    */
   async function* jsonPages(q: InventoryQuery): AsyncGenerator<Buffer> {
     const client = await db.$client.connect();
@@ -235,7 +223,7 @@ export function pgCertificateStore(db: PgDb) {
   }
 
   /** The page in `found` (a query's up to limit + 1 rows) and the cursor of the next, if any. */
-  function cut(found: PieceRow[], q: InventoryQuery): { rows: PieceRow[]; next: JsonPage["next"] } {
+  function cut(found: PieceRow[], q: InventoryQuery): { rows: PieceRow[]; next: InventoryPage["next"] } {
     const more = found.length > q.limit;
     if (more) found.length = q.limit;
     const last = found.at(-1);
@@ -244,7 +232,6 @@ export function pgCertificateStore(db: PgDb) {
 
   return {
     page,
-    jsonPage,
     jsonPages,
 
     async bySerial(serial: string): Promise<CertificateRecord | null> {
