@@ -84,7 +84,7 @@ const dropSql = (database: string) => `drop database if exists "${database}" wit
 /** Before init on PostgreSQL: an empty database for the directory (nothing on SQLite). */
 export async function freshDb(dataDir: string): Promise<void> {
   if (!onPostgres) return;
-  dropAtExit(databaseOf(dataDir));
+  dropWhenProcessEnds(databaseOf(dataDir));
   await psql(dropSql(databaseOf(dataDir)));
   await psql(createSql(dataDir));
 }
@@ -92,7 +92,7 @@ export async function freshDb(dataDir: string): Promise<void> {
 /** freshDb, blocking: for the command lines that run `certyard-ca init` synchronously. */
 export function freshDbSync(dataDir: string): void {
   if (!onPostgres) return;
-  dropAtExit(databaseOf(dataDir));
+  dropWhenProcessEnds(databaseOf(dataDir));
   execFileSync(PSQL, psqlArgs(dropSql(databaseOf(dataDir))), { stdio: ["ignore", "ignore", "pipe"] });
   execFileSync(PSQL, psqlArgs(createSql(dataDir)), { stdio: ["ignore", "ignore", "pipe"] });
 }
@@ -107,7 +107,7 @@ export async function dropDb(dataDir: string): Promise<void> {
 /** The databases made here and not dropped yet: dropped when the test file's process ends. */
 const created = new Set<string>();
 let dropping = false;
-function dropAtExit(database: string) {
+function dropWhenProcessEnds(database: string) {
   if (!dropping) {
     dropping = true;
     // at exit, where only synchronous work runs (beforeExit may come between two tests)
@@ -226,7 +226,7 @@ export async function copyOfDb(dataDir: string, name: string): Promise<string> {
     return `sqlite:${copy}`;
   }
   const database = `${databaseOf(dataDir)}_${name.replace(/[^a-z0-9_]/gi, "_")}`.toLowerCase();
-  dropAtExit(database);
+  dropWhenProcessEnds(database);
   await psql(dropSql(database));
   await psql(`create database "${database}" template "${databaseOf(dataDir)}"`);
   return urlOf(database);
