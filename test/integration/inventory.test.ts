@@ -14,11 +14,10 @@ import { drizzle, migrate } from "../../services/ca/store/drizzle.cjs";
 import { openStore } from "../../services/ca/store/index.js";
 import type { IssuedCertificate } from "../../shared/api.js";
 import { startCa, type TestCa } from "../helpers/ca.js";
-import { caCliAsync } from "../helpers/ca-process.js";
+import { CA_BIN, caCliAsync, caEnv } from "../helpers/ca-process.js";
 import { makeCsr } from "../helpers/openssl.js";
 import { openTestStore, sqlRows } from "../helpers/test-db.js";
 
-const BIN = fileURLToPath(new URL("../../services/ca/main.js", import.meta.url));
 const DAY = 86_400_000;
 
 interface Row {
@@ -275,13 +274,12 @@ describe("the inventory: GET /v1/certs pages and filters, certs list streams", (
   });
 
   test("certs list --json | head: a reader that goes away ends the listing quietly, exit 0", async () => {
-    const child = spawn(
-      process.execPath,
-      [BIN, "certs", "list", "--data", ca.dataDir, "--json", "--state", "all"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const args = ["certs", "list", "--data", ca.dataDir, "--json", "--state", "all"];
+    // on the suite's database (SQLite, or PostgreSQL under CERTYARD_TEST_DB), as caCliAsync runs it
+    const child = spawn(process.execPath, [CA_BIN, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...caEnv(args) },
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
