@@ -147,8 +147,8 @@ export async function inventoryBench(
 ) {
   heading(`the inventory with ${rows.toLocaleString("en-US")} certificates`);
   const adminToken = (await readFile(join(data, "admin-token"), "utf8")).trim();
-  // the first listing after the fill reads pages no one has read yet (PostgreSQL's at 1,000,000:
-  // 1.38 s against 0.84-0.92 s for the next ones); the figure is the median of the runs after it
+  // the first listing after the fill reads pages no one has read yet (PostgreSQL at 1,000,000:
+  // 1.11-1.41 s, the next ones 0.95-1.21 s); the figure is the median of the runs after it
   const runs: ListFigures[] = [];
   for (let i = 0; i < LIST_RUNS; i++)
     runs.push(await timeCertsList(data, [...dbArgs, "--expiring", "7d", "--json"]));
