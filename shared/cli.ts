@@ -45,16 +45,8 @@ export function certyardProgram(name: string, description: string, flag: FlagMak
   );
 }
 
-/**
- * Runs the program once every command is defined; any error ends it in one line and exit 1. A
- * reader that goes away (`certs list --json | head`) ends it quietly with 0, as its pipe's SIGPIPE
- * ends other tools: what it printed was taken, and node would only report the write's EPIPE.
- */
+/** Runs the program once every command is defined; any error ends it in one line and exit 1. */
 export function runProgram(program: Command): void {
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(0);
-    failAndExit(program.name(), err);
-  });
   oneLineMissingCommands(program)
     .parseAsync(process.argv)
     .catch((err: unknown) => failAndExit(program.name(), err));
@@ -150,6 +142,19 @@ export function logFormatFlag(flag: FlagMaker): Option {
 export function passLogFormat(program: Command, action: Command): void {
   const chosen = program.opts().logFormat as LogFormat | undefined;
   action.setOptionValue("logFormat", chosen ?? defaultLogFormat());
+}
+
+/**
+ * For a command that streams its output (`certs list`, `audit list`): a reader that goes away
+ * (`| head`) ends it quietly with 0, as its pipe's SIGPIPE ends other tools; what it printed was
+ * taken, and node would only report the write's EPIPE. Not for `serve` or the agent's `run`, which
+ * must not stop with a success code because their stdout went.
+ */
+export function endQuietlyWhenReaderGoes(program: string): void {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    failAndExit(program, err);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import "../../shared/node-version.js"; // first: before anything that needs a newer node
-import { certyardProgram, LOG_LEVELS, runProgram } from "../../shared/cli.js";
+import { certyardProgram, endQuietlyWhenReaderGoes, LOG_LEVELS, runProgram } from "../../shared/cli.js";
 import { baseUrl, dataFlag, dataPaths, dbFlag, flag, listFlag, switchFlag } from "./cli/options.js";
 
 /**
@@ -249,6 +249,7 @@ program
   .addOption(flag("--token <name>", "only those issued through this token"))
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o) => {
+    endQuietlyWhenReaderGoes("certyard-ca");
     const { certsList } = await import("./cli/certs-cmds.js");
     await certsList(o);
   });
@@ -290,6 +291,7 @@ audit
   .addOption(listFlag("--type <type>", "only events of this type, e.g. certificate.revoked (repeatable)"))
   .addOption(switchFlag("--json", "JSON output"))
   .action(async (o: { data: string; db?: string; since?: string; type?: string[]; json?: boolean }) => {
+    endQuietlyWhenReaderGoes("certyard-ca");
     const { auditList } = await import("./cli/audit-cmds.js");
     await auditList({ ...o, types: o.type });
   });
