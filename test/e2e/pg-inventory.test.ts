@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { InventoryQuery, InventoryRow } from "../../services/ca/core/inventory.js";
 import type { CertificateRecord } from "../../services/ca/core/types.js";
-import { certificateViewsBytes } from "../../services/ca/core/views.js";
+import { certificateViewsBytes, tableText } from "../../services/ca/core/views.js";
 import { parseDbUrl } from "../../services/ca/store/db-url.js";
 import type { PgLocation } from "../../services/ca/store/pg/db.js";
 import { openPgStore, type PgStore } from "../../services/ca/store/pg/index.js";
@@ -41,6 +41,13 @@ const names = (n: number, len: number) =>
         .toString("hex")
         .slice(0, len - 4)}.lan`,
   );
+
+/** The whole of a listing's text (store/pg/certificates.ts listText). */
+async function listed(store: PgStore, q: InventoryQuery, json: boolean): Promise<string> {
+  const blocks: Buffer[] = [];
+  for await (const b of store.certificates.listText(q, json)) blocks.push(b);
+  return Buffer.concat(blocks).toString();
+}
 
 /** The width pg/listing-width.ts measures, from the record. */
 const width = (c: CertificateRecord) =>
@@ -122,7 +129,7 @@ describe("the PostgreSQL inventory with certificates too wide for its index", ()
     );
   });
 
-  test("certs list --json's pages made by PostgreSQL are the bytes certificateViewsBytes prints", async () => {
+  test("certs list's text made by PostgreSQL is the bytes certificateViewsBytes and tableText print", async () => {
     const now = Date.now();
     const token = tokenRecord();
     await store.tokens.create(token);
@@ -161,37 +168,63 @@ describe("the PostgreSQL inventory with certificates too wide for its index", ()
     ] satisfies InventoryQuery[]) {
       let after: InventoryQuery["after"];
       const printed: string[] = [];
+      const lines: string[] = [];
       for (;;) {
         const page = await store.certificates.page({ ...q, after });
         printed.push(certificateViewsBytes(page.rows).toString());
+        lines.push(tableText(page.rows));
         if (!page.next) break;
         after = page.next;
       }
       assert.ok(printed.length > 1 || q.name !== undefined, "more than one page");
-      // the same pages, byte for byte, printed by PostgreSQL and streamed on one connection, each
-      // asked for while the one before is printed
-      const streamed: string[] = [];
-      for await (const bytes of store.certificates.jsonPages(q)) streamed.push(bytes.toString());
-      assert.deepEqual(streamed, printed, JSON.stringify(q));
+      // the same text, byte for byte, printed by PostgreSQL and streamed on one connection, in
+      // windows of q.limit rows (so several queries, each going on from the one before)
+      assert.equal(await listed(store, q, true), printed.join(",\n"), JSON.stringify(q));
+      assert.equal(await listed(store, q, false), lines.join(""), JSON.stringify(q));
     }
-    // a listing stopped after its first page (its reader gone) gives its connection back: the
+    // a listing from a cursor starts after it
+    const first = await store.certificates.page({
+      now,
+      states: ["valid"],
+      limit: 1,
+      expiringBefore: at + 10,
+    });
+    assert.ok(first.next);
+    const rest = await store.certificates.page({
+      now,
+      states: ["valid"],
+      limit: 100,
+      expiringBefore: at + 10,
+      after: first.next,
+    });
+    assert.equal(
+      await listed(
+        store,
+        { now, states: ["valid"], limit: 2, expiringBefore: at + 10, after: first.next },
+        false,
+      ),
+      tableText(rest.rows),
+    );
+    // a listing stopped after its first block (its reader gone) gives its connection back: the
     // pool (at most 8) still answers after more such stops than it has connections
     const all = { now, states: ["valid", "superseded", "expired", "revoked"] as const, limit: 1 };
     for (let i = 0; i < 10; i++) {
-      for await (const _ of store.certificates.jsonPages(all)) break;
+      for await (const _ of store.certificates.listText(all, true)) break;
     }
     assert.equal((await store.certificates.page({ ...all, limit: 2 })).rows.length, 2);
     // the states written: revoked first, then expired (at+3), then superseded, else valid
     const stateAt = async (t: number) => {
-      const pages: string[] = [];
-      for await (const bytes of store.certificates.jsonPages({
-        now: t,
-        states: ["valid", "superseded", "expired", "revoked"],
-        limit: 1000,
-        expiringBefore: 253_402_300_800_001,
-      }))
-        pages.push(bytes.toString());
-      const rows = JSON.parse(`[\n${pages.join(",\n")}\n]`) as { serial: string; state: string }[];
+      const text = await listed(
+        store,
+        {
+          now: t,
+          states: ["valid", "superseded", "expired", "revoked"],
+          limit: 1000,
+          expiringBefore: 253_402_300_800_001,
+        },
+        true,
+      );
+      const rows = JSON.parse(`[\n${text}\n]`) as { serial: string; state: string }[];
       const of = (c: CertificateRecord | undefined) => rows.find((r) => r.serial === c?.serial)?.state;
       return [...recs, next].map(of);
     };

@@ -325,8 +325,8 @@ describe("the PostgreSQL store, two replicas on one database", () => {
     await a.ping();
     await server.stopServer();
     await assert.rejects(a.tokens.list(), (e) => storageFault(e) !== null);
-    // certs list --json's stream of pages too (an async generator, classified step by step)
-    const listing = a.certificates.jsonPages({ now: Date.now(), states: ["valid"], limit: 10 });
+    // certs list's stream of text too (an async generator, classified step by step)
+    const listing = a.certificates.listText({ now: Date.now(), states: ["valid"], limit: 10 }, true);
     await assert.rejects(listing.next(), (e) => storageFault(e) !== null);
     await assert.rejects(a.ping(), (e) => /PostgreSQL/.test(storageFault(e) ?? ""));
     await server.startServer();

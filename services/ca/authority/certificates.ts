@@ -5,19 +5,19 @@ import {
   type InventoryPage,
   type InventoryParams,
   type InventoryQuery,
-  type InventoryRow,
   parseInventoryParams,
 } from "../core/inventory.js";
-import { certificateViewsBytes } from "../core/views.js";
+import { certificateViewsBytes, tableText } from "../core/views.js";
 
 /** What the inventory needs from storage; the SQLite store implements it. */
 export interface InventoryStore {
   page(q: InventoryQuery): Promise<InventoryPage>;
   /**
-   * every page of a query as certificateViewsBytes prints it, where the store can make them
-   * faster (PostgreSQL: the database writes most of the text, and reads the next page meanwhile)
+   * every row of a query from its cursor on as searchText prints it, where the store can make
+   * the text faster (PostgreSQL: the database writes most of it, a window of `q.limit` rows a
+   * query, printed as its rows arrive)
    */
-  jsonPages?(q: InventoryQuery): AsyncGenerator<Buffer>;
+  listText?(q: InventoryQuery, json: boolean): AsyncGenerator<Buffer>;
   revoke(
     serial: string,
     reason: number,
@@ -42,11 +42,10 @@ export function certificateService(
   clock: () => number,
   tokenIdOf: (nameOrId: string) => Promise<string | null>,
 ) {
-  const { search, searchPages, searchJsonPages } = inventorySearch(store, clock, tokenIdOf);
+  const { search, searchText } = inventorySearch(store, clock, tokenIdOf);
   return {
     search,
-    searchPages,
-    searchJsonPages,
+    searchText,
     revoke(serial: string, reason: number, actor: Actor): Promise<void> {
       return revokeCertificate(store, serial, reason, clock(), actor);
     },
@@ -55,10 +54,10 @@ export function certificateService(
 
 /**
  * certificateService's searches alone, on a store that only reads (`certs list`); `streamRows`:
- * the rows of each query when a whole result streams out (searchPages, searchJsonPages).
+ * the rows of each query when a whole result streams out (searchText).
  */
 export function inventorySearch(
-  store: Pick<InventoryStore, "page" | "jsonPages">,
+  store: Pick<InventoryStore, "page" | "listText">,
   clock: () => number,
   tokenIdOf: (nameOrId: string) => Promise<string | null>,
   streamRows = STREAM_PAGE,
@@ -80,35 +79,29 @@ export function inventorySearch(
       return store.page(await query(p));
     },
     /**
-     * Every row the filters keep, a page at a time as the caller consumes them, so that a
-     * million rows never sit in memory at once. A limit or cursor in `p` is ignored.
+     * Every row the filters keep, as `certs list` prints them, in blocks as the caller consumes
+     * them, so that a million rows never sit in memory at once; a limit or cursor in `p` is
+     * ignored. With `json`: the inside of the array certificateViewsText prints (its rows
+     * separated, no brackets), in UTF-8; else the table's lines (core/views.ts tableText). The
+     * store's own text where it has one (listText); else pages, the next asked for before this
+     * one is printed.
      */
-    async *searchPages(p: InventorySearch): AsyncGenerator<InventoryRow[]> {
+    async *searchText(p: InventorySearch, json: boolean): AsyncGenerator<Buffer | string> {
       const { after: _after, ...q } = await query(p);
-      let page = await store.page({ ...q, limit: streamRows });
-      for (;;) {
-        yield page.rows;
-        if (!page.next) return;
-        page = await store.page({ ...q, limit: streamRows, after: page.next });
-      }
-    },
-    /**
-     * searchPages, each page as certificateViewsText prints it, in UTF-8 (certs list --json); the
-     * store's own pages where it has them (jsonPages). Else the next page is asked for before this
-     * one is printed, as it was when PostgreSQL's pages came one at a time too.
-     */
-    async *searchJsonPages(p: InventorySearch): AsyncGenerator<Buffer> {
-      const { after: _after, ...q } = await query(p);
-      if (store.jsonPages) return yield* store.jsonPages({ ...q, limit: streamRows });
+      if (store.listText) return yield* store.listText({ ...q, limit: streamRows }, json);
       let pending = store.page({ ...q, limit: streamRows });
-      for (;;) {
+      for (let first = true; ; first = false) {
         const page = await pending;
         if (page.next) {
           pending = store.page({ ...q, limit: streamRows, after: page.next });
           // awaited on the next turn; a consumer that stops first leaves no unhandled rejection
           pending.catch(() => {});
         }
-        yield certificateViewsBytes(page.rows);
+        if (!json) yield tableText(page.rows);
+        else if (page.rows.length > 0) {
+          if (!first) yield ",\n";
+          yield certificateViewsBytes(page.rows);
+        }
         if (!page.next) return;
       }
     },

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { type InventorySearch, inventorySearch } from "../authority/certificates.js";
-import type { InventoryRow } from "../core/inventory.js";
+import { TABLE_HEADER } from "../core/views.js";
 import { requireInitialised } from "../keys/paths.js";
 import { openInventoryAt } from "../store/inventory-open.js";
 import { type DataOpts, dataPaths } from "./options.js";
@@ -16,8 +16,9 @@ import { type DataOpts, dataPaths } from "./options.js";
 export type CertsListOpts = DataOpts & { json?: boolean } & InventorySearch;
 
 /**
- * The inventory to `out`, streamed: rows are read a page at a time and written as they come,
- * waiting for `out` to drain, so a million rows need no more memory than one page.
+ * The inventory to `out`, streamed: rows are read a page (on PostgreSQL a window) at a time and
+ * written as they come, waiting for `out` to drain, so a million rows need no more memory than a
+ * few pages.
  */
 export async function certsList(o: CertsListOpts, out: Writable = process.stdout): Promise<void> {
   const { data, db, json, ...search } = o;
@@ -31,42 +32,35 @@ export async function certsList(o: CertsListOpts, out: Writable = process.stdout
       (t) => store.tokens.idOf(t),
       store.streamRows,
     );
-    const text = json
-      ? jsonArrayText(certificates.searchJsonPages(search))
-      : tableText(certificates.searchPages(search));
+    const rows = certificates.searchText(search, json === true);
+    const text = json ? jsonArray(rows) : table(rows);
     await writeAll(out, text);
   } finally {
     await store.close();
   }
 }
 
-/** JSON.stringify(rows, null, 2) and a newline, from pages of rows printed as array elements. */
-async function* jsonArrayText(pages: AsyncIterable<Buffer>): AsyncGenerator<string | Buffer> {
+/** JSON.stringify(rows, null, 2) and a newline, around the text of its elements. */
+async function* jsonArray(elements: AsyncIterable<Buffer | string>): AsyncGenerator<string | Buffer> {
   let first = true;
-  for await (const page of pages) {
-    if (page.length === 0) continue;
-    yield first ? "[\n" : ",\n";
-    yield page;
+  for await (const chunk of elements) {
+    if (chunk.length === 0) continue;
+    if (first) yield "[\n";
+    yield chunk;
     first = false;
   }
   yield first ? "[]\n" : "\n]\n";
 }
 
-async function* tableText(pages: AsyncIterable<InventoryRow[]>): AsyncGenerator<string> {
-  yield "SERIAL\tNOT_AFTER\tSTATE\tNAMES\n";
-  for await (const page of pages) {
-    let text = "";
-    for (const r of page) {
-      const names = [...r.dnsNames, ...r.ipAddresses].join(",");
-      text += `${r.serial}\t${new Date(r.notAfter).toISOString()}\t${r.state}\t${names}\n`;
-    }
-    yield text;
-  }
+async function* table(lines: AsyncIterable<Buffer | string>): AsyncGenerator<string | Buffer> {
+  yield TABLE_HEADER;
+  yield* lines;
 }
 
 /**
  * Writes the chunks in blocks of about 64 KiB, waiting for `out` to drain when it asks to; a
- * Buffer (a page of --json, some 470 KiB) goes as it is, after the text before it.
+ * Buffer (a page of --json, some 470 KiB, or a block of PostgreSQL's text) goes as it is, after
+ * the text before it.
  */
 async function writeAll(out: Writable, chunks: AsyncIterable<string | Buffer>): Promise<void> {
   let block = "";

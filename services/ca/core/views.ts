@@ -1,4 +1,4 @@
-import { type InventoryRow, stateOf } from "./inventory.js";
+import { type InventoryRow, type InventoryState, stateOf } from "./inventory.js";
 import { formatDnsPattern, formatIpRange } from "./names.js";
 import type { TokenRecord } from "./types.js";
 
@@ -62,11 +62,11 @@ export function certificateViewsBytes(rows: readonly InventoryRow[]): Buffer {
 
 /**
  * A row of the inventory whose JSON text the database made but for the times and the state
- * (PostgreSQL, store/pg/certificates.ts jsonPages), as the driver hands it (an array per row):
- * `head` is its element from `  {\n    "serial": ` to the closing bracket of "ips"; `key` the
- * value of "keySha256" to that of "renewedFrom", with the members between (`"...",\n    "tokenId": ...`).
+ * (PostgreSQL, store/pg/certificates.ts jsonText): `head` is its element from `  {\n    "serial": `
+ * to the closing bracket of "ips"; `key` the value of "keySha256" to that of "renewedFrom", with
+ * the members between (`"...",\n    "tokenId": ...`).
  */
-export type RowPieceFields = [
+export type RowPieces = readonly [
   head: string,
   notBefore: number,
   notAfter: number,
@@ -74,30 +74,39 @@ export type RowPieceFields = [
   revokedAt: number | null,
   renewed: boolean,
 ];
-export type RowPieces = readonly [...RowPieceFields, ...rest: unknown[]];
 
 /**
- * certificateViewsBytes of rows given as RowPieces, their state at `now`: the same bytes (the
- * e2e pg-inventory test holds them equal), with no object made per row.
+ * A RowPieces row's element of certs list --json's array (certificateViewsText's, without the
+ * separator), its state at `now`: the same text (the e2e pg-inventory test holds them equal).
  */
-export function rowPiecesBytes(rows: readonly RowPieces[], now: number): Buffer {
+export function rowPiecesText(now: number): (r: RowPieces) => string {
   const notBefore = isoTimes();
   const notAfter = isoTimes();
-  let out = Buffer.allocUnsafe(rows.length * 512);
-  let at = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const [head, before, after, key, revokedAt, renewed] = rows[i] as RowPieces;
-    const state = stateOf({ revokedAt, notAfter: after }, renewed, now);
-    const text = `${i === 0 ? "" : ",\n"}${head},\n    "notBefore": "${notBefore(before)}",\n    "notAfter": "${notAfter(after)}",\n    "keySha256": ${key},\n    "revoked": ${revokedAt !== null},\n    "state": "${state}"\n  }`;
-    // a UTF-16 unit takes at most 3 bytes of UTF-8
-    if (at + text.length * 3 > out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, at + text.length * 3));
-      out.copy(bigger, 0, 0, at);
-      out = bigger;
-    }
-    at += out.write(text, at, "utf8");
-  }
-  return out.subarray(0, at);
+  return ([head, before, after, key, revokedAt, renewed]) =>
+    `${head},\n    "notBefore": "${notBefore(before)}",\n    "notAfter": "${notAfter(after)}",\n    "keySha256": ${key},\n    "revoked": ${revokedAt !== null},\n    "state": "${stateOf({ revokedAt, notAfter: after }, renewed, now)}"\n  }`;
+}
+
+/** The first line of `certs list` (without --json). */
+export const TABLE_HEADER = "SERIAL\tNOT_AFTER\tSTATE\tNAMES\n";
+
+/** A line of `certs list`'s table: `names` the DNS names, then the IP addresses, joined by commas. */
+export function tableLine(): (
+  serial: string,
+  notAfter: number,
+  state: InventoryState,
+  names: string,
+) => string {
+  const iso = isoTimes();
+  return (serial, notAfter, state, names) => `${serial}\t${iso(notAfter)}\t${state}\t${names}\n`;
+}
+
+/** The table's lines of `rows`. */
+export function tableText(rows: readonly InventoryRow[]): string {
+  const line = tableLine();
+  let text = "";
+  for (const r of rows)
+    text += line(r.serial, r.notAfter, r.state, [...r.dnsNames, ...r.ipAddresses].join(","));
+  return text;
 }
 
 /** One row's element of the array, as JSON.stringify(.., null, 2) prints it. */

@@ -5,8 +5,8 @@ import type { StorePorts } from "./ports.js";
 /** What `certs list` reads: the inventory's pages and tokens by name. */
 export interface InventoryReader {
   certificates: Pick<StorePorts["certificates"], "page"> & {
-    /** PostgreSQL's pages for certs list --json (store/pg/certificates.ts jsonPages) */
-    jsonPages?(q: InventoryQuery): AsyncGenerator<Buffer>;
+    /** PostgreSQL's text of certs list (store/pg/certificates.ts listText) */
+    listText?(q: InventoryQuery, json: boolean): AsyncGenerator<Buffer>;
   };
   tokens: Pick<StorePorts["tokens"], "idOf">;
   /** rows per query when a listing streams out; none: the inventory's default (1,000) */
@@ -25,6 +25,14 @@ export interface InventoryReader {
  * trip, and it keeps the default.
  */
 const SQLITE_STREAM_ROWS = 250;
+
+/**
+ * PostgreSQL's rows per query of a listing (store/pg/row-stream.ts): each query is planned anew
+ * (some 4 ms for the inventory's) and starts its index scans again, so fewer, longer ones cost
+ * the database less, while a window's text (some 4.5 MiB of --json here) is what a reader that
+ * stops keeps in memory. bench/README.md, "certs list on PostgreSQL: rows printed as they arrive".
+ */
+const PG_WINDOW_ROWS = 10_000;
 
 /**
  * The inventory alone, for `certs list`. On SQLite: the database (migrated, as openStore does)
@@ -46,8 +54,9 @@ export async function openInventoryAt(db: DbLocation): Promise<InventoryReader> 
     const tokens = pgTokenStore(pg);
     // as the whole store's ports are (pg/index.ts): a lost connection is one line naming the database
     return guarded({
-      certificates: { page: certificates.page, jsonPages: certificates.jsonPages },
+      certificates: { page: certificates.page, listText: certificates.listText },
       tokens: { idOf: tokens.idOf },
+      streamRows: PG_WINDOW_ROWS,
       close,
     });
   }

@@ -8,13 +8,14 @@ import {
   stateOf,
 } from "../../core/inventory.js";
 import type { CertificateRecord, RevocationState, RevokedEntry } from "../../core/types.js";
-import { type RowPieceFields, rowPiecesBytes } from "../../core/views.js";
+import { type RowPieces, rowPiecesText, tableLine } from "../../core/views.js";
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, max, type SQL, sql } from "../drizzle.cjs";
 import { statesCondition } from "../inventory-sql.js";
 import type { StateCounts } from "../ports.js";
 import type { PgDb, Queryable } from "./db.js";
 import { unionAll } from "./drizzle.cjs";
 import { listingFits } from "./listing-width.js";
+import { listingText, type TextListing, type TextRow } from "./row-stream.js";
 import { certificateNames, certificates } from "./schema.js";
 
 /** The inventory's columns, and renewedBy for the state, in the order of ListValues. */
@@ -68,13 +69,14 @@ const jsonList = (c: string) =>
   `case when jsonb_array_length(${c}) = 0 then '[]' else left(replace(jsonb_pretty(${c}), E'\\n', E'\\n  '), -1) || '  ]' end`;
 
 /**
- * A page's row as core/views.ts RowPieces, and its serial (for the next page's cursor), over the
- * columns of listColumns. PostgreSQL's to_json of a text and its jsonb_pretty escape a string as
- * JSON.stringify does (a quote, a backslash, and control characters: \b \f \n \r \t, the others
- * as \u00xx in lower case; nothing else); jsonb_pretty indents by four spaces, so each line of an
- * array gets two more. The e2e pg-inventory test holds the bytes to certificateViewsBytes's.
+ * A row of certs list --json as core/views.ts RowPieces, then its serial (for the next window's
+ * cursor), over the columns of listColumns. PostgreSQL's to_json of a text and its jsonb_pretty
+ * escape a string as JSON.stringify does (a quote, a backslash, and control characters: \b \f \n
+ * \r \t, the others as \u00xx in lower case; nothing else); jsonb_pretty indents by four spaces,
+ * so each line of an array gets two more. The e2e pg-inventory test holds the bytes to
+ * certificateViewsBytes's.
  */
-const ROW_PIECES = [
+const JSON_PIECES = [
   `E'  {\\n    "serial": ' || to_json(serial)::text || E',\\n    "commonName": ' || coalesce(to_json(common_name)::text, 'null') || E',\\n    "dns": ' || ${jsonList("dns_names")} || E',\\n    "ips": ' || ${jsonList("ip_addresses")}`,
   "not_before",
   "not_after",
@@ -84,8 +86,17 @@ const ROW_PIECES = [
   "serial",
 ].join(", ");
 
-/** A row of ROW_PIECES. */
-type PieceRow = [...RowPieceFields, serial: string];
+/** A row of certs list's table: its serial, expiry, names (DNS, then IP, joined by commas) and what makes its state. */
+const TABLE_PIECES = [
+  "serial",
+  "not_after",
+  "array_to_string(array(select jsonb_array_elements_text(dns_names)) || array(select jsonb_array_elements_text(ip_addresses)), ',')",
+  "revoked_at",
+  "renewed_by is not null",
+].join(", ");
+
+/** A bigint's text as a number; a row's times are exact in a double until the year 287,396. */
+const num = (text: string | null) => Number(text);
 
 /**
  * Records an issued certificate inside the issuing transaction: its row, its names, and for a
@@ -117,8 +128,11 @@ export async function insertCertificate(tx: Queryable, rec: CertificateRecord): 
 
 /** The certificates on PostgreSQL: what store/certificates.ts does on SQLite, each call a promise. */
 export function pgCertificateStore(db: PgDb) {
-  /** One page in the order (notAfter, serial) after `q.after`, each filter on an index (as on SQLite). */
-  function pageQuery(q: InventoryQuery) {
+  /**
+   * At most `rows` rows in the order (notAfter, serial) after `q.after`, each filter on an index
+   * (as on SQLite); a page asks for one more than its limit, to know whether another follows.
+   */
+  function pageQuery(q: InventoryQuery, rows = q.limit + 1) {
     const order = q.name === undefined ? certificates : certificateNames;
     const conds: (SQL | undefined)[] = [
       q.name === undefined ? undefined : eq(certificateNames.name, q.name),
@@ -137,7 +151,7 @@ export function pgCertificateStore(db: PgDb) {
         .innerJoin(certificates, eq(certificates.serial, certificateNames.serial))
         .where(and(...conds))
         .orderBy(asc(order.notAfter), asc(order.serial))
-        .limit(q.limit + 1);
+        .limit(rows);
     }
     // the rows whose entry fits certificates_not_after, read from that index alone, merged with
     // the others (certificates_not_after_wide); each half ordered and limited on its own, so
@@ -148,10 +162,10 @@ export function pgCertificateStore(db: PgDb) {
         .from(certificates)
         .where(and(...conds, listingFits(certificates, fits)))
         .orderBy(asc(certificates.notAfter), asc(certificates.serial))
-        .limit(q.limit + 1);
+        .limit(rows);
     return unionAll(half(true), half(false))
       .orderBy(asc(certificates.notAfter), asc(certificates.serial))
-      .limit(q.limit + 1);
+      .limit(rows);
   }
 
   async function page(q: InventoryQuery): Promise<InventoryPage> {
@@ -170,69 +184,64 @@ export function pgCertificateStore(db: PgDb) {
   }
 
   /**
-   * Every page of `q` (from its first, whatever its cursor) as certs list --json prints it (core/views.ts
-   * certificateViewsBytes). PostgreSQL writes each row's JSON text but for its times and state
-   * (ROW_PIECES), which core/views.ts rowPiecesBytes puts in, so that no row is parsed into an
+   * Every row of `q` from its cursor on, as `certs list` prints it: with `json`, the inside of
+   * certs list --json's array (core/views.ts certificateViewsBytes's text, its rows separated);
+   * else the table's lines. PostgreSQL writes each row's text but for its times and state
+   * (JSON_PIECES, TABLE_PIECES), which core/views.ts puts in, so that no row is parsed into an
    * object and formatted again here: at 1,000,000 certificates node's CPU 0.12-0.25 s less,
    * PostgreSQL's 0.15-0.20 s more (bench/README.md, "certs list --json on PostgreSQL: the database
-   * writes the rows' text"). On one connection: page k+1's query goes out as soon as page k's rows
-   * have come (its cursor is their last row), before page k is printed and written, so PostgreSQL
-   * reads k+1 while node prints k; one page ahead at most. Through the pool a query went out only
-   * on the tick after it was asked for, once node had printed the page (bench/README.md, "certs
-   * list on PostgreSQL: the next page's query while node prints").
+   * writes the rows' text"). The rows come in windows of `q.limit`, each one query printed as it
+   * arrives (row-stream.ts listingText), on a connection of the listing's own.
    */
-  async function* jsonPages(q: InventoryQuery): AsyncGenerator<Buffer> {
+  async function* listText(q: InventoryQuery, json: boolean): AsyncGenerator<Buffer> {
     const client = await db.$client.connect();
-    const read = (after: InventoryQuery["after"]) => {
-      const p = client.query<PieceRow>(jsonQuery({ ...q, after }));
-      // awaited on the next step; a caller that stops first leaves no unhandled rejection
-      p.catch(() => {});
-      return p;
-    };
-    let pending: ReturnType<typeof read> | null = read(undefined);
-    let failed: Error | undefined;
-    try {
-      while (pending) {
-        const { rows, next } = cut((await pending).rows, q);
-        pending = next ? read(next) : null;
-        const bytes = rowPiecesBytes(rows, q.now);
-        // emptied before the yield: this frame keeps `rows` while the caller writes, which made
-        // them old enough to be promoted, and node's CPU rose by 0.3 s (GC, page faults twice)
-        rows.length = 0;
-        yield bytes;
-      }
-    } catch (e) {
-      failed = e instanceof Error ? e : new Error(String(e));
-      throw e;
-    } finally {
-      // a query still in flight (the caller stopped) ends before its connection goes back
-      if (pending) await pending.catch(() => {});
-      // one that failed is not given to the next user
-      client.release(failed);
-    }
+    yield* listingText(client, json ? jsonListing(q) : tableListing(q), q.limit, q.after);
   }
 
-  /** A page's query for ROW_PIECES (the page's own inside), its rows as arrays. */
-  function jsonQuery(q: InventoryQuery) {
-    const { sql: text, params } = pageQuery(q).toSQL();
+  /** `q`'s windows for a listing printing `pieces`, its rows in the order of the inventory. */
+  function windowQuery(q: InventoryQuery, pieces: string): TextListing<InventoryQuery["after"]>["query"] {
+    return (after, rows) => {
+      const { sql: text, params } = pageQuery({ ...q, after }, rows).toSQL();
+      return { text: `select ${pieces} from (${text}) p order by not_after, serial`, values: params };
+    };
+  }
+
+  function jsonListing(q: InventoryQuery): TextListing<InventoryQuery["after"]> {
+    const element = rowPiecesText(q.now);
     return {
-      text: `select ${ROW_PIECES} from (${text}) p order by not_after, serial`,
-      values: params,
-      rowMode: "array" as const,
+      query: windowQuery(q, JSON_PIECES),
+      text: (r, first) => {
+        const pieces: RowPieces = [
+          r[0] as string,
+          num(r[1] as string),
+          num(r[2] as string),
+          r[3] as string,
+          r[4] === null ? null : num(r[4] as string),
+          r[5] === "t",
+        ];
+        return first ? element(pieces) : `,\n${element(pieces)}`;
+      },
+      cursor: (r) => ({ notAfter: num(r[2] as string), serial: r[6] as string }),
     };
   }
 
-  /** The page in `found` (a query's up to limit + 1 rows) and the cursor of the next, if any. */
-  function cut(found: PieceRow[], q: InventoryQuery): { rows: PieceRow[]; next: InventoryPage["next"] } {
-    const more = found.length > q.limit;
-    if (more) found.length = q.limit;
-    const last = found.at(-1);
-    return { rows: found, next: more && last ? { notAfter: last[2], serial: last[6] } : null };
+  function tableListing(q: InventoryQuery): TextListing<InventoryQuery["after"]> {
+    const line = tableLine();
+    const state = (r: TextRow, notAfter: number) =>
+      stateOf({ revokedAt: r[3] === null ? null : num(r[3] as string), notAfter }, r[4] === "t", q.now);
+    return {
+      query: windowQuery(q, TABLE_PIECES),
+      text: (r) => {
+        const notAfter = num(r[1] as string);
+        return line(r[0] as string, notAfter, state(r, notAfter), r[2] as string);
+      },
+      cursor: (r) => ({ notAfter: num(r[1] as string), serial: r[0] as string }),
+    };
   }
 
   return {
     page,
-    jsonPages,
+    listText,
 
     async bySerial(serial: string): Promise<CertificateRecord | null> {
       const [row] = await db.select().from(certificates).where(eq(certificates.serial, serial));

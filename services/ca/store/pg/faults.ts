@@ -68,7 +68,7 @@ export function guarded<T extends object>(ports: T): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(ports)) {
     if (value instanceof AsyncGeneratorFunction) {
-      // a stream of pages (certificates.jsonPages): each step's rejection, not a promise of it
+      // a stream of text (certificates.listText): each step's rejection, not a promise of it
       out[key] = async function* (...args: unknown[]) {
         try {
           return yield* value(...args);
