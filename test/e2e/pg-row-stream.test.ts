@@ -83,6 +83,26 @@ describe("a listing's text streamed from PostgreSQL in windows (store/pg/row-str
     }
   });
 
+  test("a row the listing cannot print: the listing throws that error, its connection is not reused", async () => {
+    const client = await pool.connect();
+    const listing = numbers(100);
+    const unprintable: TextListing<number> = {
+      ...listing,
+      text: (r, first) => {
+        if (r[0] === "42") throw new RangeError("row 42 cannot be printed");
+        return listing.text(r, first);
+      },
+    };
+    await assert.rejects(text(listingText(client, unprintable, 10)), /row 42 cannot be printed/);
+    const next = await pool.connect();
+    try {
+      assert.notEqual(next, client);
+      assert.equal((await next.query("select 1 as one")).rows[0].one, 1);
+    } finally {
+      next.release();
+    }
+  });
+
   test("a reader that stops: the window running reads to its end, the connection goes back", async () => {
     for (let i = 0; i < 5; i++) {
       for await (const _ of listingText(await pool.connect(), numbers(5000), 1000, undefined, {

@@ -134,31 +134,51 @@ class WindowedText<C> {
     while (this.running) await this.changed();
   }
 
+  /** A row's text into the block; a row the listing cannot print fails it (the rest are let go). */
   private row(r: TextRow): void {
-    const text = this.listing.text(r, this.first);
-    this.first = false;
-    // a UTF-16 unit takes at most 3 bytes of UTF-8
-    if (this.at + text.length * 3 > this.chunk.length) {
-      this.flush();
-      if (text.length * 3 > this.chunk.length) this.chunk = Buffer.allocUnsafe(text.length * 3);
+    if (this.failed) return;
+    try {
+      const text = this.listing.text(r, this.first);
+      this.first = false;
+      // a UTF-16 unit takes at most 3 bytes of UTF-8
+      if (this.at + text.length * 3 > this.chunk.length) {
+        this.flush();
+        if (text.length * 3 > this.chunk.length) this.chunk = Buffer.allocUnsafe(text.length * 3);
+      }
+      this.at += this.chunk.write(text, this.at, "utf8");
+      this.rows++;
+      this.last = r;
+      if (this.at >= this.sizes.chunkBytes) this.flush();
+    } catch (e) {
+      // thrown here, it would be thrown in the driver's socket handler
+      this.failed = e instanceof Error ? e : new Error(String(e));
+      this.signal();
     }
-    this.at += this.chunk.write(text, this.at, "utf8");
-    this.rows++;
-    this.last = r;
-    if (this.at >= this.sizes.chunkBytes) this.flush();
   }
 
+  /** A window's query has ended: the next one goes out, waits for the reader, or the listing ends. */
   private end(): void {
     this.running = false;
+    // after a row the listing could not print, nothing more is asked
+    if (!this.failed) this.next();
+    this.signal();
+  }
+
+  private next(): void {
     if (this.rows < this.windowRows || this.last === null) {
       this.flush();
       this.finished = true;
-    } else {
-      const after = this.listing.cursor(this.last);
-      if (this.readyBytes < this.sizes.heldBytes) this.start(after);
-      else this.held = { after };
+      return;
     }
-    this.signal();
+    let after: C;
+    try {
+      after = this.listing.cursor(this.last);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (this.readyBytes < this.sizes.heldBytes) this.start(after);
+    else this.held = { after };
   }
 
   private fail(e: unknown): void {
