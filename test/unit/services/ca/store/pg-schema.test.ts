@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { PG_SCHEMA, pgSchemaSource } from "../../../../../scripts/pg-schema.js";
 import { LISTING_WIDTH_LIMIT } from "../../../../../services/ca/store/pg/listing-width.js";
 import * as pg from "../../../../../services/ca/store/pg/schema.js";
+import { pgIndexes } from "../../../../../services/ca/store/pg/schema-dialect.js";
 import * as sqlite from "../../../../../services/ca/store/schema.js";
+
+const ROOT = fileURLToPath(new URL("../../../../../../", import.meta.url));
 
 // drizzle through require(), as the product loads it (store/drizzle.cts says why)
 const require = createRequire(import.meta.url);
@@ -79,11 +86,18 @@ function pgShape(t: import("drizzle-orm/pg-core").PgTable): Shape {
 const tablesOf = <T>(mod: Record<string, unknown>, is: (v: unknown) => v is T) =>
   new Map(Object.entries(mod).filter((e): e is [string, T] => is(e[1])));
 
-/**
- * certificates_not_after_wide: see below. certificates_expiry: SQLite dropped it (migration 0018,
- * read by whole-table counts only); PostgreSQL's state counts and dashboard still plan on it.
- */
-const PG_ONLY_INDEXES = new Set(["certificates_not_after_wide", "certificates_expiry"]);
+test("store/pg/schema.ts is what scripts/pg-schema.ts writes from store/schema.ts now", () => {
+  const committed = readFileSync(join(ROOT, PG_SCHEMA), "utf8");
+  const generated = pgSchemaSource(ROOT, { ...sqlite }, pgIndexes);
+  // equal strings, not a diff of 300 lines: the message says what to do
+  assert.ok(
+    committed === generated,
+    `${PG_SCHEMA} is not what the generator writes from store/schema.ts: run npm run db:generate (or npm run db:schema), do not edit it by hand`,
+  );
+});
+
+/** The indexes of PostgreSQL's own (pg/schema-dialect.ts), by table: where the two may differ. */
+const OWN_INDEXES = new Map(Object.entries(pgIndexes).map(([key, own]) => [key, new Set(Object.keys(own))]));
 
 test("the PostgreSQL schema has every SQLite table, column, key and index, under the same names", () => {
   const lite = tablesOf(sqlite, (v): v is import("drizzle-orm/sqlite-core").SQLiteTable =>
@@ -96,7 +110,7 @@ test("the PostgreSQL schema has every SQLite table, column, key and index, under
   assert.deepEqual(
     [...post.keys()].sort(),
     [...lite.keys()].sort(),
-    "every table of store/schema.ts needs its twin in store/pg/schema.ts (then npm run db:generate)",
+    "store/pg/schema.ts has the tables of store/schema.ts (npm run db:generate writes it)",
   );
   for (const [key, table] of lite) {
     const pgTable = post.get(key);
@@ -107,29 +121,34 @@ test("the PostgreSQL schema has every SQLite table, column, key and index, under
     assert.deepEqual(b.columns, a.columns, `${key}: columns`);
     assert.deepEqual(b.primaryKey, a.primaryKey, `${key}: primary key`);
     assert.deepEqual(b.unique, a.unique, `${key}: unique columns`);
-    // PostgreSQL's btree entries are limited to 2,704 bytes: its inventory index holds the rows
-    // whose entry fits, and keys the others in one more index (pg/listing-width.ts); and it keeps
-    // the expiry index SQLite dropped; nowhere else may the two dialects differ
-    const pgIndexes = b.indexes.filter((i) => !PG_ONLY_INDEXES.has(i.name));
-    assert.deepEqual(
-      pgIndexes.map((i) => i.name),
-      a.indexes.map((i) => i.name),
-      `${key}: indexes`,
-    );
-    for (const [i, pi] of pgIndexes.entries()) {
-      const si = a.indexes[i];
-      assert.ok(si);
-      assert.deepEqual(pi.columns, si.columns, `${key}.${pi.name}: columns`);
-      assert.equal(pi.unique, si.unique, `${key}.${pi.name}: unique`);
-      if (pi.name === "certificates_not_after") continue; // its condition: below
-      assert.equal(pi.where, si.where, `${key}.${pi.name}: condition`);
-    }
+    // the indexes of pg/schema-dialect.ts (each with its reason there) are PostgreSQL's own, and
+    // must be on the table under the names they are listed by; nowhere else may the dialects differ
+    const own = OWN_INDEXES.get(key) ?? new Set();
+    for (const name of own)
+      assert.ok(
+        b.indexes.some((i) => i.name === name),
+        `${key}.${name}: on PostgreSQL`,
+      );
+    const shared = (i: Shape["indexes"][number]) => !own.has(i.name);
+    assert.deepEqual(b.indexes.filter(shared), a.indexes.filter(shared), `${key}: indexes`);
   }
+  assert.deepEqual(
+    Object.keys(pgIndexes).filter((key) => !lite.has(key)),
+    [],
+    "pgIndexes names tables of store/schema.ts",
+  );
   // the inventory's two indexes: each row in exactly one, by the same width against one limit
   const certs = post.get("certificates");
-  assert.ok(certs);
+  const liteCerts = lite.get("certificates");
+  assert.ok(certs && liteCerts);
   const indexes = pgShape(certs).indexes;
-  const fits = indexes.find((i) => i.name === "certificates_not_after")?.where ?? "";
+  const listing = indexes.find((i) => i.name === "certificates_not_after");
+  // SQLite's covering index, only partial: the same columns, so that a page reads it alone
+  assert.deepEqual(
+    listing?.columns,
+    sqliteShape(liteCerts).indexes.find((i) => i.name === "certificates_not_after")?.columns,
+  );
+  const fits = listing?.where ?? "";
   const wide = indexes.find((i) => i.name === "certificates_not_after_wide");
   assert.deepEqual(wide?.columns, ["not_after", "serial"]);
   assert.ok(fits.endsWith(` <= ${LISTING_WIDTH_LIMIT}`), fits);
