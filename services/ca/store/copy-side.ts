@@ -7,7 +7,7 @@ export type Row = Record<string, unknown>;
 /**
  * What the copy needs of a table, in either dialect. drizzle types its query builders per
  * dialect and per table; the copy handles every table alike, so it holds them through this
- * minimal shape (the tables are those of store/schema.ts and store/pg/schema.ts, twins).
+ * minimal shape (the tables are those of store/schema.ts and store/pg/schema.ts, generated from it).
  */
 export interface Side {
   label: string;

@@ -247,7 +247,7 @@ export const hosts = sqliteTable(
  */
 export const alerts = sqliteTable("alerts", {
   key: text("key").primaryKey(),
-  /** 1 while the condition holds (an integer, as PostgreSQL's twin has it) */
+  /** 1 while the condition holds (an integer, as on PostgreSQL) */
   firing: integer("firing").notNull(),
   /** when it last changed state */
   changedAt: integer("changed_at").notNull(),
