@@ -30,13 +30,13 @@ export interface TextSizes {
 const SIZES: TextSizes = { chunkBytes: 256 * 1024, heldBytes: 4 * 1024 * 1024 };
 
 /**
- * A listing's text, in blocks of about 256 KiB (`sizes`), from windows of `windowRows` rows, one query each
- * on `client` (a connection of its own, given back at the end): each row's text is made and
- * encoded as it arrives from the socket, not once its query's result is whole, so PostgreSQL
- * sends the next rows while node prints these; a window's query goes out as the one before ends,
- * unless the reader is behind by 4 MiB. A window always reads to its end, so a reader that
- * stops or waits never leaves a query open on the server; memory stays within that and one
- * window's text. At 1,000,000 certificates, `certs list --expiring 7d --json` (77,000 rows):
+ * A listing's text, in blocks of about 256 KiB (`sizes`), from windows of `windowRows` rows, one
+ * query each on `client` (a connection of its own, given back at the end): each row's text is
+ * made and encoded as it arrives from the socket, not once its query's result is whole, so
+ * PostgreSQL sends the next rows while node prints these; a window's query goes out as the one
+ * before ends, unless the reader is behind by 4 MiB. A window always reads to its end, so a
+ * reader that stops or waits never leaves a query open on the server; memory stays within that
+ * and one window's text. At 1,000,000 certificates, `certs list --expiring 7d` (77,500 rows):
  * bench/README.md, "certs list on PostgreSQL: rows printed as they arrive".
  */
 export async function* listingText<C>(
