@@ -43,6 +43,17 @@ describe("a listing's text streamed from PostgreSQL in windows (store/pg/row-str
     return { text: Buffer.concat(all).toString(), blocks: all.length };
   };
 
+  /** The pool makes another connection: `client`, whose listing failed, was ended, not given back. */
+  const notReused = async (client: pg.PoolClient) => {
+    const next = await pool.connect();
+    try {
+      assert.notEqual(next, client);
+      assert.equal((await next.query("select 1 as one")).rows[0].one, 1);
+    } finally {
+      next.release();
+    }
+  };
+
   test("every row once, in order, across windows and blocks, from a cursor, and none", async () => {
     // windows of 7 rows (the last one full: the next query finds none), blocks of some 10 bytes
     const small = { chunkBytes: 10, heldBytes: 1_000_000 };
@@ -73,14 +84,7 @@ describe("a listing's text streamed from PostgreSQL in windows (store/pg/row-str
   test("a query failing in the server: the listing throws its error, its connection is not reused", async () => {
     const client = await pool.connect();
     await assert.rejects(text(listingText(client, numbers(100, 50), 10)), /division by zero/);
-    // the pool makes another connection: the failed one was ended, not given back
-    const next = await pool.connect();
-    try {
-      assert.notEqual(next, client);
-      assert.equal((await next.query("select 1 as one")).rows[0].one, 1);
-    } finally {
-      next.release();
-    }
+    await notReused(client);
   });
 
   test("a row the listing cannot print: the listing throws that error, its connection is not reused", async () => {
@@ -94,13 +98,7 @@ describe("a listing's text streamed from PostgreSQL in windows (store/pg/row-str
       },
     };
     await assert.rejects(text(listingText(client, unprintable, 10)), /row 42 cannot be printed/);
-    const next = await pool.connect();
-    try {
-      assert.notEqual(next, client);
-      assert.equal((await next.query("select 1 as one")).rows[0].one, 1);
-    } finally {
-      next.release();
-    }
+    await notReused(client);
   });
 
   test("a reader that stops: the window running reads to its end, the connection goes back", async () => {
