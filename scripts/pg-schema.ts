@@ -151,14 +151,20 @@ function conditionSource(
   return `sql\`${text}\``;
 }
 
+/**
+ * An index as SQLite has it; `pgCondition`: the source of the condition PostgreSQL puts on it
+ * instead (schema-dialect.ts pgConditions), for an index SQLite has whole.
+ */
 function indexSource(
   key: string,
   table: string,
   index: SQLiteIndex,
   props: Map<string, string>,
   imports: Imports,
+  pgCondition?: string,
 ) {
   const { name, columns, unique, where } = index.config;
+  if (where && pgCondition) throw new Error(`${key}.${name}: partial on SQLite already, and in pgConditions`);
   if (unique) throw new Error(`${key}.${name}: a unique index (add uniqueIndex to store/pg/drizzle.cts)`);
   const on = columns.map((col) => {
     const prop = "name" in col ? props.get(col.name) : undefined;
@@ -166,15 +172,25 @@ function indexSource(
     return `t.${prop}`;
   });
   imports.use("./drizzle.cjs", "index");
-  const condition = where ? `.where(${conditionSource(key, table, where, props, imports)})` : "";
+  const condition = pgCondition
+    ? `.where(${pgCondition})`
+    : where
+      ? `.where(${conditionSource(key, table, where, props, imports)})`
+      : "";
   return `index(${JSON.stringify(name)}).on(${on.join(", ")})${condition}`;
 }
 
+/** What schema-dialect.ts says of one table: the names of its own indexes and its conditions. */
+interface TableDialect {
+  own: string[];
+  conditions: string[];
+}
+
 /**
- * One table: its columns, then its composite primary keys and indexes, with PostgreSQL's own
- * indexes (`own`, by name) in place of SQLite's of the same name and the others after them.
+ * One table: its columns, then its composite primary keys and SQLite's indexes (partial where
+ * pgConditions says), then PostgreSQL's own indexes.
  */
-function tableSource(key: string, sqliteTable: SQLiteTable, own: string[], imports: Imports): string {
+function tableSource(key: string, sqliteTable: SQLiteTable, dialect: TableDialect, imports: Imports): string {
   const config = sqliteCore.getTableConfig(sqliteTable);
   const table = config.name;
   if (config.foreignKeys.length + config.checks.length + config.uniqueConstraints.length > 0)
@@ -185,10 +201,11 @@ function tableSource(key: string, sqliteTable: SQLiteTable, own: string[], impor
     .map(([prop, col]) => `    ${prop}: ${columnSource(key, table, prop, col, imports)},`)
     .join("\n");
 
-  const ownIndex = (name: string) => {
-    if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`pgIndexes.${key}.${name}: not an identifier`);
-    imports.use("./schema-dialect.js", "pgIndexes");
-    return `pgIndexes.${key}.${name}(t)`;
+  /** `pgIndexes.key.name(t)` (or pgConditions'), after checking that the name can stand there */
+  const dialectCall = (of: "pgIndexes" | "pgConditions", name: string) => {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`${of}.${key}.${name}: not an identifier`);
+    imports.use("./schema-dialect.js", of);
+    return `${of}.${key}.${name}(t)`;
   };
   const keys = config.primaryKeys.map((pk) => {
     imports.use("./drizzle.cjs", "primaryKey");
@@ -197,11 +214,22 @@ function tableSource(key: string, sqliteTable: SQLiteTable, own: string[], impor
     return `primaryKey({ ${pk.name ? `name: ${JSON.stringify(pk.name)}, ` : ""}columns: [${on}] })`;
   });
   const sqliteNames = new Set(config.indexes.map((i) => i.config.name));
+  for (const name of dialect.own)
+    if (sqliteNames.has(name)) throw new Error(`pgIndexes.${key}.${name}: SQLite has it (pgConditions?)`);
+  for (const name of dialect.conditions)
+    if (!sqliteNames.has(name)) throw new Error(`pgConditions.${key}.${name}: no such index on SQLite`);
   const indexes = [
     ...config.indexes.map((i) =>
-      own.includes(i.config.name) ? ownIndex(i.config.name) : indexSource(key, table, i, props, imports),
+      indexSource(
+        key,
+        table,
+        i,
+        props,
+        imports,
+        dialect.conditions.includes(i.config.name) ? dialectCall("pgConditions", i.config.name) : undefined,
+      ),
     ),
-    ...own.filter((name) => !sqliteNames.has(name)).map(ownIndex),
+    ...dialect.own.map((name) => dialectCall("pgIndexes", name)),
   ];
   const extra = [...keys, ...indexes];
 
@@ -213,21 +241,33 @@ function tableSource(key: string, sqliteTable: SQLiteTable, own: string[], impor
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null;
 
-/**
- * The PostgreSQL schema's source, before formatting, from the SQLite schema module's exports and
- * schema-dialect.ts's pgIndexes (only their table keys and index names are read here).
- */
-export function renderPgSchema(sqlite: Record<string, unknown>, pgIndexes: Record<string, unknown>): string {
+/** schema-dialect.ts's exports that the generated file calls: their table keys and names are read. */
+export interface Dialect {
+  pgIndexes: Record<string, unknown>;
+  pgConditions: Record<string, unknown>;
+}
+
+/** The PostgreSQL schema's source, before formatting, from the SQLite schema module's exports. */
+export function renderPgSchema(sqlite: Record<string, unknown>, dialect: Dialect): string {
   const tables = Object.entries(sqlite)
     .filter((e): e is [string, SQLiteTable] => orm.is(e[1], sqliteCore.SQLiteTable))
     .sort(([a], [b]) => a.localeCompare(b));
-  for (const key of Object.keys(pgIndexes))
-    if (!tables.some(([k]) => k === key)) throw new Error(`pgIndexes.${key}: no such table in ../schema.ts`);
+  for (const [of, byTable] of Object.entries(dialect))
+    for (const key of Object.keys(byTable))
+      if (!tables.some(([k]) => k === key)) throw new Error(`${of}.${key}: no such table in ../schema.ts`);
+  const names = (byTable: Record<string, unknown>, key: string) => {
+    const of = byTable[key];
+    return isRecord(of) ? Object.keys(of) : [];
+  };
   const imports = new Imports();
-  const sources = tables.map(([key, table]) => {
-    const own = pgIndexes[key];
-    return tableSource(key, table, isRecord(own) ? Object.keys(own) : [], imports);
-  });
+  const sources = tables.map(([key, table]) =>
+    tableSource(
+      key,
+      table,
+      { own: names(dialect.pgIndexes, key), conditions: names(dialect.pgConditions, key) },
+      imports,
+    ),
+  );
   return `${HEADER}\n${imports.source()}\n\n${sources.join("\n\n")}\n`;
 }
 
@@ -245,12 +285,8 @@ export function biomeFormat(root: string, text: string): string {
 }
 
 /** The generated file, as it should be committed, for the repository at `root`. */
-export function pgSchemaSource(
-  root: string,
-  sqlite: Record<string, unknown>,
-  pgIndexes: Record<string, unknown>,
-) {
-  return biomeFormat(root, renderPgSchema(sqlite, pgIndexes));
+export function pgSchemaSource(root: string, sqlite: Record<string, unknown>, dialect: Dialect) {
+  return biomeFormat(root, renderPgSchema(sqlite, dialect));
 }
 
 /**
@@ -258,16 +294,14 @@ export function pgSchemaSource(
  * module (it reads "./drizzle.cjs" as the drizzle.cts beside it), with every package left to
  * require() from node_modules, then node runs it as it would a file there.
  */
-async function fromSource(
-  root: string,
-): Promise<{ sqlite: Record<string, unknown>; pgIndexes: Record<string, unknown> }> {
+async function fromSource(root: string): Promise<{ sqlite: Record<string, unknown>; dialect: Dialect }> {
   const { build } = await import("esbuild");
   const store = join(root, "services", "ca", "store");
   const filename = join(store, "pg-schema-entry.cjs");
   const out = await build({
     stdin: {
       contents:
-        'exports.sqlite = require("./schema.ts");\nexports.pgIndexes = require("./pg/schema-dialect.ts").pgIndexes;\n',
+        'exports.sqlite = require("./schema.ts");\nexports.dialect = require("./pg/schema-dialect.ts");\n',
       resolveDir: store,
       sourcefile: filename,
       loader: "js",
@@ -287,15 +321,21 @@ async function fromSource(
     createRequire(filename),
     module,
   );
-  const { sqlite, pgIndexes } = module.exports;
-  if (!isRecord(sqlite) || !isRecord(pgIndexes)) throw new Error("the schema modules export no tables");
-  return { sqlite, pgIndexes };
+  const { sqlite, dialect } = module.exports;
+  if (
+    !isRecord(sqlite) ||
+    !isRecord(dialect) ||
+    !isRecord(dialect.pgIndexes) ||
+    !isRecord(dialect.pgConditions)
+  )
+    throw new Error("the schema modules export no tables");
+  return { sqlite, dialect: { pgIndexes: dialect.pgIndexes, pgConditions: dialect.pgConditions } };
 }
 
 async function main(): Promise<void> {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-  const { sqlite, pgIndexes } = await fromSource(root);
-  const text = pgSchemaSource(root, sqlite, pgIndexes);
+  const { sqlite, dialect } = await fromSource(root);
+  const text = pgSchemaSource(root, sqlite, dialect);
   const path = join(root, PG_SCHEMA);
   const unchanged = existsSync(path) && readFileSync(path, "utf8") === text;
   if (!unchanged) writeFileSync(path, text);

@@ -13,7 +13,7 @@
 import { sql } from "../drizzle.cjs";
 import type * as sqlite from "../schema.js";
 import { index, pgTable, primaryKey, text } from "./drizzle.cjs";
-import { json, ms, pgIndexes } from "./schema-dialect.js";
+import { json, ms, pgConditions, pgIndexes } from "./schema-dialect.js";
 
 export const acmeAccounts = pgTable("acme_accounts", {
   id: text("id").primaryKey(),
@@ -170,7 +170,21 @@ export const certificates = pgTable(
     revocationReason: ms("revocation_reason"),
   },
   (t) => [
-    pgIndexes.certificates.certificates_not_after(t),
+    index("certificates_not_after")
+      .on(
+        t.notAfter,
+        t.serial,
+        t.revokedAt,
+        t.renewedBy,
+        t.tokenId,
+        t.renewedFrom,
+        t.commonName,
+        t.dnsNames,
+        t.ipAddresses,
+        t.notBefore,
+        t.keyFingerprint,
+      )
+      .where(pgConditions.certificates.certificates_not_after(t)),
     index("certificates_token").on(t.tokenId, t.notAfter, t.serial),
     index("certificates_revoked").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
     index("certificates_renewed_from").on(t.renewedFrom).where(sql`${t.renewedFrom} is not null`),
